@@ -1,0 +1,17 @@
+"""pix2pix-color: grayscale photos to color with pix2pix in CIE L*a*b*."""
+
+from .hub import ModelLoadError
+from .images import ImageError
+from .inference import Colorizer
+from .models import PatchDiscriminator, UNetGenerator, count_parameters, init_weights
+
+__all__ = [
+    "Colorizer",
+    "ImageError",
+    "ModelLoadError",
+    "PatchDiscriminator",
+    "UNetGenerator",
+    "count_parameters",
+    "init_weights",
+]
+__version__ = "0.1.0"

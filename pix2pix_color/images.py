@@ -1,0 +1,144 @@
+"""Reading user images safely, and turning any PIL mode into tensors the colorizer understands.
+
+Everything a user can hand us ends up here: files, bytes, PIL images of any mode, with EXIF
+orientation, transparency, 16-bit depth, or hostile headers. Each failure becomes an `ImageError`
+whose message names the file and the reason in one line.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+from torch import Tensor
+
+# 50 megapixels: a full-frame camera photo fits, a decompression bomb does not.
+DEFAULT_MAX_PIXELS = 50_000_000
+_ALPHA_MODES = {"LA", "La", "PA", "RGBA", "RGBa"}
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".jp2", ".jpx"}
+
+
+class ImageError(ValueError):
+    """An input that is not a usable image; the message is meant for the user as is."""
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    """An image as the colorizer needs it: shown orientation, 8-bit or 16-bit luminance source.
+
+    Exactly one of `gray` (H,W; uint8, or float32 in [0,1] for deeper images) and `rgb` (3,H,W uint8)
+    is set. `alpha` (H,W uint8) is kept to be put back on the output.
+    """
+
+    gray: Tensor | None
+    rgb: Tensor | None
+    alpha: Tensor | None
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height), like PIL."""
+        source = self.gray if self.gray is not None else self.rgb
+        return int(source.shape[-1]), int(source.shape[-2])
+
+
+def _name(source: object) -> str:
+    if isinstance(source, (str, os.PathLike)):
+        return os.path.basename(os.fspath(source)) or os.fspath(source)
+    return getattr(source, "filename", None) or "image"
+
+
+def open_image(source: str | os.PathLike | bytes | Image.Image, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+    """Open a file path, raw bytes or PIL image; returns a fully loaded, upright PIL image.
+
+    The size is checked from the header before any pixel is decoded, so a decompression bomb costs
+    nothing. Animated images give their first frame.
+    """
+    name = _name(source)
+    if isinstance(source, Image.Image):
+        image = source
+    else:
+        if isinstance(source, bytes):
+            if not source:
+                raise ImageError(f"{name}: the file is empty")
+            fp: object = io.BytesIO(source)
+        else:
+            path = Path(source)
+            if not path.is_file():
+                raise ImageError(f"{name}: no such file")
+            if path.stat().st_size == 0:
+                raise ImageError(f"{name}: the file is empty (0 bytes)")
+            fp = path
+        try:
+            with warnings.catch_warnings():
+                # PIL's own bomb check warns or raises at 89/179 MP; ours below is stricter and clearer.
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                image = Image.open(fp)  # type: ignore[arg-type]
+        except Image.DecompressionBombError:
+            raise ImageError(f"{name}: the image is too large to process") from None
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+            raise ImageError(f"{name}: not an image file, or a format that cannot be read") from None
+    width, height = image.size
+    if width < 1 or height < 1:
+        raise ImageError(f"{name}: the image has no pixels ({width}x{height})")
+    if width * height > max_pixels:
+        raise ImageError(
+            f"{name}: {width}x{height} is {width * height / 1e6:.0f} megapixels; the limit is "
+            f"{max_pixels / 1e6:.0f} MP"
+        )
+    try:
+        if getattr(image, "n_frames", 1) > 1:
+            image.seek(0)
+        image.load()
+        image = ImageOps.exif_transpose(image)
+    except Image.DecompressionBombError:
+        raise ImageError(f"{name}: the image is too large to process") from None
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error) as e:
+        truncated = isinstance(e, EOFError) or "truncat" in str(e).lower()
+        reason = "the file is truncated or corrupt" if truncated else f"its pixels cannot be decoded ({e})"
+        raise ImageError(f"{name}: {reason}") from None
+    return image
+
+
+def decode(image: Image.Image) -> DecodedImage:
+    """Any PIL mode -> luminance source (gray or RGB) and optional alpha, without losing depth."""
+    mode = image.mode
+    alpha = None
+    if mode in _ALPHA_MODES or "transparency" in image.info:
+        # Premultiplied modes (La, RGBa), palette or single-color transparency: make alpha explicit.
+        with_alpha = image.convert("LA" if mode in ("L", "LA", "La") else "RGBA")
+        alpha = torch.from_numpy(np.asarray(with_alpha.getchannel("A"), dtype=np.uint8).copy())
+        image = with_alpha.convert("L" if with_alpha.mode == "LA" else "RGB")
+        mode = image.mode
+    if mode == "1":
+        image, mode = image.convert("L"), "L"
+    if mode == "L":
+        return DecodedImage(torch.from_numpy(np.asarray(image, dtype=np.uint8).copy()), None, alpha)
+    if mode.startswith("I") or mode == "F":
+        # 16-bit (and 32-bit integer or float) grayscale: keep the depth as float in [0,1].
+        values = np.asarray(image).astype(np.float32)
+        if mode.startswith("I;16") or (values.size and 0 <= values.min() and values.max() <= 65535 and mode == "I"):
+            values = values / 65535.0
+        elif mode == "F" and values.size and values.max() > 1.0:
+            values = values / values.max()
+        return DecodedImage(torch.from_numpy(np.clip(values, 0.0, 1.0)), None, alpha)
+    rgb = image.convert("RGB")  # CMYK, YCbCr, P without transparency, LAB, HSV...
+    return DecodedImage(None, torch.from_numpy(np.asarray(rgb, dtype=np.uint8).copy()).permute(2, 0, 1), alpha)
+
+
+def find_images(inputs: list[str | os.PathLike]) -> list[Path]:
+    """Files given directly, plus image files found recursively in given folders, sorted."""
+    found: list[Path] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES))
+        else:
+            found.append(path)
+    return found

@@ -1,0 +1,145 @@
+"""Full-resolution colorization: chroma predicted at a working resolution, luminance kept as is.
+
+A photo's detail lives in its L* channel, and that is the one channel we already have. So the
+generator only predicts a*b* at a modest working resolution; a*b* is upsampled smoothly to the
+photo's full size and recombined with the photo's own full-resolution L*. The output has exactly
+the input's size and sharpness, whatever resolution the model was trained at.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import Tensor
+
+from .color import denormalize_ab, gray_to_l, lab_to_rgb, normalize_l, rgb_to_l
+from .hub import ModelLoadError
+from .images import DEFAULT_MAX_PIXELS, DecodedImage, decode, open_image
+from .models import UNetGenerator
+
+DEFAULT_MODEL_DIR = Path(__file__).parent / "default_model"
+ImageInput = str | os.PathLike | bytes | Image.Image
+
+
+def default_model_path() -> Path:
+    """The model folder shipped inside the package (Hub layout: config.json, model.safetensors)."""
+    return DEFAULT_MODEL_DIR
+
+
+def working_shape(height: int, width: int, long_side: int, multiple: int) -> tuple[int, int]:
+    """Aspect-preserving (h, w) with the long side near `long_side`, both multiples of `multiple`."""
+
+    def snap(x: float) -> int:
+        return max(multiple, int(round(x / multiple)) * multiple)
+
+    long_px = snap(long_side)
+    if height >= width:
+        return long_px, snap(long_px * width / height)
+    return snap(long_px * height / width), long_px
+
+
+class Colorizer:
+    """Colorizes photos with a `UNetGenerator`, at the input's full resolution.
+
+    >>> colorizer = Colorizer.from_pretrained("org/model")  # or a folder; no argument: the bundled model
+    >>> colorizer.colorize(Image.open("old_photo.jpg")).save("colorized.png")
+    """
+
+    def __init__(
+        self,
+        generator: UNetGenerator,
+        *,
+        device: str | torch.device | None = None,
+        working_size: int | None = None,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+    ):
+        self.device = torch.device(device) if device is not None else next(generator.parameters()).device
+        self.generator = generator.to(self.device).eval()
+        self.working_size = working_size or generator.image_size
+        self.max_pixels = max_pixels
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        model: str | os.PathLike | None = None,
+        *,
+        device: str | torch.device | None = None,
+        working_size: int | None = None,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+        **hub_kwargs,
+    ) -> Colorizer:
+        """Load a Hub repo id or local folder; with no `model`, the model bundled with the package."""
+        if model is None:
+            model = default_model_path()
+            if not (Path(model) / "config.json").is_file():
+                raise ModelLoadError(
+                    "no default model is bundled with this installation: pass a model folder or Hub repo id"
+                )
+        generator = UNetGenerator.from_pretrained(os.fspath(model), **hub_kwargs)
+        return cls(generator, device=device, working_size=working_size, max_pixels=max_pixels)
+
+    def _working_shape(self, height: int, width: int, working_size: int | None) -> tuple[int, int]:
+        return working_shape(height, width, working_size or self.working_size, self.generator.multiple)
+
+    def _generate(self, L_work: Tensor) -> Tensor:
+        """L* (B,1,h,w) at working resolution -> a*b* (B,2,h,w)."""
+        return denormalize_ab(self.generator(normalize_l(L_work)).float())
+
+    @torch.inference_mode()
+    def predict_ab(self, L: Tensor, working_size: int | None = None) -> Tensor:
+        """L* (B,1,H,W) in [0,100] at full resolution -> a*b* (B,2,H,W) at the same resolution."""
+        size = self._working_shape(*L.shape[-2:], working_size)
+        return _resize(self._generate(_resize(L.to(self.device), size)), L.shape[-2:])
+
+    def _luminance(self, decoded: DecodedImage) -> Tensor:
+        """(1,1,H,W) L* of the image as shown."""
+        if decoded.gray is not None:
+            return gray_to_l(decoded.gray.to(self.device))[None, None]
+        return rgb_to_l(decoded.rgb.to(self.device))[None]
+
+    def _compose(self, L: Tensor, ab: Tensor, alpha: Tensor | None) -> Image.Image:
+        rgb = lab_to_rgb(torch.cat([L, ab], dim=1)[0], dtype=torch.uint8)
+        array = rgb.permute(1, 2, 0).cpu().numpy()
+        if alpha is not None:
+            return Image.fromarray(np.dstack([array, alpha.numpy()]), "RGBA")
+        return Image.fromarray(array, "RGB")
+
+    def colorize(self, image: ImageInput, *, working_size: int | None = None) -> Image.Image:
+        """Any PIL image, path or bytes -> RGB (RGBA if it had alpha) image of the same displayed size.
+
+        The output's L* is the input's own luminance; its colors are predicted. Raises `ImageError`
+        with a one-line reason for anything that is not a usable image.
+        """
+        return self.colorize_batch([image], working_size=working_size)[0]
+
+    @torch.inference_mode()
+    def colorize_batch(
+        self, images: Iterable[ImageInput], *, working_size: int | None = None, batch_size: int = 8
+    ) -> list[Image.Image]:
+        """Colorize many images; those sharing a working shape go through the generator together."""
+        decoded = [decode(open_image(image, max_pixels=self.max_pixels)) for image in images]
+        luminance = [self._luminance(d) for d in decoded]
+        groups: dict[tuple[int, int], list[int]] = {}
+        for i, L in enumerate(luminance):
+            groups.setdefault(self._working_shape(*L.shape[-2:], working_size), []).append(i)
+        outputs: list[Image.Image | None] = [None] * len(decoded)
+        for size, indices in groups.items():
+            for start in range(0, len(indices), batch_size):
+                chunk = indices[start : start + batch_size]
+                ab_work = self._generate(torch.cat([_resize(luminance[i], size) for i in chunk]))
+                for i, ab in zip(chunk, ab_work):
+                    L = luminance[i]
+                    outputs[i] = self._compose(L, _resize(ab[None], L.shape[-2:]), decoded[i].alpha)
+        return outputs  # type: ignore[return-value]
+
+
+def _resize(x: Tensor, size: Sequence[int]) -> Tensor:
+    """(B,C,h,w) -> (B,C,*size), bilinear; antialiased when shrinking so L* does not alias."""
+    shrinking = size[0] < x.shape[-2] or size[1] < x.shape[-1]
+    return F.interpolate(x, size=tuple(size), mode="bilinear", antialias=shrinking, align_corners=False)

@@ -1,0 +1,163 @@
+"""Colorization metrics on what users see: 8-bit RGB images at full resolution.
+
+- PSNR (dB) and SSIM (Wang et al. 2004, Gaussian window, via scikit-image) against the real photo;
+- colorfulness (Hasler & Suesstrunk 2003) of outputs and of the real photos: a model that washes
+  everything out to sepia scores well on PSNR, this catches it;
+- AuC of the cumulative ab-error curve over thresholds 0..150 (Zhang et al. 2016).
+
+`evaluate` runs them for a colorizer and for the grayscale baseline (output = input) side by side:
+that baseline is what a colorizer must beat.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+from skimage.metrics import structural_similarity
+
+from .color import lab_to_rgb, rgb_to_lab
+
+AUC_MAX_THRESHOLD = 150  # thresholds 0, 1, ..., 150 in ab units
+
+
+def _as_uint8(image: Image.Image | np.ndarray) -> np.ndarray:
+    array = np.asarray(image.convert("RGB") if isinstance(image, Image.Image) else image)
+    if array.dtype != np.uint8 or array.ndim != 3 or array.shape[-1] != 3:
+        raise ValueError(f"expected an RGB uint8 image (H,W,3), got {array.dtype} {array.shape}")
+    return array
+
+
+def psnr(output: np.ndarray, target: np.ndarray) -> float:
+    """Peak signal-to-noise ratio in dB of two (H,W,3) uint8 images; inf for identical images."""
+    mse = np.mean((output.astype(np.float64) - target.astype(np.float64)) ** 2)
+    return math.inf if mse == 0 else 10 * math.log10(255.0**2 / mse)
+
+
+def ssim(output: np.ndarray, target: np.ndarray) -> float:
+    """Structural similarity of two (H,W,3) uint8 images, Wang et al.'s Gaussian-window settings."""
+    if min(output.shape[:2]) < 7:  # the 11x11 Gaussian window cannot fit; compare like PSNR would
+        return float(np.allclose(output, target))
+    return float(
+        structural_similarity(
+            output, target, channel_axis=-1, data_range=255, gaussian_weights=True, sigma=1.5,
+            use_sample_covariance=False,
+        )
+    )
+
+
+def colorfulness(image: np.ndarray) -> float:
+    """Hasler & Suesstrunk's M = sigma_rgyb + 0.3 mu_rgyb on 0..255 RGB; 0 for gray images."""
+    r, g, b = (image[..., i].astype(np.float64) for i in range(3))
+    rg, yb = r - g, 0.5 * (r + g) - b
+    return float(np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean()))
+
+
+def _chw(image: np.ndarray) -> torch.Tensor:
+    # np.require copies only read-only arrays (PIL's), which torch.from_numpy cannot wrap safely.
+    return torch.from_numpy(np.require(image, requirements=["W"])).permute(2, 0, 1)
+
+
+def _ab(image: np.ndarray) -> torch.Tensor:
+    return rgb_to_lab(_chw(image))[1:]
+
+
+def ab_error_auc(output: np.ndarray, target: np.ndarray) -> float:
+    """Area under the CDF of per-pixel ab Euclidean error for thresholds 0..150, normalised to [0,1]."""
+    error = torch.linalg.vector_norm(_ab(output) - _ab(target), dim=0).flatten()
+    # error <= t  <=>  ceil(error) <= t for integer t: a histogram gives the whole CDF in one pass.
+    counts = torch.bincount(error.ceil().clamp(max=AUC_MAX_THRESHOLD + 1).long(), minlength=AUC_MAX_THRESHOLD + 2)
+    cdf = counts[: AUC_MAX_THRESHOLD + 1].cumsum(0).double() / error.numel()
+    return float(cdf.mean())
+
+
+def gray_version(image: np.ndarray) -> np.ndarray:
+    """(H,W,3) photo -> (H,W) uint8: how it looks in black and white (its own L*, a* = b* = 0)."""
+    lab = rgb_to_lab(_chw(image))
+    lab[1:] = 0
+    return lab_to_rgb(lab, dtype=torch.uint8)[1].numpy()
+
+
+@dataclass
+class ImageMetrics:
+    psnr: float
+    ssim: float
+    colorfulness: float
+    auc: float
+
+
+def image_metrics(output: Image.Image | np.ndarray, target: Image.Image | np.ndarray) -> ImageMetrics:
+    out, ref = _as_uint8(output), _as_uint8(target)
+    if out.shape != ref.shape:
+        raise ValueError(f"output {out.shape} and target {ref.shape} differ in size")
+    return ImageMetrics(psnr(out, ref), ssim(out, ref), colorfulness(out), ab_error_auc(out, ref))
+
+
+@dataclass
+class Summary:
+    """Means over a set of images. `colorfulness_gap` is (outputs - real) / real, in percent."""
+
+    n_images: int
+    psnr: float
+    ssim: float
+    auc: float
+    colorfulness: float
+    colorfulness_real: float
+    colorfulness_gap: float
+
+    def as_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+def summarize(per_image: list[ImageMetrics], real_colorfulness: list[float]) -> Summary:
+    # PSNR is averaged per image with identical images capped at 100 dB so one inf cannot dominate.
+    real = float(np.mean(real_colorfulness))
+    out = float(np.mean([m.colorfulness for m in per_image]))
+    return Summary(
+        n_images=len(per_image),
+        psnr=float(np.mean([min(m.psnr, 100.0) for m in per_image])),
+        ssim=float(np.mean([m.ssim for m in per_image])),
+        auc=float(np.mean([m.auc for m in per_image])),
+        colorfulness=out,
+        colorfulness_real=real,
+        colorfulness_gap=100.0 * (out - real) / real if real > 0 else 0.0,
+    )
+
+
+def evaluate(colorize_batch, images: Iterable[Image.Image], *, batch_size: int = 16) -> dict[str, Summary]:
+    """Metrics of a colorizer and of the grayscale baseline on real color photos.
+
+    `colorize_batch` maps a list of grayscale PIL images to colorized ones of the same size
+    (e.g. `Colorizer.colorize_batch`). Each photo is reduced to its own L* first, so the model sees
+    exactly what a black-and-white input would give it. Returns {"model": ..., "gray": ...}.
+    """
+    model_metrics: list[ImageMetrics] = []
+    gray_metrics: list[ImageMetrics] = []
+    real_colorfulness: list[float] = []
+    batch: list[np.ndarray] = []
+
+    def flush() -> None:
+        grays = [gray_version(img) for img in batch]
+        outputs = colorize_batch([Image.fromarray(g, "L") for g in grays])
+        for real, gray, out in zip(batch, grays, outputs):
+            model_metrics.append(image_metrics(out, real))
+            gray_metrics.append(image_metrics(np.repeat(gray[..., None], 3, axis=-1), real))
+            real_colorfulness.append(colorfulness(real))
+        batch.clear()
+
+    for image in images:
+        batch.append(_as_uint8(image))
+        if len(batch) == batch_size:
+            flush()
+    if batch:
+        flush()
+    if not model_metrics:
+        raise ValueError("no images to evaluate")
+    return {
+        "model": summarize(model_metrics, real_colorfulness),
+        "gray": summarize(gray_metrics, real_colorfulness),
+    }

@@ -1,0 +1,220 @@
+"""The pix2pix networks (Isola et al. 2017) for colorization in CIE L*a*b*.
+
+`UNetGenerator` maps L to ab; `PatchDiscriminator` scores (L, ab) pairs patch by patch.
+Both follow the reference implementation (junyanz/pytorch-CycleGAN-and-pix2pix) layer for layer,
+so the default generator is exactly its `unet_256` with 1 input and 2 output channels.
+"""
+
+from __future__ import annotations
+
+import torch
+from huggingface_hub import PyTorchModelHubMixin
+from torch import Tensor, nn
+
+from .hub import CONFIG_NAME, WEIGHTS_NAME, ModelLoadError, load_safetensors_strict, resolve_file
+
+# Bounds for the architecture arguments. They are checked before a single weight is allocated, so
+# a hostile `config.json` (depth 1000, a billion channels) is refused instead of exhausting memory.
+MAX_DEPTH = 10
+MAX_CHANNELS = 1024
+MAX_IMAGE_SIZE = 4096
+
+
+def _check_int(name: str, value: object, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+class _SkipBlock(nn.Module):
+    """One U-Net level: x (B,C,H,W) -> cat(x, up(inner(down(x)))) (B,2C,H,W), or up(...) at the top.
+
+    Down: [LeakyReLU] -> stride-2 4x4 conv -> [BatchNorm]; up: ReLU -> stride-2 4x4 transposed conv
+    -> BatchNorm [-> Dropout], or tanh at the outermost level. Convs feeding a BatchNorm carry no bias
+    (it would be cancelled by the norm), as in the reference code.
+    """
+
+    def __init__(
+        self,
+        *,
+        outer_channels: int,
+        inner_channels: int,
+        in_channels: int | None = None,
+        inner: nn.Module | None = None,
+        outermost: bool = False,
+        dropout: float = 0.0,
+    ):
+        super().__init__()
+        self.outermost = outermost
+        in_channels = outer_channels if in_channels is None else in_channels
+        innermost = inner is None
+        # As in the reference code the outermost down-conv has no bias either, though no norm follows.
+        down_conv = nn.Conv2d(in_channels, inner_channels, 4, stride=2, padding=1, bias=False)
+        # The inner block returns its input concatenated with its output: twice the channels.
+        up_in = inner_channels if innermost else 2 * inner_channels
+        up_conv = nn.ConvTranspose2d(up_in, outer_channels, 4, stride=2, padding=1, bias=outermost)
+        if outermost:
+            down = [down_conv]
+            up = [nn.ReLU(True), up_conv, nn.Tanh()]
+        elif innermost:
+            down = [nn.LeakyReLU(0.2, True), down_conv]
+            up = [nn.ReLU(True), up_conv, nn.BatchNorm2d(outer_channels)]
+        else:
+            down = [nn.LeakyReLU(0.2, True), down_conv, nn.BatchNorm2d(inner_channels)]
+            up = [nn.ReLU(True), up_conv, nn.BatchNorm2d(outer_channels)]
+            if dropout > 0:
+                up.append(nn.Dropout(dropout))
+        self.model = nn.Sequential(*down, *([] if innermost else [inner]), *up)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.outermost:
+            return self.model(x)
+        return torch.cat([x, self.model(x)], dim=1)
+
+
+class UNetGenerator(
+    nn.Module,
+    PyTorchModelHubMixin,
+    library_name="pix2pix-color",
+    pipeline_tag="image-to-image",
+    license="apache-2.0",
+    tags=["pix2pix", "colorization", "image-colorization", "gan", "lab-color-space"],
+    repo_url="https://github.com/pix2pix-color/pix2pix-color",
+    paper_url="https://arxiv.org/abs/1611.07004",
+):
+    """L (B,1,H,W) in [-1,1] -> ab (B,2,H,W) in [-1,1]; H and W multiples of 2**depth.
+
+    Defaults give pix2pix's `unet_256`: 8 stride-2 levels from 64 filters capped at 512, dropout 0.5
+    in the three 512-channel decoder blocks around the innermost one; 54,409,858 parameters.
+    `image_size` is not architecture: it records the resolution the weights were trained at, which
+    `Colorizer` uses as its default working resolution.
+    """
+
+    def __init__(
+        self,
+        *,
+        depth: int = 8,
+        base_channels: int = 64,
+        max_channels: int = 512,
+        dropout: float = 0.5,
+        image_size: int = 256,
+    ):
+        super().__init__()
+        _check_int("depth", depth, 2, MAX_DEPTH)
+        _check_int("base_channels", base_channels, 1, MAX_CHANNELS)
+        _check_int("max_channels", max_channels, base_channels, MAX_CHANNELS)
+        _check_int("image_size", image_size, 16, MAX_IMAGE_SIZE)
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+            raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
+        self.depth = depth
+        self.image_size = image_size
+
+        channels = [min(base_channels * 2**level, max_channels) for level in range(depth)]
+        # Build from the bottleneck outwards. Level i downsamples channels[i-1] -> channels[i];
+        # like unet_256, dropout sits in the levels 4..depth-2 (the 512-channel ones at default size).
+        block = _SkipBlock(outer_channels=channels[-2], inner_channels=channels[-1])
+        for level in range(depth - 2, 0, -1):
+            block = _SkipBlock(
+                outer_channels=channels[level - 1],
+                inner_channels=channels[level],
+                inner=block,
+                dropout=dropout if level >= 4 else 0.0,
+            )
+        self.net = _SkipBlock(
+            outer_channels=2, inner_channels=channels[0], in_channels=1, inner=block, outermost=True
+        )
+
+    @classmethod
+    def _from_pretrained(
+        cls,
+        *,
+        model_id: str,
+        revision: str | None,
+        cache_dir: str | None,
+        force_download: bool,
+        local_files_only: bool,
+        token: str | bool | None,
+        map_location: str = "cpu",
+        config: dict | None = None,
+        **model_kwargs,
+    ) -> UNetGenerator:
+        # Replaces the mixin's loader, which loads non-strictly and falls back to pickled weights.
+        if config is None:
+            raise ModelLoadError(f"{model_id}: no readable {CONFIG_NAME} (is it a pix2pix-color model?)")
+        try:
+            model = cls(**model_kwargs)  # validates every value before any weight is allocated
+        except (TypeError, ValueError) as e:
+            raise ModelLoadError(f"{model_id}: invalid {CONFIG_NAME}: {e}") from None
+        weights = resolve_file(
+            model_id,
+            WEIGHTS_NAME,
+            revision=revision,
+            cache_dir=cache_dir,
+            force_download=force_download,
+            token=token,
+            local_files_only=local_files_only,
+        )
+        load_safetensors_strict(model, weights, device=map_location)
+        return model.eval()
+
+    @property
+    def multiple(self) -> int:
+        """Input sides must be multiples of this."""
+        return 2**self.depth
+
+    def forward(self, L: Tensor) -> Tensor:
+        if L.ndim != 4 or L.shape[1] != 1:
+            raise ValueError(f"expected L of shape (B,1,H,W), got {tuple(L.shape)}")
+        if L.shape[-2] % self.multiple or L.shape[-1] % self.multiple:
+            raise ValueError(f"H and W must be multiples of {self.multiple}, got {tuple(L.shape[-2:])}")
+        return self.net(L)
+
+
+class PatchDiscriminator(nn.Module):
+    """(L (B,1,H,W), ab (B,2,H,W)) -> real/fake logits (B,1,H/8-2,W/8-2): 30x30 for 256x256.
+
+    The 70x70 PatchGAN: each logit sees a 70x70 receptive field. `n_layers` stride-2 convs from
+    `base_channels` filters (doubling, capped at 8x), then a stride-1 conv and a 1-channel stride-1 conv.
+    """
+
+    def __init__(self, *, in_channels: int = 3, base_channels: int = 64, n_layers: int = 3):
+        super().__init__()
+        _check_int("n_layers", n_layers, 1, 8)
+        _check_int("base_channels", base_channels, 1, MAX_CHANNELS)
+        layers: list[nn.Module] = [
+            nn.Conv2d(in_channels, base_channels, 4, stride=2, padding=1),
+            nn.LeakyReLU(0.2, True),
+        ]
+        mult = 1
+        for n in range(1, n_layers + 1):
+            prev, mult = mult, min(2**n, 8)
+            stride = 2 if n < n_layers else 1
+            layers += [
+                nn.Conv2d(base_channels * prev, base_channels * mult, 4, stride=stride, padding=1, bias=False),
+                nn.BatchNorm2d(base_channels * mult),
+                nn.LeakyReLU(0.2, True),
+            ]
+        layers.append(nn.Conv2d(base_channels * mult, 1, 4, stride=1, padding=1))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, L: Tensor, ab: Tensor) -> Tensor:
+        return self.net(torch.cat([L, ab], dim=1))
+
+
+def init_weights(module: nn.Module, gain: float = 0.02) -> nn.Module:
+    """The paper's initialisation: conv weights ~ N(0, 0.02), BatchNorm scale ~ N(1, 0.02), biases 0."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.normal_(m.weight, 0.0, gain)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1.0, gain)
+            nn.init.zeros_(m.bias)
+    return module
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())

@@ -1,0 +1,174 @@
+"""The one training config: a frozen dataclass, its presets, and the command line generated from it."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    # --- where from, where to, how long
+    dataset: str  # Hub dataset id, local folder in Hub layout (Parquet shards), or folder of images
+    output_dir: str  # checkpoints, logs, samples and the exported model go here
+    max_steps: int | None = None  # optimizer steps; or give --epochs
+    epochs: float | None = None  # passes over the training split (an estimate is turned into steps)
+    resume: bool = False  # continue from the newest checkpoint in output_dir
+    push_to_hub: str | None = None  # Hub repo id to publish the final model to
+    preset: str | None = None  # "paper" or "cpu-small": defaults that explicit flags override
+
+    # --- data
+    train_split: str = "train"
+    validation_split: str = "validation"  # carved from train (seed 42) if the source has none
+    validation_fraction: float = 0.05  # share of train carved out when there is no validation split
+    image_size: int = 256  # training resolution (square)
+    load_size: int | None = None  # resize to this, then random-crop image_size (None: no crop)
+    flip: bool = True  # random horizontal flip
+    shuffle_buffer: int = 1000
+    num_workers: int = 2  # DataLoader processes decoding images (each reads its own shards)
+
+    # --- networks
+    gen_depth: int = 8  # 8 = unet_256, 7 = unet_128
+    gen_base_channels: int = 64
+    gen_max_channels: int = 512
+    gen_dropout: float = 0.5
+    disc_base_channels: int = 64
+    disc_layers: int = 3  # 3 = the 70x70 PatchGAN
+
+    # --- objective and optimisation
+    batch_size: int = 32  # per process
+    gan_mode: str = "vanilla"  # "vanilla" (BCE) or "lsgan"
+    lambda_l1: float = 100.0  # pix2pix's weight of L1 against the adversarial term
+    lr: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    l1_warmup_steps: int = 0  # train G with L1 alone for this many steps before the GAN phase
+    lr_decay_steps: int = 0  # paper schedule: constant, then linear to 0 over the last N steps
+    mixed_precision: str = "auto"  # "auto" (bf16 on GPU, fp32 on CPU), "bf16" or "no"
+    channels_last: bool | None = None  # None: on GPU only
+    seed: int = 42
+    max_bad_steps: int = 5  # consecutive non-finite losses before the run stops
+
+    # --- bookkeeping
+    checkpoint_every: int = 500  # a killed run loses at most this many steps
+    keep_checkpoints: int = 2
+    validate_every: int = 1000
+    validation_images: int | None = None  # cap on validation photos (None: the whole split)
+    sample_images: int = 8  # columns of the gray / generated / real grid
+    export_dtype: str = "float32"  # weights dtype in the exported model.safetensors: float32 or float16
+    dataset_hub_id: str | None = None  # the dataset's Hub id for the model card (default: --dataset if it is one)
+    log_every: int = 20
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.max_steps is None and self.epochs is None:
+            problems.append("give --max-steps or --epochs")
+        if self.max_steps is not None and self.max_steps < 1:
+            problems.append("--max-steps must be at least 1")
+        if self.epochs is not None and self.epochs <= 0:
+            problems.append("--epochs must be positive")
+        if self.image_size % 2**self.gen_depth:
+            problems.append(f"--image-size {self.image_size} must be a multiple of 2**gen_depth = {2**self.gen_depth}")
+        if self.load_size is not None and self.load_size < self.image_size:
+            problems.append("--load-size must be at least --image-size")
+        if self.gan_mode not in ("vanilla", "lsgan"):
+            problems.append("--gan-mode must be vanilla or lsgan")
+        if self.mixed_precision not in ("auto", "bf16", "no"):
+            problems.append("--mixed-precision must be auto, bf16 or no")
+        if self.batch_size < 2:
+            problems.append("--batch-size must be at least 2 (BatchNorm needs 2 samples)")
+        if not 0 < self.validation_fraction < 1:
+            problems.append("--validation-fraction must be in (0, 1)")
+        if self.export_dtype not in ("float32", "float16"):
+            problems.append("--export-dtype must be float32 or float16")
+        if self.preset is not None and self.preset not in PRESETS:
+            problems.append(f"--preset must be one of {sorted(PRESETS)}")
+        for name in ("checkpoint_every", "validate_every", "log_every", "keep_checkpoints", "max_bad_steps"):
+            if getattr(self, name) < 1:
+                problems.append(f"--{name.replace('_', '-')} must be at least 1")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+# The seed's settings, and a size that trains on a 2-core CPU in about two hours.
+PRESETS: dict[str, dict] = {
+    "paper": dict(image_size=256, batch_size=32, gen_depth=8, gen_base_channels=64, gen_max_channels=512),
+    "cpu-small": dict(
+        image_size=128, load_size=144, batch_size=16, gen_depth=7, gen_base_channels=32, gen_max_channels=256,
+        disc_base_channels=32, l1_warmup_steps=1000, num_workers=1, channels_last=True, checkpoint_every=200, validate_every=1000,
+        validation_images=500,
+    ),
+}
+
+
+def _arg_type(annotation: object) -> tuple[object, dict]:
+    """argparse settings for a field's type: (type, extra kwargs)."""
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return _arg_type(next(a for a in args if a is not type(None)))
+    if typing.get_origin(annotation) is tuple:
+        return args[0], {"nargs": len(args)}
+    if annotation is bool:
+        return None, {"action": argparse.BooleanOptionalAction}
+    return annotation, {}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m train",
+        description="Train pix2pix colorization (L -> ab) on a streamed image dataset.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    hints = typing.get_type_hints(TrainConfig)
+    for f in dataclasses.fields(TrainConfig):
+        arg_type, extra = _arg_type(hints[f.name])
+        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        kwargs = dict(extra, required=required, default=argparse.SUPPRESS, help=_help(f))
+        if arg_type is not None:
+            kwargs["type"] = arg_type
+        parser.add_argument(f"--{f.name.replace('_', '-')}", **kwargs)
+    return parser
+
+
+def _field_comments() -> dict[str, str]:
+    """The `# comment` after each field in TrainConfig's source: the flags' help, kept in one place."""
+    import inspect
+
+    comments = {}
+    for line in inspect.getsource(TrainConfig).splitlines():
+        name, _, rest = line.strip().partition(":")
+        if "#" in rest and name.isidentifier():
+            comments[name] = rest.split("#", 1)[1].strip()
+    return comments
+
+
+def _help(f: dataclasses.Field) -> str:
+    default = f.default if f.default is not dataclasses.MISSING else "required"
+    return f"{_field_comments().get(f.name, '')} (default: {default})".strip()
+
+
+def parse_config(argv: list[str] | None = None) -> TrainConfig:
+    """Command line -> TrainConfig: dataclass defaults, then the preset's, then explicit flags."""
+    parser = build_parser()
+    explicit = vars(parser.parse_args(argv))
+    values = dict(PRESETS.get(explicit.get("preset") or "", {}))
+    values.update(explicit)
+    if "betas" in values:
+        values["betas"] = tuple(values["betas"])
+    try:
+        return TrainConfig(**values)
+    except ValueError as e:
+        parser.error(str(e))
+        raise  # unreachable: parser.error exits
+
+
+def with_preset(**values) -> TrainConfig:
+    """TrainConfig from Python, with the same precedence as the command line."""
+    merged = dict(PRESETS.get(values.get("preset") or "", {}))
+    merged.update(values)
+    return TrainConfig(**merged)
