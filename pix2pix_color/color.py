@@ -95,7 +95,8 @@ def _linear_to_srgb(x: Tensor) -> Tensor:
     # Clamping to [0,1] first is the gamut clip, and keeps log() away from negatives.
     x = x.clamp(0.0, 1.0)
     k = 0.0031308
-    return _pow(x.clamp_min(k), 1 / 2.4).mul_(1.055).sub_(0.055) + (x - k).clamp_max_(0.0) * 12.92
+    srgb = _pow(x.clamp_min(k), 1 / 2.4).mul_(1.055).sub_(0.055) + (x - k).clamp_max_(0.0) * 12.92
+    return srgb.clamp_(0.0, 1.0)  # the two pieces meet at k only to float precision
 
 
 def _f(t: Tensor) -> Tensor:

@@ -7,8 +7,12 @@ so the default generator is exactly its `unet_256` with 1 input and 2 output cha
 
 from __future__ import annotations
 
+import json
+import os
+
 import torch
 from huggingface_hub import PyTorchModelHubMixin
+from huggingface_hub.errors import HFValidationError
 from torch import Tensor, nn
 
 from .hub import CONFIG_NAME, WEIGHTS_NAME, ModelLoadError, load_safetensors_strict, resolve_file
@@ -127,6 +131,24 @@ class UNetGenerator(
         )
 
     @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs) -> UNetGenerator:
+        """Load strictly from a Hub repo id or local folder (config.json + model.safetensors only).
+
+        Every failure is a `ModelLoadError` naming the model and the reason.
+        """
+        model_id = os.fspath(pretrained_model_name_or_path)
+        try:
+            return super().from_pretrained(model_id, **kwargs)
+        except ModelLoadError:
+            raise
+        except HFValidationError:
+            raise ModelLoadError(f"{model_id!r} is neither a model folder nor a Hub repo id like 'org/name'") from None
+        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError, TypeError) as e:
+            raise ModelLoadError(f"{model_id}: {CONFIG_NAME} is not a valid model config ({e})") from None
+        except OSError as e:
+            raise ModelLoadError(f"{model_id}: cannot be loaded: {e}") from None
+
+    @classmethod
     def _from_pretrained(
         cls,
         *,
@@ -142,7 +164,11 @@ class UNetGenerator(
     ) -> UNetGenerator:
         # Replaces the mixin's loader, which loads non-strictly and falls back to pickled weights.
         if config is None:
+            # The mixin swallowed why config.json is missing; asking again gives the specific reason.
+            resolve_file(model_id, CONFIG_NAME, revision=revision, cache_dir=cache_dir, token=token, local_files_only=local_files_only)
             raise ModelLoadError(f"{model_id}: no readable {CONFIG_NAME} (is it a pix2pix-color model?)")
+        if not isinstance(config, dict):
+            raise ModelLoadError(f"{model_id}: {CONFIG_NAME} must hold a JSON object")
         try:
             model = cls(**model_kwargs)  # validates every value before any weight is allocated
         except (TypeError, ValueError) as e:

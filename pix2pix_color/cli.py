@@ -1,0 +1,212 @@
+"""The `pix2pix-color` command: colorize files and folders, evaluate a model against the gray baseline.
+
+    pix2pix-color colorize old_photos/ scan.tif -o colorized/ [--model ORG/NAME]
+    pix2pix-color evaluate --model ORG/NAME --dataset ORG/DATASET [--split validation]
+    pix2pix-color evaluate --images my_color_photos/
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from .hub import ModelLoadError
+from .images import ImageError, find_images, open_image
+from .inference import Colorizer
+
+
+def _load(args: argparse.Namespace) -> Colorizer:
+    return Colorizer.from_pretrained(args.model, working_size=args.working_size, device=args.device)
+
+
+def _output_paths(inputs: list[Path], out_dir: Path) -> list[Path]:
+    """OUT_DIR/<stem>.png, made unique when stems repeat, and never one of the inputs."""
+    taken: set[Path] = set()
+    sources = {p.resolve() for p in inputs}
+    paths = []
+    for p in inputs:
+        candidate, n = out_dir / f"{p.stem}.png", 1
+        while candidate in taken or candidate.resolve() in sources:
+            n += 1
+            candidate = out_dir / f"{p.stem}-{n}.png"
+        taken.add(candidate)
+        paths.append(candidate)
+    return paths
+
+
+def _save_png(image, path: Path) -> None:
+    # Write then rename, so an interrupted run never leaves a truncated PNG under the final name.
+    tmp = path.with_name(f".{path.name}.tmp")
+    image.save(tmp, format="PNG")
+    os.replace(tmp, path)
+
+
+def colorize_command(args: argparse.Namespace) -> int:
+    inputs = find_images(args.inputs)
+    if not inputs:
+        print("error: no images found in the given inputs", file=sys.stderr)
+        return 2
+    try:
+        colorizer = _load(args)
+    except ModelLoadError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    out_dir = Path(args.output)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    failed = 0
+    jobs = list(zip(inputs, _output_paths(inputs, out_dir)))
+    with tqdm(total=len(jobs), desc="colorize", unit="image", disable=args.quiet) as bar:
+        for start in range(0, len(jobs), args.batch_size):
+            chunk = jobs[start : start + args.batch_size]
+            opened = []
+            for source, target in chunk:
+                try:
+                    opened.append((open_image(source, max_pixels=colorizer.max_pixels), target))
+                except ImageError as e:
+                    failed += 1
+                    tqdm.write(f"skipped {source}: {str(e).split(': ', 1)[-1]}", file=sys.stderr)
+                    bar.update(1)
+            if not opened:
+                continue
+            results = colorizer.colorize_batch([image for image, _ in opened])
+            for result, (_, target) in zip(results, opened):
+                _save_png(result, target)
+                bar.update(1)
+    done = len(inputs) - failed
+    if not args.quiet:
+        print(f"{done} colorized into {out_dir}" + (f", {failed} failed" if failed else ""), file=sys.stderr)
+    return 1 if failed else 0
+
+
+def evaluate_command(args: argparse.Namespace) -> int:
+    from .metrics import evaluate
+
+    try:
+        colorizer = _load(args)
+    except ModelLoadError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if args.images:
+        photos = _photos_from_folder(Path(args.images), args.limit)
+        source = args.images
+    else:
+        photos = _photos_from_dataset(args.dataset, args.split, args.limit)
+        source = f"{args.dataset} [{args.split}]"
+    photos = tqdm(photos, desc="evaluate", unit="image", disable=args.quiet)
+    try:
+        results = evaluate(colorizer.colorize_batch, photos, batch_size=args.batch_size)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    model, gray = results["model"], results["gray"]
+    rows = [
+        ("PSNR (dB)", f"{model.psnr:.2f}", f"{gray.psnr:.2f}"),
+        ("SSIM", f"{model.ssim:.4f}", f"{gray.ssim:.4f}"),
+        ("AuC (ab error 0-150)", f"{model.auc:.4f}", f"{gray.auc:.4f}"),
+        (f"colorfulness (real {model.colorfulness_real:.1f})", f"{model.colorfulness:.1f}", f"{gray.colorfulness:.1f}"),
+        ("colorfulness vs real", f"{model.colorfulness_gap:+.1f}%", f"{gray.colorfulness_gap:+.1f}%"),
+    ]
+    print(f"{source}: {model.n_images} photos, model {args.model or '(bundled default)'}")
+    print(f"{'metric':<28}{'model':>10}{'gray':>10}")
+    for name, m, g in rows:
+        print(f"{name:<28}{m:>10}{g:>10}")
+    report = {
+        "source": source,
+        "model_id": str(args.model) if args.model else "default",
+        "working_size": colorizer.working_size,
+        "model": model.as_dict(),
+        "gray": gray.as_dict(),
+    }
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2))
+    print(f"written {out}")
+    return 0
+
+
+def _photos_from_folder(folder: Path, limit: int | None):
+    count = 0
+    for path in find_images([folder]):
+        if limit is not None and count >= limit:
+            return
+        try:
+            yield open_image(path).convert("RGB")
+            count += 1
+        except ImageError as e:
+            tqdm.write(f"skipped {e}", file=sys.stderr)
+
+
+def _photos_from_dataset(dataset: str, split: str, limit: int | None):
+    try:
+        from datasets import Image as ImageFeature
+        from datasets import load_dataset
+    except ImportError:
+        raise SystemExit("error: --dataset needs the `datasets` package (pip install 'pix2pix-color[train]')") from None
+    try:
+        stream = load_dataset(dataset, split=split, streaming=True)
+    except (FileNotFoundError, ValueError) as e:
+        raise SystemExit(f"error: cannot open {dataset} [{split}]: {e}") from None
+    column = next((k for k, f in (stream.features or {}).items() if isinstance(f, ImageFeature)), None)
+    if column is None:
+        raise SystemExit(f"error: {dataset} has no image column")
+    count = 0
+    # Decoded here rather than by `datasets`, so that one corrupt photo is skipped, not fatal.
+    for example in stream.cast_column(column, ImageFeature(decode=False)):
+        if limit is not None and count >= limit:
+            return
+        field = example[column]
+        try:
+            image = open_image(field["bytes"] if field.get("bytes") else field["path"])
+        except ImageError as e:
+            tqdm.write(f"skipped {e}", file=sys.stderr)
+            continue
+        yield image.convert("RGB")
+        count += 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pix2pix-color", description="Colorize black-and-white photos with pix2pix.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--model", help="Hub repo id or local model folder (default: the model bundled with the package)")
+        p.add_argument("--working-size", type=int, help="long side, in pixels, at which colors are predicted (default: the model's training size)")
+        p.add_argument("--device", default=None, help="cpu, cuda, cuda:1... (default: cpu)")
+        p.add_argument("--batch-size", type=int, default=8)
+        p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    c = sub.add_parser("colorize", help="colorize image files and folders (searched recursively)")
+    c.add_argument("inputs", nargs="+", help="image files or folders")
+    c.add_argument("-o", "--output", required=True, help="folder for the colorized PNGs (<stem>.png, full resolution)")
+    common(c)
+    c.set_defaults(func=colorize_command)
+
+    e = sub.add_parser("evaluate", help="PSNR, SSIM, colorfulness and AuC of a model against the grayscale baseline")
+    source = e.add_mutually_exclusive_group(required=True)
+    source.add_argument("--dataset", help="Hub dataset id or local folder in Hub layout")
+    source.add_argument("--images", help="folder of color photos")
+    e.add_argument("--split", default="validation")
+    e.add_argument("--limit", type=int, default=None, help="evaluate at most this many photos")
+    e.add_argument("--output", default="evaluation.json", help="where to write the JSON report")
+    common(e)
+    e.set_defaults(func=evaluate_command)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    if args.batch_size < 1:
+        print("error: --batch-size must be at least 1", file=sys.stderr)
+        return 2
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+import json
+
+import numpy as np
+from PIL import Image
+
+from pix2pix_color.cli import main
+
+from .conftest import landscape
+
+
+def test_colorize_folder_with_a_corrupt_file(tiny_model_dir, tmp_path, capsys):
+    inputs = tmp_path / "in"
+    (inputs / "nested").mkdir(parents=True)
+    landscape(123, 77).convert("L").save(inputs / "valley.png")
+    landscape(64, 90, seed=2).save(inputs / "nested" / "coast.jpg")
+    landscape(40, 30, seed=3).convert("LA").save(inputs / "nested" / "valley.png")  # same stem, other folder
+    (inputs / "nested" / "scan.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is not really a jpeg")
+    (inputs / "notes.txt").write_text("not an image, and not picked up by its suffix")
+    out = tmp_path / "out"
+
+    status = main(["colorize", str(inputs), "-o", str(out), "--model", str(tiny_model_dir), "--quiet"])
+
+    assert status == 1  # one file failed
+    err = capsys.readouterr().err
+    assert "scan.jpg" in err and "not an image" in err
+    written = {p.name: Image.open(p) for p in out.iterdir()}
+    assert set(written) == {"valley.png", "valley-2.png", "coast.png"}
+    sizes = {name: (img.size, img.mode) for name, img in written.items()}
+    assert sizes["coast.png"] == ((64, 90), "RGB")
+    assert {sizes["valley.png"], sizes["valley-2.png"]} == {((123, 77), "RGB"), ((40, 30), "RGBA")}
+
+
+def test_colorize_never_overwrites_an_input(tiny_model_dir, tmp_path):
+    photo = tmp_path / "photo.png"
+    landscape(50, 40).convert("L").save(photo)
+    before = photo.read_bytes()
+    assert main(["colorize", str(photo), "-o", str(tmp_path), "--model", str(tiny_model_dir), "-q"]) == 0
+    assert photo.read_bytes() == before
+    assert (tmp_path / "photo-2.png").is_file()
+
+
+def test_missing_model_is_one_line_and_exit_2(tmp_path, capsys):
+    landscape(20, 20).save(tmp_path / "a.png")
+    status = main(["colorize", str(tmp_path / "a.png"), "-o", str(tmp_path / "o"), "--model", str(tmp_path / "nope")])
+    assert status == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:")
+
+
+def test_evaluate_folder_writes_model_and_gray_baseline(tiny_model_dir, tmp_path, capsys):
+    for i in range(3):
+        landscape(80, 60, seed=i).save(tmp_path / f"{i}.png")
+    report_path = tmp_path / "report.json"
+    status = main(["evaluate", "--model", str(tiny_model_dir), "--images", str(tmp_path), "--output", str(report_path), "-q"])
+    assert status == 0
+    report = json.loads(report_path.read_text())
+    assert report["model"]["n_images"] == 3 and report["gray"]["n_images"] == 3
+    assert report["gray"]["colorfulness"] < 1 and np.isfinite(report["model"]["psnr"])
+    assert "PSNR" in capsys.readouterr().out
