@@ -312,7 +312,8 @@ def publish(run_dir: str | Path, repo_id: str, *, private: bool = False, api: Hf
         status = getattr(e.response, "status_code", None)
         reason = {401: "the token was rejected", 403: f"the token may not write to {repo_id}"}.get(status, f"the Hub answered: {e}")
         raise PublishError(_retry(run_dir, repo_id, reason)) from None
-    except (OSError, ValueError) as e:  # connection errors, offline mode, bad repo id
+    except Exception as e:  # noqa: BLE001 - connection errors (httpx's own classes), offline mode, bad id...
+        # ...whatever it is, the user needs the same thing: the reason, and how to retry later.
         raise PublishError(_retry(run_dir, repo_id, f"{type(e).__name__}: {e}")) from None
     return str(getattr(info, "commit_url", info))
 

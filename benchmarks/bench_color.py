@@ -1,0 +1,80 @@
+"""Lab conversion speed: pix2pix_color.color vs scikit-image vs the textbook torch formula.
+
+    python benchmarks/bench_color.py [--quick]
+
+Both directions on uint8 sRGB input: rgb -> Lab (float32), Lab -> rgb (float in [0,1]).
+"""
+
+from __future__ import annotations
+
+import argparse
+import warnings
+
+import numpy as np
+import torch
+from common import machine, table, timeit
+from skimage.color import lab2rgb, rgb2lab
+
+from pix2pix_color.color import lab_to_rgb, rgb_to_lab
+
+_M = torch.tensor([[0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169], [0.019334, 0.119193, 0.950227]])
+_WHITE = torch.tensor([0.95047, 1.0, 1.08883])
+
+
+def naive_rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
+    """The usual torch port of the formula: whole-tensor ops, where(), pow()."""
+    x = rgb.float() / 255
+    linear = torch.where(x > 0.04045, ((x + 0.055) / 1.055) ** 2.4, x / 12.92)
+    xyz = torch.einsum("ij,...jhw->...ihw", _M, linear) / _WHITE.view(3, 1, 1)
+    f = torch.where(xyz > 0.008856, xyz.pow(1 / 3), 7.787 * xyz + 16 / 116)
+    fx, fy, fz = f.unbind(-3)
+    return torch.stack([116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)], dim=-3)
+
+
+def naive_lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
+    L, a, b = lab.unbind(-3)
+    fy = (L + 16) / 116
+    f = torch.stack([fy + a / 500, fy, (fy - b / 200).clamp_min(0)], dim=-3)
+    xyz = torch.where(f > 0.2068966, f**3, (f - 16 / 116) / 7.787) * _WHITE.view(3, 1, 1)
+    linear = torch.einsum("ij,...jhw->...ihw", torch.linalg.inv(_M), xyz).clamp(0, 1)
+    return torch.where(linear > 0.0031308, 1.055 * linear.pow(1 / 2.4) - 0.055, 12.92 * linear)
+
+
+def skimage_both(images: np.ndarray) -> tuple[float, float]:
+    """images: (N,H,W,3) uint8; per-image loop, as a data loader would run it."""
+    labs = [rgb2lab(img) for img in images]
+    t_forward = timeit(lambda: [rgb2lab(img) for img in images], repeat=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t_back = timeit(lambda: [lab2rgb(lab) for lab in labs], repeat=3)
+    return t_forward, t_back
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
+    args = parser.parse_args()
+    rng = np.random.default_rng(0)
+    cases = [("256x256 batch of 32", 32, 256, 256), ("12 MP (4000x3000)", 1, 3000, 4000)]
+    if args.quick:
+        cases = [("64x64 batch of 4", 4, 64, 64), ("0.3 MP", 1, 480, 640)]
+    rows = []
+    for name, n, h, w in cases:
+        images = rng.integers(0, 256, (n, h, w, 3), dtype=np.uint8)
+        tensor = torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()
+        sk_f, sk_b = skimage_both(images)
+        lab = rgb_to_lab(tensor)
+        results = {
+            "scikit-image": (sk_f, sk_b),
+            "torch, textbook formula": (timeit(lambda: naive_rgb_to_lab(tensor)), timeit(lambda: naive_lab_to_rgb(lab))),
+            "pix2pix_color.color": (timeit(lambda: rgb_to_lab(tensor)), timeit(lambda: lab_to_rgb(lab))),
+        }
+        for method, (forward, back) in results.items():
+            total = forward + back
+            rows.append([name, method, f"{forward * 1e3:.0f}", f"{back * 1e3:.0f}", f"{total * 1e3:.0f}", f"{(sk_f + sk_b) / total:.1f}x"])
+    print(f"Lab conversion, uint8 sRGB <-> float L*a*b*, median wall time ({machine()})\n")
+    print(table(["input", "method", "rgb->lab ms", "lab->rgb ms", "both ms", "vs scikit-image"], rows))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,148 @@
+"""End-to-end training on tiny data the tests write: Hub layout (Parquet shards) and loose images."""
+
+import hashlib
+import json
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from huggingface_hub import HfApi
+from PIL import Image
+
+from pix2pix_color import Colorizer, UNetGenerator
+from train import with_preset
+from train.__main__ import main as train_main
+from train.data import load_splits, training_loader
+from train.loop import train
+from train.publish import PublishError, commit_operations, publish
+
+from .conftest import jpeg_bytes, landscape, write_hub_dataset
+
+TINY = dict(
+    image_size=32, gen_depth=5, gen_base_channels=8, gen_max_channels=32, disc_base_channels=8, batch_size=4,
+    num_workers=0, validation_images=4, sample_images=2, shuffle_buffer=16, log_every=1, checkpoint_every=2,
+    validate_every=100, l1_warmup_steps=1, flip=True, load_size=40,
+)
+
+
+@pytest.fixture(scope="module")
+def hub_dataset(tmp_path_factory) -> Path:
+    train_images = [jpeg_bytes(landscape(48 + 4 * i, 40, seed=i)) for i in range(10)]
+    train_images.insert(3, b"\xff\xd8\xff\xe0 broken jpeg")  # undecodable
+    train_images.insert(7, jpeg_bytes(landscape(48, 40, seed=99).convert("L").convert("RGB")))  # black and white
+    validation = [jpeg_bytes(landscape(50, 38, seed=100 + i)) for i in range(4)]
+    return write_hub_dataset(tmp_path_factory.mktemp("landscapes"), {"train": train_images, "validation": validation})
+
+
+@pytest.fixture(scope="module")
+def image_folder(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("loose")
+    for i in range(24):
+        landscape(40 + i, 36, seed=200 + i).save(root / f"photo_{i:02d}.jpg", quality=90)
+    return root
+
+
+def tiny_config(dataset: Path, out: Path, **overrides):
+    return with_preset(dataset=str(dataset), output_dir=str(out), **{**TINY, **overrides})
+
+
+def test_train_publishable_run_on_hub_layout(hub_dataset, tmp_path):
+    run = tmp_path / "run"
+    export = train(tiny_config(hub_dataset, run, max_steps=3))
+
+    record = json.loads((run / "run.json").read_text())
+    assert record["steps"] == 3
+    assert record["skipped"]["corrupt"] == 1 and record["skipped"]["grayscale"] == 1
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["step"] == 3 and metrics["model"]["n_images"] == 4
+    assert metrics["gray"]["colorfulness"] < 1 < metrics["gray"]["colorfulness_real"]
+    assert list((run / "checkpoints").glob("checkpoint-*.pt"))
+    assert list((run / "logs").rglob("events.out.tfevents.*")), "TensorBoard logs"
+    grid = Image.open(run / "samples.png")
+    assert grid.size == (2 * 128, 3 * 128)  # 2 photos x (gray, generated, real)
+
+    # The export is a Hub model repo that loads strictly and colorizes.
+    assert sorted(p.name for p in export.iterdir()) == ["README.md", "config.json", "model.safetensors", "samples.png"]
+    colorizer = Colorizer.from_pretrained(export)
+    assert colorizer.working_size == 32
+    assert colorizer.colorize(landscape(70, 45).convert("L")).size == (70, 45)
+
+    # The card: YAML front matter with the metrics in model-index, and the promised sections.
+    card = (export / "README.md").read_text()
+    front = yaml.safe_load(card.split("---")[1])
+    assert front["library_name"] == "pix2pix-color" and front["pipeline_tag"] == "image-to-image"
+    assert front["license"] == "apache-2.0"
+    results = {m["type"]: m["value"] for m in front["model-index"][0]["results"][0]["metrics"]}
+    assert results["psnr"] == pytest.approx(metrics["model"]["psnr"], abs=1e-3)
+    assert set(results) == {"psnr", "ssim", "auc", "colorfulness"}
+    for needle in ("from_pretrained", "grayscale baseline", "samples.png", "Provenance and terms", "Limitations", "isola2017image", "python -m train"):
+        assert needle in card
+    ops = commit_operations(export)
+    assert sorted(op.path_in_repo for op in ops) == ["README.md", "config.json", "model.safetensors", "samples.png"]
+
+
+def _weights(run: Path) -> dict[str, torch.Tensor]:
+    state = torch.load(sorted((run / "checkpoints").glob("checkpoint-*.pt"))[-1], weights_only=True)
+    return {**{f"G.{k}": v for k, v in state["G"].items()}, **{f"D.{k}": v for k, v in state["D"].items()}}
+
+
+def test_resume_gives_the_same_weights_as_an_uninterrupted_run(hub_dataset, tmp_path):
+    # 11 usable photos in batches of 4: 4 steps cross an epoch boundary, and the GAN phase starts at step 2.
+    straight = tmp_path / "straight"
+    train(tiny_config(hub_dataset, straight, max_steps=4))
+    interrupted = tmp_path / "interrupted"
+    train(tiny_config(hub_dataset, interrupted, max_steps=2))
+    train(tiny_config(hub_dataset, interrupted, max_steps=4, resume=True))
+    a, b = _weights(straight), _weights(interrupted)
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+def test_loose_images_get_a_deterministic_carved_validation_split(image_folder, tmp_path):
+    cfg = tiny_config(image_folder, tmp_path / "run", max_steps=2, validation_fraction=0.25)
+    digest = lambda ex: hashlib.sha256(ex["image"]["bytes"] or Path(ex["image"]["path"]).read_bytes()).hexdigest()
+    first, second = load_splits(cfg), load_splits(cfg)
+    validation = [digest(ex) for ex in first.validation]
+    assert first.carved and validation == [digest(ex) for ex in second.validation]
+    training = {digest(ex) for ex in first.train}
+    assert validation and not training & set(validation)
+    assert len(training) + len(validation) == 24
+    export = train(cfg)
+    assert UNetGenerator.from_pretrained(export).image_size == 32
+
+
+@pytest.mark.parametrize("world_size, workers", [(1, 2), (2, 0)])
+def test_an_epoch_sees_every_photo_exactly_once(hub_dataset, tmp_path, world_size, workers):
+    cfg = tiny_config(hub_dataset, tmp_path, max_steps=1, flip=False, load_size=None, num_workers=workers)
+    splits = load_splits(cfg)
+    seen: Counter = Counter()
+    skipped = 0
+    for rank in range(world_size):
+        for batch in training_loader(splits, cfg, epoch=0, rank=rank, world_size=world_size):
+            skipped += batch["corrupt"] + batch["grayscale"]
+            seen.update(hashlib.sha256(img.numpy().tobytes()).hexdigest() for img in batch["rgb"])
+    assert skipped == 2
+    assert len(seen) == 10 and set(seen.values()) == {1}
+
+
+def test_publish_failure_keeps_the_export_and_says_how_to_retry(hub_dataset, tmp_path):
+    run = tmp_path / "run"
+    train(tiny_config(hub_dataset, run, max_steps=2))
+    before = {p.name: p.read_bytes() for p in (run / "model").iterdir() if p.name != "README.md"}
+    unreachable = HfApi(endpoint="http://127.0.0.1:9", token="hf_not_a_real_token")
+    with pytest.raises(PublishError, match=r"could not publish to me/model.*python -m train\.publish .*run me/model"):
+        publish(run, "me/model", api=unreachable)
+    after = {p.name: p.read_bytes() for p in (run / "model").iterdir() if p.name != "README.md"}
+    assert before == after
+    assert "me/model" in (run / "model" / "README.md").read_text()  # the card now names the repo
+
+
+def test_command_line_reports_bad_flags(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        train_main(["--dataset", "x", "--output-dir", "y"])
+    assert exit_info.value.code == 2
+    assert "give --max-steps or --epochs" in capsys.readouterr().err
