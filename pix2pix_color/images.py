@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import struct
 import warnings
 from dataclasses import dataclass
@@ -80,8 +81,8 @@ def open_image(source: str | os.PathLike | bytes | Image.Image, *, max_pixels: i
                 # PIL's own bomb check warns or raises at 89/179 MP; ours below is stricter and clearer.
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
                 image = Image.open(fp)  # type: ignore[arg-type]
-        except Image.DecompressionBombError:
-            raise ImageError(f"{name}: the image is too large to process") from None
+        except Image.DecompressionBombError as e:
+            raise ImageError(_too_large(name, e, max_pixels)) from None
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
             raise ImageError(f"{name}: not an image file, or a format that cannot be read") from None
     width, height = image.size
@@ -97,13 +98,20 @@ def open_image(source: str | os.PathLike | bytes | Image.Image, *, max_pixels: i
             image.seek(0)
         image.load()
         image = ImageOps.exif_transpose(image)
-    except Image.DecompressionBombError:
-        raise ImageError(f"{name}: the image is too large to process") from None
+    except Image.DecompressionBombError as e:
+        raise ImageError(_too_large(name, e, max_pixels)) from None
     except (OSError, SyntaxError, ValueError, EOFError, struct.error) as e:
         truncated = isinstance(e, EOFError) or "truncat" in str(e).lower()
         reason = "the file is truncated or corrupt" if truncated else f"its pixels cannot be decoded ({e})"
         raise ImageError(f"{name}: {reason}") from None
     return image
+
+
+def _too_large(name: str, error: Exception, max_pixels: int) -> str:
+    # PIL refuses huge headers itself before we can look at the size; its message holds the count.
+    match = re.search(r"\((\d+) pixels\)", str(error))
+    size = f"{int(match.group(1)) / 1e6:,.0f} megapixels" if match else "too many megapixels"
+    return f"{name}: the image has {size}; the limit is {max_pixels / 1e6:.0f} MP"
 
 
 def decode(image: Image.Image) -> DecodedImage:

@@ -1,0 +1,271 @@
+"""pix2pix-color: the Gradio app (a Hugging Face Space; `python app.py` locally).
+
+The model: $PIX2PIX_COLOR_MODEL (a Hub repo id or a local folder), else the model bundled with the
+package. Served at 127.0.0.1:7860 unless GRADIO_SERVER_NAME / GRADIO_SERVER_PORT say otherwise.
+API: `Client(url).predict(handle_file("photo.jpg"), api_name="/colorize")` returns a PNG path.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+import uuid
+import zipfile
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+import torch
+from PIL import Image
+
+from pix2pix_color import Colorizer, ImageError, ModelLoadError
+from pix2pix_color.images import DEFAULT_MAX_PIXELS, open_image
+from pix2pix_color.metrics import gray_version
+
+try:  # ZeroGPU on Spaces; a no-op decorator anywhere else
+    import spaces
+
+    gpu = spaces.GPU
+except ImportError:  # pragma: no cover - depends on the platform
+
+    def gpu(fn):
+        return fn
+
+
+ROOT = Path(__file__).resolve().parent
+EXAMPLES_DIR = ROOT / "examples"
+MODEL_CARD_URL = "https://huggingface.co/pix2pix-color/pix2pix-color-landscapes"
+REPO_URL = "https://github.com/pix2pix-color/pix2pix-color"
+MAX_FILE_MB = 25
+MAX_BATCH_FILES = 20
+WORKING_SIZES = ["Auto", "128", "192", "256", "384", "512"]
+COMPARE_GRAY = "the black-and-white input"
+COMPARE_REAL = "its real colors (color photos)"
+# Gradio owns this folder and cleans it (delete_cache below); our PNGs and zips live inside it too.
+OUTPUT_DIR = Path(os.environ.get("GRADIO_TEMP_DIR", Path(tempfile.gettempdir()) / "gradio")) / "pix2pix-color"
+OUTPUT_MAX_AGE_S = 3600
+
+HOW_IT_WORKS = f"""
+### How it works
+A photo is split into **lightness** (L\\*) and **color** (a\\*, b\\*) in the CIE L\\*a\\*b\\* color space.
+A black-and-white photo *is* its lightness, so only the color is missing. A **pix2pix** network
+(a U-Net generator trained against a PatchGAN discriminator, Isola et al. 2017) looks at the
+lightness and predicts the color at a modest working resolution; the color is then smoothly enlarged
+and recombined with your photo's own full-resolution lightness. The result has exactly your photo's
+size and sharpness. It was trained on landscape photos (forests, glaciers, mountains, sea):
+details are in the [model card]({MODEL_CARD_URL}); the code is on [GitHub]({REPO_URL}).
+
+**Working resolution** sets how finely colors are placed: *Auto* uses the resolution the model was
+trained at, which is usually best. Higher values can separate small colored regions but the model
+sees less context in each of them.
+"""
+DISCLAIMER = (
+    "⚠️ **The colors are AI-generated guesses**, not a record of the real scene: a gray value fits "
+    "many colors, and the model picks plausible ones."
+)
+
+
+def load_colorizer() -> Colorizer:
+    """The model named by $PIX2PIX_COLOR_MODEL, or the bundled one; exits with one line if it fails."""
+    model = os.environ.get("PIX2PIX_COLOR_MODEL") or None
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        return Colorizer.from_pretrained(model, device=device)
+    except ModelLoadError as e:
+        raise SystemExit(f"error: cannot load the model {model or '(bundled default)'}: {e}") from None
+
+
+def _path_of(upload) -> str | None:
+    """The file behind an upload: a path string, or Gradio's FileData dict (preprocess=False)."""
+    if upload is None:
+        return None
+    if isinstance(upload, dict):
+        return upload.get("path")
+    return getattr(upload, "path", upload)
+
+
+def _open(upload) -> Image.Image:
+    path = _path_of(upload)
+    if not path:
+        raise gr.Error("Upload a photo first.", title="No photo")
+    name = os.path.basename(path)
+    size = os.path.getsize(path) if os.path.exists(path) else 0
+    if size > MAX_FILE_MB * 1024 * 1024:
+        raise gr.Error(f"{name} is {size / 2**20:.0f} MB; the limit is {MAX_FILE_MB} MB.", title="File too large")
+    try:
+        return open_image(path, max_pixels=DEFAULT_MAX_PIXELS)
+    except ImageError as e:
+        raise gr.Error(str(e).replace(os.path.dirname(path) + os.sep, ""), title="Not a usable image") from None
+
+
+def _working_size(choice) -> int | None:
+    return None if choice in (None, "", "Auto") else int(choice)
+
+
+def _output_file(stem: str, suffix: str) -> Path:
+    """A fresh path inside Gradio's temp folder; files older than an hour are removed on the way."""
+    OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
+    now = time.time()
+    for old in OUTPUT_DIR.glob("*/*"):
+        if now - old.stat().st_mtime > OUTPUT_MAX_AGE_S:
+            old.unlink(missing_ok=True)
+            try:
+                old.parent.rmdir()
+            except OSError:
+                pass
+    folder = OUTPUT_DIR / uuid.uuid4().hex
+    folder.mkdir()
+    return folder / f"{stem}{suffix}"
+
+
+def _is_color(image: Image.Image) -> bool:
+    if image.mode in ("L", "LA", "1", "I", "I;16", "F"):
+        return False
+    small = np.asarray(image.convert("RGB").resize((64, 64)), dtype=np.int16)
+    return float(np.abs(np.diff(small, axis=-1)).mean()) > 2.0
+
+
+def build_demo(colorizer: Colorizer) -> gr.Blocks:
+    """The whole app around a loaded `Colorizer` (tests build it with a tiny model)."""
+
+    @gpu
+    def colorize_image(image: Image.Image, working_size: int | None) -> Image.Image:
+        try:
+            return colorizer.colorize(image, working_size=working_size)
+        except ImageError as e:
+            raise gr.Error(str(e), title="Not a usable image") from None
+
+    def colorize_api(upload, working_size="Auto") -> str:
+        """Colorize one photo at full resolution; returns the path of a lossless PNG."""
+        image = _open(upload)
+        result = colorize_image(image, _working_size(working_size))
+        path = _output_file(Path(_path_of(upload)).stem + "-colorized", ".png")
+        result.save(path, format="PNG")
+        return str(path)
+
+    def colorize_ui(upload, working_size, compare):
+        image = _open(upload)
+        result = colorize_image(image, _working_size(working_size))
+        path = _output_file(Path(_path_of(upload)).stem + "-colorized", ".png")
+        result.save(path, format="PNG")
+        shown = image.convert("RGB")
+        if compare == COMPARE_REAL:
+            if not _is_color(image):
+                gr.Warning("This photo has no colors of its own: showing it against the black-and-white input instead.")
+                before = shown
+            else:
+                return (result, shown), str(path), "Left: colorized from its lightness alone. Right: the real colors."
+        else:
+            before = Image.fromarray(gray_version(np.asarray(shown)), "L").convert("RGB") if _is_color(image) else shown
+        note = f"{result.size[0]}x{result.size[1]} pixels, the size of your photo."
+        return (before, result), str(path), note
+
+    def colorize_many(uploads, working_size):
+        if not uploads:
+            raise gr.Error("Add one or more photos first.", title="No photos")
+        if len(uploads) > MAX_BATCH_FILES:
+            raise gr.Error(f"{len(uploads)} files: at most {MAX_BATCH_FILES} at a time.", title="Too many files")
+        archive = _output_file("colorized", ".zip")
+        gallery, problems, used = [], [], set()
+        with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_STORED) as zf:  # PNGs do not compress further
+            for upload in uploads:
+                name = os.path.basename(_path_of(upload) or "image")
+                try:
+                    result = colorize_image(_open(upload), _working_size(working_size))
+                except gr.Error as e:
+                    problems.append(f"- **{name}**: {e.message}")
+                    continue
+                stem, n = Path(name).stem, 1
+                while f"{stem}.png" in used:
+                    n += 1
+                    stem = f"{Path(name).stem}-{n}"
+                used.add(f"{stem}.png")
+                png = archive.with_name(f"{stem}.png")
+                result.save(png, format="PNG")
+                zf.write(png, arcname=png.name)
+                gallery.append((str(png), name))
+        summary = f"{len(gallery)} of {len(uploads)} photos colorized."
+        if problems:
+            summary += " Skipped:\n" + "\n".join(problems)
+        return gallery, (str(archive) if gallery else None), summary
+
+    with gr.Blocks(title="pix2pix-color: colorize black-and-white photos", delete_cache=(1800, OUTPUT_MAX_AGE_S)) as demo:
+        gr.Markdown(
+            "# pix2pix-color\nTurn black-and-white landscape photos into color, at full resolution.\n\n" + DISCLAIMER
+        )
+        with gr.Tab("Colorize a photo"):
+            with gr.Row():
+                with gr.Column():
+                    photo = gr.Image(
+                        label="Black-and-white (or color) photo", type="filepath", image_mode=None,
+                        sources=["upload", "clipboard", "webcam"], elem_id="photo-input",
+                    )
+                    with gr.Accordion("Options", open=False):
+                        working = gr.Dropdown(
+                            WORKING_SIZES, value="Auto", label="Working resolution (long side, px)",
+                            info="Auto: the resolution the model was trained at.",
+                        )
+                        compare = gr.Radio(
+                            [COMPARE_GRAY, COMPARE_REAL], value=COMPARE_GRAY, label="Compare the result with",
+                        )
+                    run = gr.Button("Colorize", variant="primary", elem_id="colorize-button")
+                with gr.Column():
+                    slider = gr.ImageSlider(label="Before / after", type="pil", format="png", elem_id="result-slider")
+                    download = gr.File(label="Download (PNG, full resolution)", elem_id="download-png")
+                    info = gr.Markdown(elem_id="result-info")
+            run.click(colorize_ui, [photo, working, compare], [slider, download, info], api_visibility="undocumented", preprocess=False)
+            if EXAMPLES_DIR.is_dir():
+                gr.Examples(
+                    examples=[[str(p)] for p in sorted(EXAMPLES_DIR.glob("*.jpg"))],
+                    inputs=[photo],
+                    outputs=[slider, download, info],
+                    fn=lambda upload: colorize_ui(upload, "Auto", COMPARE_GRAY),
+                    cache_examples=True,
+                    cache_mode="lazy",  # each example is computed once, on first click, not at start-up
+                    preprocess=False,
+                    label="Examples: real landscapes in black and white (sources and licenses: examples/LICENSES.md)",
+                )
+        with gr.Tab("Batch"):
+            files = gr.File(label="Photos", file_count="multiple", file_types=["image"], elem_id="batch-input")
+            batch_working = gr.Dropdown(WORKING_SIZES, value="Auto", label="Working resolution (long side, px)")
+            run_batch = gr.Button("Colorize all", variant="primary")
+            gallery = gr.Gallery(label="Colorized", columns=4, format="png")
+            archive = gr.File(label="All results (zip of full-resolution PNGs)")
+            batch_info = gr.Markdown()
+            run_batch.click(colorize_many, [files, batch_working], [gallery, archive, batch_info], api_visibility="undocumented", preprocess=False)
+        with gr.Tab("How it works"):
+            gr.Markdown(HOW_IT_WORKS)
+            gr.Markdown(DISCLAIMER)
+
+        # The public API: one photo in, the colorized PNG out.
+        api_photo = gr.File(visible=False)
+        api_working = gr.Dropdown(WORKING_SIZES, value="Auto", visible=False)
+        api_result = gr.File(visible=False)
+        api_trigger = gr.Button(visible=False)
+        api_trigger.click(colorize_api, [api_photo, api_working], [api_result], api_name="colorize", preprocess=False)
+    return demo
+
+
+def serve(demo: gr.Blocks, **launch_kwargs):
+    """Queue and launch with the app's limits (the tests use this too, with prevent_thread_lock)."""
+    # Two at a time: each request already uses every core; the rest wait in a bounded queue.
+    demo.queue(default_concurrency_limit=2, max_size=64)
+    options = dict(
+        server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+        server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
+        max_file_size=f"{MAX_FILE_MB}mb",
+        show_error=True,
+        footer_links=["api", "gradio"],
+    )
+    options.update(launch_kwargs)
+    return demo.launch(**options)
+
+
+def main() -> None:
+    serve(build_demo(load_colorizer()))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,169 @@
+"""The Gradio app: its API through gradio_client, and its pages in a real browser (Debian Chromium)."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import re
+import shutil
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from .conftest import ROOT, _free_port, landscape, tiny_generator
+
+gr = pytest.importorskip("gradio")
+from gradio_client import Client, handle_file  # noqa: E402
+from gradio_client.exceptions import AppError  # noqa: E402
+
+import app  # noqa: E402
+from pix2pix_color import Colorizer  # noqa: E402
+from pix2pix_color.color import gray_to_l, rgb_to_l  # noqa: E402
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+
+
+@pytest.fixture(scope="module")
+def server():
+    demo = app.build_demo(Colorizer(tiny_generator()))
+    _, url, _ = app.serve(demo, server_port=_free_port(), prevent_thread_lock=True, quiet=True)
+    yield url.rstrip("/")
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    return Client(server, verbose=False)
+
+
+def _L(image: Image.Image) -> np.ndarray:
+    import torch
+
+    if image.mode == "L":
+        return gray_to_l(torch.from_numpy(np.array(image))).numpy()
+    return rgb_to_l(torch.from_numpy(np.array(image.convert("RGB"))).permute(2, 0, 1))[0].numpy()
+
+
+def test_api_colorizes_at_full_resolution_keeping_luminance(client, tmp_path):
+    source = tmp_path / "valley.png"
+    landscape(211, 137).convert("L").save(source)
+    result = client.predict(handle_file(str(source)), api_name="/colorize")
+    assert result.endswith(".png")
+    out = Image.open(result)
+    assert out.format == "PNG" and out.size == (211, 137) and out.mode == "RGB"
+    assert np.abs(_L(out) - _L(Image.open(source))).mean() < 0.6
+    smaller = Image.open(client.predict(handle_file(str(source)), "128", api_name="/colorize"))
+    assert smaller.size == (211, 137)
+
+
+def _bomb_png(path: Path) -> None:
+    """A valid PNG header claiming 100,000 x 100,000 pixels (10 gigapixels), with almost no data."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize(
+    "name, make, message",
+    [
+        ("notes.jpg", lambda p: p.write_text("this is text, not a photo"), "not an image"),
+        ("empty.png", lambda p: p.write_bytes(b""), "empty"),
+        ("cut.png", lambda p: p.write_bytes(_png_bytes()[:2000]), "truncated"),
+        ("bomb.png", _bomb_png, "megapixels"),
+    ],
+)
+def test_api_bad_inputs_get_clear_messages(client, tmp_path, name, make, message):
+    path = tmp_path / name
+    make(path)
+    with pytest.raises(AppError, match=message) as error:
+        client.predict(handle_file(str(path)), api_name="/colorize")
+    assert "Traceback" not in str(error.value) and len(str(error.value)) < 200
+
+
+def _png_bytes() -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    landscape(300, 200).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+# --------------------------------------------------------------------------------------------------
+# In a real browser
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no browser at {CHROMIUM} (apt install chromium, or set CHROMIUM_PATH)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
+        )
+        yield browser
+        browser.close()
+
+
+def _colorize_in_page(page, root, photo: Path, screenshot: Path) -> list[list[int]]:
+    """Upload `photo` in the app under `root` (page or web component), run it, return the result images' sizes."""
+    root.locator("#photo-input input[type=file]").set_input_files(str(photo))
+    root.locator("#colorize-button").click()
+    images = root.locator("#result-slider img")
+    images.first.wait_for(state="visible", timeout=120_000)
+    page.wait_for_function(
+        "els => els.length >= 2 && els.every(e => e.complete && e.naturalWidth > 0)",
+        arg=images.element_handles(), timeout=120_000,
+    )
+    page.screenshot(path=str(screenshot), full_page=True)
+    return [[e.evaluate("e => e.naturalWidth"), e.evaluate("e => e.naturalHeight")] for e in images.element_handles()]
+
+
+def test_app_in_a_real_browser(server, browser, tmp_path):
+    photo = tmp_path / "fjord.jpg"
+    landscape(333, 222).convert("L").save(photo, quality=95)
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    page.goto(server, wait_until="networkidle")
+    assert "pix2pix-color" in page.title()
+    sizes = _colorize_in_page(page, page, photo, tmp_path / "app.png")
+    assert sizes and all(size == [333, 222] for size in sizes)
+    assert page.locator("#download-png a").first.get_attribute("href").endswith(".png")
+    assert (tmp_path / "app.png").stat().st_size > 10_000
+    page.close()
+
+
+def test_embed_page_renders_the_app_through_the_web_component(server, browser, tmp_path):
+    # docs/embed.html as published, pointed at the local app and at the web component it serves.
+    html = (ROOT / "docs" / "embed.html").read_text()
+    entry = re.search(r"\./(assets/index-[\w-]+\.js)", (Path(gr.__file__).parent / "templates/frontend/gradio.js").read_text()).group(1)
+    html = re.sub(r'(<script id="gradio-js" type="module" src=")[^"]+', rf"\g<1>{server}/{entry}", html)
+    html = re.sub(r'(<gradio-app id="colorizer" src=")[^"]+', rf"\g<1>{server}", html)
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text(html)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        photo = tmp_path / "lake.png"
+        landscape(190, 260, seed=4).convert("L").save(photo)
+        page = browser.new_page(viewport={"width": 1280, "height": 1200})
+        page.goto(f"http://127.0.0.1:{httpd.server_address[1]}/index.html")
+        app_root = page.locator("gradio-app#colorizer")
+        app_root.locator("#colorize-button").wait_for(timeout=60_000)
+        assert page.locator("h1").first.inner_text().startswith("Bringing old landscape photos")
+        sizes = _colorize_in_page(page, app_root, photo, tmp_path / "embed.png")
+        assert sizes and all(size == [190, 260] for size in sizes)
+        page.close()
+    finally:
+        httpd.shutdown()
