@@ -40,7 +40,7 @@ MODEL_CARD_URL = "https://huggingface.co/pix2pix-color/pix2pix-color-landscapes"
 REPO_URL = "https://github.com/pix2pix-color/pix2pix-color"
 MAX_FILE_MB = 25
 MAX_BATCH_FILES = 20
-WORKING_SIZES = ["Auto", "128", "192", "256", "384", "512"]
+MAX_WORKING_SIZE = 1024
 COMPARE_GRAY = "the black-and-white input"
 COMPARE_REAL = "its real colors (color photos)"
 # Gradio owns this folder and cleans it (delete_cache below); our PNGs and zips live inside it too.
@@ -101,7 +101,15 @@ def _open(upload) -> Image.Image:
 
 
 def _working_size(choice) -> int | None:
-    return None if choice in (None, "", "Auto") else int(choice)
+    if choice in (None, "", "Auto"):
+        return None
+    try:
+        size = int(choice)
+    except (TypeError, ValueError):
+        size = 0
+    if not 16 <= size <= MAX_WORKING_SIZE:
+        raise gr.Error(f"Working resolution must be Auto or a number of pixels from 16 to {MAX_WORKING_SIZE}, not {choice!r}.")
+    return size
 
 
 def _output_file(stem: str, suffix: str) -> Path:
@@ -129,6 +137,9 @@ def _is_color(image: Image.Image) -> bool:
 
 def build_demo(colorizer: Colorizer) -> gr.Blocks:
     """The whole app around a loaded `Colorizer` (tests build it with a tiny model)."""
+    # The generator takes sides that are multiples of 2**depth; offer those, up to 1024 px.
+    step = colorizer.generator.multiple
+    working_sizes = ["Auto"] + [str(k * step) for k in range(1, 9) if k * step <= MAX_WORKING_SIZE]
 
     @gpu
     def colorize_image(image: Image.Image, working_size: int | None) -> Image.Image:
@@ -204,8 +215,8 @@ def build_demo(colorizer: Colorizer) -> gr.Blocks:
                     )
                     with gr.Accordion("Options", open=False):
                         working = gr.Dropdown(
-                            WORKING_SIZES, value="Auto", label="Working resolution (long side, px)",
-                            info="Auto: the resolution the model was trained at.",
+                            working_sizes, value="Auto", label="Working resolution (long side, px)",
+                            info=f"Auto: {colorizer.working_size} px, the resolution the model was trained at.",
                         )
                         compare = gr.Radio(
                             [COMPARE_GRAY, COMPARE_REAL], value=COMPARE_GRAY, label="Compare the result with",
@@ -229,7 +240,7 @@ def build_demo(colorizer: Colorizer) -> gr.Blocks:
                 )
         with gr.Tab("Batch"):
             files = gr.File(label="Photos", file_count="multiple", file_types=["image"], elem_id="batch-input")
-            batch_working = gr.Dropdown(WORKING_SIZES, value="Auto", label="Working resolution (long side, px)")
+            batch_working = gr.Dropdown(working_sizes, value="Auto", label="Working resolution (long side, px)")
             run_batch = gr.Button("Colorize all", variant="primary")
             gallery = gr.Gallery(label="Colorized", columns=4, format="png")
             archive = gr.File(label="All results (zip of full-resolution PNGs)")
@@ -241,7 +252,7 @@ def build_demo(colorizer: Colorizer) -> gr.Blocks:
 
         # The public API: one photo in, the colorized PNG out.
         api_photo = gr.File(visible=False)
-        api_working = gr.Dropdown(WORKING_SIZES, value="Auto", visible=False)
+        api_working = gr.Dropdown(working_sizes, value="Auto", visible=False, allow_custom_value=True)
         api_result = gr.File(visible=False)
         api_trigger = gr.Button(visible=False)
         api_trigger.click(colorize_api, [api_photo, api_working], [api_result], api_name="colorize", preprocess=False)

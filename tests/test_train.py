@@ -15,7 +15,7 @@ from PIL import Image
 from pix2pix_color import Colorizer, UNetGenerator
 from train import with_preset
 from train.__main__ import main as train_main
-from train.data import load_splits, training_loader
+from train.data import load_splits, read_bytes, training_loader
 from train.loop import train
 from train.publish import PublishError, commit_operations, publish
 
@@ -104,7 +104,7 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(hub_dataset, tmp_
 
 def test_loose_images_get_a_deterministic_carved_validation_split(image_folder, tmp_path):
     cfg = tiny_config(image_folder, tmp_path / "run", max_steps=2, validation_fraction=0.25)
-    digest = lambda ex: hashlib.sha256(ex["image"]["bytes"] or Path(ex["image"]["path"]).read_bytes()).hexdigest()
+    digest = lambda ex: hashlib.sha256(read_bytes(ex["image"])).hexdigest()
     first, second = load_splits(cfg), load_splits(cfg)
     validation = [digest(ex) for ex in first.validation]
     assert first.carved and validation == [digest(ex) for ex in second.validation]

@@ -159,7 +159,7 @@ def train(cfg: TrainConfig) -> Path:
     opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=cfg.betas)
     opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr, betas=cfg.betas)
     step, epoch, batches_in_epoch, elapsed = 0, 0, 0, 0.0
-    counters = {"corrupt": 0, "grayscale": 0, "short_batches": 0, "non_finite_steps": 0}
+    counters = {"corrupt": 0, "grayscale": 0, "shards_failed": 0, "short_batches": 0, "non_finite_steps": 0}
     checkpoint = load_latest_checkpoint(out) if cfg.resume else None
     if cfg.resume and checkpoint is None:
         logger.info("--resume: no checkpoint in %s yet, starting from scratch", out)
@@ -236,6 +236,9 @@ def train(cfg: TrainConfig) -> Path:
             batches_in_epoch += 1
             counters["corrupt"] += batch["corrupt"]
             counters["grayscale"] += batch["grayscale"]
+            for failure in batch["shards_failed"]:
+                counters["shards_failed"] += 1
+                logger.warning("skipped an unreadable shard (%d so far): %s", counters["shards_failed"], failure)
             if batch["rgb"].shape[0] < 2:  # everything skipped: BatchNorm needs two samples
                 counters["short_batches"] += 1
                 continue
