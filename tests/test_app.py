@@ -14,30 +14,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from .conftest import ROOT, _free_port, landscape, tiny_generator
+from .conftest import ROOT, bomb_png, landscape
 
 gr = pytest.importorskip("gradio")
 from gradio_client import Client, handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 
-import app  # noqa: E402
-from pix2pix_color import Colorizer  # noqa: E402
 from pix2pix_color.color import gray_to_l, rgb_to_l  # noqa: E402
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-
-
-@pytest.fixture(scope="module")
-def server():
-    demo = app.build_demo(Colorizer(tiny_generator()))
-    _, url, _ = app.serve(demo, server_port=_free_port(), prevent_thread_lock=True, quiet=True)
-    yield url.rstrip("/")
-    demo.close()
-
-
-@pytest.fixture(scope="module")
-def client(server):
-    return Client(server, verbose=False)
 
 
 def _L(image: Image.Image) -> np.ndarray:
@@ -48,7 +33,8 @@ def _L(image: Image.Image) -> np.ndarray:
     return rgb_to_l(torch.from_numpy(np.array(image.convert("RGB"))).permute(2, 0, 1))[0].numpy()
 
 
-def test_api_colorizes_at_full_resolution_keeping_luminance(client, tmp_path):
+def test_api_colorizes_at_full_resolution_keeping_luminance(app_client, tmp_path):
+    client = app_client
     source = tmp_path / "valley.png"
     landscape(211, 137).convert("L").save(source)
     result = client.predict(handle_file(str(source)), api_name="/colorize")
@@ -60,32 +46,20 @@ def test_api_colorizes_at_full_resolution_keeping_luminance(client, tmp_path):
     assert smaller.size == (211, 137)
 
 
-def _bomb_png(path: Path) -> None:
-    """A valid PNG header claiming 100,000 x 100,000 pixels (10 gigapixels), with almost no data."""
-    import struct
-    import zlib
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    header = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 0, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
-
-
 @pytest.mark.parametrize(
     "name, make, message",
     [
         ("notes.jpg", lambda p: p.write_text("this is text, not a photo"), "not an image"),
         ("empty.png", lambda p: p.write_bytes(b""), "empty"),
         ("cut.png", lambda p: p.write_bytes(_png_bytes()[:2000]), "truncated"),
-        ("bomb.png", _bomb_png, "megapixels"),
+        ("bomb.png", bomb_png, "megapixels"),
     ],
 )
-def test_api_bad_inputs_get_clear_messages(client, tmp_path, name, make, message):
+def test_api_bad_inputs_get_clear_messages(app_client, tmp_path, name, make, message):
     path = tmp_path / name
     make(path)
     with pytest.raises(AppError, match=message) as error:
-        client.predict(handle_file(str(path)), api_name="/colorize")
+        app_client.predict(handle_file(str(path)), api_name="/colorize")
     assert "Traceback" not in str(error.value) and len(str(error.value)) < 200
 
 
@@ -129,7 +103,8 @@ def _colorize_in_page(page, root, photo: Path, screenshot: Path) -> list[list[in
     return [[e.evaluate("e => e.naturalWidth"), e.evaluate("e => e.naturalHeight")] for e in images.element_handles()]
 
 
-def test_app_in_a_real_browser(server, browser, tmp_path):
+def test_app_in_a_real_browser(app_server, browser, tmp_path):
+    server = app_server
     photo = tmp_path / "fjord.jpg"
     landscape(333, 222).convert("L").save(photo, quality=95)
     page = browser.new_page(viewport={"width": 1280, "height": 1000})
@@ -142,7 +117,8 @@ def test_app_in_a_real_browser(server, browser, tmp_path):
     page.close()
 
 
-def test_embed_page_renders_the_app_through_the_web_component(server, browser, tmp_path):
+def test_embed_page_renders_the_app_through_the_web_component(app_server, browser, tmp_path):
+    server = app_server
     # docs/embed.html as published, pointed at the local app and at the web component it serves.
     html = (ROOT / "docs" / "embed.html").read_text()
     entry = re.search(r"\./(assets/index-[\w-]+\.js)", (Path(gr.__file__).parent / "templates/frontend/gradio.js").read_text()).group(1)

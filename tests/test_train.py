@@ -19,22 +19,8 @@ from train.data import load_splits, read_bytes, training_loader
 from train.loop import train
 from train.publish import PublishError, commit_operations, publish
 
-from .conftest import jpeg_bytes, landscape, write_hub_dataset
+from .conftest import TINY_TRAINING, landscape
 
-TINY = dict(
-    image_size=32, gen_depth=5, gen_base_channels=8, gen_max_channels=32, disc_base_channels=8, batch_size=4,
-    num_workers=0, validation_images=4, sample_images=2, shuffle_buffer=16, log_every=1, checkpoint_every=2,
-    validate_every=100, l1_warmup_steps=1, flip=True, load_size=40,
-)
-
-
-@pytest.fixture(scope="module")
-def hub_dataset(tmp_path_factory) -> Path:
-    train_images = [jpeg_bytes(landscape(48 + 4 * i, 40, seed=i)) for i in range(10)]
-    train_images.insert(3, b"\xff\xd8\xff\xe0 broken jpeg")  # undecodable
-    train_images.insert(7, jpeg_bytes(landscape(48, 40, seed=99).convert("L").convert("RGB")))  # black and white
-    validation = [jpeg_bytes(landscape(50, 38, seed=100 + i)) for i in range(4)]
-    return write_hub_dataset(tmp_path_factory.mktemp("landscapes"), {"train": train_images, "validation": validation})
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +32,7 @@ def image_folder(tmp_path_factory) -> Path:
 
 
 def tiny_config(dataset: Path, out: Path, **overrides):
-    return with_preset(dataset=str(dataset), output_dir=str(out), **{**TINY, **overrides})
+    return with_preset(dataset=str(dataset), output_dir=str(out), **{**TINY_TRAINING, **overrides})
 
 
 def test_train_publishable_run_on_hub_layout(hub_dataset, tmp_path):

@@ -1,0 +1,144 @@
+"""Bad luck during training: SIGKILL at any moment, NaN losses, unreadable shards, a failing upload."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+import train.data
+import train.loop
+from train import with_preset
+from train.__main__ import main as train_main
+from train.checkpoint import checkpoint_dir, list_checkpoints, load_latest_checkpoint
+from train.loop import NonFiniteLossError
+
+from .conftest import ROOT, TINY_TRAINING, jpeg_bytes, landscape, tiny_flags, write_hub_dataset
+
+
+def _finite(state: dict) -> bool:
+    return all(torch.isfinite(t).all() for part in ("G", "D") for t in state[part].values() if t.is_floating_point())
+
+
+def test_sigkill_at_random_moments_then_resume(hub_dataset, tmp_path):
+    out = tmp_path / "run"
+    # A bigger generator than the other tests use, so that a checkpoint takes long enough to write
+    # that the kill below can land in the middle of one.
+    flags = tiny_flags(checkpoint_every=1, gen_base_channels=32, gen_max_channels=256, validation_images=2)
+    command = [sys.executable, "-m", "train", "--dataset", str(hub_dataset), "--output-dir", str(out), "--max-steps", "40", *flags, "--resume"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    rng = random.Random(1234)
+    last_step, caught_mid_write = 0, False
+    for attempt in range(4):
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + (rng.uniform(6, 12) if attempt % 2 == 0 else 60)
+        while time.monotonic() < deadline and process.poll() is None:
+            if attempt % 2 and list(checkpoint_dir(out).glob(".checkpoint-*.tmp")):
+                caught_mid_write = True  # a checkpoint is being written right now
+                break
+            time.sleep(0.001)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        state = load_latest_checkpoint(out)
+        if state is not None:
+            assert state["step"] >= last_step, "a kill never rolls back past an earlier checkpoint"
+            assert _finite(state)
+            last_step = state["step"]
+    assert last_step > 0, "the kills should leave checkpoints behind"
+    # However it was killed, --resume finishes the run.
+    finished = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    record = json.loads((out / "run.json").read_text())
+    assert record["steps"] == 40
+    assert not list(checkpoint_dir(out).glob(".checkpoint-*.tmp"))
+    assert "resumed from" in (out / "train.log").read_text()
+    print(f"killed mid-checkpoint-write: {caught_mid_write}")
+
+
+def test_a_half_written_or_damaged_checkpoint_is_never_used(hub_dataset, tmp_path):
+    out = tmp_path / "run"
+    train.loop.train(with_preset(dataset=str(hub_dataset), output_dir=str(out), max_steps=4, **TINY_TRAINING))
+    newest = list_checkpoints(out)[-1]
+    (checkpoint_dir(out) / ".checkpoint-00000006.pt.tmp").write_bytes(newest.read_bytes()[:1000])  # killed mid-write
+    (checkpoint_dir(out) / "checkpoint-00000008.pt").write_bytes(b"\0" * 4096)  # disk trouble
+    state = load_latest_checkpoint(out)
+    assert state["step"] == 4 and state["path"] == str(newest)
+    assert not list(checkpoint_dir(out).glob(".checkpoint-*.tmp"))
+
+
+def test_non_finite_losses_are_never_applied_and_stop_the_run(hub_dataset, tmp_path, monkeypatch, capsys):
+    calls = {"n": 0}
+    real_gan_loss = train.loop.gan_loss
+
+    def poisoned(logits, target_is_real, mode="vanilla"):
+        calls["n"] += 1
+        loss = real_gan_loss(logits, target_is_real, mode)
+        return loss * float("nan") if calls["n"] > 9 else loss  # GAN steps use 3 calls: steps 2-4 are fine
+
+    monkeypatch.setattr(train.loop, "gan_loss", poisoned)
+    out = tmp_path / "run"
+    flags = tiny_flags(max_bad_steps=3, checkpoint_every=2)
+    status = train_main(["--dataset", str(hub_dataset), "--output-dir", str(out), "--max-steps", "20", *flags])
+    assert status == 2
+    err = capsys.readouterr().err
+    assert "3 consecutive non-finite losses ending at step 5" in err
+    log = (out / "train.log").read_text()
+    assert log.count("non-finite loss") == 3 and "the update was not applied" in log
+    checkpoints = list_checkpoints(out)
+    assert [p.name for p in checkpoints][-1] == "checkpoint-00000004.pt", "the last good checkpoint is kept"
+    assert _finite(load_latest_checkpoint(out))
+
+
+def test_an_unreadable_shard_is_skipped_and_counted(tmp_path):
+    shards = {"train": [jpeg_bytes(landscape(40, 40, seed=i)) for i in range(12)], "validation": [jpeg_bytes(landscape(40, 40, seed=50))]}
+    dataset = write_hub_dataset(tmp_path / "ds", shards, shards=3)
+    broken = sorted((dataset / "data").glob("train-*.parquet"))[1]
+    broken.write_bytes(broken.read_bytes()[:300])  # cut off: pyarrow cannot read it
+    out = tmp_path / "run"
+    cfg = with_preset(dataset=str(dataset), output_dir=str(out), max_steps=3, **TINY_TRAINING)
+    train.loop.train(cfg)
+    record = json.loads((out / "run.json").read_text())
+    assert record["skipped"]["shards_failed"] == 1
+    assert "skipping the rest of shard train-00001-of-00003.parquet" in (out / "train.log").read_text()
+
+
+def test_a_flaky_shard_is_retried_without_losing_or_repeating_photos(hub_dataset, tmp_path, monkeypatch):
+    real_rows = train.data._rows_of
+    failures = {"left": 2}
+
+    def flaky(files, builder):
+        for i, row in enumerate(real_rows(files, builder)):
+            if i == 3 and failures["left"] > 0:
+                failures["left"] -= 1
+                raise ConnectionError("connection reset by peer")
+            yield row
+
+    monkeypatch.setattr(train.data, "_rows_of", flaky)
+    monkeypatch.setattr(train.data.time, "sleep", lambda s: None)
+    cfg = with_preset(dataset=str(hub_dataset), output_dir=str(tmp_path), max_steps=1, **{**TINY_TRAINING, "flip": False, "load_size": None})
+    splits = train.data.load_splits(cfg)
+    seen, failed = [], 0
+    for batch in train.data.training_loader(splits, cfg, epoch=0):
+        seen += [img.numpy().tobytes() for img in batch["rgb"]]
+        failed += len(batch["shards_failed"])
+    assert failures["left"] == 0 and failed == 0
+    assert len(seen) == 10 and len(set(seen)) == 10
+
+
+def test_push_failure_keeps_the_export_and_says_how_to_publish(hub_dataset, tmp_path):
+    out = tmp_path / "run"
+    env = {**os.environ, "HF_ENDPOINT": "http://127.0.0.1:9", "HF_TOKEN": "hf_not_valid", "HF_HOME": str(tmp_path / "hf")}
+    command = [sys.executable, "-m", "train", "--dataset", str(hub_dataset), "--output-dir", str(out), "--max-steps", "2", *tiny_flags(), "--push-to-hub", "someone/landscapes"]
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "could not publish to someone/landscapes" in result.stderr
+    assert f"python -m train.publish {out} someone/landscapes" in result.stderr
+    assert {p.name for p in (out / "model").iterdir()} >= {"config.json", "model.safetensors", "README.md"}
