@@ -17,6 +17,7 @@ from train import with_preset
 from train.__main__ import main as train_main
 from train.data import load_splits, read_bytes, training_loader
 from train.loop import train
+from train.checkpoint import load_latest_checkpoint
 from train.publish import PublishError, commit_operations, publish
 
 from .conftest import TINY_TRAINING, landscape
@@ -45,7 +46,7 @@ def test_train_publishable_run_on_hub_layout(hub_dataset, tmp_path):
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["step"] == 3 and metrics["model"]["n_images"] == 4
     assert metrics["gray"]["colorfulness"] < 1 < metrics["gray"]["colorfulness_real"]
-    assert list((run / "checkpoints").glob("checkpoint-*.pt"))
+    assert list((run / "checkpoints").glob("checkpoint-*.safetensors"))
     assert list((run / "logs").rglob("events.out.tfevents.*")), "TensorBoard logs"
     grid = Image.open(run / "samples.png")
     assert grid.size == (2 * 128, 3 * 128)  # 2 photos x (gray, generated, real)
@@ -71,7 +72,7 @@ def test_train_publishable_run_on_hub_layout(hub_dataset, tmp_path):
 
 
 def _weights(run: Path) -> dict[str, torch.Tensor]:
-    state = torch.load(sorted((run / "checkpoints").glob("checkpoint-*.pt"))[-1], weights_only=True)
+    state = load_latest_checkpoint(run)
     return {**{f"G.{k}": v for k, v in state["G"].items()}, **{f"D.{k}": v for k, v in state["D"].items()}}
 
 

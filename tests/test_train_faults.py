@@ -67,8 +67,8 @@ def test_a_half_written_or_damaged_checkpoint_is_never_used(hub_dataset, tmp_pat
     out = tmp_path / "run"
     train.loop.train(with_preset(dataset=str(hub_dataset), output_dir=str(out), max_steps=4, **TINY_TRAINING))
     newest = list_checkpoints(out)[-1]
-    (checkpoint_dir(out) / ".checkpoint-00000006.pt.tmp").write_bytes(newest.read_bytes()[:1000])  # killed mid-write
-    (checkpoint_dir(out) / "checkpoint-00000008.pt").write_bytes(b"\0" * 4096)  # disk trouble
+    (checkpoint_dir(out) / ".checkpoint-00000006.safetensors.tmp").write_bytes(newest.read_bytes()[:1000])  # killed mid-write
+    (checkpoint_dir(out) / "checkpoint-00000008.safetensors").write_bytes(b"\0" * 4096)  # disk trouble
     state = load_latest_checkpoint(out)
     assert state["step"] == 4 and state["path"] == str(newest)
     assert not list(checkpoint_dir(out).glob(".checkpoint-*.tmp"))
@@ -93,7 +93,7 @@ def test_non_finite_losses_are_never_applied_and_stop_the_run(hub_dataset, tmp_p
     log = (out / "train.log").read_text()
     assert log.count("non-finite loss") == 3 and "the update was not applied" in log
     checkpoints = list_checkpoints(out)
-    assert [p.name for p in checkpoints][-1] == "checkpoint-00000004.pt", "the last good checkpoint is kept"
+    assert [p.name for p in checkpoints][-1] == "checkpoint-00000004.safetensors", "the last good checkpoint is kept"
     assert _finite(load_latest_checkpoint(out))
 
 
