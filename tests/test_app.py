@@ -143,3 +143,25 @@ def test_embed_page_renders_the_app_through_the_web_component(app_server, browse
         page.close()
     finally:
         httpd.shutdown()
+
+
+def test_requests_write_nothing_outside_gradios_temp_dir(app_client, tmp_path):
+    """Uploads and results stay in the temp folder Gradio manages; the app's own folder is untouched."""
+    import tempfile
+
+    def snapshot() -> set[Path]:
+        skip = {".git", "__pycache__", ".pytest_cache", ".gradio", ".hypothesis"}
+        return {p for p in ROOT.rglob("*") if not skip & set(p.relative_to(ROOT).parts)}
+
+    before = snapshot()
+    good = tmp_path / "ok.jpg"
+    landscape(120, 90).convert("L").save(good)
+    bad = tmp_path / "bad.jpg"
+    bad.write_text("nope")
+    result = Path(app_client.predict(handle_file(str(good)), api_name="/colorize"))
+    with pytest.raises(AppError):
+        app_client.predict(handle_file(str(bad)), api_name="/colorize")
+    assert snapshot() == before
+    assert result.is_file() and result.suffix == ".png"  # the client's download copy
+    gradio_temp = Path(os.environ.get("GRADIO_TEMP_DIR", Path(tempfile.gettempdir()) / "gradio"))
+    assert gradio_temp.is_dir() and any(gradio_temp.rglob("ok-colorized.png"))
