@@ -1,6 +1,7 @@
 """Export a trained run as a Hub model repo (safetensors + config + model card + samples) and push it.
 
     python -m train.publish RUN_DIR REPO_ID [--private]
+    python -m train.publish RUN_DIR REPO_ID --export-to DIR   # the same files into a folder, no upload
 
 A run folder holds `model/` (what gets uploaded, exactly) and `run.json` (how it was trained). The
 upload is one commit of the files in `model/`. If it fails (no token, no network, no permission) the
@@ -134,7 +135,7 @@ def build_model_card(record: dict, *, n_parameters: int, weights_dtype: str, wei
             eval_results.append(
                 EvalResult(
                     task_type="image-to-image", task_name="Image colorization",
-                    dataset_type=hub_dataset or dataset_name, dataset_name=dataset_name,
+                    dataset_type=hub_dataset or Path(cfg["dataset"].rstrip("/")).name, dataset_name=dataset_name,
                     dataset_split=cfg["validation_split"], metric_type=key, metric_name=key.upper() if key != "colorfulness" else "Colorfulness",
                     metric_value=round(float(model_m[key]), 4),
                 )
@@ -341,10 +342,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run_dir", help="the training run's --output-dir")
     parser.add_argument("repo_id", help="Hub model repo, e.g. your-name/pix2pix-color-landscapes")
     parser.add_argument("--private", action="store_true")
+    parser.add_argument("--export-to", help="copy exactly what would be uploaded into this folder instead of uploading")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        print(publish(args.run_dir, args.repo_id, private=args.private))
+        if args.export_to:
+            target = Path(args.export_to)
+            target.mkdir(parents=True, exist_ok=True)
+            for op in prepare_upload(Path(args.run_dir), args.repo_id):
+                shutil.copyfile(op.path_or_fileobj, target / op.path_in_repo)
+            print(target)
+        else:
+            print(publish(args.run_dir, args.repo_id, private=args.private))
     except (PublishError, pix2pix_color.ModelLoadError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
