@@ -58,7 +58,11 @@ class Colorizer:
         device: str | torch.device | None = None,
         working_size: int | None = None,
         max_pixels: int = DEFAULT_MAX_PIXELS,
+        upsampling: str = "guided",
     ):
+        if upsampling not in ("guided", "bilinear"):
+            raise ValueError(f"upsampling must be 'guided' or 'bilinear', got {upsampling!r}")
+        self.upsampling = upsampling
         self.device = torch.device(device) if device is not None else next(generator.parameters()).device
         self.generator = generator.to(self.device).eval()
         self.working_size = working_size or generator.image_size
@@ -91,11 +95,17 @@ class Colorizer:
         """L* (B,1,h,w) at working resolution -> a*b* (B,2,h,w)."""
         return denormalize_ab(self.generator(normalize_l(L_work)).float())
 
+    def _upsample(self, L_low: Tensor, ab_low: Tensor, L_full: Tensor) -> Tensor:
+        if self.upsampling == "guided":
+            return guided_upsample(L_low, ab_low, L_full)
+        return _resize(ab_low, L_full.shape[-2:])
+
     @torch.inference_mode()
     def predict_ab(self, L: Tensor, working_size: int | None = None) -> Tensor:
         """L* (B,1,H,W) in [0,100] at full resolution -> a*b* (B,2,H,W) at the same resolution."""
-        size = self._working_shape(*L.shape[-2:], working_size)
-        return _resize(self._generate(_resize(L.to(self.device), size)), L.shape[-2:])
+        L = L.to(self.device)
+        L_low = _resize(L, self._working_shape(*L.shape[-2:], working_size))
+        return self._upsample(L_low, self._generate(L_low), L)
 
     def _luminance(self, decoded: DecodedImage) -> Tensor:
         """(1,1,H,W) L* of the image as shown."""
@@ -132,11 +142,38 @@ class Colorizer:
         for size, indices in groups.items():
             for start in range(0, len(indices), batch_size):
                 chunk = indices[start : start + batch_size]
-                ab_work = self._generate(torch.cat([_resize(luminance[i], size) for i in chunk]))
-                for i, ab in zip(chunk, ab_work):
-                    L = luminance[i]
-                    outputs[i] = self._compose(L, _resize(ab[None], L.shape[-2:]), decoded[i].alpha)
+                L_low = torch.cat([_resize(luminance[i], size) for i in chunk])
+                ab_low = self._generate(L_low)
+                for k, i in enumerate(chunk):
+                    ab = self._upsample(L_low[k : k + 1], ab_low[k : k + 1], luminance[i])
+                    outputs[i] = self._compose(luminance[i], ab, decoded[i].alpha)
         return outputs  # type: ignore[return-value]
+
+
+def guided_upsample(L_low: Tensor, ab_low: Tensor, L_full: Tensor, *, radius: int = 2, eps: float = 1e-3) -> Tensor:
+    """Fast guided filter (He & Sun 2015): a*b* (B,2,h,w) -> (B,2,H,W), edges following L* (B,1,H,W).
+
+    Plain bilinear upsampling of chroma predicted at 128-256 px smears color across sharp edges of a
+    large photo (a blue halo of sky over a dark ridge). Here a*b* is modelled, in each small window of
+    the working resolution, as a linear function of L*; the coefficients are smooth, so they are
+    upsampled instead, and applied to the full-resolution L*: color edges land where the photo's
+    own edges are. All box filtering happens at the working resolution; at full resolution it costs
+    one bilinear resize of 4 channels and a multiply-add.
+    """
+
+    def box(x: Tensor) -> Tensor:
+        return F.avg_pool2d(x, 2 * radius + 1, stride=1, padding=radius, count_include_pad=False)
+
+    guide = L_low / 100.0
+    mean_guide = box(guide)
+    var_guide = box(guide * guide) - mean_guide * mean_guide
+    mean_ab = box(ab_low)
+    cov = box(guide * ab_low) - mean_guide * mean_ab
+    slope = cov / (var_guide + eps)
+    offset = mean_ab - slope * mean_guide
+    coefficients = _resize(torch.cat([box(slope), box(offset)], dim=1), L_full.shape[-2:])
+    slope_full, offset_full = coefficients.split(ab_low.shape[1], dim=1)
+    return slope_full * (L_full / 100.0) + offset_full
 
 
 def _resize(x: Tensor, size: Sequence[int]) -> Tensor:

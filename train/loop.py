@@ -164,10 +164,16 @@ def train(cfg: TrainConfig) -> Path:
     if cfg.resume and checkpoint is None:
         logger.info("--resume: no checkpoint in %s yet, starting from scratch", out)
     if checkpoint is not None:
-        G.load_state_dict(checkpoint["G"])
-        D.load_state_dict(checkpoint["D"])
-        opt_g.load_state_dict(checkpoint["opt_g"])
-        opt_d.load_state_dict(checkpoint["opt_d"])
+        try:
+            G.load_state_dict(checkpoint["G"])
+            D.load_state_dict(checkpoint["D"])
+            opt_g.load_state_dict(checkpoint["opt_g"])
+            opt_d.load_state_dict(checkpoint["opt_d"])
+        except (RuntimeError, ValueError, KeyError) as e:
+            raise SystemExit(
+                f"{checkpoint['path']} was written for other networks than --gen-*/--disc-* describe now "
+                f"({str(e).splitlines()[0]}); resume with the run's original flags"
+            ) from None
         step, epoch, batches_in_epoch = checkpoint["step"], checkpoint["epoch"], checkpoint["batches_in_epoch"]
         counters.update(checkpoint["counters"])
         elapsed = checkpoint["elapsed"]
@@ -201,8 +207,7 @@ def train(cfg: TrainConfig) -> Path:
             }
             save_checkpoint(state, out, keep=cfg.keep_checkpoints)
 
-    def validate_now() -> dict:
-        metrics = {}
+    def validate_now() -> None:
         if accelerator.is_main_process:
             summary = run_validation(G_plain, validation_photos, working_size=cfg.image_size)
             metrics = {f"val/{name}/{k}": v for name, s in summary.items() for k, v in s.as_dict().items() if k != "n_images"}
@@ -220,7 +225,6 @@ def train(cfg: TrainConfig) -> Path:
             )
             (out / "metrics.json").write_text(json.dumps({"step": step, **{k: s.as_dict() for k, s in summary.items()}}, indent=2))
         accelerator.wait_for_everyone()
-        return metrics
 
     # --- the loop
     started = time.monotonic()
