@@ -167,6 +167,25 @@ def parse_config(argv: list[str] | None = None) -> TrainConfig:
         raise  # unreachable: parser.error exits
 
 
+def command_line(cfg: TrainConfig) -> str:
+    """The `python -m train` command that gives `cfg`: the preset, then only the flags that differ."""
+    baseline = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+    baseline.update(PRESETS.get(cfg.preset or "", {}))
+    parts = ["python -m train"]
+    for f in dataclasses.fields(TrainConfig):
+        value = getattr(cfg, f.name)
+        if f.default is not dataclasses.MISSING and (value == baseline[f.name] or value is None):
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        if isinstance(value, bool):
+            parts.append(flag if value else "--no-" + flag[2:])
+        elif isinstance(value, tuple):
+            parts.append(f"{flag} {' '.join(str(v) for v in value)}")
+        else:
+            parts.append(f"{flag} {value}")
+    return " ".join(parts)
+
+
 def with_preset(**values) -> TrainConfig:
     """TrainConfig from Python, with the same precedence as the command line."""
     merged = dict(PRESETS.get(values.get("preset") or "", {}))

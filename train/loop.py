@@ -27,7 +27,7 @@ from pix2pix_color.models import PatchDiscriminator, UNetGenerator, init_weights
 
 from . import data
 from .checkpoint import load_latest_checkpoint, save_checkpoint
-from .config import TrainConfig
+from .config import TrainConfig, command_line
 from .validate import run_validation, sample_grid
 
 logger = logging.getLogger("train")
@@ -150,6 +150,9 @@ def train(cfg: TrainConfig) -> Path:
         mixed = "bf16" if torch.cuda.is_available() else "no"
     accelerator = Accelerator(mixed_precision=mixed, log_with="tensorboard", project_dir=str(out))
     _setup_logging(out, accelerator.is_main_process)
+    if accelerator.is_main_process:  # every invocation of a run (first, resumed...) for its record
+        with open(out / "commands.txt", "a") as f:
+            f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')}  {command_line(cfg)}\n")
     device = accelerator.device
     channels_last = cfg.channels_last if cfg.channels_last is not None else device.type == "cuda"
 
@@ -294,7 +297,7 @@ def train(cfg: TrainConfig) -> Path:
     if accelerator.is_main_process:
         from .publish import export_model, write_run_record
 
-        record = write_run_record(out, cfg=cfg, step=step, wall_seconds=wall, hardware=hardware_description(accelerator), counters=counters, command=sys.argv)
+        record = write_run_record(out, cfg=cfg, step=step, wall_seconds=wall, hardware=hardware_description(accelerator), counters=counters)
         export_model(G_plain, export_dir, cfg=cfg, record=record)
         logger.info("exported %s (wall time %.1f min, skipped: %s)", export_dir, wall / 60, counters)
         if cfg.push_to_hub:

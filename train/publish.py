@@ -92,11 +92,13 @@ def _first_paragraph(body: str) -> str:
     return ""
 
 
-def write_run_record(out: Path, *, cfg: TrainConfig, step: int, wall_seconds: float, hardware: str, counters: dict, command: list[str]) -> dict:
+def write_run_record(out: Path, *, cfg: TrainConfig, step: int, wall_seconds: float, hardware: str, counters: dict) -> dict:
     metrics_path = out / "metrics.json"
+    commands_path = out / "commands.txt"
+    commands = commands_path.read_text().splitlines() if commands_path.is_file() else []
     record = {
         "config": cfg.to_dict(),
-        "command": "python -m train " + " ".join(command[1:]) if command and command[0].endswith(("train", "__main__.py")) else " ".join(command),
+        "commands": commands,  # "date time  command", one per invocation (the first run, then resumes)
         "steps": step,
         "wall_seconds": wall_seconds,
         "hardware": hardware,
@@ -210,7 +212,12 @@ def build_model_card(record: dict, *, n_parameters: int, weights_dtype: str, wei
     skipped = record.get("skipped") or {}
     lines += [
         "",
-        f"- Command: `{record['command']}`",
+        "- Command" + ("s (the run, then its resumes)" if len(record.get("commands", [])) > 1 else "") + ":",
+        "",
+        "  ```bash",
+        *[f"  {line.split('  ', 1)[-1]}" for line in record.get("commands", [])],
+        "  ```",
+        "",
         f"- Preset: `{cfg.get('preset')}`; {record['steps']} steps of batch {cfg['batch_size']} at {cfg['image_size']}x{cfg['image_size']}"
         + (f" (random crops from {cfg['load_size']}x{cfg['load_size']})" if cfg.get("load_size") else "")
         + f"; L1 warm-up {cfg['l1_warmup_steps']} steps, then {cfg['gan_mode']} GAN + {cfg['lambda_l1']:g} x L1; "
