@@ -55,7 +55,7 @@ class TrainConfig:
     checkpoint_every: int = 500  # a killed run loses at most this many steps
     keep_checkpoints: int = 2
     validate_every: int = 1000
-    validation_images: int | None = None  # cap on validation photos (None: the whole split)
+    validation_images: int | None = None  # cap on validation photos (None or 0: the whole split)
     sample_images: int = 8  # columns of the gray / generated / real grid
     export_dtype: str = "float32"  # weights dtype in the exported model.safetensors: float32 or float16
     dataset_hub_id: str | None = None  # the dataset's Hub id for the model card (default: --dataset if it is one)

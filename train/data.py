@@ -238,7 +238,7 @@ def validation_photos(splits: Splits, limit: int | None) -> Iterator[Image.Image
     """The validation split in its stored order, at full resolution; bad photos are skipped."""
     seen = 0
     for example in splits.validation:
-        if limit is not None and seen >= limit:
+        if limit and seen >= limit:
             return
         if example["image"] is None:
             continue  # a shard that could not be read (already logged)

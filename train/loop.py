@@ -27,6 +27,7 @@ from pix2pix_color.models import PatchDiscriminator, UNetGenerator, init_weights
 
 from . import data
 from .checkpoint import load_latest_checkpoint, save_checkpoint
+from .publish import export_model, publish_or_explain, write_run_record
 from .config import TrainConfig, command_line
 from .validate import run_validation, sample_grid
 
@@ -295,14 +296,10 @@ def train(cfg: TrainConfig) -> Path:
     wall = elapsed + time.monotonic() - started
     export_dir = out / "model"
     if accelerator.is_main_process:
-        from .publish import export_model, write_run_record
-
         record = write_run_record(out, cfg=cfg, step=step, wall_seconds=wall, hardware=hardware_description(accelerator), counters=counters)
         export_model(G_plain, export_dir, cfg=cfg, record=record)
         logger.info("exported %s (wall time %.1f min, skipped: %s)", export_dir, wall / 60, counters)
         if cfg.push_to_hub:
-            from .publish import publish_or_explain
-
             publish_or_explain(out, cfg.push_to_hub)
     accelerator.end_training()
     return export_dir
