@@ -20,6 +20,7 @@ gr = pytest.importorskip("gradio")
 from gradio_client import Client, handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 
+import app  # noqa: E402
 from pix2pix_color.color import gray_to_l, rgb_to_l  # noqa: E402
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -165,3 +166,37 @@ def test_requests_write_nothing_outside_gradios_temp_dir(app_client, tmp_path):
     assert result.is_file() and result.suffix == ".png"  # the client's download copy
     gradio_temp = Path(os.environ.get("GRADIO_TEMP_DIR", Path(tempfile.gettempdir()) / "gradio"))
     assert gradio_temp.is_dir() and any(gradio_temp.rglob("ok-colorized.png"))
+
+
+def test_batch_tab_returns_gallery_and_zip_of_full_resolution_pngs(app_client, tmp_path):
+    import zipfile
+
+    sources = []
+    for i, size in enumerate([(90, 60), (61, 122), (90, 60)]):
+        path = tmp_path / ("same.jpg" if i != 1 else "tall.png")
+        if i == 2:
+            path = tmp_path / "sub" / "same.jpg"
+            path.parent.mkdir()
+        landscape(*size, seed=i).convert("L").save(path)
+        sources.append(path)
+    broken = tmp_path / "broken.jpg"
+    broken.write_text("nope")
+    gallery, archive, summary = app_client.predict(
+        [handle_file(str(p)) for p in [*sources, broken]], "Auto", api_name="/colorize_many"
+    )
+    assert len(gallery) == 3 and "3 of 4 photos colorized" in summary and "broken.jpg" in summary
+    with zipfile.ZipFile(archive) as zf:
+        names = sorted(zf.namelist())
+        assert names == ["same-2.png", "same.png", "tall.png"]
+        sizes = sorted(Image.open(zf.open(n)).size for n in names)
+    assert sizes == [(61, 122), (90, 60), (90, 60)]
+
+
+def test_compare_with_real_colors_for_a_color_photo(app_client, tmp_path):
+    color = tmp_path / "color.png"
+    landscape(80, 50).save(color)
+    (left, right), download, note = app_client.predict(handle_file(str(color)), "Auto", app.COMPARE_REAL, api_name="/colorize_ui")
+    assert np.array_equal(np.asarray(Image.open(right).convert("RGB")), np.asarray(Image.open(color).convert("RGB")))
+    assert Image.open(left).size == (80, 50) and "real colors" in note
+    (left, right), _, _ = app_client.predict(handle_file(str(color)), "Auto", app.COMPARE_GRAY, api_name="/colorize_ui")
+    assert np.asarray(Image.open(left).convert("HSV"))[..., 1].max() <= 2  # the black-and-white version
