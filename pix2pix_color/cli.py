@@ -22,7 +22,7 @@ from .inference import Colorizer
 
 
 def _load(args: argparse.Namespace) -> Colorizer:
-    return Colorizer.from_pretrained(args.model, working_size=args.working_size, device=args.device)
+    return Colorizer.from_pretrained(args.model, working_size=args.working_size, device=args.device, chroma_gain=args.chroma_gain)
 
 
 def _output_paths(inputs: list[Path], out_dir: Path) -> list[Path]:
@@ -177,6 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--model", help="Hub repo id or local model folder (default: the model bundled with the package)")
         p.add_argument("--working-size", type=int, help="long side, in pixels, at which colors are predicted (default: the model's training size)")
+        p.add_argument("--chroma-gain", type=float, help="color strength: factor on the predicted a*b* (default: the model's calibrated value; 1.0 = raw)")
         p.add_argument("--device", default=None, help="cpu, cuda, cuda:1... (default: cpu)")
         p.add_argument("--batch-size", type=int, default=8)
         p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

@@ -59,6 +59,7 @@ class Colorizer:
         working_size: int | None = None,
         max_pixels: int = DEFAULT_MAX_PIXELS,
         upsampling: str = "guided",
+        chroma_gain: float | None = None,
     ):
         if upsampling not in ("guided", "bilinear"):
             raise ValueError(f"upsampling must be 'guided' or 'bilinear', got {upsampling!r}")
@@ -67,6 +68,9 @@ class Colorizer:
         self.generator = generator.to(self.device).eval()
         self.working_size = working_size or generator.image_size
         self.max_pixels = max_pixels
+        self.chroma_gain = generator.chroma_gain if chroma_gain is None else float(chroma_gain)
+        if not 0 <= self.chroma_gain <= 4:
+            raise ValueError(f"chroma_gain must be in [0, 4], got {chroma_gain}")
 
     @classmethod
     def from_pretrained(
@@ -76,6 +80,7 @@ class Colorizer:
         device: str | torch.device | None = None,
         working_size: int | None = None,
         max_pixels: int = DEFAULT_MAX_PIXELS,
+        chroma_gain: float | None = None,
         **hub_kwargs,
     ) -> Colorizer:
         """Load a Hub repo id or local folder; with no `model`, the model bundled with the package."""
@@ -86,14 +91,14 @@ class Colorizer:
                     "no default model is bundled with this installation: pass a model folder or Hub repo id"
                 )
         generator = UNetGenerator.from_pretrained(os.fspath(model), **hub_kwargs)
-        return cls(generator, device=device, working_size=working_size, max_pixels=max_pixels)
+        return cls(generator, device=device, working_size=working_size, max_pixels=max_pixels, chroma_gain=chroma_gain)
 
     def _working_shape(self, height: int, width: int, working_size: int | None) -> tuple[int, int]:
         return working_shape(height, width, working_size or self.working_size, self.generator.multiple)
 
     def _generate(self, L_work: Tensor) -> Tensor:
-        """L* (B,1,h,w) at working resolution -> a*b* (B,2,h,w)."""
-        return denormalize_ab(self.generator(normalize_l(L_work)).float())
+        """L* (B,1,h,w) at working resolution -> a*b* (B,2,h,w), scaled by the chroma gain."""
+        return denormalize_ab(self.generator(normalize_l(L_work)).float()) * self.chroma_gain
 
     def _upsample(self, L_low: Tensor, ab_low: Tensor, L_full: Tensor) -> Tensor:
         if self.upsampling == "guided":

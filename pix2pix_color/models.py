@@ -92,8 +92,10 @@ class UNetGenerator(
 
     Defaults give pix2pix's `unet_256`: 8 stride-2 levels from 64 filters capped at 512, dropout 0.5
     in the three 512-channel decoder blocks around the innermost one; 54,409,858 parameters.
-    `image_size` is not architecture: it records the resolution the weights were trained at, which
-    `Colorizer` uses as its default working resolution.
+    `image_size` and `chroma_gain` are not architecture: the resolution the weights were trained at
+    (`Colorizer`'s default working resolution), and the calibrated factor `Colorizer` applies to the
+    predicted a*b* (L1 training predicts the conditional median, which shrinks uncertain colors
+    towards gray; `train.calibrate` measures the factor that restores real photos' colorfulness).
     """
 
     def __init__(
@@ -104,6 +106,7 @@ class UNetGenerator(
         max_channels: int = 512,
         dropout: float = 0.5,
         image_size: int = 256,
+        chroma_gain: float = 1.0,
     ):
         super().__init__()
         _check_int("depth", depth, 2, MAX_DEPTH)
@@ -112,6 +115,9 @@ class UNetGenerator(
         _check_int("image_size", image_size, 16, MAX_IMAGE_SIZE)
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
             raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
+        if isinstance(chroma_gain, bool) or not isinstance(chroma_gain, (int, float)) or not 0.25 <= chroma_gain <= 4:
+            raise ValueError(f"chroma_gain must be a number in [0.25, 4], got {chroma_gain!r}")
+        self.chroma_gain = float(chroma_gain)
         self.depth = depth
         self.image_size = image_size
 

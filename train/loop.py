@@ -107,7 +107,12 @@ def hardware_description(accelerator: Accelerator) -> str:
     if accelerator.device.type == "cuda":
         name = torch.cuda.get_device_name(accelerator.device)
         return f"{accelerator.num_processes} x {name}"
-    return f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}"
+    cpu = platform.processor() or platform.machine()
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"CPU ({cpu}), {os.cpu_count()} cores, fp32, torch threads {torch.get_num_threads()}"
 
 
 def build_models(cfg: TrainConfig) -> tuple[UNetGenerator, PatchDiscriminator]:

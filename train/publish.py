@@ -74,22 +74,15 @@ def dataset_card_info(dataset: str) -> dict:
     if text.startswith("---"):
         _, front, body = text.split("---", 2)
         meta = yaml.safe_load(front) or {}
-    # The paragraph (and list) that starts with "Provenance", if the card has one.
-    match = re.search(r"^(#+\s*)?Provenance.*?(?=\n\s*\n(?![-*\s])|\Z)", body, re.M | re.S)
+    # The paragraph (and list) that starts with "Provenance", and the first table (what is in it).
+    provenance = re.search(r"^(#+\s*)?Provenance.*?(?=\n\s*\n(?![-*\s])|\Z)", body, re.M | re.S)
+    table = re.search(r"(^\|.*\|[ \t]*\n)+", body, re.M)
     return {
         "pretty_name": meta.get("pretty_name") or Path(dataset.rstrip("/")).name,
         "license": meta.get("license"),
-        "provenance": match.group(0).strip() if match else "",
-        "summary": _first_paragraph(body),
+        "provenance": provenance.group(0).strip() if provenance else "",
+        "summary": table.group(0).strip() if table else "",
     }
-
-
-def _first_paragraph(body: str) -> str:
-    for block in body.strip().split("\n\n"):
-        block = block.strip()
-        if block and not block.startswith("#") and not block.startswith("```") and not block.startswith("|"):
-            return block
-    return ""
 
 
 def write_run_record(out: Path, *, cfg: TrainConfig, step: int, wall_seconds: float, hardware: str, counters: dict) -> dict:
@@ -155,7 +148,7 @@ def build_model_card(record: dict, *, n_parameters: int, weights_dtype: str, wei
     load_id = repo_id or "path/to/this/folder"
     hours = record["wall_seconds"] / 3600
     lines = [
-        f"# pix2pix-color: {dataset_name} colorizer",
+        f"# pix2pix-color: a colorizer trained on {dataset_name}",
         "",
         "Turns black-and-white photos into color ones. A pix2pix U-Net generator (Isola et al. 2017) "
         "predicts the a\\*b\\* chroma of CIE L\\*a\\*b\\* from the L\\* (lightness) of a photo; "
@@ -193,6 +186,25 @@ def build_model_card(record: dict, *, n_parameters: int, weights_dtype: str, wei
             "PSNR and SSIM on 8-bit RGB; colorfulness after Hasler & Süsstrunk (2003); AuC of the "
             "cumulative per-pixel ab-error curve over thresholds 0-150 (Zhang et al. 2016).",
         ]
+    calibration = record.get("calibration")
+    if calibration and (calibration.get("uncalibrated_metrics") or {}).get("model") and model_m:
+        before = calibration["uncalibrated_metrics"]["model"]
+        gain = calibration["chroma_gain"]
+        lines += [
+            "",
+            f"**Chroma calibration.** The L1 term of pix2pix makes the generator predict the median color, "
+            f"which pulls uncertain colors towards gray. The predicted a\\*b\\* are multiplied by {gain:.2f} "
+            f"(`chroma_gain` in config.json), the smallest factor that brings the outputs' colorfulness within "
+            f"{abs(calibration['target_gap_percent']):g}% of the real photos' on {calibration['photos']} photos of the "
+            f"*{calibration['split']}* split (never on validation): `python -m train.calibrate RUN_DIR --target-gap "
+            f"{calibration['target_gap_percent']:g}`. Set `Colorizer(..., chroma_gain=1.0)` for the raw output.",
+            "",
+            f"| | chroma gain 1.00 | chroma gain {gain:.2f} (shipped) |",
+            "|---|---|---|",
+            f"| PSNR (dB) | {before['psnr']:.2f} | {model_m['psnr']:.2f} |",
+            f"| AuC | {before['auc']:.4f} | {model_m['auc']:.4f} |",
+            f"| Colorfulness vs real photos | {before['colorfulness_gap']:+.1f}% | {model_m['colorfulness_gap']:+.1f}% |",
+        ]
     else:
         lines.append("No validation metrics were recorded for this run.")
     lines += [
@@ -206,7 +218,7 @@ def build_model_card(record: dict, *, n_parameters: int, weights_dtype: str, wei
         f"- Data: **{dataset_name}**" + (f" ([{hub_dataset}](https://huggingface.co/datasets/{hub_dataset}))" if hub_dataset else f" (`{cfg['dataset']}`)") + ".",
     ]
     if data.get("summary"):
-        lines.append(f"  {data['summary']}")
+        lines += ["", "  " + data["summary"].replace("\n", "\n  ")]
     if data.get("provenance"):
         lines += ["", "  " + data["provenance"].replace("\n", "\n  ")]
     skipped = record.get("skipped") or {}
@@ -218,9 +230,11 @@ def build_model_card(record: dict, *, n_parameters: int, weights_dtype: str, wei
         *[f"  {line.split('  ', 1)[-1]}" for line in record.get("commands", [])],
         "  ```",
         "",
-        f"- Preset: `{cfg.get('preset')}`; {record['steps']} steps of batch {cfg['batch_size']} at {cfg['image_size']}x{cfg['image_size']}"
+        ("- Settings of the last invocation: " if len(record.get("commands", [])) > 1 else "- Settings: ")
+        + f"preset `{cfg.get('preset')}`; {record['steps']} steps in all, batch {cfg['batch_size']} at {cfg['image_size']}x{cfg['image_size']}"
         + (f" (random crops from {cfg['load_size']}x{cfg['load_size']})" if cfg.get("load_size") else "")
-        + f"; L1 warm-up {cfg['l1_warmup_steps']} steps, then {cfg['gan_mode']} GAN + {cfg['lambda_l1']:g} x L1; "
+        + (f"; L1 only (warm-up until step {cfg['l1_warmup_steps']})" if cfg["l1_warmup_steps"] >= record["steps"] else f"; L1 warm-up until step {cfg['l1_warmup_steps']}, then {cfg['gan_mode']} GAN + {cfg['lambda_l1']:g} x L1")
+        + "; "
         f"Adam lr {cfg['lr']:g}, betas {tuple(cfg['betas'])}" + (f", linear decay over the last {cfg['lr_decay_steps']} steps" if cfg["lr_decay_steps"] else "") + ".",
         f"- Generator: U-Net depth {cfg['gen_depth']}, {cfg['gen_base_channels']} base filters capped at {cfg['gen_max_channels']}, "
         f"{n_parameters:,} parameters; weights stored in {weights_dtype} ({weights_mb:.1f} MB); discriminator: "

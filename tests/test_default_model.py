@@ -1,0 +1,92 @@
+"""The model bundled in the package: loads offline through from_pretrained, and beats the gray baseline."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+from safetensors import safe_open
+
+from pix2pix_color import Colorizer
+from pix2pix_color.inference import default_model_path
+from pix2pix_color.metrics import evaluate
+
+from .conftest import ROOT
+
+DATA = ROOT / "tests" / "data"
+
+
+def test_bundled_model_folder_is_a_small_hub_repo():
+    folder = default_model_path()
+    assert {p.name for p in folder.iterdir()} >= {"config.json", "model.safetensors", "README.md", "samples.png"}
+    assert sum(p.stat().st_size for p in folder.iterdir()) <= 30 * 2**20
+    with safe_open(str(folder / "model.safetensors"), "pt") as f:
+        assert {f.get_slice(k).get_dtype() for k in f.keys() if "num_batches" not in k} == {"F16"}
+    config = json.loads((folder / "config.json").read_text())
+    assert config["image_size"] == 128 and config["depth"] == 7 and 1.0 <= config["chroma_gain"] <= 2.0
+
+
+def test_bundled_card_reports_metrics_against_the_gray_baseline():
+    card = (default_model_path() / "README.md").read_text()
+    front = yaml.safe_load(card.split("---")[1])
+    metrics = {m["type"]: m["value"] for m in front["model-index"][0]["results"][0]["metrics"]}
+    assert metrics["psnr"] > 24 and metrics["auc"] > 0.9
+    for needle in ("grayscale baseline", "Provenance and terms", "intel-scenes", "python -m train", "float16", "Limitations"):
+        assert needle in card
+
+
+def test_from_pretrained_without_arguments_colorizes(photos):
+    colorizer = Colorizer.from_pretrained()
+    assert colorizer.working_size == 128
+    out = colorizer.colorize(Image.open(ROOT / "examples" / "seeding.jpg"))
+    assert out.size == (1280, 720) and out.mode == "RGB"
+
+
+def test_bundled_model_beats_the_gray_baseline_on_real_photos():
+    colorizer = Colorizer.from_pretrained()
+    photos = [Image.open(p).convert("RGB") for p in sorted(DATA.glob("*_color.jpg"))]
+    assert len(photos) == 3
+    for photo in photos:
+        result = evaluate(colorizer.colorize_batch, [photo])
+        assert result["model"].psnr > result["gray"].psnr
+        assert result["model"].auc > result["gray"].auc
+    overall = evaluate(colorizer.colorize_batch, photos)
+    assert overall["model"].colorfulness > 0.5 * overall["model"].colorfulness_real
+
+
+def test_cli_uses_the_bundled_model(tmp_path):
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [sys.executable, "-m", "pix2pix_color.cli", "colorize", str(ROOT / "examples" / "bridge.jpg"), "-o", str(out), "-q"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert Image.open(out / "bridge.png").size == Image.open(ROOT / "examples" / "bridge.jpg").size
+    colored = np.asarray(Image.open(out / "bridge.png").convert("HSV"))[..., 1]
+    assert colored.mean() > 10  # not gray
+
+
+def test_app_loads_the_bundled_model_or_stops_with_one_line(monkeypatch):
+    pytest.importorskip("gradio")
+    import app
+
+    monkeypatch.delenv("PIX2PIX_COLOR_MODEL", raising=False)
+    assert app.load_colorizer().generator.image_size == 128
+    monkeypatch.setenv("PIX2PIX_COLOR_MODEL", "/no/such/model")
+    with pytest.raises(SystemExit) as stop:
+        app.load_colorizer()
+    message = str(stop.value)
+    assert message.startswith("error: cannot load the model /no/such/model") and "\n" not in message
+
+
+def test_python_app_fails_fast_with_a_bad_model(tmp_path):
+    env = {**os.environ, "PIX2PIX_COLOR_MODEL": str(tmp_path / "missing"), "GRADIO_SERVER_PORT": "0"}
+    result = subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("error: cannot load the model")
