@@ -15,6 +15,8 @@ import uuid
 import zipfile
 from pathlib import Path
 
+import logging
+
 import gradio as gr
 import numpy as np
 import torch
@@ -34,6 +36,7 @@ except ImportError:  # pragma: no cover - depends on the platform
         return fn
 
 
+logger = logging.getLogger("pix2pix-color.app")
 ROOT = Path(__file__).resolve().parent
 EXAMPLES_DIR = ROOT / "examples"
 MODEL_CARD_URL = "https://huggingface.co/pix2pix-color/pix2pix-color-landscapes"
@@ -58,13 +61,20 @@ size and sharpness. It was trained on landscape photos (forests, glaciers, mount
 details are in the [model card]({MODEL_CARD_URL}); the code is on [GitHub]({REPO_URL}).
 
 **Working resolution** sets how finely colors are placed: *Auto* uses the resolution the model was
-trained at, which is usually best. Higher values can separate small colored regions but the model
-sees less context in each of them.
+trained at, which measured best. Higher values can separate small colored regions but the model
+sees less context in each of them. **Color strength** scales the predicted color: 1 is calibrated
+so that, on average, results are about as colorful as real photos.
 """
 DISCLAIMER = (
     "⚠️ **The colors are AI-generated guesses**, not a record of the real scene: a gray value fits "
     "many colors, and the model picks plausible ones."
 )
+
+
+def user_error(message: str, title: str = "Error") -> gr.Error:
+    """An expected problem with the input: shown to the visitor, logged in one line, no traceback."""
+    logger.info("refused: %s", message)
+    return gr.Error(message, title=title, print_exception=False)
 
 
 def load_colorizer() -> Colorizer:
@@ -89,15 +99,15 @@ def _path_of(upload) -> str | None:
 def _open(upload) -> Image.Image:
     path = _path_of(upload)
     if not path:
-        raise gr.Error("Upload a photo first.", title="No photo")
+        raise user_error("Upload a photo first.", title="No photo")
     name = os.path.basename(path)
     size = os.path.getsize(path) if os.path.exists(path) else 0
     if size > MAX_FILE_MB * 1024 * 1024:
-        raise gr.Error(f"{name} is {size / 2**20:.0f} MB; the limit is {MAX_FILE_MB} MB.", title="File too large")
+        raise user_error(f"{name} is {size / 2**20:.0f} MB; the limit is {MAX_FILE_MB} MB.", title="File too large")
     try:
         return open_image(path, max_pixels=DEFAULT_MAX_PIXELS)
     except ImageError as e:
-        raise gr.Error(str(e).replace(os.path.dirname(path) + os.sep, ""), title="Not a usable image") from None
+        raise user_error(str(e).replace(os.path.dirname(path) + os.sep, ""), title="Not a usable image") from None
 
 
 def _working_size(choice) -> int | None:
@@ -108,8 +118,18 @@ def _working_size(choice) -> int | None:
     except (TypeError, ValueError):
         size = 0
     if not 16 <= size <= MAX_WORKING_SIZE:
-        raise gr.Error(f"Working resolution must be Auto or a number of pixels from 16 to {MAX_WORKING_SIZE}, not {choice!r}.")
+        raise user_error(f"Working resolution must be Auto or a number of pixels from 16 to {MAX_WORKING_SIZE}, not {choice!r}.")
     return size
+
+
+def _strength(value) -> float:
+    try:
+        strength = float(value)
+    except (TypeError, ValueError):
+        strength = -1.0
+    if not 0.0 <= strength <= 2.0:
+        raise user_error(f"Color strength must be a number from 0 to 2, not {value!r}.")
+    return strength
 
 
 def _output_file(stem: str, suffix: str) -> Path:
@@ -142,23 +162,23 @@ def build_demo(colorizer: Colorizer) -> gr.Blocks:
     working_sizes = ["Auto"] + [str(k * step) for k in range(1, 9) if k * step <= MAX_WORKING_SIZE]
 
     @gpu
-    def colorize_image(image: Image.Image, working_size: int | None) -> Image.Image:
+    def colorize_image(image: Image.Image, working_size: int | None, strength: float = 1.0) -> Image.Image:
         try:
-            return colorizer.colorize(image, working_size=working_size)
+            return colorizer.colorize(image, working_size=working_size, chroma_gain=colorizer.chroma_gain * strength)
         except ImageError as e:
-            raise gr.Error(str(e), title="Not a usable image") from None
+            raise user_error(str(e), title="Not a usable image") from None
 
-    def colorize_api(upload, working_size="Auto") -> str:
+    def colorize_api(upload, working_size="Auto", color_strength=1.0) -> str:
         """Colorize one photo at full resolution; returns the path of a lossless PNG."""
         image = _open(upload)
-        result = colorize_image(image, _working_size(working_size))
+        result = colorize_image(image, _working_size(working_size), _strength(color_strength))
         path = _output_file(Path(_path_of(upload)).stem + "-colorized", ".png")
         result.save(path, format="PNG")
         return str(path)
 
-    def colorize_ui(upload, working_size, compare):
+    def colorize_ui(upload, working_size, compare, strength=1.0):
         image = _open(upload)
-        result = colorize_image(image, _working_size(working_size))
+        result = colorize_image(image, _working_size(working_size), _strength(strength))
         path = _output_file(Path(_path_of(upload)).stem + "-colorized", ".png")
         result.save(path, format="PNG")
         shown = image.convert("RGB")
@@ -173,18 +193,18 @@ def build_demo(colorizer: Colorizer) -> gr.Blocks:
         note = f"{result.size[0]}x{result.size[1]} pixels, the size of your photo."
         return (before, result), str(path), note
 
-    def colorize_many(uploads, working_size):
+    def colorize_many(uploads, working_size, strength=1.0):
         if not uploads:
-            raise gr.Error("Add one or more photos first.", title="No photos")
+            raise user_error("Add one or more photos first.", title="No photos")
         if len(uploads) > MAX_BATCH_FILES:
-            raise gr.Error(f"{len(uploads)} files: at most {MAX_BATCH_FILES} at a time.", title="Too many files")
+            raise user_error(f"{len(uploads)} files: at most {MAX_BATCH_FILES} at a time.", title="Too many files")
         archive = _output_file("colorized", ".zip")
         gallery, problems, used = [], [], set()
         with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_STORED) as zf:  # PNGs do not compress further
             for upload in uploads:
                 name = os.path.basename(_path_of(upload) or "image")
                 try:
-                    result = colorize_image(_open(upload), _working_size(working_size))
+                    result = colorize_image(_open(upload), _working_size(working_size), _strength(strength))
                 except gr.Error as e:
                     problems.append(f"- **{name}**: {e.message}")
                     continue
@@ -218,6 +238,10 @@ def build_demo(colorizer: Colorizer) -> gr.Blocks:
                             working_sizes, value="Auto", label="Working resolution (long side, px)",
                             info=f"Auto: {colorizer.working_size} px, the resolution the model was trained at.",
                         )
+                        strength = gr.Slider(
+                            0.0, 2.0, value=1.0, step=0.05, label="Color strength",
+                            info="1 = as calibrated on real photos; lower is more muted, higher more vivid.",
+                        )
                         compare = gr.Radio(
                             [COMPARE_GRAY, COMPARE_REAL], value=COMPARE_GRAY, label="Compare the result with",
                         )
@@ -226,7 +250,7 @@ def build_demo(colorizer: Colorizer) -> gr.Blocks:
                     slider = gr.ImageSlider(label="Before / after", type="pil", format="png", elem_id="result-slider")
                     download = gr.File(label="Download (PNG, full resolution)", elem_id="download-png")
                     info = gr.Markdown(elem_id="result-info")
-            run.click(colorize_ui, [photo, working, compare], [slider, download, info], api_visibility="undocumented", preprocess=False)
+            run.click(colorize_ui, [photo, working, compare, strength], [slider, download, info], api_visibility="undocumented", preprocess=False)
             if EXAMPLES_DIR.is_dir():
                 gr.Examples(
                     examples=[[str(p)] for p in sorted(EXAMPLES_DIR.glob("*.jpg"))],
@@ -240,12 +264,14 @@ def build_demo(colorizer: Colorizer) -> gr.Blocks:
                 )
         with gr.Tab("Batch"):
             files = gr.File(label="Photos", file_count="multiple", file_types=["image"], elem_id="batch-input")
-            batch_working = gr.Dropdown(working_sizes, value="Auto", label="Working resolution (long side, px)")
+            with gr.Row():
+                batch_working = gr.Dropdown(working_sizes, value="Auto", label="Working resolution (long side, px)")
+                batch_strength = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label="Color strength")
             run_batch = gr.Button("Colorize all", variant="primary")
             gallery = gr.Gallery(label="Colorized", columns=4, format="png")
             archive = gr.File(label="All results (zip of full-resolution PNGs)")
             batch_info = gr.Markdown()
-            run_batch.click(colorize_many, [files, batch_working], [gallery, archive, batch_info], api_visibility="undocumented", preprocess=False)
+            run_batch.click(colorize_many, [files, batch_working, batch_strength], [gallery, archive, batch_info], api_visibility="undocumented", preprocess=False)
         with gr.Tab("How it works"):
             gr.Markdown(HOW_IT_WORKS)
             gr.Markdown(DISCLAIMER)
@@ -253,9 +279,10 @@ def build_demo(colorizer: Colorizer) -> gr.Blocks:
         # The public API: one photo in, the colorized PNG out.
         api_photo = gr.File(visible=False)
         api_working = gr.Dropdown(working_sizes, value="Auto", visible=False, allow_custom_value=True)
+        api_strength = gr.Number(value=1.0, visible=False)
         api_result = gr.File(visible=False)
         api_trigger = gr.Button(visible=False)
-        api_trigger.click(colorize_api, [api_photo, api_working], [api_result], api_name="colorize", preprocess=False)
+        api_trigger.click(colorize_api, [api_photo, api_working, api_strength], [api_result], api_name="colorize", preprocess=False)
     return demo
 
 
@@ -275,6 +302,7 @@ def serve(demo: gr.Blocks, **launch_kwargs):
 
 
 def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     serve(build_demo(load_colorizer()))
 
 

@@ -96,9 +96,10 @@ class Colorizer:
     def _working_shape(self, height: int, width: int, working_size: int | None) -> tuple[int, int]:
         return working_shape(height, width, working_size or self.working_size, self.generator.multiple)
 
-    def _generate(self, L_work: Tensor) -> Tensor:
+    def _generate(self, L_work: Tensor, chroma_gain: float | None = None) -> Tensor:
         """L* (B,1,h,w) at working resolution -> a*b* (B,2,h,w), scaled by the chroma gain."""
-        return denormalize_ab(self.generator(normalize_l(L_work)).float()) * self.chroma_gain
+        gain = self.chroma_gain if chroma_gain is None else chroma_gain
+        return denormalize_ab(self.generator(normalize_l(L_work)).float()) * gain
 
     def _upsample(self, L_low: Tensor, ab_low: Tensor, L_full: Tensor) -> Tensor:
         if self.upsampling == "guided":
@@ -125,17 +126,25 @@ class Colorizer:
             return Image.fromarray(np.dstack([array, alpha.numpy()]), "RGBA")
         return Image.fromarray(array, "RGB")
 
-    def colorize(self, image: ImageInput, *, working_size: int | None = None) -> Image.Image:
+    def colorize(
+        self, image: ImageInput, *, working_size: int | None = None, chroma_gain: float | None = None
+    ) -> Image.Image:
         """Any PIL image, path or bytes -> RGB (RGBA if it had alpha) image of the same displayed size.
 
         The output's L* is the input's own luminance; its colors are predicted. Raises `ImageError`
-        with a one-line reason for anything that is not a usable image.
+        with a one-line reason for anything that is not a usable image. `working_size` and
+        `chroma_gain` override the colorizer's own for this call.
         """
-        return self.colorize_batch([image], working_size=working_size)[0]
+        return self.colorize_batch([image], working_size=working_size, chroma_gain=chroma_gain)[0]
 
     @torch.inference_mode()
     def colorize_batch(
-        self, images: Iterable[ImageInput], *, working_size: int | None = None, batch_size: int = 8
+        self,
+        images: Iterable[ImageInput],
+        *,
+        working_size: int | None = None,
+        chroma_gain: float | None = None,
+        batch_size: int = 8,
     ) -> list[Image.Image]:
         """Colorize many images; those sharing a working shape go through the generator together."""
         decoded = [decode(open_image(image, max_pixels=self.max_pixels)) for image in images]
@@ -148,7 +157,7 @@ class Colorizer:
             for start in range(0, len(indices), batch_size):
                 chunk = indices[start : start + batch_size]
                 L_low = torch.cat([_resize(luminance[i], size) for i in chunk])
-                ab_low = self._generate(L_low)
+                ab_low = self._generate(L_low, chroma_gain)
                 for k, i in enumerate(chunk):
                     ab = self._upsample(L_low[k : k + 1], ab_low[k : k + 1], luminance[i])
                     outputs[i] = self._compose(luminance[i], ab, decoded[i].alpha)

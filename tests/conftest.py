@@ -229,13 +229,13 @@ def hub_server(tmp_path_factory) -> dict:
 
 @pytest.fixture(scope="session")
 def app_server():
-    """The Gradio app on a tiny model, launched in-process on a free loopback port."""
+    """The Gradio app on the bundled default model (as a visitor meets it), in-process on a free loopback port."""
     pytest.importorskip("gradio")
     import app
 
     from pix2pix_color import Colorizer
 
-    demo = app.build_demo(Colorizer(tiny_generator()))
+    demo = app.build_demo(Colorizer.from_pretrained())
     _, url, _ = app.serve(demo, server_port=_free_port(), prevent_thread_lock=True, quiet=True)
     yield url.rstrip("/")
     demo.close()

@@ -47,6 +47,26 @@ def test_api_colorizes_at_full_resolution_keeping_luminance(app_client, tmp_path
     assert smaller.size == (211, 137)
 
 
+def _chroma(image: Image.Image) -> float:
+    """Mean distance of each pixel from gray, in 8-bit RGB levels."""
+    rgb = np.asarray(image.convert("RGB"), dtype=np.float64)
+    return float(np.abs(rgb - rgb.mean(axis=2, keepdims=True)).mean())
+
+
+def test_api_color_strength_scales_the_colors(app_client, tmp_path):
+    source = tmp_path / "valley.png"
+    landscape(160, 120).convert("L").save(source)
+    by_strength = {
+        s: _chroma(Image.open(app_client.predict(handle_file(str(source)), "Auto", s, api_name="/colorize")))
+        for s in (0.0, 1.0, 2.0)
+    }
+    assert by_strength[0.0] < 0.5  # no color at all: the gray photo back
+    assert by_strength[1.0] > 1.0
+    assert by_strength[2.0] > 1.5 * by_strength[1.0]
+    with pytest.raises(AppError, match="Color strength must be a number from 0 to 2"):
+        app_client.predict(handle_file(str(source)), "Auto", 7, api_name="/colorize")
+
+
 @pytest.mark.parametrize(
     "name, make, message",
     [
@@ -182,7 +202,7 @@ def test_batch_tab_returns_gallery_and_zip_of_full_resolution_pngs(app_client, t
     broken = tmp_path / "broken.jpg"
     broken.write_text("nope")
     gallery, archive, summary = app_client.predict(
-        [handle_file(str(p)) for p in [*sources, broken]], "Auto", api_name="/colorize_many"
+        [handle_file(str(p)) for p in [*sources, broken]], "Auto", 1.0, api_name="/colorize_many"
     )
     assert len(gallery) == 3 and "3 of 4 photos colorized" in summary and "broken.jpg" in summary
     with zipfile.ZipFile(archive) as zf:
@@ -195,8 +215,8 @@ def test_batch_tab_returns_gallery_and_zip_of_full_resolution_pngs(app_client, t
 def test_compare_with_real_colors_for_a_color_photo(app_client, tmp_path):
     color = tmp_path / "color.png"
     landscape(80, 50).save(color)
-    (left, right), download, note = app_client.predict(handle_file(str(color)), "Auto", app.COMPARE_REAL, api_name="/colorize_ui")
+    (left, right), download, note = app_client.predict(handle_file(str(color)), "Auto", app.COMPARE_REAL, 1.0, api_name="/colorize_ui")
     assert np.array_equal(np.asarray(Image.open(right).convert("RGB")), np.asarray(Image.open(color).convert("RGB")))
     assert Image.open(left).size == (80, 50) and "real colors" in note
-    (left, right), _, _ = app_client.predict(handle_file(str(color)), "Auto", app.COMPARE_GRAY, api_name="/colorize_ui")
+    (left, right), _, _ = app_client.predict(handle_file(str(color)), "Auto", app.COMPARE_GRAY, 1.0, api_name="/colorize_ui")
     assert np.asarray(Image.open(left).convert("HSV"))[..., 1].max() <= 2  # the black-and-white version
