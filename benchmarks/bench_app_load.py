@@ -37,7 +37,9 @@ def free_port() -> int:
 
 def start_app(port: int) -> subprocess.Popen:
     env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False"}
-    process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # The server's output goes to a file: an undrained pipe would fill up and block the server.
+    log = tempfile.NamedTemporaryFile("w+b", prefix="app-", suffix=".log", delete=False)
+    process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         try:
@@ -45,7 +47,7 @@ def start_app(port: int) -> subprocess.Popen:
             return process
         except OSError:
             if process.poll() is not None:
-                raise SystemExit(process.stderr.read().decode()[-2000:])
+                raise SystemExit(Path(log.name).read_text()[-2000:])
             time.sleep(0.5)
     process.kill()
     raise SystemExit("the app did not start within 180 s")

@@ -24,7 +24,7 @@ SIZES = [
     ("cpu-small (shipped)", dict(gen_depth=7, gen_base_channels=32, gen_max_channels=256)),
     ("depth 7, 32 -> 512", dict(gen_depth=7, gen_base_channels=32, gen_max_channels=512)),
     ("unet_128 (depth 7, 64 -> 512)", dict(gen_depth=7, gen_base_channels=64, gen_max_channels=512)),
-    ("unet_256 (paper)", dict(gen_depth=8, gen_base_channels=64, gen_max_channels=512)),
+    ("unet_256 (paper)", dict(gen_depth=8, gen_base_channels=64, gen_max_channels=512, image_size=256, load_size=None)),
 ]
 
 
@@ -39,10 +39,10 @@ def main() -> None:
         G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
         opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=cfg.betas)
         opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr, betas=cfg.betas)
-        L = torch.rand(16, 1, 128, 128).contiguous(memory_format=torch.channels_last) * 2 - 1
-        ab = (torch.randn(16, 2, 128, 128) * 0.2).contiguous(memory_format=torch.channels_last)
-        step = 128 if G.depth == 7 else 256
-        step_s = timeit(lambda: gan_step(G, D, D, opt_g, opt_d, L if step == 128 else torch.nn.functional.interpolate(L, size=256), ab if step == 128 else torch.nn.functional.interpolate(ab, size=256), cfg, accelerator, adversarial=True), repeat=2)
+        step = cfg.image_size  # the smallest side this generator takes: 128 (depth 7) or 256 (depth 8)
+        L = (torch.rand(16, 1, step, step) * 2 - 1).contiguous(memory_format=torch.channels_last)
+        ab = (torch.randn(16, 2, step, step) * 0.2).contiguous(memory_format=torch.channels_last)
+        step_s = timeit(lambda: gan_step(G, D, D, opt_g, opt_d, L, ab, cfg, accelerator, adversarial=True), repeat=2)
         G.eval()
         infer = []
         with torch.inference_mode():
