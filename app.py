@@ -7,6 +7,10 @@ API: `Client(url).predict(handle_file("photo.jpg"), api_name="/colorize")` retur
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import functools
+import logging
 import os
 import sys
 import tempfile
@@ -15,15 +19,13 @@ import uuid
 import zipfile
 from pathlib import Path
 
-import logging
-
 import gradio as gr
 import numpy as np
 import torch
 from PIL import Image
 
 from pix2pix_color import Colorizer, ImageError, ModelLoadError
-from pix2pix_color.images import DEFAULT_MAX_PIXELS, open_image
+from pix2pix_color.images import DEFAULT_MAX_PIXELS, open_image, save_png
 from pix2pix_color.metrics import gray_version
 
 try:  # ZeroGPU on Spaces; a no-op decorator anywhere else
@@ -75,6 +77,37 @@ def user_error(message: str, title: str = "Error") -> gr.Error:
     """An expected problem with the input: shown to the visitor, logged in one line, no traceback."""
     logger.info("refused: %s", message)
     return gr.Error(message, title=title, print_exception=False)
+
+
+def _malloc_trim():
+    libc = ctypes.util.find_library("c")
+    try:
+        return ctypes.CDLL(libc).malloc_trim if libc else None
+    except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to do
+        return None
+
+
+_MALLOC_TRIM = _malloc_trim()
+
+
+def releases_memory(handler):
+    """Give the memory a request freed back to the OS once the handler returns.
+
+    Gradio runs each request in a worker thread and glibc gives threads their own malloc arenas,
+    which keep the pages of freed images: under the 60 s soak the server's RSS stayed 258 MB above
+    its starting level (165 MB with MALLOC_ARENA_MAX=2) although nothing used it. malloc_trim hands
+    those pages back; it takes well under a millisecond. Gradio reads the signature through wraps.
+    """
+
+    @functools.wraps(handler)
+    def wrapper(*args, **kwargs):
+        try:
+            return handler(*args, **kwargs)
+        finally:
+            if _MALLOC_TRIM is not None:
+                _MALLOC_TRIM(0)
+
+    return wrapper
 
 
 def load_colorizer() -> Colorizer:
@@ -137,12 +170,12 @@ def _output_file(stem: str, suffix: str) -> Path:
     OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
     now = time.time()
     for old in OUTPUT_DIR.glob("*/*"):
-        if now - old.stat().st_mtime > OUTPUT_MAX_AGE_S:
-            old.unlink(missing_ok=True)
-            try:
+        try:  # another request may be sweeping the same files
+            if now - old.stat().st_mtime > OUTPUT_MAX_AGE_S:
+                old.unlink(missing_ok=True)
                 old.parent.rmdir()
-            except OSError:
-                pass
+        except OSError:
+            pass
     folder = OUTPUT_DIR / uuid.uuid4().hex
     folder.mkdir()
     return folder / f"{stem}{suffix}"
@@ -168,19 +201,21 @@ def build_demo(colorizer: Colorizer) -> gr.Blocks:
         except ImageError as e:
             raise user_error(str(e), title="Not a usable image") from None
 
+    @releases_memory
     def colorize_api(upload, working_size="Auto", color_strength=1.0) -> str:
         """Colorize one photo at full resolution; returns the path of a lossless PNG."""
         image = _open(upload)
         result = colorize_image(image, _working_size(working_size), _strength(color_strength))
         path = _output_file(Path(_path_of(upload)).stem + "-colorized", ".png")
-        result.save(path, format="PNG")
+        save_png(result, path)
         return str(path)
 
+    @releases_memory
     def colorize_ui(upload, working_size, compare, strength=1.0):
         image = _open(upload)
         result = colorize_image(image, _working_size(working_size), _strength(strength))
         path = _output_file(Path(_path_of(upload)).stem + "-colorized", ".png")
-        result.save(path, format="PNG")
+        save_png(result, path)
         shown = image.convert("RGB")
         if compare == COMPARE_REAL:
             if not _is_color(image):
@@ -193,6 +228,7 @@ def build_demo(colorizer: Colorizer) -> gr.Blocks:
         note = f"{result.size[0]}x{result.size[1]} pixels, the size of your photo."
         return (before, result), str(path), note
 
+    @releases_memory
     def colorize_many(uploads, working_size, strength=1.0):
         if not uploads:
             raise user_error("Add one or more photos first.", title="No photos")
@@ -214,7 +250,7 @@ def build_demo(colorizer: Colorizer) -> gr.Blocks:
                     stem = f"{Path(name).stem}-{n}"
                 used.add(f"{stem}.png")
                 png = archive.with_name(f"{stem}.png")
-                result.save(png, format="PNG")
+                save_png(result, png)
                 zf.write(png, arcname=png.name)
                 gallery.append((str(png), name))
         summary = f"{len(gallery)} of {len(uploads)} photos colorized."
