@@ -6,13 +6,15 @@ Naive: scikit-image rgb2lab at full resolution -> resize L to the working size -
 upsample ab -> scikit-image lab2rgb at full resolution. Ours: `Colorizer.colorize` (LUT + fused
 threaded Lab, L* only on the way in, uint8 straight out). Both use the default 54M-parameter
 generator at a 256-pixel working size; the weights are random (speed does not depend on them).
-A second table measures the generator alone in fp32, channels_last and bf16 autocast on this CPU.
+A second table measures PNG encoding of the result; a third the generator alone in fp32, channels_last and bf16 autocast on this CPU.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import warnings
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -22,6 +24,7 @@ from PIL import Image
 from skimage.color import lab2rgb, rgb2lab
 
 from pix2pix_color import Colorizer, UNetGenerator, init_weights
+from pix2pix_color.images import PNG_COMPRESS_LEVEL
 from pix2pix_color.inference import working_shape
 
 
@@ -60,6 +63,28 @@ def model_variants(G: UNetGenerator, size: int) -> list[list[str]]:
     return rows
 
 
+def png_rows(quick: bool) -> list[list[object]]:
+    """PIL's default PNG level (6) against faster ones, on real photos colorized by the bundled model
+    (compressibility depends on content, so not on the synthetic photo)."""
+    colorizer = Colorizer.from_pretrained()
+    root = Path(__file__).resolve().parents[1]
+    sources = sorted((root / "examples").glob("*.jpg"))[:1]
+    if not quick:
+        sources += sorted((root.parent / "shared" / "examples").glob("Bridge*.jpg"))
+    rows = []
+    for path in sources:
+        result = colorizer.colorize(path)
+        name = f"{path.stem[:12]} ({result.size[0] * result.size[1] / 1e6:.1f} MP)"
+        base = None
+        for level in (6, PNG_COMPRESS_LEVEL, 1):
+            buffer = io.BytesIO()
+            result.save(buffer, format="PNG", compress_level=level)
+            seconds = timeit(lambda: result.save(io.BytesIO(), format="PNG", compress_level=level), repeat=3)
+            base = base or seconds
+            rows.append([name, level, f"{seconds * 1000:.0f}", len(buffer.getvalue()) // 1024, f"{base / seconds:.1f}x"])
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
@@ -77,6 +102,8 @@ def main() -> None:
         rows.append([f"{name} ({w}x{h})", f"{t_naive:.2f}", f"{t_ours:.2f}", f"{t_naive / t_ours:.1f}x", f"{np.abs(ours - naive).max()}"])
     print(f"colorize one grayscale photo, default 54M generator at 256 px working size ({machine()})\n")
     print(table(["photo", "naive s", "Colorizer s", "speedup", "max |diff| (0-255)"], rows))
+    print("\nsaving the colorized photo as PNG (PIL; zlib level)\n")
+    print(table(["photo", "level", "ms", "KB", "vs level 6"], png_rows(args.quick)))
     print("\ngenerator alone, 1x1x256x256, inference mode\n")
     print(table(["variant", "ms", "vs fp32"], model_variants(G, 256)))
 

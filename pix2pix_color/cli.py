@@ -10,14 +10,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
 from .hub import ModelLoadError
-from .images import ImageError, find_images, open_image
+from .images import ImageError, find_images, open_image, save_png
 from .inference import Colorizer
 
 
@@ -38,13 +37,6 @@ def _output_paths(inputs: list[Path], out_dir: Path) -> list[Path]:
         taken.add(candidate)
         paths.append(candidate)
     return paths
-
-
-def _save_png(image, path: Path) -> None:
-    # Write then rename, so an interrupted run never leaves a truncated PNG under the final name.
-    tmp = path.with_name(f".{path.name}.tmp")
-    image.save(tmp, format="PNG")
-    os.replace(tmp, path)
 
 
 def colorize_command(args: argparse.Namespace) -> int:
@@ -76,7 +68,7 @@ def colorize_command(args: argparse.Namespace) -> int:
                 continue
             results = colorizer.colorize_batch([image for image, _ in opened])
             for result, (_, target) in zip(results, opened):
-                _save_png(result, target)
+                save_png(result, target)
                 bar.update(1)
     done = len(inputs) - failed
     if not args.quiet:

@@ -57,3 +57,27 @@ def test_evaluate_folder_writes_model_and_gray_baseline(tiny_model_dir, tmp_path
     assert report["model"]["n_images"] == 3 and report["gray"]["n_images"] == 3
     assert report["gray"]["colorfulness"] < 1 and np.isfinite(report["model"]["psnr"])
     assert "PSNR" in capsys.readouterr().out
+
+
+def test_save_png_is_lossless_and_leaves_nothing_half_written(tmp_path, monkeypatch):
+    import pytest
+
+    from pix2pix_color.images import save_png
+
+    image = landscape(97, 41)
+    target = tmp_path / "out.png"
+    save_png(image, target)
+    assert np.array_equal(np.asarray(Image.open(target)), np.asarray(image))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.png"]
+
+    def disk_full(self, fp, *args, **kwargs):
+        with open(fp, "wb") as f:
+            f.write(b"\x89PNG partial")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Image.Image, "save", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        save_png(landscape(30, 20), target)
+    monkeypatch.undo()
+    assert np.array_equal(np.asarray(Image.open(target)), np.asarray(image))  # the old file is intact
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.png"]
