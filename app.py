@@ -351,7 +351,9 @@ def serve(demo: gr.Blocks, **launch_kwargs):
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    # Our own events at INFO; libraries (httpx logs every request Gradio makes) only from WARNING.
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
+    logger.setLevel(logging.INFO)
     serve(build_demo(load_colorizer()))
 
 
