@@ -67,6 +67,9 @@ def test_train_publishable_run_on_hub_layout(hub_dataset, tmp_path):
     assert set(results) == {"psnr", "ssim", "auc", "colorfulness"}
     for needle in ("from_pretrained", "grayscale baseline", "samples.png", "Provenance and terms", "Limitations", "isola2017image", "python -m train"):
         assert needle in card
+    # Published cards name no folder of the training machine.
+    assert str(tmp_path) not in card and str(hub_dataset.parent) not in card
+    assert f"--dataset ./{hub_dataset.name} --output-dir runs/run" in card
     ops = commit_operations(export)
     assert sorted(op.path_in_repo for op in ops) == ["README.md", "config.json", "model.safetensors", "samples.png"]
 

@@ -19,6 +19,7 @@ import os
 import re
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -117,12 +118,29 @@ def _hub_dataset_id(cfg: dict) -> str | None:
     return dataset if looks_like_hub_id else None
 
 
+def _portable(cfg: dict) -> Callable[[str], str]:
+    """Rewrites the run's own folders in card text: the card is published, while the dataset folder
+    and output folder it was trained with exist only on the training machine. A local dataset
+    becomes ./<its folder name>, the output folder runs/<its name>; a Hub dataset id stays."""
+    swaps = {cfg["output_dir"].rstrip("/"): "runs/" + Path(cfg["output_dir"].rstrip("/")).name}
+    if not _hub_dataset_id(cfg):
+        swaps[cfg["dataset"].rstrip("/")] = "./" + Path(cfg["dataset"].rstrip("/")).name
+
+    def rewrite(text: str) -> str:
+        for local, shown in sorted(swaps.items(), key=lambda kv: -len(kv[0])):  # longest first
+            text = text.replace(local, shown)
+        return text
+
+    return rewrite
+
+
 def build_model_card(record: dict, *, n_parameters: int, weights_dtype: str, weights_mb: float, repo_id: str | None = None) -> ModelCard:
     cfg = record["config"]
     data = record["dataset"]
     metrics = record.get("metrics") or {}
     model_m, gray_m = metrics.get("model"), metrics.get("gray")
     hub_dataset = _hub_dataset_id(cfg)
+    portable = _portable(cfg)
     dataset_name = data["pretty_name"]
     eval_results = []
     if model_m:
@@ -215,7 +233,7 @@ def build_model_card(record: dict, *, n_parameters: int, weights_dtype: str, wei
         "",
         "## Training",
         "",
-        f"- Data: **{dataset_name}**" + (f" ([{hub_dataset}](https://huggingface.co/datasets/{hub_dataset}))" if hub_dataset else f" (`{cfg['dataset']}`)") + ".",
+        f"- Data: **{dataset_name}**" + (f" ([{hub_dataset}](https://huggingface.co/datasets/{hub_dataset}))" if hub_dataset else f" (a local folder, `{portable(cfg['dataset'])}` below)") + ".",
     ]
     if data.get("summary"):
         lines += ["", "  " + data["summary"].replace("\n", "\n  ")]
@@ -227,7 +245,7 @@ def build_model_card(record: dict, *, n_parameters: int, weights_dtype: str, wei
         "- Command" + ("s (the run, then its resumes)" if len(record.get("commands", [])) > 1 else "") + ":",
         "",
         "  ```bash",
-        *[f"  {line.split('  ', 1)[-1]}" for line in record.get("commands", [])],
+        *[f"  {portable(line.split('  ', 1)[-1])}" for line in record.get("commands", [])],
         "  ```",
         "",
         ("- Settings of the last invocation: " if len(record.get("commands", [])) > 1 else "- Settings: ")
@@ -245,7 +263,7 @@ def build_model_card(record: dict, *, n_parameters: int, weights_dtype: str, wei
         "<details><summary>Full training config</summary>",
         "",
         "```json",
-        json.dumps(cfg, indent=2),
+        portable(json.dumps(cfg, indent=2)),
         "```",
         "</details>",
         "",
