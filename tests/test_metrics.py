@@ -5,8 +5,8 @@ import pytest
 import torch
 from PIL import Image
 
-from pix2pix_color.color import rgb_to_lab
-from pix2pix_color.metrics import ab_error_auc, colorfulness, evaluate, gray_version, image_metrics, psnr
+from pix2pix_color.color import gray_version, lab_to_rgb, rgb_to_lab
+from pix2pix_color.metrics import ab_error_auc, colorfulness, evaluate, hue_hit_rate, image_metrics, psnr
 
 from .conftest import landscape
 
@@ -14,7 +14,7 @@ from .conftest import landscape
 def test_psnr_known_values():
     a = np.full((8, 8, 3), 100, np.uint8)
     b = a.copy()
-    assert psnr(a, b) == math.inf
+    assert psnr(a, b) == 100.0  # capped, so that one identical image cannot make a mean infinite
     b[...] = 110  # MSE 100 -> 10 log10(255^2 / 100)
     assert psnr(a, b) == pytest.approx(28.1308, abs=1e-3)
 
@@ -57,3 +57,58 @@ def test_evaluate_puts_model_and_gray_baseline_side_by_side(photos):
 def test_image_metrics_checks_sizes():
     with pytest.raises(ValueError, match="differ in size"):
         image_metrics(Image.new("RGB", (4, 4)), Image.new("RGB", (5, 4)))
+
+
+def lab_image(L: float, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(H,W,3) uint8 sRGB of constant L* and the given a*, b* planes."""
+    lab = torch.stack([torch.full(a.shape, L), torch.tensor(a, dtype=torch.float32), torch.tensor(b, dtype=torch.float32)])
+    return lab_to_rgb(lab, dtype=torch.uint8).permute(1, 2, 0).numpy()
+
+
+def test_hue_hit_rate_counts_right_hues_on_colorful_pixels_only():
+    # Left half a green meadow (a* -40, b* +30), right half a pale gray sky (C* 4): only the meadow counts.
+    a = np.where(np.arange(20)[None, :] < 10, -40.0, 3.0).repeat(10, 0)
+    b = np.where(np.arange(20)[None, :] < 10, 30.0, -3.0).repeat(10, 0)
+    real = lab_image(60, a, b)
+    assert hue_hit_rate(real, real) == pytest.approx(1.0)
+    gray = np.repeat(gray_version(real)[..., None], 3, axis=-1)
+    assert hue_hit_rate(gray, real) == 0.0  # gray output never hits
+    # Greener or yellower by 30 degrees still hits; a blue-gray meadow (the cold cast) misses.
+    turn = np.deg2rad(30)
+    a2, b2 = a * np.cos(turn) - b * np.sin(turn), a * np.sin(turn) + b * np.cos(turn)
+    assert hue_hit_rate(lab_image(60, a2, b2), real) == pytest.approx(1.0)
+    cold = lab_image(60, np.full_like(a, -8.0), np.full_like(b, -12.0))
+    assert hue_hit_rate(cold, real) == 0.0
+    # The right hue but too faint (C* 6 < 10) does not count as colored.
+    faint = lab_image(60, a * 0.12, b * 0.12)
+    assert hue_hit_rate(faint, real) == 0.0
+    # Half the meadow right, half blue: 0.5.
+    half = lab_image(60, np.where(np.arange(10)[:, None] < 5, a, -8.0), np.where(np.arange(10)[:, None] < 5, b, -30.0))
+    assert hue_hit_rate(half, real) == pytest.approx(0.5, abs=0.02)
+
+
+def test_hue_hit_rate_is_nan_without_colorful_pixels_and_skipped_in_means(photos):
+    gray = np.full((16, 16, 3), 120, np.uint8)
+    assert math.isnan(hue_hit_rate(gray, gray))
+    results = evaluate(lambda grays: [g.convert("RGB") for g in grays], [Image.fromarray(gray), *photos[:2]])
+    assert results["model"].hue_hit == 0.0 and results["model"].n_images == 3
+
+
+def test_evaluate_with_hints_passes_points_sampled_from_the_real_photo(photos):
+    seen = []
+
+    def colorize_batch(grays, hints=None):
+        seen.extend(hints)
+        return [g.convert("RGB") for g in grays]
+
+    evaluate(colorize_batch, photos[:3], hints_per_photo=10, seed=1)
+    assert len(seen) == 3 and all(len(h) == 10 for h in seen)
+    for photo, hints in zip(photos, seen):
+        real = np.asarray(photo.convert("RGB"))
+        for x, y, color in hints:
+            assert 0 <= x < real.shape[1] and 0 <= y < real.shape[0]
+            rgb = np.array([int(color[i : i + 2], 16) for i in (1, 3, 5)])
+            assert np.abs(rgb - real[y, x].astype(int)).max() < 60  # a 3x3 mean around the point
+    again = []
+    evaluate(lambda g, hints=None: again.extend(hints) or [x.convert("RGB") for x in g], photos[:3], hints_per_photo=10, seed=1)
+    assert again == seen  # the same points for every model

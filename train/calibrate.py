@@ -24,8 +24,8 @@ import torch
 from PIL import Image
 
 from pix2pix_color import Colorizer, UNetGenerator
-from pix2pix_color.color import gray_to_l, lab_to_rgb
-from pix2pix_color.metrics import colorfulness, gray_version
+from pix2pix_color.color import gray_to_l, gray_version, lab_to_rgb
+from pix2pix_color.metrics import colorfulness
 
 from . import data
 from .config import TrainConfig
