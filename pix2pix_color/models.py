@@ -11,10 +11,13 @@ import json
 import os
 
 import torch
+import torch.nn.functional as F
 from huggingface_hub import PyTorchModelHubMixin
 from huggingface_hub.errors import HFValidationError
 from torch import Tensor, nn
 
+from . import ab_bins
+from .color import normalize_ab
 from .hub import CONFIG_NAME, WEIGHTS_NAME, ModelLoadError, load_safetensors_strict, resolve_file
 
 # Bounds for the architecture arguments. They are checked before a single weight is allocated, so
@@ -22,6 +25,12 @@ from .hub import CONFIG_NAME, WEIGHTS_NAME, ModelLoadError, load_safetensors_str
 MAX_DEPTH = 10
 MAX_CHANNELS = 1024
 MAX_IMAGE_SIZE = 4096
+
+
+def _check_number(name: str, value: object, low: float, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+        raise ValueError(f"{name} must be a number in [{low}, {high}], got {value!r}")
+    return float(value)
 
 
 def _check_int(name: str, value: object, low: int, high: int) -> int:
@@ -49,6 +58,7 @@ class _SkipBlock(nn.Module):
         inner: nn.Module | None = None,
         outermost: bool = False,
         dropout: float = 0.0,
+        classifier: bool = False,
     ):
         super().__init__()
         self.outermost = outermost
@@ -59,7 +69,11 @@ class _SkipBlock(nn.Module):
         # The inner block returns its input concatenated with its output: twice the channels.
         up_in = inner_channels if innermost else 2 * inner_channels
         up_conv = nn.ConvTranspose2d(up_in, outer_channels, 4, stride=2, padding=1, bias=outermost)
-        if outermost:
+        if outermost and classifier:
+            # Features for the class head, at half resolution (the generator applies the head).
+            down = [down_conv]
+            up = [nn.ReLU(True)]
+        elif outermost:
             down = [down_conv]
             up = [nn.ReLU(True), up_conv, nn.Tanh()]
         elif innermost:
@@ -78,6 +92,10 @@ class _SkipBlock(nn.Module):
         return torch.cat([x, self.model(x)], dim=1)
 
 
+HEADS = ("regression", "classification")
+HINT_CHANNELS = 3  # hint a*, hint b* (model scale), and a mask that is 1 where a hint was given
+
+
 class UNetGenerator(
     nn.Module,
     PyTorchModelHubMixin,
@@ -88,14 +106,20 @@ class UNetGenerator(
     repo_url="https://github.com/pix2pix-color/pix2pix-color",
     paper_url="https://arxiv.org/abs/1611.07004",
 ):
-    """L (B,1,H,W) in [-1,1] -> ab (B,2,H,W) in [-1,1]; H and W multiples of 2**depth.
+    """L (B,1,H,W) in [-1,1] [+ hints (B,3,H,W)] -> ab (B,2,H,W) in [-1,1]; H, W multiples of 2**depth.
 
     Defaults give pix2pix's `unet_256`: 8 stride-2 levels from 64 filters capped at 512, dropout 0.5
     in the three 512-channel decoder blocks around the innermost one; 54,409,858 parameters.
-    `image_size` and `chroma_gain` are not architecture: the resolution the weights were trained at
-    (`Colorizer`'s default working resolution), and the calibrated factor `Colorizer` applies to the
-    predicted a*b* (L1 training predicts the conditional median, which shrinks uncertain colors
-    towards gray; `train.calibrate` measures the factor that restores real photos' colorfulness).
+
+    `head="classification"` replaces the last up-convolution by a 1x1 convolution at half
+    resolution that scores the a*b* bins of `pix2pix_color.ab_bins` (Zhang et al. 2016); `forward`
+    returns those logits and `predict_ab` decodes them with the annealed mean at `temperature`.
+    `hints=True` adds three input channels: a*b* a user chose at some pixels and their mask
+    (Zhang et al. 2017); without hints they are zeros, which is automatic colorization.
+
+    `image_size`, `chroma_gain` and `temperature` are not architecture: the resolution the weights
+    were trained at (`Colorizer`'s default working resolution), and the calibrated factor on the
+    predicted a*b* and decoding temperature (`train.calibrate` measures them on training photos).
     """
 
     def __init__(
@@ -107,19 +131,28 @@ class UNetGenerator(
         dropout: float = 0.5,
         image_size: int = 256,
         chroma_gain: float = 1.0,
+        head: str = "regression",
+        temperature: float = 1.0,
+        hints: bool = False,
     ):
         super().__init__()
         _check_int("depth", depth, 2, MAX_DEPTH)
         _check_int("base_channels", base_channels, 1, MAX_CHANNELS)
         _check_int("max_channels", max_channels, base_channels, MAX_CHANNELS)
         _check_int("image_size", image_size, 16, MAX_IMAGE_SIZE)
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-            raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
-        if isinstance(chroma_gain, bool) or not isinstance(chroma_gain, (int, float)) or not 0.25 <= chroma_gain <= 4:
-            raise ValueError(f"chroma_gain must be a number in [0.25, 4], got {chroma_gain!r}")
+        _check_number("dropout", dropout, 0, 0.999)
+        _check_number("chroma_gain", chroma_gain, 0.25, 4)
+        _check_number("temperature", temperature, 0.05, 2)
+        if head not in HEADS:
+            raise ValueError(f"head must be one of {HEADS}, got {head!r}")
+        if not isinstance(hints, bool):
+            raise ValueError(f"hints must be true or false, got {hints!r}")
         self.chroma_gain = float(chroma_gain)
+        self.temperature = float(temperature)
         self.depth = depth
         self.image_size = image_size
+        self.head = head
+        self.hints = hints
 
         channels = [min(base_channels * 2**level, max_channels) for level in range(depth)]
         # Build from the bottleneck outwards. Level i downsamples channels[i-1] -> channels[i];
@@ -133,8 +166,17 @@ class UNetGenerator(
                 dropout=dropout if level >= 4 else 0.0,
             )
         self.net = _SkipBlock(
-            outer_channels=2, inner_channels=channels[0], in_channels=1, inner=block, outermost=True
+            outer_channels=2,
+            inner_channels=channels[0],
+            in_channels=1 + (HINT_CHANNELS if hints else 0),
+            inner=block,
+            outermost=True,
+            classifier=head == "classification",
         )
+        if head == "classification":
+            # Bin logits from the half-resolution features: a full-resolution transposed conv to
+            # ~250 channels would cost ten times the rest of the network, and chroma is smooth.
+            self.classifier = nn.Conv2d(2 * channels[0], ab_bins.num_bins(), 1)
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs) -> UNetGenerator:
@@ -196,12 +238,40 @@ class UNetGenerator(
         """Input sides must be multiples of this."""
         return 2**self.depth
 
-    def forward(self, L: Tensor) -> Tensor:
+    def forward(self, L: Tensor, hints: Tensor | None = None, *, pixels: Tensor | None = None) -> Tensor:
+        """The head's raw output: ab (B,2,H,W) in [-1,1], or bin logits (B,Q,H/2,W/2).
+
+        `pixels` (classification only): flat indices into the B*(H/2)*(W/2) half-resolution
+        positions; only their logits are computed, as rows (N,Q). Training scores a random share of
+        pixels this way: the head's logits are the largest tensor of the step.
+        """
         if L.ndim != 4 or L.shape[1] != 1:
             raise ValueError(f"expected L of shape (B,1,H,W), got {tuple(L.shape)}")
         if L.shape[-2] % self.multiple or L.shape[-1] % self.multiple:
             raise ValueError(f"H and W must be multiples of {self.multiple}, got {tuple(L.shape[-2:])}")
-        return self.net(L)
+        if hints is not None and not self.hints:
+            raise ValueError("this model takes no color hints (its config.json has no \"hints\": true)")
+        if self.hints:
+            if hints is None:
+                hints = L.new_zeros(L.shape[0], HINT_CHANNELS, *L.shape[-2:])
+            elif hints.shape != (L.shape[0], HINT_CHANNELS, *L.shape[-2:]):
+                raise ValueError(f"expected hints of shape {(L.shape[0], HINT_CHANNELS, *L.shape[-2:])}, got {tuple(hints.shape)}")
+            L = torch.cat([L, hints.to(L.dtype)], dim=1)
+        out = self.net(L)
+        if self.head == "regression":
+            return out
+        if pixels is None:
+            return self.classifier(out)
+        rows = out.permute(0, 2, 3, 1).reshape(-1, out.shape[1]).index_select(0, pixels)
+        return F.linear(rows, self.classifier.weight.flatten(1), self.classifier.bias)
+
+    def predict_ab(self, L: Tensor, hints: Tensor | None = None, *, temperature: float | None = None) -> Tensor:
+        """L (B,1,H,W) [+ hints (B,3,H,W)] -> ab (B,2,H,W) in model scale, whatever the head."""
+        out = self(L, hints)
+        if self.head == "regression":
+            return out
+        ab = ab_bins.annealed_mean(out, self.temperature if temperature is None else temperature)
+        return F.interpolate(normalize_ab(ab), size=L.shape[-2:], mode="bilinear", align_corners=False)
 
 
 class PatchDiscriminator(nn.Module):
