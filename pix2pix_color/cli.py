@@ -1,6 +1,7 @@
 """The `pix2pix-color` command: colorize files and folders, evaluate a model against the gray baseline.
 
     pix2pix-color colorize old_photos/ scan.tif -o colorized/ [--model ORG/NAME]
+    pix2pix-color colorize barn.jpg -o colorized/ --hints barn-hints.json   # [[x, y, "#rrggbb"], ...]
     pix2pix-color evaluate --model ORG/NAME --dataset ORG/DATASET [--split validation]
     pix2pix-color evaluate --images my_color_photos/
 """
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from .hints import HintError, parse_hints_json
 from .hub import ModelLoadError
 from .images import ImageError, find_images, open_image, save_png
 from .inference import Colorizer
@@ -49,6 +51,19 @@ def colorize_command(args: argparse.Namespace) -> int:
     except ModelLoadError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    hints = None
+    if args.hints:
+        if len(inputs) != 1:
+            print(f"error: --hints applies to a single photo, and {len(inputs)} were given", file=sys.stderr)
+            return 2
+        try:
+            hints = [parse_hints_json(Path(args.hints).read_text(encoding="utf-8"))]
+        except OSError as e:
+            print(f"error: cannot read --hints {args.hints}: {e.strerror}", file=sys.stderr)
+            return 2
+        except (HintError, UnicodeDecodeError) as e:
+            print(f"error: --hints {args.hints}: {e}", file=sys.stderr)
+            return 2
     out_dir = Path(args.output)
     out_dir.mkdir(parents=True, exist_ok=True)
     failed = 0
@@ -66,7 +81,11 @@ def colorize_command(args: argparse.Namespace) -> int:
                     bar.update(1)
             if not opened:
                 continue
-            results = colorizer.colorize_batch([image for image, _ in opened])
+            try:
+                results = colorizer.colorize_batch([image for image, _ in opened], hints=hints)
+            except HintError as e:
+                print(f"error: --hints {args.hints}: {e}", file=sys.stderr)
+                return 2
             for result, (_, target) in zip(results, opened):
                 save_png(result, target)
                 bar.update(1)
@@ -92,7 +111,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
         source = f"{args.dataset} [{args.split}]"
     photos = tqdm(photos, desc="evaluate", unit="image", disable=args.quiet)
     try:
-        results = evaluate(colorizer.colorize_batch, photos, batch_size=args.batch_size)
+        results = evaluate(colorizer.colorize_batch, photos, batch_size=args.batch_size, hints_per_photo=args.hints_per_photo)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -101,10 +120,12 @@ def evaluate_command(args: argparse.Namespace) -> int:
         ("PSNR (dB)", f"{model.psnr:.2f}", f"{gray.psnr:.2f}"),
         ("SSIM", f"{model.ssim:.4f}", f"{gray.ssim:.4f}"),
         ("AuC (ab error 0-150)", f"{model.auc:.4f}", f"{gray.auc:.4f}"),
+        ("hue hit rate", f"{model.hue_hit:.3f}", f"{gray.hue_hit:.3f}"),
         (f"colorfulness (real {model.colorfulness_real:.1f})", f"{model.colorfulness:.1f}", f"{gray.colorfulness:.1f}"),
         ("colorfulness vs real", f"{model.colorfulness_gap:+.1f}%", f"{gray.colorfulness_gap:+.1f}%"),
     ]
-    print(f"{source}: {model.n_images} photos, model {args.model or '(bundled default)'}")
+    hinted = f", {args.hints_per_photo} color hints per photo (from the real photo)" if args.hints_per_photo else ""
+    print(f"{source}: {model.n_images} photos, model {args.model or '(bundled default)'}{hinted}")
     print(f"{'metric':<28}{'model':>10}{'gray':>10}")
     for name, m, g in rows:
         print(f"{name:<28}{m:>10}{g:>10}")
@@ -112,6 +133,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
         "source": source,
         "model_id": str(args.model) if args.model else "default",
         "working_size": colorizer.working_size,
+        "hints_per_photo": args.hints_per_photo,
         "model": model.as_dict(),
         "gray": gray.as_dict(),
     }
@@ -177,16 +199,24 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("colorize", help="colorize image files and folders (searched recursively)")
     c.add_argument("inputs", nargs="+", help="image files or folders")
     c.add_argument("-o", "--output", required=True, help="folder for the colorized PNGs (<stem>.png, full resolution)")
+    c.add_argument(
+        "--hints", metavar="FILE.json",
+        help='color hints for a single photo (a hint model only): a JSON list of [x, y, "#rrggbb"] in the photo\'s pixel coordinates',
+    )
     common(c)
     c.set_defaults(func=colorize_command)
 
-    e = sub.add_parser("evaluate", help="PSNR, SSIM, colorfulness and AuC of a model against the grayscale baseline")
+    e = sub.add_parser("evaluate", help="PSNR, SSIM, hue hit rate, colorfulness and AuC of a model against the grayscale baseline")
     source = e.add_mutually_exclusive_group(required=True)
     source.add_argument("--dataset", help="Hub dataset id or local folder in Hub layout")
     source.add_argument("--images", help="folder of color photos")
     e.add_argument("--split", default="validation")
     e.add_argument("--limit", type=int, default=None, help="evaluate at most this many photos")
     e.add_argument("--output", default="evaluation.json", help="where to write the JSON report")
+    e.add_argument(
+        "--hints-per-photo", type=int, default=0, metavar="N",
+        help="give each photo N color hints taken from the real photo (a hint model only; seeded, the same for every model)",
+    )
     common(e)
     e.set_defaults(func=evaluate_command)
     return parser

@@ -19,6 +19,7 @@ from PIL import Image
 from torch import Tensor
 
 from .color import denormalize_ab, gray_to_l, lab_to_rgb, normalize_l, rgb_to_l
+from .hints import HintError, Hints, hint_channels, hint_points
 from .hub import ModelLoadError
 from .images import DEFAULT_MAX_PIXELS, DecodedImage, decode, open_image
 from .models import UNetGenerator
@@ -58,12 +59,8 @@ class Colorizer:
         device: str | torch.device | None = None,
         working_size: int | None = None,
         max_pixels: int = DEFAULT_MAX_PIXELS,
-        upsampling: str = "guided",
         chroma_gain: float | None = None,
     ):
-        if upsampling not in ("guided", "bilinear"):
-            raise ValueError(f"upsampling must be 'guided' or 'bilinear', got {upsampling!r}")
-        self.upsampling = upsampling
         self.device = torch.device(device) if device is not None else next(generator.parameters()).device
         self.generator = generator.to(self.device).eval()
         self.working_size = working_size or generator.image_size
@@ -96,22 +93,29 @@ class Colorizer:
     def _working_shape(self, height: int, width: int, working_size: int | None) -> tuple[int, int]:
         return working_shape(height, width, working_size or self.working_size, self.generator.multiple)
 
-    def _generate(self, L_work: Tensor, chroma_gain: float | None = None) -> Tensor:
-        """L* (B,1,h,w) at working resolution -> a*b* (B,2,h,w), scaled by the chroma gain."""
-        gain = self.chroma_gain if chroma_gain is None else chroma_gain
-        return denormalize_ab(self.generator(normalize_l(L_work)).float()) * gain
+    @property
+    def takes_hints(self) -> bool:
+        return self.generator.hints
 
-    def _upsample(self, L_low: Tensor, ab_low: Tensor, L_full: Tensor) -> Tensor:
-        if self.upsampling == "guided":
-            return guided_upsample(L_low, ab_low, L_full)
-        return _resize(ab_low, L_full.shape[-2:])
+    def _generate(self, L_work: Tensor, chroma_gain: float | None = None, hints: Tensor | None = None) -> Tensor:
+        """L* (B,1,h,w) [+ hint channels (B,3,h,w)] at working resolution -> a*b* (B,2,h,w), with the chroma gain.
+
+        The gain scales the model's own guesses; where the user gave a color it is kept as given.
+        """
+        gain = self.chroma_gain if chroma_gain is None else chroma_gain
+        ab = denormalize_ab(self.generator.predict_ab(normalize_l(L_work), hints).float())
+        if hints is None or gain == 1.0:
+            return ab * gain
+        # Near a hint the output should match it: no gain there, full gain a few pixels away.
+        near = F.max_pool2d(hints[:, 2:3].float(), 5, stride=1, padding=2)
+        return ab * (gain + (1.0 - gain) * near)
 
     @torch.inference_mode()
     def predict_ab(self, L: Tensor, working_size: int | None = None) -> Tensor:
         """L* (B,1,H,W) in [0,100] at full resolution -> a*b* (B,2,H,W) at the same resolution."""
         L = L.to(self.device)
         L_low = _resize(L, self._working_shape(*L.shape[-2:], working_size))
-        return self._upsample(L_low, self._generate(L_low), L)
+        return guided_upsample(L_low, self._generate(L_low), L)
 
     def _luminance(self, decoded: DecodedImage) -> Tensor:
         """(1,1,H,W) L* of the image as shown."""
@@ -127,28 +131,42 @@ class Colorizer:
         return Image.fromarray(array, "RGB")
 
     def colorize(
-        self, image: ImageInput, *, working_size: int | None = None, chroma_gain: float | None = None
+        self,
+        image: ImageInput,
+        *,
+        hints: Hints = None,
+        working_size: int | None = None,
+        chroma_gain: float | None = None,
     ) -> Image.Image:
         """Any PIL image, path or bytes -> RGB (RGBA if it had alpha) image of the same displayed size.
 
         The output's L* is the input's own luminance; its colors are predicted. Raises `ImageError`
-        with a one-line reason for anything that is not a usable image. `working_size` and
+        with a one-line reason for anything that is not a usable image. `hints` (a hint model only):
+        points `(x, y, color)` in the photo's pixel coordinates with `color` "#rrggbb" or (r, g, b),
+        or an RGBA scribble of the photo's size; bad hints raise `HintError`. `working_size` and
         `chroma_gain` override the colorizer's own for this call.
         """
-        return self.colorize_batch([image], working_size=working_size, chroma_gain=chroma_gain)[0]
+        return self.colorize_batch(
+            [image], hints=None if hints is None else [hints], working_size=working_size, chroma_gain=chroma_gain
+        )[0]
 
     @torch.inference_mode()
     def colorize_batch(
         self,
         images: Iterable[ImageInput],
         *,
+        hints: Sequence[Hints] | None = None,
         working_size: int | None = None,
         chroma_gain: float | None = None,
         batch_size: int = 8,
     ) -> list[Image.Image]:
-        """Colorize many images; those sharing a working shape go through the generator together."""
+        """Colorize many images; those sharing a working shape go through the generator together.
+
+        `hints`, if given, holds one entry per image (None or [] for none), as in `colorize`.
+        """
         decoded = [decode(open_image(image, max_pixels=self.max_pixels)) for image in images]
         luminance = [self._luminance(d) for d in decoded]
+        points = self._hint_points(hints, luminance)
         groups: dict[tuple[int, int], list[int]] = {}
         for i, L in enumerate(luminance):
             groups.setdefault(self._working_shape(*L.shape[-2:], working_size), []).append(i)
@@ -157,11 +175,26 @@ class Colorizer:
             for start in range(0, len(indices), batch_size):
                 chunk = indices[start : start + batch_size]
                 L_low = torch.cat([_resize(luminance[i], size) for i in chunk])
-                ab_low = self._generate(L_low, chroma_gain)
+                hint_maps = None
+                if self.takes_hints and any(points[i] is not None for i in chunk):
+                    hint_maps = torch.stack(
+                        [hint_channels(points[i], tuple(luminance[i].shape[-2:]), size) for i in chunk]
+                    ).to(self.device)
+                ab_low = self._generate(L_low, chroma_gain, hint_maps)
                 for k, i in enumerate(chunk):
-                    ab = self._upsample(L_low[k : k + 1], ab_low[k : k + 1], luminance[i])
+                    ab = guided_upsample(L_low[k : k + 1], ab_low[k : k + 1], luminance[i])
                     outputs[i] = self._compose(luminance[i], ab, decoded[i].alpha)
         return outputs  # type: ignore[return-value]
+
+    def _hint_points(self, hints: Sequence[Hints] | None, luminance: list[Tensor]) -> list:
+        if hints is None:
+            return [None] * len(luminance)
+        if isinstance(hints, (str, bytes, Image.Image)) or len(hints) != len(luminance):
+            raise HintError("hints for a batch must be a list with one entry (or None) per image")
+        points = [hint_points(h, L.shape[-1], L.shape[-2]) for h, L in zip(hints, luminance)]
+        if not self.takes_hints and any(p is not None for p in points):
+            raise HintError("this model takes no color hints (its config.json has no \"hints\": true)")
+        return points
 
 
 def guided_upsample(L_low: Tensor, ab_low: Tensor, L_full: Tensor, *, radius: int = 2, eps: float = 1e-3) -> Tensor:
