@@ -2,7 +2,9 @@
 
 The model: $PIX2PIX_COLOR_MODEL (a Hub repo id or a local folder), else the model bundled with the
 package. Served at 127.0.0.1:7860 unless GRADIO_SERVER_NAME / GRADIO_SERVER_PORT say otherwise.
-API: `Client(url).predict(handle_file("photo.jpg"), api_name="/colorize")` returns a PNG path.
+API: `Client(url).predict(handle_file("photo.jpg"), "Auto", 1.0, '[[120, 80, "#c0392b"]]', api_name="/colorize")`
+returns a PNG path; the last three arguments (working resolution, color strength, color hints as a
+JSON list of [x, y, "#rrggbb"] in the photo's pixel coordinates) are optional.
 """
 
 from __future__ import annotations
@@ -23,11 +25,12 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from pix2pix_color import Colorizer, ImageError, ModelLoadError
+from pix2pix_color.hints import HintError, parse_color, parse_hints_json
 from pix2pix_color.images import DEFAULT_MAX_PIXELS, open_image, save_png
-from pix2pix_color.metrics import gray_version
+from pix2pix_color.color import gray_version
 
 try:  # ZeroGPU on Spaces; a no-op decorator anywhere else
     import spaces
@@ -62,6 +65,12 @@ lightness and predicts the color at a modest working resolution; the color is th
 and recombined with your photo's own full-resolution lightness. The result has exactly your photo's
 size and sharpness. It was trained on landscape photos (forests, glaciers, mountains, sea):
 details are in the [model card]({MODEL_CARD_URL}); the code is on [GitHub]({REPO_URL}).
+
+**Color hints** (click the photo under *Color hints*): you may know what the model can only guess,
+that the barn was red or the boat blue. Pick a color, click where it belongs, and colorize again.
+The network was trained with such hints (Zhang et al. 2017): it spreads each one along the photo's
+own edges over the region it belongs to, and keeps your photo's lightness. A few clicks usually do;
+undo or clear them at any time.
 
 **Working resolution** sets how finely colors are placed: *Auto* uses the resolution the model was
 trained at, which measured best. Higher values can separate small colored regions but the model
@@ -201,32 +210,72 @@ def _is_color(image: Image.Image) -> bool:
     return float(np.abs(np.diff(small, axis=-1)).mean()) > 2.0
 
 
+HINT_VIEW_SIDE = 768  # long side of the picture the visitor clicks hints on
+
+
+def hint_view(upload, hints: list) -> tuple[Image.Image, float]:
+    """The photo in black and white, small enough to click on quickly, with the hints drawn on it.
+
+    Returns the picture and its scale (view pixels per photo pixel).
+    """
+    image = _open(upload)
+    scale = min(1.0, HINT_VIEW_SIDE / max(image.size))
+    view = image.convert("RGB").resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.BILINEAR)
+    view = Image.fromarray(gray_version(np.asarray(view)), "L").convert("RGB")
+    draw = ImageDraw.Draw(view)
+    r = max(4, round(max(view.size) / 90))
+    for x, y, color in hints:
+        cx, cy = x * scale, y * scale
+        draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=parse_color(color), outline="white", width=2)
+        draw.ellipse((cx - r - 2, cy - r - 2, cx + r + 2, cy + r + 2), outline="black", width=1)
+    return view, scale
+
+
+def _hints_note(hints: list) -> str:
+    if not hints:
+        return "No hints: the colors are the model's own guess."
+    return f"{len(hints)} hint{'s' * (len(hints) != 1)}. Press **Colorize** to apply them."
+
+
 def build_demo(colorizer: Colorizer) -> gr.Blocks:
     """The whole app around a loaded `Colorizer` (tests build it with a tiny model)."""
     # The generator takes sides that are multiples of 2**depth; offer those, up to 1024 px.
     step = colorizer.generator.multiple
     working_sizes = ["Auto"] + [str(k * step) for k in range(1, 9) if k * step <= MAX_WORKING_SIZE]
 
+    takes_hints = colorizer.takes_hints
+
     @gpu
-    def colorize_image(image: Image.Image, working_size: int | None, strength: float = 1.0) -> Image.Image:
+    def colorize_image(image: Image.Image, working_size: int | None, strength: float = 1.0, hints=None) -> Image.Image:
         try:
-            return colorizer.colorize(image, working_size=working_size, chroma_gain=colorizer.chroma_gain * strength)
+            return colorizer.colorize(
+                image, hints=hints or None, working_size=working_size, chroma_gain=colorizer.chroma_gain * strength
+            )
         except ImageError as e:
             raise user_error(str(e), title="Not a usable image") from None
+        except HintError as e:
+            raise user_error(str(e), title="Unusable color hints") from None
 
     @releases_memory
-    def colorize_api(upload, working_size="Auto", color_strength=1.0) -> str:
-        """Colorize one photo at full resolution; returns the path of a lossless PNG."""
+    def colorize_api(upload, working_size="Auto", color_strength=1.0, hints="") -> str:
+        """Colorize one photo at full resolution; returns the path of a lossless PNG.
+
+        `hints`: optional JSON list of [x, y, "#rrggbb"] in the photo's pixel coordinates.
+        """
         image = _open(upload)
-        result = colorize_image(image, _working_size(working_size), _strength(color_strength))
+        try:
+            points = parse_hints_json(hints)
+        except HintError as e:
+            raise user_error(str(e), title="Unusable color hints") from None
+        result = colorize_image(image, _working_size(working_size), _strength(color_strength), points)
         path = _output_file(Path(_path_of(upload)).stem + "-colorized", ".png")
         save_png(result, path)
         return str(path)
 
     @releases_memory
-    def colorize_ui(upload, working_size, compare, strength=1.0):
+    def colorize_ui(upload, working_size, compare, strength=1.0, hints=None):
         image = _open(upload)
-        result = colorize_image(image, _working_size(working_size), _strength(strength))
+        result = colorize_image(image, _working_size(working_size), _strength(strength), hints)
         path = _output_file(Path(_path_of(upload)).stem + "-colorized", ".png")
         save_png(result, path)
         shown = image.convert("RGB")
@@ -239,7 +288,31 @@ def build_demo(colorizer: Colorizer) -> gr.Blocks:
         else:
             before = Image.fromarray(gray_version(np.asarray(shown)), "L").convert("RGB") if _is_color(image) else shown
         note = f"{result.size[0]}x{result.size[1]} pixels, the size of your photo."
+        if hints:
+            note += f" {len(hints)} color hint{'s' * (len(hints) != 1)} applied."
         return (before, result), str(path), note
+
+    def show_photo_for_hints(upload):
+        """A new photo: its hints start empty."""
+        if _path_of(upload) is None:
+            return None, [], 1.0, _hints_note([])
+        view, scale = hint_view(upload, [])
+        return view, [], scale, _hints_note([])
+
+    def add_hint(upload, hints, scale, color, evt: gr.SelectData):
+        if _path_of(upload) is None:
+            raise user_error("Upload a photo first.", title="No photo")
+        try:
+            color = "#{:02x}{:02x}{:02x}".format(*parse_color(color))
+        except HintError as e:
+            raise user_error(str(e), title="Unusable color") from None
+        x, y = evt.index[0] / scale, evt.index[1] / scale
+        hints = [*hints, [round(x, 1), round(y, 1), color]]
+        return hint_view(upload, hints)[0], hints, _hints_note(hints)
+
+    def undo_hint(upload, hints):
+        hints = hints[:-1]
+        return (hint_view(upload, hints)[0] if _path_of(upload) else None), hints, _hints_note(hints)
 
     @releases_memory
     def colorize_many(uploads, working_size, strength=1.0):
@@ -294,12 +367,29 @@ def build_demo(colorizer: Colorizer) -> gr.Blocks:
                         compare = gr.Radio(
                             [COMPARE_GRAY, COMPARE_REAL], value=COMPARE_GRAY, label="Compare the result with",
                         )
+                    hints = gr.State([])
+                    hint_scale = gr.State(1.0)
+                    with gr.Accordion("Color hints: click the photo where you know the color", open=True, visible=takes_hints):
+                        with gr.Row():
+                            hint_color = gr.ColorPicker(value="#c0392b", label="Hint color", elem_id="hint-color", scale=1)
+                            undo = gr.Button("Undo last hint", size="sm", elem_id="hint-undo", scale=1)
+                            clear = gr.Button("Clear hints", size="sm", elem_id="hint-clear", scale=1)
+                        hint_canvas = gr.Image(
+                            label="Click to place a hint of the chosen color", type="pil", interactive=False,
+                            elem_id="hint-canvas", show_label=True, buttons=[],
+                        )
+                        hint_info = gr.Markdown(_hints_note([]), elem_id="hint-info")
                     run = gr.Button("Colorize", variant="primary", elem_id="colorize-button")
                 with gr.Column():
                     slider = gr.ImageSlider(label="Before / after", type="pil", format="png", elem_id="result-slider")
                     download = gr.File(label="Download (PNG, full resolution)", elem_id="download-png")
                     info = gr.Markdown(elem_id="result-info")
-            run.click(colorize_ui, [photo, working, compare, strength], [slider, download, info], api_visibility="undocumented", preprocess=False)
+            run.click(colorize_ui, [photo, working, compare, strength, hints], [slider, download, info], api_visibility="undocumented", preprocess=False)
+            if takes_hints:
+                photo.change(show_photo_for_hints, [photo], [hint_canvas, hints, hint_scale, hint_info], api_visibility="undocumented", preprocess=False)
+                hint_canvas.select(add_hint, [photo, hints, hint_scale, hint_color], [hint_canvas, hints, hint_info], api_visibility="undocumented")
+                undo.click(undo_hint, [photo, hints], [hint_canvas, hints, hint_info], api_visibility="undocumented", preprocess=False)
+                clear.click(lambda upload: undo_hint(upload, []), [photo], [hint_canvas, hints, hint_info], api_visibility="undocumented", preprocess=False)
             if EXAMPLES_DIR.is_dir():
                 gr.Examples(
                     examples=[[str(p)] for p in sorted(EXAMPLES_DIR.glob("*.jpg"))],
@@ -329,9 +419,12 @@ def build_demo(colorizer: Colorizer) -> gr.Blocks:
         api_photo = gr.File(visible=False)
         api_working = gr.Dropdown(working_sizes, value="Auto", visible=False, allow_custom_value=True)
         api_strength = gr.Number(value=1.0, visible=False)
+        api_hints = gr.Textbox(value="", visible=False)
         api_result = gr.File(visible=False)
         api_trigger = gr.Button(visible=False)
-        api_trigger.click(colorize_api, [api_photo, api_working, api_strength], [api_result], api_name="colorize", preprocess=False)
+        api_trigger.click(
+            colorize_api, [api_photo, api_working, api_strength, api_hints], [api_result], api_name="colorize", preprocess=False
+        )
     return demo
 
 
