@@ -133,7 +133,7 @@ def displayed(path: Path) -> Image.Image:
 TINY_TRAINING = dict(
     image_size=32, gen_depth=5, gen_base_channels=8, gen_max_channels=32, disc_base_channels=8, batch_size=4,
     num_workers=0, validation_images=4, sample_images=2, shuffle_buffer=16, log_every=1, checkpoint_every=2,
-    validate_every=100, l1_warmup_steps=1, flip=True, load_size=40,
+    validate_every=100, l1_warmup_steps=1, flip=True, load_size=40, mixed_precision="no",
 )
 
 

@@ -52,7 +52,7 @@ def test_train_publishable_run_on_hub_layout(hub_dataset, tmp_path):
     assert grid.size == (2 * 128, 3 * 128)  # 2 photos x (gray, generated, real)
 
     # The export is a Hub model repo that loads strictly and colorizes.
-    assert sorted(p.name for p in export.iterdir()) == ["README.md", "config.json", "model.safetensors", "samples.png"]
+    assert sorted(p.name for p in export.iterdir()) == ["README.md", "config.json", "discriminator.safetensors", "model.safetensors", "samples.png"]
     colorizer = Colorizer.from_pretrained(export)
     assert colorizer.working_size == 32
     assert colorizer.colorize(landscape(70, 45).convert("L")).size == (70, 45)
@@ -64,14 +64,14 @@ def test_train_publishable_run_on_hub_layout(hub_dataset, tmp_path):
     assert front["license"] == "apache-2.0"
     results = {m["type"]: m["value"] for m in front["model-index"][0]["results"][0]["metrics"]}
     assert results["psnr"] == pytest.approx(metrics["model"]["psnr"], abs=1e-3)
-    assert set(results) == {"psnr", "ssim", "auc", "colorfulness"}
+    assert set(results) == {"psnr", "ssim", "auc", "hue_hit", "colorfulness"}
     for needle in ("from_pretrained", "grayscale baseline", "samples.png", "Provenance and terms", "Limitations", "isola2017image", "python -m train"):
         assert needle in card
     # Published cards name no folder of the training machine.
     assert str(tmp_path) not in card and str(hub_dataset.parent) not in card
     assert f"--dataset ./{hub_dataset.name} --output-dir runs/run" in card
     ops = commit_operations(export)
-    assert sorted(op.path_in_repo for op in ops) == ["README.md", "config.json", "model.safetensors", "samples.png"]
+    assert sorted(op.path_in_repo for op in ops) == ["README.md", "config.json", "discriminator.safetensors", "model.safetensors", "samples.png"]
 
 
 def _weights(run: Path) -> dict[str, torch.Tensor]:

@@ -16,6 +16,7 @@ import torch
 
 import train.data
 import train.loop
+import train.step
 from train import with_preset
 from train.__main__ import main as train_main
 from train.checkpoint import checkpoint_dir, list_checkpoints, load_latest_checkpoint
@@ -76,14 +77,14 @@ def test_a_half_written_or_damaged_checkpoint_is_never_used(hub_dataset, tmp_pat
 
 def test_non_finite_losses_are_never_applied_and_stop_the_run(hub_dataset, tmp_path, monkeypatch, capsys):
     calls = {"n": 0}
-    real_gan_loss = train.loop.gan_loss
+    real_gan_loss = train.step.gan_loss
 
     def poisoned(logits, target_is_real, mode="vanilla"):
         calls["n"] += 1
         loss = real_gan_loss(logits, target_is_real, mode)
         return loss * float("nan") if calls["n"] > 9 else loss  # GAN steps use 3 calls: steps 2-4 are fine
 
-    monkeypatch.setattr(train.loop, "gan_loss", poisoned)
+    monkeypatch.setattr(train.step, "gan_loss", poisoned)
     out = tmp_path / "run"
     flags = tiny_flags(max_bad_steps=3, checkpoint_every=2)
     status = train_main(["--dataset", str(hub_dataset), "--output-dir", str(out), "--max-steps", "20", *flags])

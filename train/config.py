@@ -18,6 +18,7 @@ class TrainConfig:
     epochs: float | None = None  # passes over the training split (an estimate is turned into steps)
     resume: bool = False  # continue from the newest checkpoint in output_dir
     push_to_hub: str | None = None  # Hub repo id to publish the final model to
+    init_from: str | None = None  # start from this published model (Hub id or folder): fine-tuning, or a run continued from shipped weights
     preset: str | None = None  # "paper" or "cpu-small": defaults that explicit flags override
 
     # --- data
@@ -29,6 +30,7 @@ class TrainConfig:
     flip: bool = True  # random horizontal flip
     shuffle_buffer: int = 1000
     num_workers: int = 2  # DataLoader processes decoding images (each reads its own shards)
+    cache_limit_gb: float = 4.0  # decode the training split once into memory if it fits in this; 0: always stream
 
     # --- networks
     gen_depth: int = 8  # 8 = unet_256, 7 = unet_128
@@ -37,16 +39,20 @@ class TrainConfig:
     gen_dropout: float = 0.5
     disc_base_channels: int = 64
     disc_layers: int = 3  # 3 = the 70x70 PatchGAN
+    head: str = "regression"  # "regression" (a*b* with L1) or "classification" (a*b* bins with cross-entropy, Zhang et al. 2016)
+    hints: bool = False  # train with simulated user color hints as extra inputs (Zhang et al. 2017)
 
     # --- objective and optimisation
     batch_size: int = 32  # per process
     gan_mode: str = "vanilla"  # "vanilla" (BCE) or "lsgan"
-    lambda_l1: float = 100.0  # pix2pix's weight of L1 against the adversarial term
+    lambda_l1: float = 100.0  # pix2pix's weight of L1 (or cross-entropy) against the adversarial term
+    color_rebalance: float | None = None  # weigh rare colors up: Zhang et al.'s lambda (0.5 in the paper; 1 = off)
+    ema_decay: float | None = None  # keep an exponential moving average of G (e.g. 0.999); it is validated and exported
     lr: float = 2e-4
     betas: tuple[float, float] = (0.5, 0.999)
     l1_warmup_steps: int = 0  # train G with L1 alone for this many steps before the GAN phase
     lr_decay_steps: int = 0  # paper schedule: constant, then linear to 0 over the last N steps
-    mixed_precision: str = "auto"  # "auto" (bf16 on GPU, fp32 on CPU), "bf16" or "no"
+    mixed_precision: str = "auto"  # "auto" (bf16 on GPU; on CPU whichever a 2-step probe measures faster), "bf16" or "no"
     channels_last: bool | None = None  # None: on GPU only
     seed: int = 42
     max_bad_steps: int = 5  # consecutive non-finite losses before the run stops
@@ -73,6 +79,14 @@ class TrainConfig:
             problems.append(f"--image-size {self.image_size} must be a multiple of 2**gen_depth = {2**self.gen_depth}")
         if self.load_size is not None and self.load_size < self.image_size:
             problems.append("--load-size must be at least --image-size")
+        if self.head not in ("regression", "classification"):
+            problems.append("--head must be regression or classification")
+        if self.color_rebalance is not None and not 0 <= self.color_rebalance <= 1:
+            problems.append("--color-rebalance must be in [0, 1]")
+        if self.ema_decay is not None and not 0 < self.ema_decay < 1:
+            problems.append("--ema-decay must be in (0, 1)")
+        if self.cache_limit_gb < 0:
+            problems.append("--cache-limit-gb must be 0 or more")
         if self.gan_mode not in ("vanilla", "lsgan"):
             problems.append("--gan-mode must be vanilla or lsgan")
         if self.mixed_precision not in ("auto", "bf16", "no"):

@@ -1,9 +1,15 @@
 """Training data: a `datasets` stream of photos -> batches of uint8 RGB, Lab on the training device.
 
-Workers only decode, resize, crop and flip (cheap, in PIL); the costly Lab conversion runs batched on
-the training device with `pix2pix_color.color`. Sharding across processes happens in exactly one
-place, `split_dataset_by_node` here; the DataLoader is deliberately not passed through Accelerate,
-which would split the stream a second time and silently drop data.
+Two paths give the same batches' kind:
+- streaming (any size of dataset): DataLoader workers decode, resize, crop and flip in PIL;
+  sharding across processes happens in exactly one place, `split_dataset_by_node` here (the
+  DataLoader is deliberately not passed through Accelerate, which would split the stream a second
+  time and silently drop data);
+- cached (a dataset that fits in `--cache-limit-gb`): every photo is decoded and resized once into
+  a uint8 tensor in memory; an epoch is then a seeded permutation, cropped and flipped by slicing in
+  the training process. On a 2-core CPU the decoding workers otherwise take a core's share from
+  the model every step (measured in benchmarks/bench_train.py).
+The costly Lab conversion runs batched on the training device with `pix2pix_color.color`.
 """
 
 from __future__ import annotations
@@ -27,7 +33,10 @@ from PIL import Image
 from torch import Tensor
 from torch.utils.data import DataLoader
 
-from pix2pix_color.color import normalize_ab, normalize_l, rgb_to_lab
+from tqdm.auto import tqdm
+
+from pix2pix_color import ab_bins
+from pix2pix_color.color import is_grayscale, normalize_ab, normalize_l, rgb_to_lab
 from pix2pix_color.images import ImageError, open_image
 
 from .config import TrainConfig
@@ -35,9 +44,6 @@ from .config import TrainConfig
 logger = logging.getLogger(__name__)
 
 OK, CORRUPT, GRAYSCALE, SHARD_FAILED = "ok", "corrupt", "grayscale", "shard_failed"
-# Mean |R-G| + |G-B| + |B-R| (0..255 scale) below which a photo counts as black and white; JPEG
-# noise on a gray photo stays well under it, a muted color photo is well above it.
-GRAY_CHROMA_THRESHOLD = 3.0
 
 
 @dataclass
@@ -150,13 +156,6 @@ def load_splits(cfg: TrainConfig) -> Splits:
     return Splits(train, validation, carved=True)
 
 
-def is_grayscale(image: Image.Image) -> bool:
-    small = np.asarray(image.convert("RGB").resize((64, 64)), dtype=np.int16)
-    r, g, b = small[..., 0], small[..., 1], small[..., 2]
-    chroma = np.abs(r - g) + np.abs(g - b) + np.abs(b - r)
-    return float(chroma.mean()) < GRAY_CHROMA_THRESHOLD
-
-
 def decode_photo(data: bytes) -> tuple[Image.Image | None, str]:
     """Encoded photo -> (RGB image, OK) or (None, CORRUPT / GRAYSCALE)."""
     try:
@@ -168,31 +167,118 @@ def decode_photo(data: bytes) -> tuple[Image.Image | None, str]:
     return image, OK
 
 
+def resize_short_side(image: Image.Image, short: int) -> Image.Image:
+    """Aspect kept, the short side `short` px: a 481x321 photo is cropped from, never squashed."""
+    w, h = image.size
+    scale = short / min(w, h)
+    return image.resize((max(short, round(w * scale)), max(short, round(h * scale))), Image.BICUBIC)
+
+
+def random_crop_flip(rgb: np.ndarray | Tensor, size: int, flip: bool, rng: np.random.Generator):
+    """(3,h,w) -> a random (3,size,size) crop, mirrored with probability 1/2 when `flip`."""
+    h, w = rgb.shape[-2:]
+    y, x = rng.integers(0, h - size + 1), rng.integers(0, w - size + 1)
+    crop = rgb[:, y : y + size, x : x + size]
+    if flip and rng.random() < 0.5:
+        crop = crop[:, :, ::-1] if isinstance(crop, np.ndarray) else crop.flip(-1)
+    return crop
+
+
+def _decoded(example: dict, load: int) -> tuple[np.ndarray | None, str, str | None, bytes | None]:
+    """Stream row -> (uint8 (3,h,w) with short side `load`, status, shard error, encoded bytes)."""
+    if example.get("shard_error"):
+        return None, SHARD_FAILED, example["shard_error"], None
+    try:
+        data = read_bytes(example["image"])
+    except OSError:
+        return None, CORRUPT, None, None
+    image, status = decode_photo(data)
+    if image is None:
+        return None, status, None, data
+    return np.ascontiguousarray(np.asarray(resize_short_side(image, load), dtype=np.uint8).transpose(2, 0, 1)), OK, None, data
+
+
 def to_training_pair(example: dict, *, cfg: TrainConfig, epoch: int) -> dict:
-    """Encoded photo -> {"rgb": uint8 (3,S,S) or None, "status"}: resize, optional random crop, flip.
+    """Encoded photo -> {"rgb": uint8 (3,S,S) or None, "status"}: resize, random crop, flip.
 
     The random choices come from a generator seeded by (seed, epoch, photo content), so they do not
     depend on which worker or process handles the photo: runs and resumed runs see the same pairs.
     """
-    if example.get("shard_error"):
-        return {"rgb": None, "status": SHARD_FAILED, "detail": example["shard_error"]}
-    try:
-        data = read_bytes(example["image"])
-    except OSError:
-        return {"rgb": None, "status": CORRUPT, "detail": None}
-    image, status = decode_photo(data)
-    if image is None:
-        return {"rgb": None, "status": status, "detail": None}
+    rgb, status, detail, data = _decoded(example, cfg.load_size or cfg.image_size)
+    if rgb is None:
+        return {"rgb": None, "status": status, "detail": detail}
     digest = hashlib.sha256(f"{cfg.seed}/{epoch}/".encode() + data).digest()
     rng = np.random.default_rng(int.from_bytes(digest[:8], "little"))
+    return {"rgb": random_crop_flip(rgb, cfg.image_size, cfg.flip, rng).copy(), "status": OK, "detail": None}
+
+
+def _as_cache_row(example: dict, *, load: int) -> dict:
+    rgb, status, detail, _ = _decoded(example, load)
+    return {"rgb": rgb, "status": status, "detail": detail}
+
+
+@dataclass
+class PhotoCache:
+    """A split decoded once: uint8 (3,h,w) tensors with the short side at the load size."""
+
+    photos: list[Tensor]
+    skipped: dict[str, int]  # corrupt / grayscale / shards_failed met while building
+    nbytes: int
+
+
+def build_cache(splits: Splits, cfg: TrainConfig, *, limit_bytes: int) -> PhotoCache | None:
+    """Decode and resize the whole training split into memory; None once it outgrows `limit_bytes`.
+
+    Every process builds the same cache (the whole split) and takes its share per epoch in
+    `cached_batches`, so all processes run the same number of steps.
+    """
     load = cfg.load_size or cfg.image_size
-    image = image.resize((load, load), Image.BICUBIC)
-    if load > cfg.image_size:
-        x, y = rng.integers(0, load - cfg.image_size + 1, size=2)
-        image = image.crop((x, y, x + cfg.image_size, y + cfg.image_size))
-    if cfg.flip and rng.random() < 0.5:
-        image = image.transpose(Image.FLIP_LEFT_RIGHT)
-    return {"rgb": np.asarray(image, dtype=np.uint8).transpose(2, 0, 1).copy(), "status": OK, "detail": None}
+    ds = splits.train.map(partial(_as_cache_row, load=load), remove_columns=list(STREAM_FEATURES))
+    workers = min(cfg.num_workers, max(ds.num_shards, 1))
+    loader = DataLoader(ds, batch_size=None, num_workers=workers, prefetch_factor=16 if workers else None)
+    photos, nbytes = [], 0
+    skipped = {CORRUPT: 0, GRAYSCALE: 0, "shards_failed": 0}
+    for row in tqdm(loader, desc="caching photos", unit="photo", dynamic_ncols=True, mininterval=2):
+        if row["status"] == SHARD_FAILED:
+            skipped["shards_failed"] += 1
+            logger.warning("skipped an unreadable shard: %s", row["detail"])
+        elif row["status"] != OK:
+            skipped[row["status"]] += 1
+        else:
+            photo = torch.as_tensor(np.asarray(row["rgb"], dtype=np.uint8))
+            nbytes += photo.numel()
+            if nbytes > limit_bytes:
+                logger.info("the training split outgrows --cache-limit-gb %.1f: streaming it instead", limit_bytes / 2**30)
+                return None
+            photos.append(photo)
+    return PhotoCache(photos, skipped, nbytes)
+
+
+def cached_batches(
+    cache: PhotoCache, cfg: TrainConfig, *, epoch: int, rank: int = 0, world_size: int = 1, start_batch: int = 0
+) -> Iterator[dict]:
+    """One epoch of batches from the cache for this process, from batch `start_batch` on.
+
+    The order is a permutation seeded by (seed, epoch), the same on every process; process `rank`
+    takes every `world_size`-th batch of it, and the epoch is cut to a whole number of batches per
+    process so that no process waits at a step the others never take.
+    """
+    g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch)
+    order = torch.randperm(len(cache.photos), generator=g)
+    per_process = len(order) // (cfg.batch_size * world_size)
+    if per_process == 0:  # fewer photos than one global batch: one smaller batch each
+        per_process, batch_size = 1, max(2, len(order) // world_size)
+    else:
+        batch_size = cfg.batch_size
+    rng = np.random.default_rng([cfg.seed, epoch, rank])
+    for b in range(per_process):
+        global_batch = b * world_size + rank
+        picks = order[global_batch * batch_size : (global_batch + 1) * batch_size]
+        # Drawn for every batch, used or skipped, so a resumed epoch crops exactly as the first run.
+        crops = [random_crop_flip(cache.photos[i], cfg.image_size, cfg.flip, rng) for i in picks.tolist()]
+        if b < start_batch:
+            continue
+        yield {"rgb": torch.stack(crops), "corrupt": 0, "grayscale": 0, "shards_failed": []}
 
 
 def collate_pairs(examples: list[dict]) -> dict:
@@ -232,6 +318,35 @@ def to_model_space(rgb: Tensor) -> tuple[Tensor, Tensor]:
     """uint8 RGB (B,3,H,W) on the training device -> (L (B,1,H,W), ab (B,2,H,W)) in model space."""
     lab = rgb_to_lab(rgb)
     return normalize_l(lab[:, :1]), normalize_ab(lab[:, 1:])
+
+
+def training_photos(splits: Splits, limit: int = 2000, short_side: int = 64) -> list[Tensor]:
+    """Up to `limit` training photos as small uint8 (3,h,w) tensors: enough for color statistics."""
+    photos = []
+    for example in splits.train:
+        if len(photos) >= limit:
+            break
+        if example["image"] is None:
+            continue
+        try:
+            image, _ = decode_photo(read_bytes(example["image"]))
+        except OSError:
+            continue
+        if image is not None:
+            photos.append(torch.from_numpy(np.asarray(resize_short_side(image, short_side)).transpose(2, 0, 1).copy()))
+    return photos
+
+
+def color_histogram(photos: list[Tensor], stride: int = 4) -> Tensor:
+    """How often each a*b* bin of `pix2pix_color.ab_bins` occurs in the photos, (Q,) counts.
+
+    Every `stride`-th pixel in each direction is enough: neighbouring pixels share their color.
+    """
+    counts = torch.zeros(ab_bins.num_bins(), dtype=torch.float64)
+    for photo in photos:
+        ab = rgb_to_lab(photo[:, ::stride, ::stride].contiguous())[1:]
+        counts += torch.bincount(ab_bins.nearest_bin(ab.movedim(0, -1).reshape(-1, 2)), minlength=len(counts))
+    return counts
 
 
 def validation_photos(splits: Splits, limit: int | None) -> Iterator[Image.Image]:

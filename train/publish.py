@@ -24,6 +24,7 @@ from pathlib import Path
 
 import torch
 import yaml
+from safetensors.torch import save_file
 from huggingface_hub import CommitOperationAdd, DatasetCard, EvalResult, HfApi, ModelCard, ModelCardData
 from huggingface_hub.errors import HfHubHTTPError, LocalTokenNotFoundError
 
@@ -36,14 +37,17 @@ logger = logging.getLogger(__name__)
 
 REPO_URL = "https://github.com/pix2pix-color/pix2pix-color"
 SPACE_URL = "https://huggingface.co/spaces/pix2pix-color/pix2pix-color"
-UPLOADED_FILES = ("model.safetensors", "config.json", "README.md", "samples.png")
+UPLOADED_FILES = ("model.safetensors", "config.json", "README.md", "samples.png", "discriminator.safetensors")
+OPTIONAL_FILES = ("samples.png", "discriminator.safetensors")
 METRIC_ROWS = (
     ("psnr", "PSNR (dB) ↑", "{:.2f}"),
     ("ssim", "SSIM ↑", "{:.4f}"),
     ("auc", "AuC of ab error, 0-150 ↑", "{:.4f}"),
+    ("hue_hit", "Hue hit rate ↑", "{:.3f}"),
     ("colorfulness", "Colorfulness (real photos: {real:.1f})", "{:.1f}"),
     ("colorfulness_gap", "Colorfulness vs real photos", "{:+.1f}%"),
 )
+METRIC_NAMES = {"psnr": "PSNR", "ssim": "SSIM", "auc": "AUC", "hue_hit": "Hue hit rate", "colorfulness": "Colorfulness"}
 CITATION = """@inproceedings{isola2017image,
   title     = {Image-to-Image Translation with Conditional Adversarial Networks},
   author    = {Isola, Phillip and Zhu, Jun-Yan and Zhou, Tinghui and Efros, Alexei A},
@@ -134,6 +138,50 @@ def _portable(cfg: dict) -> Callable[[str], str]:
     return rewrite
 
 
+def _result_row(name: str, results: dict) -> str:
+    m, g = results["model"], results["gray"]
+    return (
+        f"| {name} | {m['n_images']} | {m['psnr']:.2f} ({m['psnr'] - g['psnr']:+.2f} vs gray) | {m['ssim']:.4f} | "
+        f"{m['hue_hit']:.3f} | {m['colorfulness_gap']:+.1f}% |"
+    )
+
+
+def _more_results(record: dict, cfg: dict) -> list[str]:
+    """Rows for validation with color hints and for other evaluation sets, when the run has them."""
+    metrics = record.get("metrics") or {}
+    rows = []
+    if metrics.get("hints10"):
+        rows.append(_result_row(f"{cfg['validation_split']}, 10 color hints", metrics["hints10"]))
+    for name, results in (record.get("evaluations") or {}).items():
+        rows.append(_result_row(name, results))
+    if not rows:
+        return []
+    return [
+        "",
+        "More results (PSNR in dB; *10 color hints*: each photo gets 10 points whose colors are taken from the "
+        "real photo, as a user who knows the colors would click them):",
+        "",
+        "| photos | n | PSNR | SSIM | hue hit rate | colorfulness vs real |",
+        "|---|---|---|---|---|---|",
+        *rows,
+    ]
+
+
+def _recipe(cfg: dict, steps: int) -> str:
+    loss = "L1" if cfg.get("head", "regression") == "regression" else "cross-entropy over 253 a\\*b\\* bins (annealed-mean decoding)"
+    if cfg.get("color_rebalance") is not None:
+        loss += f", class-rebalanced (lambda {cfg['color_rebalance']:g})"
+    if cfg["l1_warmup_steps"] >= steps:
+        text = f"{loss} only"
+    else:
+        text = f"{loss} until step {cfg['l1_warmup_steps']}, then {cfg['gan_mode']} GAN + {cfg['lambda_l1']:g} x {loss.split(',')[0]}"
+    if cfg.get("hints"):
+        text += "; simulated color hints (half the photos none, the others a geometric number of points, mean 8)"
+    if cfg.get("ema_decay"):
+        text += f"; generator EMA {cfg['ema_decay']:g} (exported)"
+    return text
+
+
 def build_model_card(record: dict, *, n_parameters: int, weights_dtype: str, weights_mb: float, repo_id: str | None = None) -> ModelCard:
     cfg = record["config"]
     data = record["dataset"]
@@ -144,12 +192,14 @@ def build_model_card(record: dict, *, n_parameters: int, weights_dtype: str, wei
     dataset_name = data["pretty_name"]
     eval_results = []
     if model_m:
-        for key in ("psnr", "ssim", "auc", "colorfulness"):
+        for key in ("psnr", "ssim", "auc", "hue_hit", "colorfulness"):
+            if key not in model_m or model_m[key] != model_m[key]:  # older runs, or NaN
+                continue
             eval_results.append(
                 EvalResult(
                     task_type="image-to-image", task_name="Image colorization",
                     dataset_type=hub_dataset or Path(cfg["dataset"].rstrip("/")).name, dataset_name=dataset_name,
-                    dataset_split=cfg["validation_split"], metric_type=key, metric_name=key.upper() if key != "colorfulness" else "Colorfulness",
+                    dataset_split=cfg["validation_split"], metric_type=key, metric_name=METRIC_NAMES[key],
                     metric_value=round(float(model_m[key]), 4),
                 )
             )
@@ -195,6 +245,8 @@ def build_model_card(record: dict, *, n_parameters: int, weights_dtype: str, wei
     if model_m and gray_m:
         lines += ["| metric | this model | grayscale baseline |", "|---|---|---|"]
         for key, label, fmt in METRIC_ROWS:
+            if key not in model_m:
+                continue
             if key == "colorfulness_gap":
                 lines.append(f"| {label} | {fmt.format(model_m[key])} | {fmt.format(gray_m[key])} |")
             else:
@@ -202,8 +254,11 @@ def build_model_card(record: dict, *, n_parameters: int, weights_dtype: str, wei
         lines += [
             "",
             "PSNR and SSIM on 8-bit RGB; colorfulness after Hasler & Süsstrunk (2003); AuC of the "
-            "cumulative per-pixel ab-error curve over thresholds 0-150 (Zhang et al. 2016).",
+            "cumulative per-pixel ab-error curve over thresholds 0-150 (Zhang et al. 2016); hue hit rate: "
+            "over the real photo's colorful pixels (C\\*ab >= 20), the share where the output has C\\*ab >= 10 "
+            "and a hue within 45 degrees of the real one (gray output scores 0).",
         ]
+        lines += _more_results(record, cfg)
     calibration = record.get("calibration")
     if calibration and (calibration.get("uncalibrated_metrics") or {}).get("model") and model_m:
         before = calibration["uncalibrated_metrics"]["model"]
@@ -251,7 +306,8 @@ def build_model_card(record: dict, *, n_parameters: int, weights_dtype: str, wei
         ("- Settings of the last invocation: " if len(record.get("commands", [])) > 1 else "- Settings: ")
         + f"preset `{cfg.get('preset')}`; {record['steps']} steps in all, batch {cfg['batch_size']} at {cfg['image_size']}x{cfg['image_size']}"
         + (f" (random crops from {cfg['load_size']}x{cfg['load_size']})" if cfg.get("load_size") else "")
-        + (f"; L1 only (warm-up until step {cfg['l1_warmup_steps']})" if cfg["l1_warmup_steps"] >= record["steps"] else f"; L1 warm-up until step {cfg['l1_warmup_steps']}, then {cfg['gan_mode']} GAN + {cfg['lambda_l1']:g} x L1")
+        + f"; {_recipe(cfg, record['steps'])}"
+        + (f"; started from `{cfg['init_from']}`" if cfg.get("init_from") else "")
         + "; "
         f"Adam lr {cfg['lr']:g}, betas {tuple(cfg['betas'])}" + (f", linear decay over the last {cfg['lr_decay_steps']} steps" if cfg["lr_decay_steps"] else "") + ".",
         f"- Generator: U-Net depth {cfg['gen_depth']}, {cfg['gen_base_channels']} base filters capped at {cfg['gen_max_channels']}, "
@@ -289,13 +345,25 @@ def build_model_card(record: dict, *, n_parameters: int, weights_dtype: str, wei
 # Export and upload
 
 
-def export_model(G: UNetGenerator, export_dir: Path, *, cfg: TrainConfig, record: dict, repo_id: str | None = None) -> Path:
-    """Write config.json, model.safetensors (in cfg.export_dtype), README.md and samples.png."""
+def export_model(
+    G: UNetGenerator,
+    export_dir: Path,
+    *,
+    cfg: TrainConfig,
+    record: dict,
+    repo_id: str | None = None,
+    discriminator: torch.nn.Module | None = None,
+) -> Path:
+    """Write config.json, model.safetensors (in cfg.export_dtype), README.md, samples.png and, given
+    one, discriminator.safetensors (so that `--init-from` can continue GAN training from it)."""
     export_dir.mkdir(parents=True, exist_ok=True)
     dtype = torch.float16 if cfg.export_dtype == "float16" else torch.float32
     exported = copy.deepcopy(G).to(memory_format=torch.contiguous_format).to(dtype).eval()
     (export_dir / "README.md").unlink(missing_ok=True)  # save_pretrained would keep a stale card
     exported.save_pretrained(export_dir)
+    if discriminator is not None:
+        state = {k: v.detach().to(dtype).contiguous() for k, v in discriminator.state_dict().items()}
+        save_file(state, export_dir / "discriminator.safetensors")
     samples = Path(cfg.output_dir) / "samples.png"
     if samples.is_file():
         shutil.copyfile(samples, export_dir / "samples.png")
@@ -311,7 +379,7 @@ def write_card(export_dir: Path, record: dict, *, repo_id: str | None, weights_d
 
 def commit_operations(export_dir: Path) -> list[CommitOperationAdd]:
     """The one commit that publishing makes: exactly these files from the export folder."""
-    missing = [name for name in UPLOADED_FILES if not (export_dir / name).is_file() and name != "samples.png"]
+    missing = [name for name in UPLOADED_FILES if not (export_dir / name).is_file() and name not in OPTIONAL_FILES]
     if missing:
         raise PublishError(f"{export_dir} is not a complete export: missing {', '.join(missing)}")
     return [

@@ -5,17 +5,22 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from pix2pix_color.color import gray_version
 from pix2pix_color.inference import Colorizer
-from pix2pix_color.metrics import Summary, evaluate, gray_version
+from pix2pix_color.metrics import Summary, evaluate
 from pix2pix_color.models import UNetGenerator
 
 
-def run_validation(G: UNetGenerator, photos: list[Image.Image], *, working_size: int) -> dict[str, Summary]:
-    """Metrics of G and of the grayscale baseline on the validation photos; G's mode is restored."""
+def run_validation(G: UNetGenerator, photos: list[Image.Image], *, working_size: int, hints: int = 0) -> dict[str, Summary]:
+    """Metrics of G and of the grayscale baseline on the validation photos; G's mode is restored.
+
+    `hints` > 0 gives each photo that many color hints sampled from it (the same ones at every
+    validation), as a user who knows the real colors would.
+    """
     was_training = G.training
     try:
         colorizer = Colorizer(G, working_size=working_size)
-        return evaluate(colorizer.colorize_batch, photos, batch_size=32)
+        return evaluate(colorizer.colorize_batch, photos, batch_size=32, hints_per_photo=hints)
     finally:
         G.train(was_training)
 

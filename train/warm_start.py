@@ -1,0 +1,70 @@
+"""`--init-from MODEL`: start a run from a published generator (and its discriminator, when present).
+
+Users fine-tune the bundled model on their own photos this way, and a run longer than one working
+session continues from shipped weights. The architecture must match the run's flags (depth and
+channel widths); two changes are allowed, since both extend a trained network rather than replace it:
+- a hint-free generator into a `--hints` run: the hint channels' input weights start at zero, so
+  the network starts out exactly as the published one and learns to use hints from there;
+- another `--head`: the shared body is loaded and the new head starts fresh (listed in the log).
+"""
+
+from __future__ import annotations
+
+import torch
+from safetensors.torch import load_file
+
+from pix2pix_color.hub import ModelLoadError, resolve_file
+from pix2pix_color.models import PatchDiscriminator, UNetGenerator
+
+FIRST_CONV = "net.model.0.weight"  # the generator's input convolution, (out, in_channels, 4, 4)
+DISCRIMINATOR_FILE = "discriminator.safetensors"
+
+
+def load_initial_weights(G: UNetGenerator, D: PatchDiscriminator, source: str) -> list[str]:
+    """Copy `source`'s weights into G (and D when it ships one); returns what was done, for the log."""
+    try:
+        published = UNetGenerator.from_pretrained(source)
+    except ModelLoadError as e:
+        raise SystemExit(f"--init-from: {e}") from None
+    if (published.depth, _widths(published)) != (G.depth, _widths(G)):
+        raise SystemExit(
+            f"--init-from {source}: its generator (depth {published.depth}, channels {_widths(published)}) does not "
+            f"match this run's flags (depth {G.depth}, channels {_widths(G)}); set --gen-depth, "
+            "--gen-base-channels and --gen-max-channels to the published model's config.json"
+        )
+    state = {k: v.float() for k, v in published.state_dict().items()}
+    notes = []
+    target = G.state_dict()
+    if state[FIRST_CONV].shape[1] < target[FIRST_CONV].shape[1]:
+        grown = torch.zeros_like(target[FIRST_CONV])
+        grown[:, : state[FIRST_CONV].shape[1]] = state[FIRST_CONV]
+        state[FIRST_CONV] = grown
+        notes.append("hint input channels added with zero weights")
+    elif state[FIRST_CONV].shape[1] > target[FIRST_CONV].shape[1]:
+        state[FIRST_CONV] = state[FIRST_CONV][:, : target[FIRST_CONV].shape[1]].contiguous()
+        notes.append("the published model's hint input channels dropped (this run trains without --hints)")
+    kept = {k: v for k, v in state.items() if k in target and v.shape == target[k].shape}
+    fresh = sorted(set(target) - set(kept))
+    G.load_state_dict({**target, **kept})
+    notes.append(f"generator: {len(kept)} of {len(target)} tensors loaded")
+    if fresh:
+        notes.append(f"started fresh (head {published.head} -> {G.head}): {', '.join(fresh)}")
+    notes.append(_load_discriminator(D, source))
+    return notes
+
+
+def _widths(G: UNetGenerator) -> list[int]:
+    return [m.out_channels for m in G.modules() if isinstance(m, torch.nn.Conv2d) and m.stride == (2, 2)]
+
+
+def _load_discriminator(D: PatchDiscriminator, source: str) -> str:
+    try:
+        path = resolve_file(source, DISCRIMINATOR_FILE)
+    except ModelLoadError:
+        return f"no {DISCRIMINATOR_FILE}: the discriminator starts fresh"
+    state = {k: v.float() for k, v in load_file(path).items()}
+    try:
+        D.load_state_dict(state)
+    except RuntimeError:
+        return f"{DISCRIMINATOR_FILE} does not fit this run's --disc-* flags: the discriminator starts fresh"
+    return f"discriminator loaded from {DISCRIMINATOR_FILE}"
