@@ -28,9 +28,9 @@ import torch
 from PIL import Image, ImageDraw
 
 from pix2pix_color import Colorizer, ImageError, ModelLoadError
+from pix2pix_color.color import gray_version
 from pix2pix_color.hints import HintError, parse_color, parse_hints_json
 from pix2pix_color.images import DEFAULT_MAX_PIXELS, open_image, save_png
-from pix2pix_color.color import gray_version
 
 try:  # ZeroGPU on Spaces; a no-op decorator anywhere else
     import spaces
@@ -173,7 +173,9 @@ def _working_size(choice) -> int | None:
     except (TypeError, ValueError):
         size = 0
     if not 16 <= size <= MAX_WORKING_SIZE:
-        raise user_error(f"Working resolution must be Auto or a number of pixels from 16 to {MAX_WORKING_SIZE}, not {choice!r}.")
+        raise user_error(
+            f"Working resolution must be Auto or a number of pixels from 16 to {MAX_WORKING_SIZE}, not {choice!r}."
+        )
     return size
 
 
@@ -220,7 +222,9 @@ def hint_view(upload, hints: list) -> tuple[Image.Image, float]:
     """
     image = _open(upload)
     scale = min(1.0, HINT_VIEW_SIDE / max(image.size))
-    view = image.convert("RGB").resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.BILINEAR)
+    view = image.convert("RGB").resize(
+        (max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.BILINEAR
+    )
     view = Image.fromarray(gray_version(np.asarray(view)), "L").convert("RGB")
     draw = ImageDraw.Draw(view)
     r = max(4, round(max(view.size) / 90))
@@ -344,7 +348,9 @@ def build_demo(colorizer: Colorizer) -> gr.Blocks:
             summary += " Skipped:\n" + "\n".join(problems)
         return gallery, (str(archive) if gallery else None), summary
 
-    with gr.Blocks(title="pix2pix-color: colorize black-and-white photos", delete_cache=(1800, OUTPUT_MAX_AGE_S)) as demo:
+    with gr.Blocks(
+        title="pix2pix-color: colorize black-and-white photos", delete_cache=(1800, OUTPUT_MAX_AGE_S)
+    ) as demo:
         gr.Markdown(
             "# pix2pix-color\nTurn black-and-white landscape photos into color, at full resolution.\n\n" + DISCLAIMER
         )
@@ -352,31 +358,50 @@ def build_demo(colorizer: Colorizer) -> gr.Blocks:
             with gr.Row():
                 with gr.Column():
                     photo = gr.Image(
-                        label="Black-and-white (or color) photo", type="filepath", image_mode=None,
-                        sources=["upload", "clipboard", "webcam"], elem_id="photo-input",
+                        label="Black-and-white (or color) photo",
+                        type="filepath",
+                        image_mode=None,
+                        sources=["upload", "clipboard", "webcam"],
+                        elem_id="photo-input",
                     )
                     with gr.Accordion("Options", open=False):
                         working = gr.Dropdown(
-                            working_sizes, value="Auto", label="Working resolution (long side, px)",
+                            working_sizes,
+                            value="Auto",
+                            label="Working resolution (long side, px)",
                             info=f"Auto: {colorizer.working_size} px, the resolution the model was trained at.",
                         )
                         strength = gr.Slider(
-                            0.0, 2.0, value=1.0, step=0.05, label="Color strength",
+                            0.0,
+                            2.0,
+                            value=1.0,
+                            step=0.05,
+                            label="Color strength",
                             info="1 = as calibrated on real photos; lower is more muted, higher more vivid.",
                         )
                         compare = gr.Radio(
-                            [COMPARE_GRAY, COMPARE_REAL], value=COMPARE_GRAY, label="Compare the result with",
+                            [COMPARE_GRAY, COMPARE_REAL],
+                            value=COMPARE_GRAY,
+                            label="Compare the result with",
                         )
                     hints = gr.State([])
                     hint_scale = gr.State(1.0)
-                    with gr.Accordion("Color hints: click the photo where you know the color", open=True, visible=takes_hints):
+                    with gr.Accordion(
+                        "Color hints: click the photo where you know the color", open=True, visible=takes_hints
+                    ):
                         with gr.Row():
-                            hint_color = gr.ColorPicker(value="#c0392b", label="Hint color", elem_id="hint-color", scale=1)
+                            hint_color = gr.ColorPicker(
+                                value="#c0392b", label="Hint color", elem_id="hint-color", scale=1
+                            )
                             undo = gr.Button("Undo last hint", size="sm", elem_id="hint-undo", scale=1)
                             clear = gr.Button("Clear hints", size="sm", elem_id="hint-clear", scale=1)
                         hint_canvas = gr.Image(
-                            label="Click to place a hint of the chosen color", type="pil", interactive=False,
-                            elem_id="hint-canvas", show_label=True, buttons=[],
+                            label="Click to place a hint of the chosen color",
+                            type="pil",
+                            interactive=False,
+                            elem_id="hint-canvas",
+                            show_label=True,
+                            buttons=[],
                         )
                         hint_info = gr.Markdown(_hints_note([]), elem_id="hint-info")
                     run = gr.Button("Colorize", variant="primary", elem_id="colorize-button")
@@ -384,12 +409,41 @@ def build_demo(colorizer: Colorizer) -> gr.Blocks:
                     slider = gr.ImageSlider(label="Before / after", type="pil", format="png", elem_id="result-slider")
                     download = gr.File(label="Download (PNG, full resolution)", elem_id="download-png")
                     info = gr.Markdown(elem_id="result-info")
-            run.click(colorize_ui, [photo, working, compare, strength, hints], [slider, download, info], api_visibility="undocumented", preprocess=False)
+            run.click(
+                colorize_ui,
+                [photo, working, compare, strength, hints],
+                [slider, download, info],
+                api_visibility="undocumented",
+                preprocess=False,
+            )
             if takes_hints:
-                photo.change(show_photo_for_hints, [photo], [hint_canvas, hints, hint_scale, hint_info], api_visibility="undocumented", preprocess=False)
-                hint_canvas.select(add_hint, [photo, hints, hint_scale, hint_color], [hint_canvas, hints, hint_info], api_visibility="undocumented")
-                undo.click(undo_hint, [photo, hints], [hint_canvas, hints, hint_info], api_visibility="undocumented", preprocess=False)
-                clear.click(lambda upload: undo_hint(upload, []), [photo], [hint_canvas, hints, hint_info], api_visibility="undocumented", preprocess=False)
+                photo.change(
+                    show_photo_for_hints,
+                    [photo],
+                    [hint_canvas, hints, hint_scale, hint_info],
+                    api_visibility="undocumented",
+                    preprocess=False,
+                )
+                hint_canvas.select(
+                    add_hint,
+                    [photo, hints, hint_scale, hint_color],
+                    [hint_canvas, hints, hint_info],
+                    api_visibility="undocumented",
+                )
+                undo.click(
+                    undo_hint,
+                    [photo, hints],
+                    [hint_canvas, hints, hint_info],
+                    api_visibility="undocumented",
+                    preprocess=False,
+                )
+                clear.click(
+                    lambda upload: undo_hint(upload, []),
+                    [photo],
+                    [hint_canvas, hints, hint_info],
+                    api_visibility="undocumented",
+                    preprocess=False,
+                )
             if EXAMPLES_DIR.is_dir():
                 gr.Examples(
                     examples=[[str(p)] for p in sorted(EXAMPLES_DIR.glob("*.jpg"))],
@@ -410,7 +464,13 @@ def build_demo(colorizer: Colorizer) -> gr.Blocks:
             gallery = gr.Gallery(label="Colorized", columns=4, format="png")
             archive = gr.File(label="All results (zip of full-resolution PNGs)")
             batch_info = gr.Markdown()
-            run_batch.click(colorize_many, [files, batch_working, batch_strength], [gallery, archive, batch_info], api_visibility="undocumented", preprocess=False)
+            run_batch.click(
+                colorize_many,
+                [files, batch_working, batch_strength],
+                [gallery, archive, batch_info],
+                api_visibility="undocumented",
+                preprocess=False,
+            )
         with gr.Tab("How it works"):
             gr.Markdown(HOW_IT_WORKS)
             gr.Markdown(DISCLAIMER)
@@ -423,7 +483,11 @@ def build_demo(colorizer: Colorizer) -> gr.Blocks:
         api_result = gr.File(visible=False)
         api_trigger = gr.Button(visible=False)
         api_trigger.click(
-            colorize_api, [api_photo, api_working, api_strength, api_hints], [api_result], api_name="colorize", preprocess=False
+            colorize_api,
+            [api_photo, api_working, api_strength, api_hints],
+            [api_result],
+            api_name="colorize",
+            preprocess=False,
         )
     return demo
 

@@ -47,7 +47,7 @@ def start_app(port: int) -> subprocess.Popen:
             return process
         except OSError:
             if process.poll() is not None:
-                raise SystemExit(Path(log.name).read_text()[-2000:])
+                raise SystemExit(Path(log.name).read_text()[-2000:]) from None
             time.sleep(0.5)
     process.kill()
     raise SystemExit("the app did not start within 180 s")
@@ -66,7 +66,12 @@ def make_inputs(folder: Path) -> dict[str, tuple[Path, str | None]]:
     truncated.write_bytes(good.read_bytes()[:20_000])
     empty = folder / "empty.png"
     empty.write_bytes(b"")
-    return {"good": (good, None), "text": (text, "not an image"), "truncated": (truncated, "truncated"), "empty": (empty, "empty")}
+    return {
+        "good": (good, None),
+        "text": (text, "not an image"),
+        "truncated": (truncated, "truncated"),
+        "empty": (empty, "empty"),
+    }
 
 
 def main() -> None:
@@ -101,7 +106,11 @@ def main() -> None:
                 end = time.monotonic() + args.seconds
                 done = 0
                 while (done < args.requests) if args.mode == "burst" else (time.monotonic() < end):
-                    kind = "good" if args.mode == "burst" or rng.random() < 0.7 else rng.choice(["text", "truncated", "empty"])
+                    kind = (
+                        "good"
+                        if args.mode == "burst" or rng.random() < 0.7
+                        else rng.choice(["text", "truncated", "empty"])
+                    )
                     path, message = inputs[kind]
                     start = time.monotonic()
                     try:
@@ -140,12 +149,28 @@ def main() -> None:
     for kind in sorted({r[0] for r in results}):
         rs = [r for r in results if r[0] == kind]
         lat = sorted(r[2] for r in rs)
-        p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]
-        rows.append([kind, len(rs), sum(not r[1] for r in rs), f"{statistics.median(lat):.2f}", f"{p(0.95):.2f}", f"{lat[-1]:.2f}"])
+        def p(q):
+            return lat[min(len(lat) - 1, int(q * len(lat)))]
+        rows.append(
+            [
+                kind,
+                len(rs),
+                sum(not r[1] for r in rs),
+                f"{statistics.median(lat):.2f}",
+                f"{p(0.95):.2f}",
+                f"{lat[-1]:.2f}",
+            ]
+        )
     print(f"{args.mode}: {clients} clients, {len(results)} requests in {wall:.0f} s ({machine()})\n")
     print(table(["input", "requests", "errors", "p50 s", "p95 s", "max s"], rows))
-    print(f"\nthroughput {len(results) / wall:.2f} req/s; first answer after {first:.1f} s, then the longest time without a completion {longest_gap:.1f} s")
-    print(f"server RSS: {rss_start:.0f} MB at start (after warm-up), {peak[0]:.0f} MB peak, {rss_end:.0f} MB 15 s after the load ({rss_end - rss_start:+.0f} MB)")
+    print(
+        f"\nthroughput {len(results) / wall:.2f} req/s; first answer after {first:.1f} s, "
+        f"then the longest time without a completion {longest_gap:.1f} s"
+    )
+    print(
+        f"server RSS: {rss_start:.0f} MB at start (after warm-up), {peak[0]:.0f} MB peak, "
+        f"{rss_end:.0f} MB 15 s after the load ({rss_end - rss_start:+.0f} MB)"
+    )
 
 
 if __name__ == "__main__":

@@ -66,12 +66,24 @@ def main() -> None:
         lab = rgb_to_lab(tensor)
         results = {
             "scikit-image": (sk_f, sk_b),
-            "torch, textbook formula": (timeit(lambda: naive_rgb_to_lab(tensor)), timeit(lambda: naive_lab_to_rgb(lab))),
+            "torch, textbook formula": (
+                timeit(lambda: naive_rgb_to_lab(tensor)),
+                timeit(lambda: naive_lab_to_rgb(lab)),
+            ),
             "pix2pix_color.color": (timeit(lambda: rgb_to_lab(tensor)), timeit(lambda: lab_to_rgb(lab))),
         }
         for method, (forward, back) in results.items():
             total = forward + back
-            rows.append([name, method, f"{forward * 1e3:.0f}", f"{back * 1e3:.0f}", f"{total * 1e3:.0f}", f"{(sk_f + sk_b) / total:.1f}x"])
+            rows.append(
+                [
+                    name,
+                    method,
+                    f"{forward * 1e3:.0f}",
+                    f"{back * 1e3:.0f}",
+                    f"{total * 1e3:.0f}",
+                    f"{(sk_f + sk_b) / total:.1f}x",
+                ]
+            )
     print(f"Lab conversion, uint8 sRGB <-> float L*a*b*, median wall time ({machine()})\n")
     print(table(["input", "method", "rgb->lab ms", "lab->rgb ms", "both ms", "vs scikit-image"], rows))
 

@@ -6,7 +6,8 @@ Naive: scikit-image rgb2lab at full resolution -> resize L to the working size -
 upsample ab -> scikit-image lab2rgb at full resolution. Ours: `Colorizer.colorize` (LUT + fused
 threaded Lab, L* only on the way in, uint8 straight out). Both use the default 54M-parameter
 generator at a 256-pixel working size; the weights are random (speed does not depend on them).
-A second table measures PNG encoding of the result; a third the generator alone in fp32, channels_last and bf16 autocast on this CPU.
+A second table measures PNG encoding of the result; a third the generator alone in fp32,
+channels_last and bf16 autocast on this CPU.
 """
 
 from __future__ import annotations
@@ -81,7 +82,9 @@ def png_rows(quick: bool) -> list[list[object]]:
             result.save(buffer, format="PNG", compress_level=level)
             seconds = timeit(lambda: result.save(io.BytesIO(), format="PNG", compress_level=level), repeat=3)
             base = base or seconds
-            rows.append([name, level, f"{seconds * 1000:.0f}", len(buffer.getvalue()) // 1024, f"{base / seconds:.1f}x"])
+            rows.append(
+                [name, level, f"{seconds * 1000:.0f}", len(buffer.getvalue()) // 1024, f"{base / seconds:.1f}x"]
+            )
     return rows
 
 
@@ -98,8 +101,19 @@ def main() -> None:
         image = photo(w, h).convert("L")  # a black-and-white photo, as users bring
         t_naive = timeit(lambda: naive_colorize(G, image), repeat=3)
         t_ours = timeit(lambda: colorizer.colorize(image), repeat=3)
-        ours, naive = np.asarray(colorizer.colorize(image)).astype(int), np.asarray(naive_colorize(G, image)).astype(int)
-        rows.append([f"{name} ({w}x{h})", f"{t_naive:.2f}", f"{t_ours:.2f}", f"{t_naive / t_ours:.1f}x", f"{np.abs(ours - naive).max()}"])
+        ours, naive = (
+            np.asarray(colorizer.colorize(image)).astype(int),
+            np.asarray(naive_colorize(G, image)).astype(int),
+        )
+        rows.append(
+            [
+                f"{name} ({w}x{h})",
+                f"{t_naive:.2f}",
+                f"{t_ours:.2f}",
+                f"{t_naive / t_ours:.1f}x",
+                f"{np.abs(ours - naive).max()}",
+            ]
+        )
     print(f"colorize one grayscale photo, default 54M generator at 256 px working size ({machine()})\n")
     print(table(["photo", "naive s", "Colorizer s", "speedup", "max |diff| (0-255)"], rows))
     print("\nsaving the colorized photo as PNG (PIL; zlib level)\n")

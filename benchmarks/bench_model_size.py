@@ -50,12 +50,23 @@ def main() -> None:
                 side = max(step, working)
                 x = torch.rand(1, 1, side, side)
                 infer.append(f"{timeit(lambda: G(x), repeat=3) * 1e3:.0f}" if side == working else "n/a")
-        rows.append([name, f"{params / 1e6:.1f}M", f"{params * 2 / 1e6:.0f} / {params * 4 / 1e6:.0f}",
-                     f"{step_s:.2f}" + ("" if step == 128 else " (at 256)"), *infer])
-        del G, D, opt_g, opt_d
+        rows.append(
+            [
+                name,
+                f"{params / 1e6:.1f}M",
+                f"{params * 2 / 1e6:.0f} / {params * 4 / 1e6:.0f}",
+                f"{step_s:.2f}" + ("" if step == 128 else " (at 256)"),
+                *infer,
+            ]
+        )
         time.sleep(1)
     print(f"generator sizes ({machine()})\n")
-    print(table(["generator", "params", "MB fp16 / fp32", "train step s (16 x 128px)", "infer ms @128", "@256", "@512"], rows))
+    print(
+        table(
+            ["generator", "params", "MB fp16 / fp32", "train step s (16 x 128px)", "infer ms @128", "@256", "@512"],
+            rows,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -72,21 +72,36 @@ def main() -> None:
     device = accelerator.device
     data_rows, step_rows = [], []
     for preset in ("cpu-small", "paper"):
-        cfg = with_preset(dataset=args.dataset, output_dir="/tmp/bench", max_steps=1, preset=preset, num_workers=args.workers)
+        cfg = with_preset(
+            dataset=args.dataset, output_dir="/tmp/bench", max_steps=1, preset=preset, num_workers=args.workers
+        )
         splits = load_splits(cfg)
 
         def ours(batch) -> int:
             L, ab = to_model_space(batch["rgb"].to(device))
             return L.shape[0]
 
-        seed_loader = DataLoader(SeedDataset(Path(args.dataset), cfg.image_size), batch_size=cfg.batch_size, shuffle=True, num_workers=args.workers)
+        seed_loader = DataLoader(
+            SeedDataset(Path(args.dataset), cfg.image_size),
+            batch_size=cfg.batch_size,
+            shuffle=True,
+            num_workers=args.workers,
+        )
 
         def seed(batch) -> int:
             return batch["L"].to(device).shape[0]
 
         ours_ips = images_per_second(training_loader(splits, cfg, epoch=0), args.batches, ours)
         seed_ips = images_per_second(seed_loader, args.batches, seed)
-        data_rows.append([preset, f"{cfg.image_size}px, batch {cfg.batch_size}", f"{seed_ips:.0f}", f"{ours_ips:.0f}", f"{ours_ips / seed_ips:.1f}x"])
+        data_rows.append(
+            [
+                preset,
+                f"{cfg.image_size}px, batch {cfg.batch_size}",
+                f"{seed_ips:.0f}",
+                f"{ours_ips:.0f}",
+                f"{ours_ips / seed_ips:.1f}x",
+            ]
+        )
 
         G, D = build_models(cfg)
         channels_last = device.type == "cuda" or bool(cfg.channels_last)

@@ -23,9 +23,22 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "recipe_study.json"
 STEPS = 5000
 COMMON = [
-    "--preset", "cpu-small", "--max-steps", str(STEPS), "--lr-decay-steps", str(STEPS // 2),
-    "--mixed-precision", "bf16", "--checkpoint-every", "1000", "--validate-every", str(STEPS),
-    "--validation-images", "500", "--export-dtype", "float16",
+    "--preset",
+    "cpu-small",
+    "--max-steps",
+    str(STEPS),
+    "--lr-decay-steps",
+    str(STEPS // 2),
+    "--mixed-precision",
+    "bf16",
+    "--checkpoint-every",
+    "1000",
+    "--validate-every",
+    str(STEPS),
+    "--validation-images",
+    "500",
+    "--export-dtype",
+    "float16",
 ]
 RECIPES: dict[str, dict] = {
     "l1": {
@@ -50,7 +63,12 @@ RECIPES: dict[str, dict] = {
 
 def with_hints(name: str) -> dict:
     base = RECIPES[name]
-    return {**base, "what": base["what"] + "; + simulated color hints", "flags": base["flags"] + ["--hints"], "hints": True}
+    return {
+        **base,
+        "what": base["what"] + "; + simulated color hints",
+        "flags": base["flags"] + ["--hints"],
+        "hints": True,
+    }
 
 
 def recipe(name: str) -> dict:
@@ -75,8 +93,22 @@ def evaluate(model: Path, name: str, args: argparse.Namespace, hints: int) -> di
     for set_name, source in sets.items():
         for n in (0, hints) if hints else (0,):
             report = out.with_suffix(f".{set_name}.hints{n}.json")
-            run([sys.executable, "-m", "pix2pix_color.cli", "evaluate", *source, "--model", str(model), "-q",
-                 "--hints-per-photo", str(n), "--output", str(report)])
+            run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pix2pix_color.cli",
+                    "evaluate",
+                    *source,
+                    "--model",
+                    str(model),
+                    "-q",
+                    "--hints-per-photo",
+                    str(n),
+                    "--output",
+                    str(report),
+                ]
+            )
             result = json.loads(report.read_text())
             scores[f"{set_name}" + (f"/hints{n}" if n else "")] = {"model": result["model"], "gray": result["gray"]}
     return scores
@@ -91,7 +123,20 @@ def study(args: argparse.Namespace) -> None:
         spec = recipe(name)
         run_dir = ROOT / "runs" / f"study-{name.replace('+', '-')}"
         started = time.time()
-        run([sys.executable, "-m", "train", "--dataset", args.dataset, "--output-dir", str(run_dir), *COMMON, *spec["flags"], "--resume"])
+        run(
+            [
+                sys.executable,
+                "-m",
+                "train",
+                "--dataset",
+                args.dataset,
+                "--output-dir",
+                str(run_dir),
+                *COMMON,
+                *spec["flags"],
+                "--resume",
+            ]
+        )
         if spec.get("calibrate"):
             run([sys.executable, "-m", "train.calibrate", str(run_dir), "--photos", "200"])
         record = json.loads((run_dir / "run.json").read_text())
@@ -120,7 +165,8 @@ def table(results: dict) -> str:
         for set_name, s in r["scores"].items():
             m, g = s["model"], s["gray"]
             lines.append(
-                f"| {name} | {r['images_seen']:,} | {r['train_hours']:.2f} | {set_name} | {m['psnr']:.2f} ({m['psnr'] - g['psnr']:+.2f}) "
+                f"| {name} | {r['images_seen']:,} | {r['train_hours']:.2f} | {set_name} "
+                f"| {m['psnr']:.2f} ({m['psnr'] - g['psnr']:+.2f}) "
                 f"| {m['ssim']:.4f} | {m['hue_hit']:.3f} | {m['colorfulness_gap']:+.1f}% |"
             )
     return "\n".join(lines)

@@ -1,9 +1,9 @@
 """The `pix2pix-color` command: colorize files and folders, evaluate a model against the gray baseline.
 
-    pix2pix-color colorize old_photos/ scan.tif -o colorized/ [--model ORG/NAME]
-    pix2pix-color colorize barn.jpg -o colorized/ --hints barn-hints.json   # [[x, y, "#rrggbb"], ...]
-    pix2pix-color evaluate --model ORG/NAME --dataset ORG/DATASET [--split validation]
-    pix2pix-color evaluate --images my_color_photos/
+pix2pix-color colorize old_photos/ scan.tif -o colorized/ [--model ORG/NAME]
+pix2pix-color colorize barn.jpg -o colorized/ --hints barn-hints.json   # [[x, y, "#rrggbb"], ...]
+pix2pix-color evaluate --model ORG/NAME --dataset ORG/DATASET [--split validation]
+pix2pix-color evaluate --images my_color_photos/
 """
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ from .inference import Colorizer
 
 
 def _load(args: argparse.Namespace) -> Colorizer:
-    return Colorizer.from_pretrained(args.model, working_size=args.working_size, device=args.device, chroma_gain=args.chroma_gain)
+    return Colorizer.from_pretrained(
+        args.model, working_size=args.working_size, device=args.device, chroma_gain=args.chroma_gain
+    )
 
 
 def _output_paths(inputs: list[Path], out_dir: Path) -> list[Path]:
@@ -111,7 +113,9 @@ def evaluate_command(args: argparse.Namespace) -> int:
         source = f"{args.dataset} [{args.split}]"
     photos = tqdm(photos, desc="evaluate", unit="image", disable=args.quiet)
     try:
-        results = evaluate(colorizer.colorize_batch, photos, batch_size=args.batch_size, hints_per_photo=args.hints_per_photo)
+        results = evaluate(
+            colorizer.colorize_batch, photos, batch_size=args.batch_size, hints_per_photo=args.hints_per_photo
+        )
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -189,9 +193,19 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--model", help="Hub repo id or local model folder (default: the model bundled with the package)")
-        p.add_argument("--working-size", type=int, help="long side, in pixels, at which colors are predicted (default: the model's training size)")
-        p.add_argument("--chroma-gain", type=float, help="color strength: factor on the predicted a*b* (default: the model's calibrated value; 1.0 = raw)")
+        p.add_argument(
+            "--model", help="Hub repo id or local model folder (default: the model bundled with the package)"
+        )
+        p.add_argument(
+            "--working-size",
+            type=int,
+            help="long side, in pixels, at which colors are predicted (default: the model's training size)",
+        )
+        p.add_argument(
+            "--chroma-gain",
+            type=float,
+            help="color strength: factor on the predicted a*b* (default: the model's calibrated value; 1.0 = raw)",
+        )
         p.add_argument("--device", default=None, help="cpu, cuda, cuda:1... (default: cpu)")
         p.add_argument("--batch-size", type=int, default=8)
         p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -200,13 +214,17 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("inputs", nargs="+", help="image files or folders")
     c.add_argument("-o", "--output", required=True, help="folder for the colorized PNGs (<stem>.png, full resolution)")
     c.add_argument(
-        "--hints", metavar="FILE.json",
-        help='color hints for a single photo (a hint model only): a JSON list of [x, y, "#rrggbb"] in the photo\'s pixel coordinates',
+        "--hints",
+        metavar="FILE.json",
+        help='color hints for a single photo (a hint model only): a JSON list of [x, y, "#rrggbb"] '
+        "in the photo's pixel coordinates",
     )
     common(c)
     c.set_defaults(func=colorize_command)
 
-    e = sub.add_parser("evaluate", help="PSNR, SSIM, hue hit rate, colorfulness and AuC of a model against the grayscale baseline")
+    e = sub.add_parser(
+        "evaluate", help="PSNR, SSIM, hue hit rate, colorfulness and AuC of a model against the grayscale baseline"
+    )
     source = e.add_mutually_exclusive_group(required=True)
     source.add_argument("--dataset", help="Hub dataset id or local folder in Hub layout")
     source.add_argument("--images", help="folder of color photos")
@@ -214,8 +232,12 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--limit", type=int, default=None, help="evaluate at most this many photos")
     e.add_argument("--output", default="evaluation.json", help="where to write the JSON report")
     e.add_argument(
-        "--hints-per-photo", type=int, default=0, metavar="N",
-        help="give each photo N color hints taken from the real photo (a hint model only; seeded, the same for every model)",
+        "--hints-per-photo",
+        type=int,
+        default=0,
+        metavar="N",
+        help="give each photo N color hints taken from the real photo "
+        "(a hint model only; seeded, the same for every model)",
     )
     common(e)
     e.set_defaults(func=evaluate_command)

@@ -33,7 +33,7 @@ class HintError(ValueError):
 
 
 def parse_color(color: object) -> tuple[int, int, int]:
-    """"#rrggbb" or (r, g, b) with 0..255 integers -> (r, g, b)."""
+    """ "#rrggbb" or (r, g, b) with 0..255 integers -> (r, g, b)."""
     if isinstance(color, str):
         match = _HEX.fullmatch(color.strip())
         if match:
@@ -75,7 +75,9 @@ def hint_points(hints: Hints, width: int, height: int) -> np.ndarray | None:
         return None
     if isinstance(hints, Image.Image):
         if hints.size != (width, height):
-            raise HintError(f"the hint scribble is {hints.size[0]}x{hints.size[1]}, the photo {width}x{height}: they must match")
+            raise HintError(
+                f"the hint scribble is {hints.size[0]}x{hints.size[1]}, the photo {width}x{height}: they must match"
+            )
         rgba = np.asarray(hints.convert("RGBA"))
         ys, xs = np.nonzero(rgba[..., 3] > 0)
         if len(xs) == 0:

@@ -41,9 +41,7 @@ def resolve_file(model_id: str, filename: str, **download_kwargs) -> Path:
     try:
         return Path(hf_hub_download(repo_id=model_id, filename=filename, **download_kwargs))
     except HFValidationError:
-        raise ModelLoadError(
-            f"{model_id!r} is neither a model folder nor a Hub repo id like 'org/name'"
-        ) from None
+        raise ModelLoadError(f"{model_id!r} is neither a model folder nor a Hub repo id like 'org/name'") from None
     except RepositoryNotFoundError:
         raise ModelLoadError(f"{model_id}: no such model repo on the Hub (or it is private)") from None
     except RevisionNotFoundError:
@@ -83,8 +81,7 @@ def load_safetensors_strict(model: nn.Module, path: Path, device: str | torch.de
                 shape = tuple(f.get_slice(key).get_shape())
                 if shape != tuple(target.shape):
                     raise ModelLoadError(
-                        f"{path}: tensor {key} has shape {shape}, the architecture expects "
-                        f"{tuple(target.shape)}"
+                        f"{path}: tensor {key} has shape {shape}, the architecture expects {tuple(target.shape)}"
                     )
                 tensor = f.get_tensor(key)
                 if tensor.is_floating_point() != target.is_floating_point():

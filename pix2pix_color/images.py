@@ -94,8 +94,7 @@ def open_image(source: str | os.PathLike | bytes | Image.Image, *, max_pixels: i
         raise ImageError(f"{name}: the image has no pixels ({width}x{height})")
     if width * height > max_pixels:
         raise ImageError(
-            f"{name}: {width}x{height} is {width * height / 1e6:.0f} megapixels; the limit is "
-            f"{max_pixels / 1e6:.0f} MP"
+            f"{name}: {width}x{height} is {width * height / 1e6:.0f} megapixels; the limit is {max_pixels / 1e6:.0f} MP"
         )
     try:
         if getattr(image, "n_frames", 1) > 1:

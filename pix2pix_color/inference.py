@@ -193,7 +193,7 @@ class Colorizer:
             raise HintError("hints for a batch must be a list with one entry (or None) per image")
         points = [hint_points(h, L.shape[-1], L.shape[-2]) for h, L in zip(hints, luminance)]
         if not self.takes_hints and any(p is not None for p in points):
-            raise HintError("this model takes no color hints (its config.json has no \"hints\": true)")
+            raise HintError('this model takes no color hints (its config.json has no "hints": true)')
         return points
 
 

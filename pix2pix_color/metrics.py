@@ -23,8 +23,8 @@ import torch
 from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from .hints import sample_hints
 from .color import gray_version, rgb_to_lab
+from .hints import sample_hints
 
 AUC_MAX_THRESHOLD = 150  # thresholds 0, 1, ..., 150 in ab units
 HUE_REAL_CHROMA = 20.0  # a real pixel counts as colorful from this C*ab on
@@ -53,7 +53,12 @@ def ssim(output: np.ndarray, target: np.ndarray) -> float:
         return float(np.allclose(output, target))
     return float(
         structural_similarity(
-            output, target, channel_axis=-1, data_range=255, gaussian_weights=True, sigma=1.5,
+            output,
+            target,
+            channel_axis=-1,
+            data_range=255,
+            gaussian_weights=True,
+            sigma=1.5,
             use_sample_covariance=False,
         )
     )

@@ -213,7 +213,14 @@ class UNetGenerator(
         # Replaces the mixin's loader, which loads non-strictly and falls back to pickled weights.
         if config is None:
             # The mixin swallowed why config.json is missing; asking again gives the specific reason.
-            resolve_file(model_id, CONFIG_NAME, revision=revision, cache_dir=cache_dir, token=token, local_files_only=local_files_only)
+            resolve_file(
+                model_id,
+                CONFIG_NAME,
+                revision=revision,
+                cache_dir=cache_dir,
+                token=token,
+                local_files_only=local_files_only,
+            )
             raise ModelLoadError(f"{model_id}: no readable {CONFIG_NAME} (is it a pix2pix-color model?)")
         if not isinstance(config, dict):
             raise ModelLoadError(f"{model_id}: {CONFIG_NAME} must hold a JSON object")
@@ -250,12 +257,14 @@ class UNetGenerator(
         if L.shape[-2] % self.multiple or L.shape[-1] % self.multiple:
             raise ValueError(f"H and W must be multiples of {self.multiple}, got {tuple(L.shape[-2:])}")
         if hints is not None and not self.hints:
-            raise ValueError("this model takes no color hints (its config.json has no \"hints\": true)")
+            raise ValueError('this model takes no color hints (its config.json has no "hints": true)')
         if self.hints:
             if hints is None:
                 hints = L.new_zeros(L.shape[0], HINT_CHANNELS, *L.shape[-2:])
             elif hints.shape != (L.shape[0], HINT_CHANNELS, *L.shape[-2:]):
-                raise ValueError(f"expected hints of shape {(L.shape[0], HINT_CHANNELS, *L.shape[-2:])}, got {tuple(hints.shape)}")
+                raise ValueError(
+                    f"expected hints of shape {(L.shape[0], HINT_CHANNELS, *L.shape[-2:])}, got {tuple(hints.shape)}"
+                )
             L = torch.cat([L, hints.to(L.dtype)], dim=1)
         out = self.net(L)
         if self.head == "regression":

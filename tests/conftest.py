@@ -58,7 +58,10 @@ def write_hub_dataset(root: Path, splits: dict[str, list[bytes]], shards: int = 
     features = Features({"image": ImageFeature(), "label": Value("string")})
     data_files = []
     for split, images in splits.items():
-        rows = {"image": [{"bytes": b, "path": f"{split}-{i}.jpg"} for i, b in enumerate(images)], "label": ["scene"] * len(images)}
+        rows = {
+            "image": [{"bytes": b, "path": f"{split}-{i}.jpg"} for i, b in enumerate(images)],
+            "label": ["scene"] * len(images),
+        }
         ds = Dataset.from_dict(rows, features=features)
         n = min(shards, len(images))
         for k in range(n):
@@ -81,7 +84,12 @@ def bomb_png(path: Path, width: int = 100_000, height: int = 100_000) -> Path:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+        + chunk(b"IEND", b"")
+    )
     return path
 
 
@@ -108,17 +116,27 @@ def hostile_corpus(folder: Path) -> dict[str, str | None]:
     add("one_pixel.png", None, lambda p: Image.new("RGB", (1, 1), (90, 140, 200)).save(p))
     add("tall.png", None, lambda p: landscape(1, 10_000).save(p))
     add("wide.png", None, lambda p: landscape(10_000, 1).save(p))
-    add("gray16.png", None, lambda p: Image.fromarray((np.asarray(photo.convert("L"), dtype=np.uint16) * 257)).save(p))
+    add("gray16.png", None, lambda p: Image.fromarray(np.asarray(photo.convert("L"), dtype=np.uint16) * 257).save(p))
     add("cmyk.jpg", None, lambda p: photo.convert("CMYK").save(p, quality=90))
-    add("palette_transparent.png", None, lambda p: photo.convert("P", palette=Image.ADAPTIVE, colors=32).save(p, transparency=0))
+    add(
+        "palette_transparent.png",
+        None,
+        lambda p: photo.convert("P", palette=Image.ADAPTIVE, colors=32).save(p, transparency=0),
+    )
     frames = [landscape(120, 80, seed=s) for s in range(3)]
-    add("animated.gif", None, lambda p: frames[0].save(p, save_all=True, append_images=frames[1:], duration=100, loop=0))
+    add(
+        "animated.gif", None, lambda p: frames[0].save(p, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    )
     add("photo.webp", None, lambda p: photo.save(p, format="WEBP", quality=90))
     exif = Image.Exif()
     exif[0x0112] = 8  # displayed rotated 90 degrees counter-clockwise
     add("exif_rotated.jpg", None, lambda p: photo.save(p, exif=exif, quality=90))
     add("text.jpg", "not an image", lambda p: p.write_text("Dear archivist, this is a letter, not a photo.\n" * 20))
-    add("random.jpg", "not an image", lambda p: p.write_bytes(np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8).tobytes()))
+    add(
+        "random.jpg",
+        "not an image",
+        lambda p: p.write_bytes(np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8).tobytes()),
+    )
     return expected
 
 
@@ -131,9 +149,23 @@ def displayed(path: Path) -> Image.Image:
 
 # A training config small enough for a few CPU steps per second.
 TINY_TRAINING = dict(
-    image_size=32, gen_depth=5, gen_base_channels=8, gen_max_channels=32, disc_base_channels=8, batch_size=4,
-    num_workers=0, validation_images=4, sample_images=2, shuffle_buffer=16, log_every=1, checkpoint_every=2,
-    validate_every=100, l1_warmup_steps=1, flip=True, load_size=40, mixed_precision="no",
+    image_size=32,
+    gen_depth=5,
+    gen_base_channels=8,
+    gen_max_channels=32,
+    disc_base_channels=8,
+    batch_size=4,
+    num_workers=0,
+    validation_images=4,
+    sample_images=2,
+    shuffle_buffer=16,
+    log_every=1,
+    checkpoint_every=2,
+    validate_every=100,
+    l1_warmup_steps=1,
+    flip=True,
+    load_size=40,
+    mixed_precision="no",
 )
 
 
@@ -204,7 +236,7 @@ def hub_server(tmp_path_factory) -> dict:
             break
         except OSError:
             if process.poll() is not None:
-                raise RuntimeError(f"olah exited: {(base / 'olah.log').read_text()[-2000:]}")
+                raise RuntimeError(f"olah exited: {(base / 'olah.log').read_text()[-2000:]}") from None
             time.sleep(0.2)
     else:
         process.kill()
@@ -232,7 +264,6 @@ def app_server():
     """The Gradio app on the bundled default model (as a visitor meets it), in-process on a free loopback port."""
     pytest.importorskip("gradio")
     import app
-
     from pix2pix_color import Colorizer
 
     demo = app.build_demo(Colorizer.from_pretrained())

@@ -6,7 +6,6 @@ import functools
 import http.server
 import os
 import re
-import shutil
 import threading
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from PIL import Image
 from .conftest import ROOT, bomb_png, landscape
 
 gr = pytest.importorskip("gradio")
-from gradio_client import Client, handle_file  # noqa: E402
+from gradio_client import handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 
 import app  # noqa: E402
@@ -103,7 +102,8 @@ def browser():
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
+            executable_path=CHROMIUM,
+            headless=True,
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
         )
         yield browser
@@ -118,7 +118,8 @@ def _colorize_in_page(page, root, photo: Path, screenshot: Path) -> list[list[in
     images.first.wait_for(state="visible", timeout=120_000)
     page.wait_for_function(
         "els => els.length >= 2 && els.every(e => e.complete && e.naturalWidth > 0)",
-        arg=images.element_handles(), timeout=120_000,
+        arg=images.element_handles(),
+        timeout=120_000,
     )
     page.screenshot(path=str(screenshot), full_page=True)
     return [[e.evaluate("e => e.naturalWidth"), e.evaluate("e => e.naturalHeight")] for e in images.element_handles()]
@@ -142,7 +143,9 @@ def test_embed_page_renders_the_app_through_the_web_component(app_server, browse
     server = app_server
     # docs/embed.html as published, pointed at the local app and at the web component it serves.
     html = (ROOT / "docs" / "embed.html").read_text()
-    entry = re.search(r"\./(assets/index-[\w-]+\.js)", (Path(gr.__file__).parent / "templates/frontend/gradio.js").read_text()).group(1)
+    entry = re.search(
+        r"\./(assets/index-[\w-]+\.js)", (Path(gr.__file__).parent / "templates/frontend/gradio.js").read_text()
+    ).group(1)
     html = re.sub(r'(<script id="gradio-js" type="module" src=")[^"]+', rf"\g<1>{server}/{entry}", html)
     html = re.sub(r'(<gradio-app id="colorizer" src=")[^"]+', rf"\g<1>{server}", html)
     site = tmp_path / "site"
@@ -215,8 +218,12 @@ def test_batch_tab_returns_gallery_and_zip_of_full_resolution_pngs(app_client, t
 def test_compare_with_real_colors_for_a_color_photo(app_client, tmp_path):
     color = tmp_path / "color.png"
     landscape(80, 50).save(color)
-    (left, right), download, note = app_client.predict(handle_file(str(color)), "Auto", app.COMPARE_REAL, 1.0, api_name="/colorize_ui")
+    (left, right), download, note = app_client.predict(
+        handle_file(str(color)), "Auto", app.COMPARE_REAL, 1.0, api_name="/colorize_ui"
+    )
     assert np.array_equal(np.asarray(Image.open(right).convert("RGB")), np.asarray(Image.open(color).convert("RGB")))
     assert Image.open(left).size == (80, 50) and "real colors" in note
-    (left, right), _, _ = app_client.predict(handle_file(str(color)), "Auto", app.COMPARE_GRAY, 1.0, api_name="/colorize_ui")
+    (left, right), _, _ = app_client.predict(
+        handle_file(str(color)), "Auto", app.COMPARE_GRAY, 1.0, api_name="/colorize_ui"
+    )
     assert np.asarray(Image.open(left).convert("HSV"))[..., 1].max() <= 2  # the black-and-white version

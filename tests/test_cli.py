@@ -51,7 +51,9 @@ def test_evaluate_folder_writes_model_and_gray_baseline(tiny_model_dir, tmp_path
     for i in range(3):
         landscape(80, 60, seed=i).save(tmp_path / f"{i}.png")
     report_path = tmp_path / "report.json"
-    status = main(["evaluate", "--model", str(tiny_model_dir), "--images", str(tmp_path), "--output", str(report_path), "-q"])
+    status = main(
+        ["evaluate", "--model", str(tiny_model_dir), "--images", str(tmp_path), "--output", str(report_path), "-q"]
+    )
     assert status == 0
     report = json.loads(report_path.read_text())
     assert report["model"]["n_images"] == 3 and report["gray"]["n_images"] == 3

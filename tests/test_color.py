@@ -29,7 +29,9 @@ def test_rgb_to_lab_matches_scikit_image(as_float):
 
 
 def test_lab_to_rgb_matches_scikit_image_including_out_of_gamut():
-    L, a, b = torch.meshgrid(torch.linspace(0, 100, 41), torch.linspace(-128, 127, 52), torch.linspace(-128, 127, 52), indexing="ij")
+    L, a, b = torch.meshgrid(
+        torch.linspace(0, 100, 41), torch.linspace(-128, 127, 52), torch.linspace(-128, 127, 52), indexing="ij"
+    )
     lab = torch.stack([L, a, b]).reshape(3, 1, -1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # scikit-image warns about the negative Z it clips

@@ -37,7 +37,14 @@ def test_bundled_card_reports_metrics_against_the_gray_baseline():
     front = yaml.safe_load(card.split("---")[1])
     metrics = {m["type"]: m["value"] for m in front["model-index"][0]["results"][0]["metrics"]}
     assert metrics["psnr"] > 24 and metrics["auc"] > 0.9
-    for needle in ("grayscale baseline", "Provenance and terms", "intel-scenes", "python -m train", "float16", "Limitations"):
+    for needle in (
+        "grayscale baseline",
+        "Provenance and terms",
+        "intel-scenes",
+        "python -m train",
+        "float16",
+        "Limitations",
+    ):
         assert needle in card
 
 
@@ -63,8 +70,19 @@ def test_bundled_model_beats_the_gray_baseline_on_real_photos():
 def test_cli_uses_the_bundled_model(tmp_path):
     out = tmp_path / "out"
     result = subprocess.run(
-        [sys.executable, "-m", "pix2pix_color.cli", "colorize", str(ROOT / "examples" / "bridge.jpg"), "-o", str(out), "-q"],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pix2pix_color.cli",
+            "colorize",
+            str(ROOT / "examples" / "bridge.jpg"),
+            "-o",
+            str(out),
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     assert Image.open(out / "bridge.png").size == Image.open(ROOT / "examples" / "bridge.jpg").size

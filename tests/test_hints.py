@@ -54,7 +54,9 @@ def test_a_scribble_equals_the_same_points():
     for x in range(5, 9):
         scribble.putpixel((x, 12), (20, 160, 40, 255))
     from_scribble = hint_channels(hint_points(scribble, 40, 30), full=(30, 40), work=(30, 40))
-    from_points = hint_channels(hint_points([(x + 0.5, 12.5, (20, 160, 40)) for x in range(5, 9)], 40, 30), (30, 40), (30, 40))
+    from_points = hint_channels(
+        hint_points([(x + 0.5, 12.5, (20, 160, 40)) for x in range(5, 9)], 40, 30), (30, 40), (30, 40)
+    )
     assert torch.allclose(from_scribble, from_points)
     assert hint_points(Image.new("RGBA", (40, 30), (255, 0, 0, 0)), 40, 30) is None  # fully transparent: none
 
@@ -113,7 +115,7 @@ def test_a_hint_free_model_refuses_hints_but_accepts_none(photos):
     colorizer = Colorizer(tiny_generator())
     assert not colorizer.takes_hints
     colorizer.colorize(photos[0], hints=[])
-    with pytest.raises(HintError, match='this model takes no color hints'):
+    with pytest.raises(HintError, match="this model takes no color hints"):
         colorizer.colorize(photos[0], hints=[(1, 1, "#ff0000")])
 
 

@@ -16,7 +16,7 @@ from pix2pix_color import Colorizer, ImageError
 from pix2pix_color.cli import main as cli_main
 from pix2pix_color.color import gray_to_l, rgb_to_l
 
-from .conftest import ROOT, displayed, hostile_corpus, run_python, tiny_generator
+from .conftest import displayed, hostile_corpus, run_python, tiny_generator
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +59,10 @@ def test_exif_rotation_and_palette_alpha_are_honoured(corpus, colorizer):
     assert colorizer.colorize(folder / "exif_rotated.jpg").size == (160, 240)
     out = colorizer.colorize(folder / "palette_transparent.png")
     assert out.mode == "RGBA"
-    assert np.array_equal(np.asarray(out.getchannel("A")), np.asarray(Image.open(folder / "palette_transparent.png").convert("RGBA").getchannel("A")))
+    assert np.array_equal(
+        np.asarray(out.getchannel("A")),
+        np.asarray(Image.open(folder / "palette_transparent.png").convert("RGBA").getchannel("A")),
+    )
     assert colorizer.colorize(folder / "animated.gif").size == (120, 80)
 
 

@@ -1,5 +1,4 @@
 import json
-from pathlib import Path
 
 import pytest
 import torch
@@ -23,7 +22,14 @@ def test_save_and_load_round_trip(tmp_path):
     assert "config.json" in files and "model.safetensors" in files
     assert not any(name.endswith((".bin", ".pt", ".pth", ".pkl")) for name in files)
     config = json.loads((tmp_path / "m" / "config.json").read_text())
-    assert config == {"depth": 5, "base_channels": 8, "max_channels": 32, "dropout": 0.5, "image_size": 64, "chroma_gain": 1.0}
+    assert config == {
+        "depth": 5,
+        "base_channels": 8,
+        "max_channels": 32,
+        "dropout": 0.5,
+        "image_size": 64,
+        "chroma_gain": 1.0,
+    }
     loaded = UNetGenerator.from_pretrained(tmp_path / "m")
     assert not loaded.training
     assert torch.equal(_outputs(G), _outputs(loaded))

@@ -23,7 +23,9 @@ def test_colorfulness_is_zero_for_gray_and_grows_with_saturation():
     photo = np.asarray(landscape(64, 48))
     gray = np.repeat(gray_version(photo)[..., None], 3, axis=-1)
     assert colorfulness(gray) == pytest.approx(0, abs=0.5)
-    vivid = np.clip((photo.astype(float) - photo.mean(-1, keepdims=True)) * 1.5 + photo.mean(-1, keepdims=True), 0, 255).astype(np.uint8)
+    vivid = np.clip(
+        (photo.astype(float) - photo.mean(-1, keepdims=True)) * 1.5 + photo.mean(-1, keepdims=True), 0, 255
+    ).astype(np.uint8)
     assert colorfulness(vivid) > colorfulness(photo) > 10
 
 
@@ -61,7 +63,9 @@ def test_image_metrics_checks_sizes():
 
 def lab_image(L: float, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """(H,W,3) uint8 sRGB of constant L* and the given a*, b* planes."""
-    lab = torch.stack([torch.full(a.shape, L), torch.tensor(a, dtype=torch.float32), torch.tensor(b, dtype=torch.float32)])
+    lab = torch.stack(
+        [torch.full(a.shape, L), torch.tensor(a, dtype=torch.float32), torch.tensor(b, dtype=torch.float32)]
+    )
     return lab_to_rgb(lab, dtype=torch.uint8).permute(1, 2, 0).numpy()
 
 
@@ -110,5 +114,10 @@ def test_evaluate_with_hints_passes_points_sampled_from_the_real_photo(photos):
             rgb = np.array([int(color[i : i + 2], 16) for i in (1, 3, 5)])
             assert np.abs(rgb - real[y, x].astype(int)).max() < 60  # a 3x3 mean around the point
     again = []
-    evaluate(lambda g, hints=None: again.extend(hints) or [x.convert("RGB") for x in g], photos[:3], hints_per_photo=10, seed=1)
+    evaluate(
+        lambda g, hints=None: again.extend(hints) or [x.convert("RGB") for x in g],
+        photos[:3],
+        hints_per_photo=10,
+        seed=1,
+    )
     assert again == seen  # the same points for every model

@@ -26,7 +26,12 @@ def test_patch_discriminator_is_70x70_patchgan():
 
 @pytest.mark.parametrize(
     "kwargs, size",
-    [(dict(depth=7), 128), (dict(base_channels=32), 256), (dict(depth=7, base_channels=32, max_channels=256), 128), (dict(depth=5, base_channels=8), 96)],
+    [
+        (dict(depth=7), 128),
+        (dict(base_channels=32), 256),
+        (dict(depth=7, base_channels=32, max_channels=256), 128),
+        (dict(depth=5, base_channels=8), 96),
+    ],
 )
 def test_generator_variants(kwargs, size):
     G = UNetGenerator(**kwargs)
@@ -40,7 +45,9 @@ def test_generator_rejects_sizes_that_are_not_multiples():
         G(torch.randn(1, 1, 48, 64))
 
 
-@pytest.mark.parametrize("bad", [dict(depth=100), dict(depth="8"), dict(base_channels=10**9), dict(dropout=1.5), dict(depth=True)])
+@pytest.mark.parametrize(
+    "bad", [dict(depth=100), dict(depth="8"), dict(base_channels=10**9), dict(dropout=1.5), dict(depth=True)]
+)
 def test_generator_validates_arguments_before_allocating(bad):
     with pytest.raises(ValueError):
         UNetGenerator(**bad)

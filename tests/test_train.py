@@ -5,7 +5,6 @@ import json
 from collections import Counter
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 import yaml
@@ -15,13 +14,12 @@ from PIL import Image
 from pix2pix_color import Colorizer, UNetGenerator
 from train import with_preset
 from train.__main__ import main as train_main
+from train.checkpoint import load_latest_checkpoint
 from train.data import load_splits, read_bytes, training_loader
 from train.loop import train
-from train.checkpoint import load_latest_checkpoint
 from train.publish import PublishError, commit_operations, publish
 
 from .conftest import TINY_TRAINING, landscape
-
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +50,13 @@ def test_train_publishable_run_on_hub_layout(hub_dataset, tmp_path):
     assert grid.size == (2 * 128, 3 * 128)  # 2 photos x (gray, generated, real)
 
     # The export is a Hub model repo that loads strictly and colorizes.
-    assert sorted(p.name for p in export.iterdir()) == ["README.md", "config.json", "discriminator.safetensors", "model.safetensors", "samples.png"]
+    assert sorted(p.name for p in export.iterdir()) == [
+        "README.md",
+        "config.json",
+        "discriminator.safetensors",
+        "model.safetensors",
+        "samples.png",
+    ]
     colorizer = Colorizer.from_pretrained(export)
     assert colorizer.working_size == 32
     assert colorizer.colorize(landscape(70, 45).convert("L")).size == (70, 45)
@@ -65,13 +69,27 @@ def test_train_publishable_run_on_hub_layout(hub_dataset, tmp_path):
     results = {m["type"]: m["value"] for m in front["model-index"][0]["results"][0]["metrics"]}
     assert results["psnr"] == pytest.approx(metrics["model"]["psnr"], abs=1e-3)
     assert set(results) == {"psnr", "ssim", "auc", "hue_hit", "colorfulness"}
-    for needle in ("from_pretrained", "grayscale baseline", "samples.png", "Provenance and terms", "Limitations", "isola2017image", "python -m train"):
+    for needle in (
+        "from_pretrained",
+        "grayscale baseline",
+        "samples.png",
+        "Provenance and terms",
+        "Limitations",
+        "isola2017image",
+        "python -m train",
+    ):
         assert needle in card
     # Published cards name no folder of the training machine.
     assert str(tmp_path) not in card and str(hub_dataset.parent) not in card
     assert f"--dataset ./{hub_dataset.name} --output-dir runs/run" in card
     ops = commit_operations(export)
-    assert sorted(op.path_in_repo for op in ops) == ["README.md", "config.json", "discriminator.safetensors", "model.safetensors", "samples.png"]
+    assert sorted(op.path_in_repo for op in ops) == [
+        "README.md",
+        "config.json",
+        "discriminator.safetensors",
+        "model.safetensors",
+        "samples.png",
+    ]
 
 
 def _weights(run: Path) -> dict[str, torch.Tensor]:
@@ -94,7 +112,8 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(hub_dataset, tmp_
 
 def test_loose_images_get_a_deterministic_carved_validation_split(image_folder, tmp_path):
     cfg = tiny_config(image_folder, tmp_path / "run", max_steps=2, validation_fraction=0.25)
-    digest = lambda ex: hashlib.sha256(read_bytes(ex["image"])).hexdigest()
+    def digest(ex):
+        return hashlib.sha256(read_bytes(ex["image"])).hexdigest()
     first, second = load_splits(cfg), load_splits(cfg)
     validation = [digest(ex) for ex in first.validation]
     assert first.carved and validation == [digest(ex) for ex in second.validation]

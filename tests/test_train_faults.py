@@ -9,9 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-import pytest
 import torch
 
 import train.data
@@ -20,7 +18,6 @@ import train.step
 from train import with_preset
 from train.__main__ import main as train_main
 from train.checkpoint import checkpoint_dir, list_checkpoints, load_latest_checkpoint
-from train.loop import NonFiniteLossError
 
 from .conftest import ROOT, TINY_TRAINING, jpeg_bytes, landscape, tiny_flags, write_hub_dataset
 
@@ -34,7 +31,19 @@ def test_sigkill_at_random_moments_then_resume(hub_dataset, tmp_path):
     # A bigger generator than the other tests use, so that a checkpoint takes long enough to write
     # that the kill below can land in the middle of one.
     flags = tiny_flags(checkpoint_every=1, gen_base_channels=32, gen_max_channels=256, validation_images=2)
-    command = [sys.executable, "-m", "train", "--dataset", str(hub_dataset), "--output-dir", str(out), "--max-steps", "40", *flags, "--resume"]
+    command = [
+        sys.executable,
+        "-m",
+        "train",
+        "--dataset",
+        str(hub_dataset),
+        "--output-dir",
+        str(out),
+        "--max-steps",
+        "40",
+        *flags,
+        "--resume",
+    ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     rng = random.Random(1234)
     last_step, caught_mid_write = 0, False
@@ -68,7 +77,9 @@ def test_a_half_written_or_damaged_checkpoint_is_never_used(hub_dataset, tmp_pat
     out = tmp_path / "run"
     train.loop.train(with_preset(dataset=str(hub_dataset), output_dir=str(out), max_steps=4, **TINY_TRAINING))
     newest = list_checkpoints(out)[-1]
-    (checkpoint_dir(out) / ".checkpoint-00000006.safetensors.tmp").write_bytes(newest.read_bytes()[:1000])  # killed mid-write
+    (checkpoint_dir(out) / ".checkpoint-00000006.safetensors.tmp").write_bytes(
+        newest.read_bytes()[:1000]
+    )  # killed mid-write
     (checkpoint_dir(out) / "checkpoint-00000008.safetensors").write_bytes(b"\0" * 4096)  # disk trouble
     state = load_latest_checkpoint(out)
     assert state["step"] == 4 and state["path"] == str(newest)
@@ -99,7 +110,10 @@ def test_non_finite_losses_are_never_applied_and_stop_the_run(hub_dataset, tmp_p
 
 
 def test_an_unreadable_shard_is_skipped_and_counted(tmp_path):
-    shards = {"train": [jpeg_bytes(landscape(40, 40, seed=i)) for i in range(12)], "validation": [jpeg_bytes(landscape(40, 40, seed=50))]}
+    shards = {
+        "train": [jpeg_bytes(landscape(40, 40, seed=i)) for i in range(12)],
+        "validation": [jpeg_bytes(landscape(40, 40, seed=50))],
+    }
     dataset = write_hub_dataset(tmp_path / "ds", shards, shards=3)
     broken = sorted((dataset / "data").glob("train-*.parquet"))[1]
     broken.write_bytes(broken.read_bytes()[:300])  # cut off: pyarrow cannot read it
@@ -124,7 +138,12 @@ def test_a_flaky_shard_is_retried_without_losing_or_repeating_photos(hub_dataset
 
     monkeypatch.setattr(train.data, "_rows_of", flaky)
     monkeypatch.setattr(train.data.time, "sleep", lambda s: None)
-    cfg = with_preset(dataset=str(hub_dataset), output_dir=str(tmp_path), max_steps=1, **{**TINY_TRAINING, "flip": False, "load_size": None})
+    cfg = with_preset(
+        dataset=str(hub_dataset),
+        output_dir=str(tmp_path),
+        max_steps=1,
+        **{**TINY_TRAINING, "flip": False, "load_size": None},
+    )
     splits = train.data.load_splits(cfg)
     seen, failed = [], 0
     for batch in train.data.training_loader(splits, cfg, epoch=0):
@@ -136,8 +155,26 @@ def test_a_flaky_shard_is_retried_without_losing_or_repeating_photos(hub_dataset
 
 def test_push_failure_keeps_the_export_and_says_how_to_publish(hub_dataset, tmp_path):
     out = tmp_path / "run"
-    env = {**os.environ, "HF_ENDPOINT": "http://127.0.0.1:9", "HF_TOKEN": "hf_not_valid", "HF_HOME": str(tmp_path / "hf")}
-    command = [sys.executable, "-m", "train", "--dataset", str(hub_dataset), "--output-dir", str(out), "--max-steps", "2", *tiny_flags(), "--push-to-hub", "someone/landscapes"]
+    env = {
+        **os.environ,
+        "HF_ENDPOINT": "http://127.0.0.1:9",
+        "HF_TOKEN": "hf_not_valid",
+        "HF_HOME": str(tmp_path / "hf"),
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "train",
+        "--dataset",
+        str(hub_dataset),
+        "--output-dir",
+        str(out),
+        "--max-steps",
+        "2",
+        *tiny_flags(),
+        "--push-to-hub",
+        "someone/landscapes",
+    ]
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "could not publish to someone/landscapes" in result.stderr

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 import torch
 from safetensors.torch import save_file
 
 from pix2pix_color import ab_bins
-from pix2pix_color.color import normalize_ab
 from pix2pix_color.models import PatchDiscriminator, UNetGenerator
 from train import data, with_preset
 from train.__main__ import main as train_main
@@ -146,10 +144,24 @@ def test_init_from_another_head_keeps_the_body_and_refuses_another_size(tmp_path
 def test_classification_run_with_hints_rebalancing_and_ema_then_fine_tuned_with_init_from(hub_dataset, tmp_path):
     first = tmp_path / "cls"
     flags = tiny_flags(l1_warmup_steps=100)
-    status = train_main([
-        "--dataset", str(hub_dataset), "--output-dir", str(first), "--max-steps", "4", *flags,
-        "--head", "classification", "--hints", "--color-rebalance", "0.5", "--ema-decay", "0.9",
-    ])
+    status = train_main(
+        [
+            "--dataset",
+            str(hub_dataset),
+            "--output-dir",
+            str(first),
+            "--max-steps",
+            "4",
+            *flags,
+            "--head",
+            "classification",
+            "--hints",
+            "--color-rebalance",
+            "0.5",
+            "--ema-decay",
+            "0.9",
+        ]
+    )
     assert status == 0
     config = json.loads((first / "model" / "config.json").read_text())
     assert config["head"] == "classification" and config["hints"] is True
@@ -162,10 +174,22 @@ def test_classification_run_with_hints_rebalancing_and_ema_then_fine_tuned_with_
     assert "color rebalancing (lambda 0.5)" in log and "validation with 10 hints" in log
 
     second = tmp_path / "fine-tuned"
-    status = train_main([
-        "--dataset", str(hub_dataset), "--output-dir", str(second), "--max-steps", "2", *flags,
-        "--head", "classification", "--hints", "--init-from", str(first / "model"),
-    ])
+    status = train_main(
+        [
+            "--dataset",
+            str(hub_dataset),
+            "--output-dir",
+            str(second),
+            "--max-steps",
+            "2",
+            *flags,
+            "--head",
+            "classification",
+            "--hints",
+            "--init-from",
+            str(first / "model"),
+        ]
+    )
     assert status == 0
     log = (second / "train.log").read_text()
     assert "generator: " in log and "discriminator loaded" in log

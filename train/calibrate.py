@@ -7,8 +7,9 @@ every uncertain color towards gray, so outputs come out less colorful than real 
 One global factor on the predicted a*b* restores the scale. It is chosen on photos of the *training*
 split (never on validation): the smallest gain at which the outputs' mean colorfulness is within
 `--target-gap` percent of the same photos' real colorfulness. Smallest, because every step of gain
-costs fidelity (PSNR falls); -14% keeps a small margin inside the project's 15% tolerance. The gain goes into config.json
-(`chroma_gain`), so `from_pretrained` applies it; users can override it (`Colorizer(chroma_gain=...)`).
+costs fidelity (PSNR falls); -14% keeps a small margin inside the project's 15% tolerance. The gain
+goes into config.json (`chroma_gain`), so `from_pretrained` applies it; users can override it
+(`Colorizer(chroma_gain=...)`).
 """
 
 from __future__ import annotations
@@ -85,7 +86,13 @@ def main(argv: list[str] | None = None) -> int:
 
     G = UNetGenerator.from_pretrained(str(export))
     gain, curve = fit_gain(G, photos, args.target_gap)
-    logger.info("chroma gain %.2f: colorfulness gap %+.1f%% on %d training photos (1.00: %+.1f%%)", gain, curve[gain], len(photos), curve[1.0])
+    logger.info(
+        "chroma gain %.2f: colorfulness gap %+.1f%% on %d training photos (1.00: %+.1f%%)",
+        gain,
+        curve[gain],
+        len(photos),
+        curve[1.0],
+    )
     config = json.loads((export / "config.json").read_text())
     config["chroma_gain"] = gain
     (export / "config.json").write_text(json.dumps(config, sort_keys=True, indent=2))
@@ -109,10 +116,17 @@ def main(argv: list[str] | None = None) -> int:
     }
     record["metrics"] = metrics
     record_path.write_text(json.dumps(record, indent=2, default=str))
-    write_card(export, record, repo_id=None, weights_dtype=cfg.export_dtype, n_parameters=sum(p.numel() for p in G.parameters()))
+    write_card(
+        export,
+        record,
+        repo_id=None,
+        weights_dtype=cfg.export_dtype,
+        n_parameters=sum(p.numel() for p in G.parameters()),
+    )
     model, gray = summary["model"], summary["gray"]
     print(
-        f"chroma gain {gain:.2f}; validation ({model.n_images} photos): PSNR {model.psnr:.2f} dB (gray {gray.psnr:.2f}), "
+        f"chroma gain {gain:.2f}; validation ({model.n_images} photos): "
+        f"PSNR {model.psnr:.2f} dB (gray {gray.psnr:.2f}), "
         f"AuC {model.auc:.4f} (gray {gray.auc:.4f}), colorfulness {model.colorfulness_gap:+.1f}% vs real"
     )
     return 0

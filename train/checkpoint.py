@@ -50,7 +50,10 @@ def _split(value, path: str, tensors: dict[str, torch.Tensor]):
             raise TypeError(f"checkpoint keys must be str or int at {path}")
         return {_DICT: [[k, _split(v, f"{path}/{k}", tensors)] for k, v in value.items()]}
     if isinstance(value, (list, tuple)):
-        return {_LIST: [_split(v, f"{path}/{i}", tensors) for i, v in enumerate(value)], "tuple": isinstance(value, tuple)}
+        return {
+            _LIST: [_split(v, f"{path}/{i}", tensors) for i, v in enumerate(value)],
+            "tuple": isinstance(value, tuple),
+        }
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     raise TypeError(f"cannot store {type(value).__name__} at {path} in a checkpoint")

@@ -6,7 +6,7 @@ import argparse
 import dataclasses
 import types
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -18,7 +18,9 @@ class TrainConfig:
     epochs: float | None = None  # passes over the training split (an estimate is turned into steps)
     resume: bool = False  # continue from the newest checkpoint in output_dir
     push_to_hub: str | None = None  # Hub repo id to publish the final model to
-    init_from: str | None = None  # start from this published model (Hub id or folder): fine-tuning, or a run continued from shipped weights
+    init_from: str | None = (
+        None  # start from this published model (Hub id or folder): fine-tuning, or a run continued from shipped weights
+    )
     preset: str | None = None  # "paper" or "cpu-small": defaults that explicit flags override
 
     # --- data
@@ -39,7 +41,8 @@ class TrainConfig:
     gen_dropout: float = 0.5
     disc_base_channels: int = 64
     disc_layers: int = 3  # 3 = the 70x70 PatchGAN
-    head: str = "regression"  # "regression" (a*b* with L1) or "classification" (a*b* bins with cross-entropy, Zhang et al. 2016)
+    # "regression" (a*b* with L1) or "classification" (a*b* bins with cross-entropy, Zhang et al. 2016)
+    head: str = "regression"
     hints: bool = False  # train with simulated user color hints as extra inputs (Zhang et al. 2017)
 
     # --- objective and optimisation
@@ -52,7 +55,9 @@ class TrainConfig:
     betas: tuple[float, float] = (0.5, 0.999)
     l1_warmup_steps: int = 0  # train G with L1 alone for this many steps before the GAN phase
     lr_decay_steps: int = 0  # paper schedule: constant, then linear to 0 over the last N steps
-    mixed_precision: str = "auto"  # "auto" (bf16 on GPU; on CPU whichever a 2-step probe measures faster), "bf16" or "no"
+    mixed_precision: str = (
+        "auto"  # "auto" (bf16 on GPU; on CPU whichever a 2-step probe measures faster), "bf16" or "no"
+    )
     channels_last: bool | None = None  # None: on GPU only
     seed: int = 42
     max_bad_steps: int = 5  # consecutive non-finite losses before the run stops
@@ -113,8 +118,18 @@ class TrainConfig:
 PRESETS: dict[str, dict] = {
     "paper": dict(image_size=256, batch_size=32, gen_depth=8, gen_base_channels=64, gen_max_channels=512),
     "cpu-small": dict(
-        image_size=128, load_size=144, batch_size=16, gen_depth=7, gen_base_channels=32, gen_max_channels=256,
-        disc_base_channels=32, l1_warmup_steps=1000, num_workers=1, channels_last=True, checkpoint_every=200, validate_every=1000,
+        image_size=128,
+        load_size=144,
+        batch_size=16,
+        gen_depth=7,
+        gen_base_channels=32,
+        gen_max_channels=256,
+        disc_base_channels=32,
+        l1_warmup_steps=1000,
+        num_workers=1,
+        channels_last=True,
+        checkpoint_every=200,
+        validate_every=1000,
         validation_images=500,
     ),
 }

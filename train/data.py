@@ -32,7 +32,6 @@ from datasets.distributed import split_dataset_by_node
 from PIL import Image
 from torch import Tensor
 from torch.utils.data import DataLoader
-
 from tqdm.auto import tqdm
 
 from pix2pix_color import ab_bins
@@ -130,7 +129,9 @@ def _shard_stream(builder: str, files: list[str]) -> IterableDataset:
     per_shard = IMAGEFOLDER_FILES_PER_SHARD if builder == "imagefolder" else 1
     shards = [list(files[i : i + per_shard]) for i in range(0, len(files), per_shard)]
     # from_generator splits the list-valued `shards` across DataLoader workers and processes.
-    return IterableDataset.from_generator(read_shards, gen_kwargs={"shards": shards, "builder": builder}, features=STREAM_FEATURES)
+    return IterableDataset.from_generator(
+        read_shards, gen_kwargs={"shards": shards, "builder": builder}, features=STREAM_FEATURES
+    )
 
 
 def load_splits(cfg: TrainConfig) -> Splits:
@@ -141,7 +142,9 @@ def load_splits(cfg: TrainConfig) -> Splits:
     except (FileNotFoundError, ValueError) as e:
         raise SystemExit(f"dataset {cfg.dataset!r} cannot be opened: {e}") from None
     if source.name not in ("parquet", "imagefolder"):
-        raise SystemExit(f"dataset {cfg.dataset!r} is stored as {source.name!r}; Parquet shards or a folder of images are supported")
+        raise SystemExit(
+            f"dataset {cfg.dataset!r} is stored as {source.name!r}; Parquet shards or a folder of images are supported"
+        )
     if cfg.train_split not in data_files:
         raise SystemExit(f"dataset {cfg.dataset!r} has no split {cfg.train_split!r} (it has {sorted(data_files)})")
     train = _shard_stream(source.name, data_files[cfg.train_split])
@@ -152,7 +155,9 @@ def load_splits(cfg: TrainConfig) -> Splits:
     pick = partial(_in_validation, fraction=cfg.validation_fraction, seed=42)
     validation = train.filter(pick)
     train = train.filter(lambda example: not pick(example))
-    logger.info("no %r split: carved %.0f%% of train as validation", cfg.validation_split, 100 * cfg.validation_fraction)
+    logger.info(
+        "no %r split: carved %.0f%% of train as validation", cfg.validation_split, 100 * cfg.validation_fraction
+    )
     return Splits(train, validation, carved=True)
 
 
@@ -195,7 +200,12 @@ def _decoded(example: dict, load: int) -> tuple[np.ndarray | None, str, str | No
     image, status = decode_photo(data)
     if image is None:
         return None, status, None, data
-    return np.ascontiguousarray(np.asarray(resize_short_side(image, load), dtype=np.uint8).transpose(2, 0, 1)), OK, None, data
+    return (
+        np.ascontiguousarray(np.asarray(resize_short_side(image, load), dtype=np.uint8).transpose(2, 0, 1)),
+        OK,
+        None,
+        data,
+    )
 
 
 def to_training_pair(example: dict, *, cfg: TrainConfig, epoch: int) -> dict:
@@ -248,7 +258,9 @@ def build_cache(splits: Splits, cfg: TrainConfig, *, limit_bytes: int) -> PhotoC
             photo = torch.as_tensor(np.asarray(row["rgb"], dtype=np.uint8))
             nbytes += photo.numel()
             if nbytes > limit_bytes:
-                logger.info("the training split outgrows --cache-limit-gb %.1f: streaming it instead", limit_bytes / 2**30)
+                logger.info(
+                    "the training split outgrows --cache-limit-gb %.1f: streaming it instead", limit_bytes / 2**30
+                )
                 return None
             photos.append(photo)
     return PhotoCache(photos, skipped, nbytes)
@@ -292,9 +304,7 @@ def collate_pairs(examples: list[dict]) -> dict:
     }
 
 
-def training_loader(
-    splits: Splits, cfg: TrainConfig, *, epoch: int, rank: int = 0, world_size: int = 1
-) -> DataLoader:
+def training_loader(splits: Splits, cfg: TrainConfig, *, epoch: int, rank: int = 0, world_size: int = 1) -> DataLoader:
     """Batches of one epoch for this process: shuffled (seed, epoch), this process's share only."""
     ds = splits.train.shuffle(seed=cfg.seed, buffer_size=cfg.shuffle_buffer)
     if world_size > 1:
@@ -369,4 +379,3 @@ def validation_photos(splits: Splits, limit: int | None) -> Iterator[Image.Image
 def count_examples(ds: IterableDataset) -> int:
     """Rows in a split, for turning --epochs into steps (one pass over the encoded rows)."""
     return sum(1 for example in ds if example["image"] is not None)
-

@@ -79,7 +79,7 @@ def build_models(cfg: TrainConfig) -> tuple[UNetGenerator, PatchDiscriminator]:
 
 
 def pick_mixed_precision(cfg: TrainConfig) -> str:
-    """"bf16" or "no". For "auto" on a CPU: time generator steps both ways and take the faster.
+    """ "bf16" or "no". For "auto" on a CPU: time generator steps both ways and take the faster.
 
     Whether bf16 autocast pays on a CPU depends on the chip (with AVX-512 BF16 or AMX it can be
     1.6x faster; without, many times slower), so it is measured rather than assumed.
@@ -102,7 +102,12 @@ def pick_mixed_precision(cfg: TrainConfig) -> str:
             times.append(time.perf_counter() - start)
         seconds[mode] = min(times[1:])
     choice = "bf16" if seconds["bf16"] < 0.9 * seconds["no"] else "no"
-    logger.info("mixed precision: %s (probe: fp32 %.2f s, bf16 %.2f s per forward/backward)", choice, seconds["no"], seconds["bf16"])
+    logger.info(
+        "mixed precision: %s (probe: fp32 %.2f s, bf16 %.2f s per forward/backward)",
+        choice,
+        seconds["no"],
+        seconds["bf16"],
+    )
     return choice
 
 
@@ -159,7 +164,9 @@ def train(cfg: TrainConfig) -> Path:
     if cfg.init_from:
         for line in load_initial_weights(G, D, cfg.init_from):
             logger.info("--init-from %s: %s", cfg.init_from, line)
-    ema = AveragedModel(G, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True) if cfg.ema_decay else None
+    ema = (
+        AveragedModel(G, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True) if cfg.ema_decay else None
+    )
     opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=cfg.betas)
     opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr, betas=cfg.betas)
     step, epoch, batches_in_epoch, elapsed = 0, 0, 0, 0.0
@@ -187,7 +194,11 @@ def train(cfg: TrainConfig) -> Path:
         if len(rng) == accelerator.num_processes:
             _set_rng_state(rng[accelerator.process_index])
         else:
-            logger.warning("the checkpoint was written by %d processes, this run has %d: random streams start afresh", len(rng), accelerator.num_processes)
+            logger.warning(
+                "the checkpoint was written by %d processes, this run has %d: random streams start afresh",
+                len(rng),
+                accelerator.num_processes,
+            )
         logger.info("resumed from %s (step %d, epoch %d)", checkpoint["path"], step, epoch)
     if channels_last:
         G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
@@ -201,23 +212,40 @@ def train(cfg: TrainConfig) -> Path:
 
     # --- data
     splits = data.load_splits(cfg)
-    cache = data.build_cache(splits, cfg, limit_bytes=int(cfg.cache_limit_gb * 2**30)) if cfg.cache_limit_gb > 0 else None
+    cache = (
+        data.build_cache(splits, cfg, limit_bytes=int(cfg.cache_limit_gb * 2**30)) if cfg.cache_limit_gb > 0 else None
+    )
     if not _everyone(cache is not None, accelerator):
         cache = None  # one process could not cache: all stream, so all run the same batches
     if cache is not None:
         counters.update({k: max(counters[k], v) for k, v in cache.skipped.items()})
-        logger.info("cached %d training photos in memory (%.0f MB); skipped %s", len(cache.photos), cache.nbytes / 2**20, cache.skipped)
+        logger.info(
+            "cached %d training photos in memory (%.0f MB); skipped %s",
+            len(cache.photos),
+            cache.nbytes / 2**20,
+            cache.skipped,
+        )
     total_steps = _total_steps(cfg, splits, cache, accelerator.num_processes)
     color_weights = None
     if cfg.color_rebalance is not None:
         photos = cache.photos if cache is not None else data.training_photos(splits)
         color_weights = ab_bins.rebalancing_weights(data.color_histogram(photos), mix=cfg.color_rebalance).to(device)
-        logger.info("color rebalancing (lambda %g): bin weights %.2f to %.2f", cfg.color_rebalance, color_weights.min(), color_weights.max())
+        logger.info(
+            "color rebalancing (lambda %g): bin weights %.2f to %.2f",
+            cfg.color_rebalance,
+            color_weights.min(),
+            color_weights.max(),
+        )
     validation_photos = list(data.validation_photos(splits, cfg.validation_images))
     if not validation_photos:
         raise SystemExit("the validation split holds no usable photo")
     samples = validation_photos[: cfg.sample_images]
-    logger.info("%d validation photos; training for %d steps on %s", len(validation_photos), total_steps, hardware_description(accelerator))
+    logger.info(
+        "%d validation photos; training for %d steps on %s",
+        len(validation_photos),
+        total_steps,
+        hardware_description(accelerator),
+    )
     accelerator.init_trackers("logs", config=_flat(cfg.to_dict()))
     tracker = accelerator.get_tracker("tensorboard", unwrap=True) if accelerator.is_main_process else None
 
@@ -225,10 +253,17 @@ def train(cfg: TrainConfig) -> Path:
         rng_states = gather_object([_rng_state()])  # every process's random state, in rank order
         if accelerator.is_main_process:
             state = {
-                "step": step, "epoch": epoch, "batches_in_epoch": batches_in_epoch, "config": cfg.to_dict(),
-                "G": G_plain.state_dict(), "D": D_plain.state_dict(),
-                "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
-                "rng": rng_states, "counters": dict(counters), "elapsed": elapsed + time.monotonic() - started,
+                "step": step,
+                "epoch": epoch,
+                "batches_in_epoch": batches_in_epoch,
+                "config": cfg.to_dict(),
+                "G": G_plain.state_dict(),
+                "D": D_plain.state_dict(),
+                "opt_g": opt_g.state_dict(),
+                "opt_d": opt_d.state_dict(),
+                "rng": rng_states,
+                "counters": dict(counters),
+                "elapsed": elapsed + time.monotonic() - started,
             }
             if ema is not None:
                 state["G_ema"] = ema.state_dict()
@@ -241,12 +276,29 @@ def train(cfg: TrainConfig) -> Path:
             for n_hints in (0, 10) if cfg.hints else (0,):
                 summary = run_validation(G_eval, validation_photos, working_size=cfg.image_size, hints=n_hints)
                 prefix = f"val/hints{n_hints}/" if n_hints else "val/"
-                accelerator.log({f"{prefix}{name}/{k}": v for name, s in summary.items() for k, v in s.as_dict().items() if k != "n_images"}, step=step)
+                accelerator.log(
+                    {
+                        f"{prefix}{name}/{k}": v
+                        for name, s in summary.items()
+                        for k, v in s.as_dict().items()
+                        if k != "n_images"
+                    },
+                    step=step,
+                )
                 m, g = summary["model"], summary["gray"]
                 logger.info(
-                    "step %d validation%s: PSNR %.2f dB (gray %.2f), SSIM %.4f, AuC %.4f, hue hit %.3f, colorfulness %.1f vs real %.1f (%+.1f%%)",
-                    step, f" with {n_hints} hints" if n_hints else "", m.psnr, g.psnr, m.ssim, m.auc, m.hue_hit,
-                    m.colorfulness, m.colorfulness_real, m.colorfulness_gap,
+                    "step %d validation%s: PSNR %.2f dB (gray %.2f), SSIM %.4f, AuC %.4f, hue hit %.3f, "
+                    "colorfulness %.1f vs real %.1f (%+.1f%%)",
+                    step,
+                    f" with {n_hints} hints" if n_hints else "",
+                    m.psnr,
+                    g.psnr,
+                    m.ssim,
+                    m.auc,
+                    m.hue_hit,
+                    m.colorfulness,
+                    m.colorfulness_real,
+                    m.colorfulness_gap,
                 )
                 results = {k: s.as_dict() for k, s in summary.items()}
                 record.update(results) if n_hints == 0 else record.update({f"hints{n_hints}": results})
@@ -262,7 +314,9 @@ def train(cfg: TrainConfig) -> Path:
         """This process's batches of the current epoch, from where a checkpoint left it."""
         rank, world = accelerator.process_index, accelerator.num_processes
         if cache is not None:
-            return data.cached_batches(cache, cfg, epoch=epoch, rank=rank, world_size=world, start_batch=batches_in_epoch)
+            return data.cached_batches(
+                cache, cfg, epoch=epoch, rank=rank, world_size=world, start_batch=batches_in_epoch
+            )
         loader = data.training_loader(splits, cfg, epoch=epoch, rank=rank, world_size=world)
         return itertools.islice(loader, batches_in_epoch, None)  # replays the epoch's order up to where it left
 
@@ -270,7 +324,9 @@ def train(cfg: TrainConfig) -> Path:
     started = time.monotonic()
     G.train()
     D.train()
-    progress = tqdm(total=total_steps, initial=step, desc="train", disable=not accelerator.is_main_process, dynamic_ncols=True)
+    progress = tqdm(
+        total=total_steps, initial=step, desc="train", disable=not accelerator.is_main_process, dynamic_ncols=True
+    )
     bad_in_a_row = 0
     while step < total_steps:
         batches = iter(epoch_batches())
@@ -290,7 +346,10 @@ def train(cfg: TrainConfig) -> Path:
             rgb = batch["rgb"].to(device, non_blocking=True)
             L, ab = data.to_model_space(rgb)
             if channels_last:
-                L, ab = L.contiguous(memory_format=torch.channels_last), ab.contiguous(memory_format=torch.channels_last)
+                L, ab = (
+                    L.contiguous(memory_format=torch.channels_last),
+                    ab.contiguous(memory_format=torch.channels_last),
+                )
             generator = _step_generator(cfg, step, accelerator.process_index)
             hints = simulate_hints(ab, generator) if cfg.hints else None
             lr = learning_rate(step, total_steps, cfg)
@@ -298,8 +357,19 @@ def train(cfg: TrainConfig) -> Path:
                 for group in opt.param_groups:
                     group["lr"] = lr
             losses = gan_step(
-                G, D, D_plain, opt_g, opt_d, L, ab, cfg, accelerator, adversarial=step >= cfg.l1_warmup_steps,
-                hints=hints, color_weights=color_weights, generator=generator,
+                G,
+                D,
+                D_plain,
+                opt_g,
+                opt_d,
+                L,
+                ab,
+                cfg,
+                accelerator,
+                adversarial=step >= cfg.l1_warmup_steps,
+                hints=hints,
+                color_weights=color_weights,
+                generator=generator,
             )
             if not losses.pop("finite"):
                 bad_in_a_row += 1
@@ -308,7 +378,8 @@ def train(cfg: TrainConfig) -> Path:
                 if bad_in_a_row >= cfg.max_bad_steps:
                     raise NonFiniteLossError(
                         f"{bad_in_a_row} consecutive non-finite losses ending at step {step + 1}; stopping. "
-                        f"The last good checkpoint is in {out / 'checkpoints'}: lower --lr or check the data, then --resume"
+                        f"The last good checkpoint is in {out / 'checkpoints'}: "
+                        "lower --lr or check the data, then --resume"
                     )
                 continue
             bad_in_a_row = 0
@@ -320,7 +391,9 @@ def train(cfg: TrainConfig) -> Path:
                 scalars = {f"train/{k}": v.item() for k, v in losses.items()}
                 scalars.update({"train/lr": lr, **{f"data/skipped_{k}": v for k, v in counters.items()}})
                 accelerator.log(scalars, step=step)
-                progress.set_postfix({k.split("/")[1]: f"{v:.3f}" for k, v in scalars.items() if k.startswith("train/loss")})
+                progress.set_postfix(
+                    {k.split("/")[1]: f"{v:.3f}" for k, v in scalars.items() if k.startswith("train/loss")}
+                )
             if step % cfg.checkpoint_every == 0:
                 checkpoint_now()
             if step % cfg.validate_every == 0 and step < total_steps:
@@ -339,7 +412,9 @@ def train(cfg: TrainConfig) -> Path:
     wall = elapsed + time.monotonic() - started
     export_dir = out / "model"
     if accelerator.is_main_process:
-        record = write_run_record(out, cfg=cfg, step=step, wall_seconds=wall, hardware=hardware_description(accelerator), counters=counters)
+        record = write_run_record(
+            out, cfg=cfg, step=step, wall_seconds=wall, hardware=hardware_description(accelerator), counters=counters
+        )
         export_model(G_eval, export_dir, cfg=cfg, record=record, discriminator=D_plain)
         logger.info("exported %s (wall time %.1f min, skipped: %s)", export_dir, wall / 60, counters)
         if cfg.push_to_hub:
@@ -360,4 +435,6 @@ def _setup_logging(out: Path, main: bool) -> None:
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if main:
         handlers.append(logging.FileHandler(out / "train.log"))
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", handlers=handlers, force=True)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", handlers=handlers, force=True
+    )

@@ -24,9 +24,9 @@ from pathlib import Path
 
 import torch
 import yaml
-from safetensors.torch import save_file
 from huggingface_hub import CommitOperationAdd, DatasetCard, EvalResult, HfApi, ModelCard, ModelCardData
 from huggingface_hub.errors import HfHubHTTPError, LocalTokenNotFoundError
+from safetensors.torch import save_file
 
 import pix2pix_color
 from pix2pix_color.models import UNetGenerator, count_parameters
@@ -90,7 +90,9 @@ def dataset_card_info(dataset: str) -> dict:
     }
 
 
-def write_run_record(out: Path, *, cfg: TrainConfig, step: int, wall_seconds: float, hardware: str, counters: dict) -> dict:
+def write_run_record(
+    out: Path, *, cfg: TrainConfig, step: int, wall_seconds: float, hardware: str, counters: dict
+) -> dict:
     metrics_path = out / "metrics.json"
     commands_path = out / "commands.txt"
     commands = commands_path.read_text().splitlines() if commands_path.is_file() else []
@@ -168,7 +170,11 @@ def _more_results(record: dict, cfg: dict) -> list[str]:
 
 
 def _recipe(cfg: dict, steps: int) -> str:
-    loss = "L1" if cfg.get("head", "regression") == "regression" else "cross-entropy over 253 a\\*b\\* bins (annealed-mean decoding)"
+    loss = (
+        "L1"
+        if cfg.get("head", "regression") == "regression"
+        else "cross-entropy over 253 a\\*b\\* bins (annealed-mean decoding)"
+    )
     if cfg.get("color_rebalance") is not None:
         loss += f", class-rebalanced (lambda {cfg['color_rebalance']:g})"
     if cfg["l1_warmup_steps"] >= steps:
@@ -182,7 +188,9 @@ def _recipe(cfg: dict, steps: int) -> str:
     return text
 
 
-def build_model_card(record: dict, *, n_parameters: int, weights_dtype: str, weights_mb: float, repo_id: str | None = None) -> ModelCard:
+def build_model_card(
+    record: dict, *, n_parameters: int, weights_dtype: str, weights_mb: float, repo_id: str | None = None
+) -> ModelCard:
     cfg = record["config"]
     data = record["dataset"]
     metrics = record.get("metrics") or {}
@@ -197,9 +205,13 @@ def build_model_card(record: dict, *, n_parameters: int, weights_dtype: str, wei
                 continue
             eval_results.append(
                 EvalResult(
-                    task_type="image-to-image", task_name="Image colorization",
-                    dataset_type=hub_dataset or Path(cfg["dataset"].rstrip("/")).name, dataset_name=dataset_name,
-                    dataset_split=cfg["validation_split"], metric_type=key, metric_name=METRIC_NAMES[key],
+                    task_type="image-to-image",
+                    task_name="Image colorization",
+                    dataset_type=hub_dataset or Path(cfg["dataset"].rstrip("/")).name,
+                    dataset_name=dataset_name,
+                    dataset_split=cfg["validation_split"],
+                    metric_type=key,
+                    metric_name=METRIC_NAMES[key],
                     metric_value=round(float(model_m[key]), 4),
                 )
             )
@@ -250,7 +262,9 @@ def build_model_card(record: dict, *, n_parameters: int, weights_dtype: str, wei
             if key == "colorfulness_gap":
                 lines.append(f"| {label} | {fmt.format(model_m[key])} | {fmt.format(gray_m[key])} |")
             else:
-                lines.append(f"| {label.format(real=model_m['colorfulness_real'])} | {fmt.format(model_m[key])} | {fmt.format(gray_m[key])} |")
+                lines.append(
+                    f"| {label.format(real=model_m['colorfulness_real'])} | {fmt.format(model_m[key])} | {fmt.format(gray_m[key])} |"
+                )
         lines += [
             "",
             "PSNR and SSIM on 8-bit RGB; colorfulness after Hasler & Süsstrunk (2003); AuC of the "
@@ -288,7 +302,13 @@ def build_model_card(record: dict, *, n_parameters: int, weights_dtype: str, wei
         "",
         "## Training",
         "",
-        f"- Data: **{dataset_name}**" + (f" ([{hub_dataset}](https://huggingface.co/datasets/{hub_dataset}))" if hub_dataset else f" (a local folder, `{portable(cfg['dataset'])}` below)") + ".",
+        f"- Data: **{dataset_name}**"
+        + (
+            f" ([{hub_dataset}](https://huggingface.co/datasets/{hub_dataset}))"
+            if hub_dataset
+            else f" (a local folder, `{portable(cfg['dataset'])}` below)"
+        )
+        + ".",
     ]
     if data.get("summary"):
         lines += ["", "  " + data["summary"].replace("\n", "\n  ")]
@@ -309,7 +329,9 @@ def build_model_card(record: dict, *, n_parameters: int, weights_dtype: str, wei
         + f"; {_recipe(cfg, record['steps'])}"
         + (f"; started from `{cfg['init_from']}`" if cfg.get("init_from") else "")
         + "; "
-        f"Adam lr {cfg['lr']:g}, betas {tuple(cfg['betas'])}" + (f", linear decay over the last {cfg['lr_decay_steps']} steps" if cfg["lr_decay_steps"] else "") + ".",
+        f"Adam lr {cfg['lr']:g}, betas {tuple(cfg['betas'])}"
+        + (f", linear decay over the last {cfg['lr_decay_steps']} steps" if cfg["lr_decay_steps"] else "")
+        + ".",
         f"- Generator: U-Net depth {cfg['gen_depth']}, {cfg['gen_base_channels']} base filters capped at {cfg['gen_max_channels']}, "
         f"{n_parameters:,} parameters; weights stored in {weights_dtype} ({weights_mb:.1f} MB); discriminator: "
         f"{cfg['disc_layers']}-layer PatchGAN, {cfg['disc_base_channels']} base filters.",
@@ -373,7 +395,9 @@ def export_model(
 
 def write_card(export_dir: Path, record: dict, *, repo_id: str | None, weights_dtype: str, n_parameters: int) -> None:
     weights_mb = (export_dir / "model.safetensors").stat().st_size / 1e6
-    card = build_model_card(record, n_parameters=n_parameters, weights_dtype=weights_dtype, weights_mb=weights_mb, repo_id=repo_id)
+    card = build_model_card(
+        record, n_parameters=n_parameters, weights_dtype=weights_dtype, weights_mb=weights_mb, repo_id=repo_id
+    )
     card.save(export_dir / "README.md")
 
 
@@ -411,14 +435,20 @@ def publish(run_dir: str | Path, repo_id: str, *, private: bool = False, api: Hf
     try:
         api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)
         info = api.create_commit(
-            repo_id, operations=operations, commit_message="Upload pix2pix-color model (safetensors, config, card, samples)",
+            repo_id,
+            operations=operations,
+            commit_message="Upload pix2pix-color model (safetensors, config, card, samples)",
             repo_type="model",
         )
     except LocalTokenNotFoundError:
-        raise PublishError(_retry(run_dir, repo_id, "no Hugging Face token (run `hf auth login` or set HF_TOKEN)")) from None
+        raise PublishError(
+            _retry(run_dir, repo_id, "no Hugging Face token (run `hf auth login` or set HF_TOKEN)")
+        ) from None
     except HfHubHTTPError as e:
         status = getattr(e.response, "status_code", None)
-        reason = {401: "the token was rejected", 403: f"the token may not write to {repo_id}"}.get(status, f"the Hub answered: {e}")
+        reason = {401: "the token was rejected", 403: f"the token may not write to {repo_id}"}.get(
+            status, f"the Hub answered: {e}"
+        )
         raise PublishError(_retry(run_dir, repo_id, reason)) from None
     except Exception as e:  # noqa: BLE001 - connection errors (httpx's own classes), offline mode, bad id...
         # ...whatever it is, the user needs the same thing: the reason, and how to retry later.

@@ -102,9 +102,7 @@ def gan_step(
     if adversarial:
         set_requires_grad(D, True)
         opt_d.zero_grad(set_to_none=True)
-        loss_d = 0.5 * (
-            gan_loss(D(L, ab), True, cfg.gan_mode) + gan_loss(D(L, fake.detach()), False, cfg.gan_mode)
-        )
+        loss_d = 0.5 * (gan_loss(D(L, ab), True, cfg.gan_mode) + gan_loss(D(L, fake.detach()), False, cfg.gan_mode))
         accelerator.backward(loss_d)
         finite = _all_finite(loss_d, accelerator)
         losses["loss_d"] = loss_d.detach()

@@ -11,7 +11,9 @@ from pix2pix_color.metrics import Summary, evaluate
 from pix2pix_color.models import UNetGenerator
 
 
-def run_validation(G: UNetGenerator, photos: list[Image.Image], *, working_size: int, hints: int = 0) -> dict[str, Summary]:
+def run_validation(
+    G: UNetGenerator, photos: list[Image.Image], *, working_size: int, hints: int = 0
+) -> dict[str, Summary]:
     """Metrics of G and of the grayscale baseline on the validation photos; G's mode is restored.
 
     `hints` > 0 gives each photo that many color hints sampled from it (the same ones at every
