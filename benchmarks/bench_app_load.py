@@ -149,8 +149,10 @@ def main() -> None:
     for kind in sorted({r[0] for r in results}):
         rs = [r for r in results if r[0] == kind]
         lat = sorted(r[2] for r in rs)
+
         def p(q):
             return lat[min(len(lat) - 1, int(q * len(lat)))]
+
         rows.append(
             [
                 kind,

@@ -112,8 +112,10 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(hub_dataset, tmp_
 
 def test_loose_images_get_a_deterministic_carved_validation_split(image_folder, tmp_path):
     cfg = tiny_config(image_folder, tmp_path / "run", max_steps=2, validation_fraction=0.25)
+
     def digest(ex):
         return hashlib.sha256(read_bytes(ex["image"])).hexdigest()
+
     first, second = load_splits(cfg), load_splits(cfg)
     validation = [digest(ex) for ex in first.validation]
     assert first.carved and validation == [digest(ex) for ex in second.validation]
