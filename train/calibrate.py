@@ -29,8 +29,8 @@ from pix2pix_color.color import gray_to_l, gray_version, lab_to_rgb
 from pix2pix_color.metrics import colorfulness
 
 from . import data
+from .card import write_card
 from .config import TrainConfig
-from .publish import write_card
 from .validate import run_validation, sample_grid
 
 logger = logging.getLogger(__name__)

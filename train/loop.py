@@ -29,8 +29,9 @@ from pix2pix_color.models import PatchDiscriminator, UNetGenerator, init_weights
 from . import data
 from .checkpoint import load_latest_checkpoint, save_checkpoint
 from .config import TrainConfig, command_line
+from .export import export_model, write_run_record
 from .hints import simulate_hints
-from .publish import export_model, publish_or_explain, write_run_record
+from .publish import publish_or_explain
 from .step import gan_step
 from .validate import run_validation, sample_grid
 from .warm_start import load_initial_weights

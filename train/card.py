@@ -1,0 +1,250 @@
+"""The model card of an exported run: `huggingface_hub`'s ModelCard rendered from model_card.md.
+
+The card's facts come from the run record (run.json: config, commands, metrics, hardware) and the
+training data's own dataset card; the layout lives in the Jinja template next to this file.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from huggingface_hub import DatasetCard, EvalResult, ModelCard, ModelCardData
+
+logger = logging.getLogger(__name__)
+
+TEMPLATE = Path(__file__).with_name("model_card.md")
+REPO_URL = "https://github.com/pix2pix-color/pix2pix-color"
+SPACE_URL = "https://huggingface.co/spaces/pix2pix-color/pix2pix-color"
+METRIC_ROWS = (
+    ("psnr", "PSNR (dB) ↑", "{:.2f}"),
+    ("ssim", "SSIM ↑", "{:.4f}"),
+    ("auc", "AuC of ab error, 0-150 ↑", "{:.4f}"),
+    ("hue_hit", "Hue hit rate ↑", "{:.3f}"),
+    ("colorfulness", "Colorfulness (real photos: {real:.1f})", "{:.1f}"),
+    ("colorfulness_gap", "Colorfulness vs real photos", "{:+.1f}%"),
+)
+METRIC_NAMES = {"psnr": "PSNR", "ssim": "SSIM", "auc": "AUC", "hue_hit": "Hue hit rate", "colorfulness": "Colorfulness"}
+CITATION = """@inproceedings{isola2017image,
+  title     = {Image-to-Image Translation with Conditional Adversarial Networks},
+  author    = {Isola, Phillip and Zhu, Jun-Yan and Zhou, Tinghui and Efros, Alexei A},
+  booktitle = {Computer Vision and Pattern Recognition (CVPR)},
+  year      = {2017}
+}"""
+
+
+def dataset_card_info(dataset: str) -> dict:
+    """Name, provenance and terms of the training data, from its dataset card (README.md)."""
+    meta, body = {}, ""
+    try:
+        source = os.path.join(dataset, "README.md") if os.path.isdir(dataset) else dataset
+        if not os.path.isdir(dataset) or os.path.isfile(source):
+            card = DatasetCard.load(source)
+            meta, body = card.data.to_dict(), card.text
+    except Exception as e:  # noqa: BLE001 - the card is optional; training must not fail over it
+        logger.warning("could not read the dataset card of %s: %s", dataset, e)
+    # The paragraph (and list) that starts with "Provenance", and the first table (what is in it).
+    provenance = re.search(r"^(#+\s*)?Provenance.*?(?=\n\s*\n(?![-*\s])|\Z)", body, re.M | re.S)
+    table = re.search(r"(^\|.*\|[ \t]*\n)+", body, re.M)
+    return {
+        "pretty_name": meta.get("pretty_name") or Path(dataset.rstrip("/")).name,
+        "license": meta.get("license"),
+        "provenance": provenance.group(0).strip() if provenance else "",
+        "summary": table.group(0).strip() if table else "",
+    }
+
+
+def _hub_dataset_id(cfg: dict) -> str | None:
+    if cfg.get("dataset_hub_id"):
+        return cfg["dataset_hub_id"]
+    dataset = cfg["dataset"]
+    looks_like_hub_id = re.fullmatch(r"[\w.-]+/[\w.-]+", dataset) is not None and not os.path.exists(dataset)
+    return dataset if looks_like_hub_id else None
+
+
+def _portable(cfg: dict) -> Callable[[str], str]:
+    """Rewrites the run's own folders in card text: the card is published, while the dataset folder
+    and output folder it was trained with exist only on the training machine. A local dataset
+    becomes ./<its folder name>, the output folder runs/<its name>; a Hub dataset id stays."""
+    swaps = {cfg["output_dir"].rstrip("/"): "runs/" + Path(cfg["output_dir"].rstrip("/")).name}
+    if not _hub_dataset_id(cfg):
+        swaps[cfg["dataset"].rstrip("/")] = "./" + Path(cfg["dataset"].rstrip("/")).name
+
+    def rewrite(text: str) -> str:
+        for local, shown in sorted(swaps.items(), key=lambda kv: -len(kv[0])):  # longest first
+            text = text.replace(local, shown)
+        return text
+
+    return rewrite
+
+
+def _recipe(cfg: dict, steps: int) -> str:
+    loss = (
+        "L1"
+        if cfg.get("head", "regression") == "regression"
+        else "cross-entropy over 253 a\\*b\\* bins (annealed-mean decoding)"
+    )
+    if cfg.get("color_rebalance") is not None:
+        loss += f", class-rebalanced (lambda {cfg['color_rebalance']:g})"
+    if cfg["l1_warmup_steps"] >= steps:
+        text = f"{loss} only"
+    else:
+        text = f"{loss} until step {cfg['l1_warmup_steps']}, "
+        text += f"then {cfg['gan_mode']} GAN + {cfg['lambda_l1']:g} x {loss.split(',')[0]}"
+    if cfg.get("hints"):
+        text += "; simulated color hints (half the photos none, the others a geometric number of points, mean 8)"
+    if cfg.get("ema_decay"):
+        text += f"; generator EMA {cfg['ema_decay']:g} (exported)"
+    return text
+
+
+def _result_row(name: str, results: dict) -> list[str]:
+    m, g = results["model"], results["gray"]
+    return [
+        name,
+        str(m["n_images"]),
+        f"{m['psnr']:.2f} ({m['psnr'] - g['psnr']:+.2f} vs gray)",
+        f"{m['ssim']:.4f}",
+        f"{m['hue_hit']:.3f}",
+        f"{m['colorfulness_gap']:+.1f}%",
+    ]
+
+
+def _eval_results(model_m: dict, cfg: dict, dataset_type: str, dataset_name: str) -> list[EvalResult]:
+    results = []
+    for key in ("psnr", "ssim", "auc", "hue_hit", "colorfulness"):
+        if key not in model_m or model_m[key] != model_m[key]:  # older runs, or NaN
+            continue
+        results.append(
+            EvalResult(
+                task_type="image-to-image",
+                task_name="Image colorization",
+                dataset_type=dataset_type,
+                dataset_name=dataset_name,
+                dataset_split=cfg["validation_split"],
+                metric_type=key,
+                metric_name=METRIC_NAMES[key],
+                metric_value=round(float(model_m[key]), 4),
+            )
+        )
+    return results
+
+
+def _metric_rows(model_m: dict, gray_m: dict) -> list[tuple[str, str, str]]:
+    rows = []
+    for key, label, fmt in METRIC_ROWS:
+        if key in model_m:
+            label = label.format(real=model_m["colorfulness_real"])
+            rows.append((label, fmt.format(model_m[key]), fmt.format(gray_m[key])))
+    return rows
+
+
+def _calibration(record: dict, model_m: dict | None) -> dict | None:
+    calibration = record.get("calibration")
+    if not (calibration and (calibration.get("uncalibrated_metrics") or {}).get("model") and model_m):
+        return None
+    before = calibration["uncalibrated_metrics"]["model"]
+    return {
+        "gain": f"{calibration['chroma_gain']:.2f}",
+        "target": f"{abs(calibration['target_gap_percent']):g}",
+        "photos": calibration["photos"],
+        "split": calibration["split"],
+        "rows": [
+            ("PSNR (dB)", f"{before['psnr']:.2f}", f"{model_m['psnr']:.2f}"),
+            ("AuC", f"{before['auc']:.4f}", f"{model_m['auc']:.4f}"),
+            (
+                "Colorfulness vs real photos",
+                f"{before['colorfulness_gap']:+.1f}%",
+                f"{model_m['colorfulness_gap']:+.1f}%",
+            ),  # noqa: E501
+        ],
+    }
+
+
+def _settings(cfg: dict, record: dict) -> str:
+    text = f"preset `{cfg.get('preset')}`; {record['steps']} steps in all, batch {cfg['batch_size']}"
+    text += f" at {cfg['image_size']}x{cfg['image_size']}"
+    if cfg.get("load_size"):
+        text += f" (random crops, short side resized to {cfg['load_size']})"
+    text += f"; {_recipe(cfg, record['steps'])}"
+    if cfg.get("init_from"):
+        text += f"; started from `{cfg['init_from']}`"
+    text += f"; Adam lr {cfg['lr']:g}, betas {tuple(cfg['betas'])}"
+    if cfg["lr_decay_steps"]:
+        text += f", linear decay over the last {cfg['lr_decay_steps']} steps"
+    return text
+
+
+def build_model_card(
+    record: dict, *, n_parameters: int, weights_dtype: str, weights_mb: float, repo_id: str | None = None
+) -> ModelCard:
+    cfg = record["config"]
+    data = record["dataset"]
+    metrics = record.get("metrics") or {}
+    model_m, gray_m = metrics.get("model"), metrics.get("gray")
+    hub_dataset = _hub_dataset_id(cfg)
+    portable = _portable(cfg)
+    dataset_name = data["pretty_name"]
+    dataset_type = hub_dataset or Path(cfg["dataset"].rstrip("/")).name
+    card_data = ModelCardData(
+        library_name="pix2pix-color",
+        pipeline_tag="image-to-image",
+        license="apache-2.0",
+        datasets=[hub_dataset] if hub_dataset else None,
+        tags=["pix2pix", "colorization", "image-colorization", "gan", "lab-color-space", "pytorch_model_hub_mixin"],
+        metrics=["psnr", "ssim"],
+        model_name=repo_id or "pix2pix-color",
+        eval_results=_eval_results(model_m, cfg, dataset_type, dataset_name) if model_m else None,
+    )
+    more_rows = []
+    if metrics.get("hints10"):
+        more_rows.append(_result_row(f"{cfg['validation_split']}, 10 color hints", metrics["hints10"]))
+    for name, results in (record.get("evaluations") or {}).items():
+        more_rows.append(_result_row(name, results))
+    skipped = record.get("skipped") or {}
+    generator = (
+        f"U-Net depth {cfg['gen_depth']}, {cfg['gen_base_channels']} base filters capped at {cfg['gen_max_channels']}, "
+        f"{n_parameters:,} parameters; weights stored in {weights_dtype} ({weights_mb:.1f} MB); discriminator: "
+        f"{cfg['disc_layers']}-layer PatchGAN, {cfg['disc_base_channels']} base filters"
+    )
+    return ModelCard.from_template(
+        card_data,
+        template_path=str(TEMPLATE),
+        dataset_name=dataset_name,
+        repo_url=REPO_URL,
+        space_url=SPACE_URL,
+        load_id=repo_id or "path/to/this/folder",
+        hints=bool(cfg.get("hints")),
+        validation_split=cfg["validation_split"],
+        n_images=(model_m or {}).get("n_images", "?"),
+        metric_rows=_metric_rows(model_m, gray_m) if model_m and gray_m else [],
+        more_rows=more_rows,
+        calibration=_calibration(record, model_m),
+        hub_dataset=hub_dataset,
+        dataset_folder=portable(cfg["dataset"]),
+        dataset_summary=data.get("summary") or "",
+        dataset_provenance=data.get("provenance") or "",
+        commands=[portable(line.split("  ", 1)[-1]) for line in record.get("commands", [])],
+        settings=_settings(cfg, record),
+        generator=generator,
+        hardware=record["hardware"],
+        hours=f"{record['wall_seconds'] / 3600:.2f}",
+        date=record["date"],
+        skipped_corrupt=skipped.get("corrupt", 0),
+        skipped_grayscale=skipped.get("grayscale", 0),
+        config_json=portable(json.dumps(cfg, indent=2)),
+        image_size=cfg["image_size"],
+        citation=CITATION,
+    )
+
+
+def write_card(export_dir: Path, record: dict, *, repo_id: str | None, weights_dtype: str, n_parameters: int) -> None:
+    weights_mb = (export_dir / "model.safetensors").stat().st_size / 1e6
+    card = build_model_card(
+        record, n_parameters=n_parameters, weights_dtype=weights_dtype, weights_mb=weights_mb, repo_id=repo_id
+    )
+    card.save(export_dir / "README.md")
