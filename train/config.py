@@ -4,26 +4,29 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import types
-import typing
+import sys
 from dataclasses import dataclass
+from typing import Literal
+
+import tyro
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     # --- where from, where to, how long
+
     dataset: str  # Hub dataset id, local folder in Hub layout (Parquet shards), or folder of images
     output_dir: str  # checkpoints, logs, samples and the exported model go here
     max_steps: int | None = None  # optimizer steps; or give --epochs
     epochs: float | None = None  # passes over the training split (an estimate is turned into steps)
     resume: bool = False  # continue from the newest checkpoint in output_dir
     push_to_hub: str | None = None  # Hub repo id to publish the final model to
-    init_from: str | None = (
-        None  # start from this published model (Hub id or folder): fine-tuning, or a run continued from shipped weights
-    )
-    preset: str | None = None  # "paper" or "cpu-small": defaults that explicit flags override
+    # start from this published model (Hub id or folder): fine-tuning, or a run continued from shipped weights
+    init_from: str | None = None
+    preset: Literal["paper", "cpu-small"] | None = None  # "paper" or "cpu-small": defaults that explicit flags override
 
     # --- data
+
     train_split: str = "train"
     validation_split: str = "validation"  # carved from train (seed 42) if the source has none
     validation_fraction: float = 0.05  # share of train carved out when there is no validation split
@@ -35,6 +38,7 @@ class TrainConfig:
     cache_limit_gb: float = 4.0  # decode the training split once into memory if it fits in this; 0: always stream
 
     # --- networks
+
     gen_depth: int = 8  # 8 = unet_256, 7 = unet_128
     gen_base_channels: int = 64
     gen_max_channels: int = 512
@@ -42,12 +46,13 @@ class TrainConfig:
     disc_base_channels: int = 64
     disc_layers: int = 3  # 3 = the 70x70 PatchGAN
     # "regression" (a*b* with L1) or "classification" (a*b* bins with cross-entropy, Zhang et al. 2016)
-    head: str = "regression"
+    head: Literal["regression", "classification"] = "regression"
     hints: bool = False  # train with simulated user color hints as extra inputs (Zhang et al. 2017)
 
     # --- objective and optimisation
+
     batch_size: int = 32  # per process
-    gan_mode: str = "vanilla"  # "vanilla" (BCE) or "lsgan"
+    gan_mode: Literal["vanilla", "lsgan"] = "vanilla"  # "vanilla" (BCE) or "lsgan"
     lambda_l1: float = 100.0  # pix2pix's weight of L1 (or cross-entropy) against the adversarial term
     color_rebalance: float | None = None  # weigh rare colors up: Zhang et al.'s lambda (0.5 in the paper; 1 = off)
     ema_decay: float | None = None  # keep an exponential moving average of G (e.g. 0.999); it is validated and exported
@@ -55,20 +60,22 @@ class TrainConfig:
     betas: tuple[float, float] = (0.5, 0.999)
     l1_warmup_steps: int = 0  # train G with L1 alone for this many steps before the GAN phase
     lr_decay_steps: int = 0  # paper schedule: constant, then linear to 0 over the last N steps
-    mixed_precision: str = (
-        "auto"  # "auto" (bf16 on GPU; on CPU whichever a 2-step probe measures faster), "bf16" or "no"
-    )
+    # "auto" (bf16 on GPU; on CPU whichever a 2-step probe measures faster), "bf16" or "no"
+    mixed_precision: Literal["auto", "bf16", "no"] = "auto"
     channels_last: bool | None = None  # None: on GPU only
     seed: int = 42
     max_bad_steps: int = 5  # consecutive non-finite losses before the run stops
 
     # --- bookkeeping
+
     checkpoint_every: int = 500  # a killed run loses at most this many steps
     keep_checkpoints: int = 2
     validate_every: int = 1000
     validation_images: int | None = None  # cap on validation photos (None or 0: the whole split)
     sample_images: int = 8  # columns of the gray / generated / real grid
-    export_dtype: str = "float32"  # weights dtype in the exported model.safetensors: float32 or float16
+    export_dtype: Literal["float32", "float16"] = (
+        "float32"  # weights dtype in the exported model.safetensors: float32 or float16
+    )
     dataset_hub_id: str | None = None  # the dataset's Hub id for the model card (default: --dataset if it is one)
     log_every: int = 20
 
@@ -135,65 +142,38 @@ PRESETS: dict[str, dict] = {
 }
 
 
-def _arg_type(annotation: object) -> tuple[object, dict]:
-    """argparse settings for a field's type: (type, extra kwargs)."""
-    args = typing.get_args(annotation)
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        return _arg_type(next(a for a in args if a is not type(None)))
-    if typing.get_origin(annotation) is tuple:
-        return args[0], {"nargs": len(args)}
-    if annotation is bool:
-        return None, {"action": argparse.BooleanOptionalAction}
-    return annotation, {}
+def _template(preset: str | None) -> TrainConfig:
+    """The defaults tyro shows and fills in: the dataclass's, then the preset's.
 
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m train",
-        description="Train pix2pix colorization (L -> ab) on a streamed image dataset.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    hints = typing.get_type_hints(TrainConfig)
+    Why not TrainConfig(...): a template has no dataset yet, and validating it would fail. The
+    config that tyro builds from the command line goes through TrainConfig(...) and is validated.
+    """
+    values = {"preset": preset, **PRESETS.get(preset or "", {})}
+    template = object.__new__(TrainConfig)
     for f in dataclasses.fields(TrainConfig):
-        arg_type, extra = _arg_type(hints[f.name])
-        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-        kwargs = dict(extra, required=required, default=argparse.SUPPRESS, help=_help(f))
-        if arg_type is not None:
-            kwargs["type"] = arg_type
-        parser.add_argument(f"--{f.name.replace('_', '-')}", **kwargs)
-    return parser
-
-
-def _field_comments() -> dict[str, str]:
-    """The `# comment` after each field in TrainConfig's source: the flags' help, kept in one place."""
-    import inspect
-
-    comments = {}
-    for line in inspect.getsource(TrainConfig).splitlines():
-        name, _, rest = line.strip().partition(":")
-        if "#" in rest and name.isidentifier():
-            comments[name] = rest.split("#", 1)[1].strip()
-    return comments
-
-
-def _help(f: dataclasses.Field) -> str:
-    default = f.default if f.default is not dataclasses.MISSING else "required"
-    return f"{_field_comments().get(f.name, '')} (default: {default})".strip()
+        default = f.default if f.default is not dataclasses.MISSING else tyro.MISSING
+        object.__setattr__(template, f.name, values.get(f.name, default))
+    return template
 
 
 def parse_config(argv: list[str] | None = None) -> TrainConfig:
-    """Command line -> TrainConfig: dataclass defaults, then the preset's, then explicit flags."""
-    parser = build_parser()
-    explicit = vars(parser.parse_args(argv))
-    values = dict(PRESETS.get(explicit.get("preset") or "", {}))
-    values.update(explicit)
-    if "betas" in values:
-        values["betas"] = tuple(values["betas"])
-    try:
-        return TrainConfig(**values)
-    except ValueError as e:
-        parser.error(str(e))
-        raise  # unreachable: parser.error exits
+    """Command line -> TrainConfig: dataclass defaults, then the preset's, then explicit flags.
+
+    tyro makes the command line from the dataclass (flags, types, choices, and help texts from the
+    field comments), so a new field is a new flag with nothing else to keep in step.
+    """
+    argv = sys.argv[1:] if argv is None else list(argv)
+    preset_parser = argparse.ArgumentParser(add_help=False)
+    preset_parser.add_argument("--preset")
+    preset = preset_parser.parse_known_args(argv)[0].preset
+    # TrainConfig's own checks (across flags) raise ValueError, which tyro reports with exit code 2.
+    return tyro.cli(
+        TrainConfig,
+        args=argv,
+        default=_template(preset if preset in PRESETS else None),
+        prog="python -m train",
+        description="Train pix2pix colorization (L -> ab) on a streamed image dataset.",
+    )
 
 
 def command_line(cfg: TrainConfig) -> str:
@@ -206,7 +186,7 @@ def command_line(cfg: TrainConfig) -> str:
         if f.default is not dataclasses.MISSING and (value == baseline[f.name] or value is None):
             continue
         flag = "--" + f.name.replace("_", "-")
-        if isinstance(value, bool):
+        if isinstance(value, bool) and f.type in ("bool", bool):  # --flag / --no-flag
             parts.append(flag if value else "--no-" + flag[2:])
         elif isinstance(value, tuple):
             parts.append(f"{flag} {' '.join(str(v) for v in value)}")
