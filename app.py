@@ -151,7 +151,8 @@ def _path_of(upload) -> str | None:
     return getattr(upload, "path", upload)
 
 
-def _open(upload) -> Image.Image:
+def _checked_path(upload) -> str:
+    """The upload's path once it passes the app's own limits (the colorizer checks the rest)."""
     path = _path_of(upload)
     if not path:
         raise user_error("Upload a photo first.", title="No photo")
@@ -159,10 +160,19 @@ def _open(upload) -> Image.Image:
     size = os.path.getsize(path) if os.path.exists(path) else 0
     if size > MAX_FILE_MB * 1024 * 1024:
         raise user_error(f"{name} is {size / 2**20:.0f} MB; the limit is {MAX_FILE_MB} MB.", title="File too large")
+    return path
+
+
+def _without_folder(error: Exception, path: str) -> str:
+    return str(error).replace(os.path.dirname(path) + os.sep, "")
+
+
+def _open(upload) -> Image.Image:
+    path = _checked_path(upload)
     try:
         return open_image(path, max_pixels=DEFAULT_MAX_PIXELS)
     except ImageError as e:
-        raise user_error(str(e).replace(os.path.dirname(path) + os.sep, ""), title="Not a usable image") from None
+        raise user_error(_without_folder(e, path), title="Not a usable image") from None
 
 
 def _working_size(choice) -> int | None:
@@ -252,13 +262,15 @@ def build_demo(colorizer: Colorizer) -> gr.Blocks:
     @gpu
     def colorize_image(image: Image.Image, working_size: int | None, strength: float = 1.0, hints=None) -> Image.Image:
         try:
-            return colorizer.colorize(
-                image, hints=hints or None, working_size=working_size, chroma_gain=colorizer.chroma_gain * strength
-            )
+            return colorizer.colorize(image, hints=hints or None, working_size=working_size, color_strength=strength)
         except ImageError as e:
             raise user_error(str(e), title="Not a usable image") from None
         except HintError as e:
             raise user_error(str(e), title="Unusable color hints") from None
+
+    @gpu
+    def colorize_batch(paths: list[str], working_size: int | None, strength: float) -> list:
+        return colorizer.colorize_batch(paths, working_size=working_size, color_strength=strength)
 
     @releases_memory
     def colorize_api(upload, working_size="Auto", color_strength=1.0, hints="") -> str:
@@ -324,15 +336,23 @@ def build_demo(colorizer: Colorizer) -> gr.Blocks:
             raise user_error("Add one or more photos first.", title="No photos")
         if len(uploads) > MAX_BATCH_FILES:
             raise user_error(f"{len(uploads)} files: at most {MAX_BATCH_FILES} at a time.", title="Too many files")
+        size, strength = _working_size(working_size), _strength(strength)
         archive = _output_file("colorized", ".zip")
-        gallery, problems, used = [], [], set()
+        gallery, problems, used, paths = [], [], set(), []
+        for upload in uploads:
+            try:
+                paths.append(_checked_path(upload))
+            except gr.Error as e:
+                problems.append(f"- **{os.path.basename(_path_of(upload) or 'image')}**: {e.message}")
+        # One call for all: photos that share a working shape go through the network together, and
+        # a photo that cannot be used comes back as its error without stopping the others.
+        results = colorize_batch(paths, size, strength)
         with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_STORED) as zf:  # PNGs do not compress further
-            for upload in uploads:
-                name = os.path.basename(_path_of(upload) or "image")
-                try:
-                    result = colorize_image(_open(upload), _working_size(working_size), _strength(strength))
-                except gr.Error as e:
-                    problems.append(f"- **{name}**: {e.message}")
+            for path, result in zip(paths, results):
+                name = os.path.basename(path)
+                if isinstance(result, Exception):
+                    problems.append(f"- **{name}**: {_without_folder(result, path)}")
+                    logger.info("refused in a batch: %s", _without_folder(result, path))
                     continue
                 stem, n = Path(name).stem, 1
                 while f"{stem}.png" in used:

@@ -1,5 +1,7 @@
 """pix2pix-color: grayscale photos to color with pix2pix in CIE L*a*b*."""
 
+__version__ = "0.1.0"  # before the imports: colorized files name it
+
 from .hub import ModelLoadError
 from .images import ImageError
 from .inference import Colorizer
@@ -14,4 +16,3 @@ __all__ = [
     "count_parameters",
     "init_weights",
 ]
-__version__ = "0.1.0"

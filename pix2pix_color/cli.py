@@ -24,7 +24,7 @@ from .inference import Colorizer
 
 def _load(args: argparse.Namespace) -> Colorizer:
     return Colorizer.from_pretrained(
-        args.model, working_size=args.working_size, device=args.device, chroma_gain=args.chroma_gain
+        args.model, working_size=args.working_size, device=args.device, color_strength=args.color_strength
     )
 
 
@@ -73,24 +73,17 @@ def colorize_command(args: argparse.Namespace) -> int:
     with tqdm(total=len(jobs), desc="colorize", unit="image", disable=args.quiet) as bar:
         for start in range(0, len(jobs), args.batch_size):
             chunk = jobs[start : start + args.batch_size]
-            opened = []
-            for source, target in chunk:
-                try:
-                    opened.append((open_image(source, max_pixels=colorizer.max_pixels), target))
-                except ImageError as e:
-                    failed += 1
-                    tqdm.write(f"skipped {source}: {str(e).split(': ', 1)[-1]}", file=sys.stderr)
-                    bar.update(1)
-            if not opened:
-                continue
-            try:
-                results = colorizer.colorize_batch([image for image, _ in opened], hints=hints)
-            except HintError as e:
-                print(f"error: --hints {args.hints}: {e}", file=sys.stderr)
-                return 2
-            for result, (_, target) in zip(results, opened):
-                save_png(result, target)
+            results = colorizer.colorize_batch([source for source, _ in chunk], hints=hints)
+            for result, (source, target) in zip(results, chunk):
                 bar.update(1)
+                if isinstance(result, HintError):
+                    print(f"error: --hints {args.hints}: {result}", file=sys.stderr)
+                    return 2
+                if isinstance(result, ImageError):
+                    failed += 1
+                    tqdm.write(f"skipped {source}: {str(result).split(': ', 1)[-1]}", file=sys.stderr)
+                    continue
+                save_png(result, target)
     done = len(inputs) - failed
     if not args.quiet:
         print(f"{done} colorized into {out_dir}" + (f", {failed} failed" if failed else ""), file=sys.stderr)
@@ -202,9 +195,11 @@ def build_parser() -> argparse.ArgumentParser:
             help="long side, in pixels, at which colors are predicted (default: the model's training size)",
         )
         p.add_argument(
-            "--chroma-gain",
+            "--color-strength",
             type=float,
-            help="color strength: factor on the predicted a*b* (default: the model's calibrated value; 1.0 = raw)",
+            default=1.0,
+            help="factor on the model's colors: 1 = as calibrated on real photos (the default), 0 = gray, "
+            "up to 4; the same as the app's Color strength slider",
         )
         p.add_argument("--device", default=None, help="cpu, cuda, cuda:1... (default: cpu)")
         p.add_argument("--batch-size", type=int, default=8)

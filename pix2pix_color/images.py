@@ -7,6 +7,7 @@ whose message names the file and the reason in one line.
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import re
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageOps, PngImagePlugin, UnidentifiedImageError
 from torch import Tensor
 
 # 50 megapixels: a full-frame camera photo fits, a decompression bomb does not.
@@ -27,6 +28,8 @@ _ALPHA_MODES = {"LA", "La", "PA", "RGBA", "RGBa"}
 # colorizing it (198 ms at 0.9 MP, 2.4 s at 10.7 MP); level 3 is 2.4-2.6x faster for files 9-13%
 # larger (benchmarks/bench_colorize.py). Still lossless.
 PNG_COMPRESS_LEVEL = 3
+# PNG text chunks written from `image.info`: which program and model made the colors.
+PNG_TEXT_KEYS = ("Software", "Description")
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".jp2", ".jpx"}
 
 
@@ -45,12 +48,6 @@ class DecodedImage:
     gray: Tensor | None
     rgb: Tensor | None
     alpha: Tensor | None
-
-    @property
-    def size(self) -> tuple[int, int]:
-        """(width, height), like PIL."""
-        source = self.gray if self.gray is not None else self.rgb
-        return int(source.shape[-1]), int(source.shape[-2])
 
 
 def _name(source: object) -> str:
@@ -155,16 +152,43 @@ def find_images(inputs: list[str | os.PathLike]) -> list[Path]:
     return found
 
 
+@functools.cache
+def srgb_profile() -> bytes:
+    """An sRGB ICC profile: what our output pixels are, stated for color-managed viewers."""
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def exif_of(image: Image.Image) -> bytes | None:
+    """The EXIF of an opened photo (date, camera...; orientation already applied), or None."""
+    exif = image.getexif()
+    return exif.tobytes() if len(exif) else None
+
+
 def save_png(image: Image.Image, target: str | os.PathLike | io.IOBase) -> None:
     """Write `image` as a lossless PNG; a path is written under a temporary name, then renamed,
-    so an interrupted run never leaves a truncated PNG under the final name."""
+    so an interrupted run never leaves a truncated PNG under the final name.
+
+    Provenance travels with the file, as archivists expect: the input's EXIF (in `image.info`,
+    put there by `Colorizer`), the text chunks named in PNG_TEXT_KEYS (which program, which model)
+    and an sRGB ICC profile, the space the colors were computed in.
+    """
+    options: dict = {"format": "PNG", "compress_level": PNG_COMPRESS_LEVEL}
+    text = PngImagePlugin.PngInfo()
+    for key in PNG_TEXT_KEYS:
+        if image.info.get(key):
+            text.add_itxt(key, str(image.info[key]))
+    options["pnginfo"] = text
+    if image.info.get("exif"):
+        options["exif"] = image.info["exif"]
+    if image.mode in ("RGB", "RGBA"):
+        options["icc_profile"] = srgb_profile()
     if not isinstance(target, (str, os.PathLike)):
-        image.save(target, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
+        image.save(target, **options)
         return
     path = Path(target)
     tmp = path.with_name(f".{path.name}.tmp")
     try:
-        image.save(tmp, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
+        image.save(tmp, **options)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -18,13 +18,15 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
 
+from . import __version__
 from .color import denormalize_ab, gray_to_l, lab_to_rgb, normalize_l, rgb_to_l
 from .hints import HintError, Hints, hint_channels, hint_points
 from .hub import ModelLoadError
-from .images import DEFAULT_MAX_PIXELS, DecodedImage, decode, open_image
+from .images import DEFAULT_MAX_PIXELS, DecodedImage, ImageError, decode, exif_of, open_image
 from .models import UNetGenerator
 
 DEFAULT_MODEL_DIR = Path(__file__).parent / "default_model"
+BUNDLED_MODEL_ID = "pix2pix-color/pix2pix-color-landscapes"  # where the bundled model is published
 ImageInput = str | os.PathLike | bytes | Image.Image
 
 
@@ -59,15 +61,15 @@ class Colorizer:
         device: str | torch.device | None = None,
         working_size: int | None = None,
         max_pixels: int = DEFAULT_MAX_PIXELS,
-        chroma_gain: float | None = None,
+        color_strength: float = 1.0,
+        model_id: str | None = None,
     ):
+        self.model_id = model_id or "(unnamed)"  # written into every colorized PNG
         self.device = torch.device(device) if device is not None else next(generator.parameters()).device
         self.generator = generator.to(self.device).eval()
         self.working_size = working_size or generator.image_size
         self.max_pixels = max_pixels
-        self.chroma_gain = generator.chroma_gain if chroma_gain is None else float(chroma_gain)
-        if not 0 <= self.chroma_gain <= 4:
-            raise ValueError(f"chroma_gain must be in [0, 4], got {chroma_gain}")
+        self.color_strength = _check_strength(color_strength)
 
     @classmethod
     def from_pretrained(
@@ -77,18 +79,27 @@ class Colorizer:
         device: str | torch.device | None = None,
         working_size: int | None = None,
         max_pixels: int = DEFAULT_MAX_PIXELS,
-        chroma_gain: float | None = None,
+        color_strength: float = 1.0,
         **hub_kwargs,
     ) -> Colorizer:
         """Load a Hub repo id or local folder; with no `model`, the model bundled with the package."""
-        if model is None:
+        bundled = model is None
+        if bundled:
             model = default_model_path()
             if not (Path(model) / "config.json").is_file():
                 raise ModelLoadError(
                     "no default model is bundled with this installation: pass a model folder or Hub repo id"
                 )
         generator = UNetGenerator.from_pretrained(os.fspath(model), **hub_kwargs)
-        return cls(generator, device=device, working_size=working_size, max_pixels=max_pixels, chroma_gain=chroma_gain)
+        model_id = f"{BUNDLED_MODEL_ID} (bundled with the package)" if bundled else os.fspath(model)
+        return cls(
+            generator,
+            device=device,
+            working_size=working_size,
+            max_pixels=max_pixels,
+            color_strength=color_strength,
+            model_id=model_id,
+        )
 
     def _working_shape(self, height: int, width: int, working_size: int | None) -> tuple[int, int]:
         return working_shape(height, width, working_size or self.working_size, self.generator.multiple)
@@ -97,12 +108,14 @@ class Colorizer:
     def takes_hints(self) -> bool:
         return self.generator.hints
 
-    def _generate(self, L_work: Tensor, chroma_gain: float | None = None, hints: Tensor | None = None) -> Tensor:
-        """L* (B,1,h,w) [+ hint channels (B,3,h,w)] at working resolution -> a*b* (B,2,h,w), with the chroma gain.
+    def _generate(self, L_work: Tensor, color_strength: float | None = None, hints: Tensor | None = None) -> Tensor:
+        """L* (B,1,h,w) [+ hint channels (B,3,h,w)] at working resolution -> a*b* (B,2,h,w).
 
-        The gain scales the model's own guesses; where the user gave a color it is kept as given.
+        The a*b* are scaled by the model's calibrated `chroma_gain` (config.json) times the color
+        strength; that scales the model's own guesses, while a color the user gave is kept as given.
         """
-        gain = self.chroma_gain if chroma_gain is None else chroma_gain
+        strength = self.color_strength if color_strength is None else _check_strength(color_strength)
+        gain = self.generator.chroma_gain * strength
         ab = denormalize_ab(self.generator.predict_ab(normalize_l(L_work), hints).float())
         if hints is None or gain == 1.0:
             return ab * gain
@@ -123,12 +136,19 @@ class Colorizer:
             return gray_to_l(decoded.gray.to(self.device))[None, None]
         return rgb_to_l(decoded.rgb.to(self.device))[None]
 
-    def _compose(self, L: Tensor, ab: Tensor, alpha: Tensor | None) -> Image.Image:
+    def _compose(self, L: Tensor, ab: Tensor, alpha: Tensor | None, exif: bytes | None) -> Image.Image:
         rgb = lab_to_rgb(torch.cat([L, ab], dim=1)[0], dtype=torch.uint8)
         array = rgb.permute(1, 2, 0).cpu().numpy()
         if alpha is not None:
-            return Image.fromarray(np.dstack([array, alpha.numpy()]), "RGBA")
-        return Image.fromarray(array, "RGB")
+            image = Image.fromarray(np.dstack([array, alpha.numpy()]), "RGBA")
+        else:
+            image = Image.fromarray(array, "RGB")
+        # What `save_png` writes into the file: the photo's own EXIF, and what made its colors.
+        image.info["Software"] = f"pix2pix-color {__version__}"
+        image.info["Description"] = f"colorized by pix2pix-color {__version__}, model {self.model_id}"
+        if exif:
+            image.info["exif"] = exif
+        return image
 
     def colorize(
         self,
@@ -136,7 +156,7 @@ class Colorizer:
         *,
         hints: Hints = None,
         working_size: int | None = None,
-        chroma_gain: float | None = None,
+        color_strength: float | None = None,
     ) -> Image.Image:
         """Any PIL image, path or bytes -> RGB (RGBA if it had alpha) image of the same displayed size.
 
@@ -144,11 +164,15 @@ class Colorizer:
         with a one-line reason for anything that is not a usable image. `hints` (a hint model only):
         points `(x, y, color)` in the photo's pixel coordinates with `color` "#rrggbb" or (r, g, b),
         or an RGBA scribble of the photo's size; bad hints raise `HintError`. `working_size` and
-        `chroma_gain` override the colorizer's own for this call.
+        `color_strength` (a factor on the model's calibrated colors: 1 as calibrated, 0 gray) override
+        the colorizer's own for this call.
         """
-        return self.colorize_batch(
-            [image], hints=None if hints is None else [hints], working_size=working_size, chroma_gain=chroma_gain
+        result = self.colorize_batch(
+            [image], hints=None if hints is None else [hints], working_size=working_size, color_strength=color_strength
         )[0]
+        if isinstance(result, Exception):
+            raise result
+        return result
 
     @torch.inference_mode()
     def colorize_batch(
@@ -157,20 +181,38 @@ class Colorizer:
         *,
         hints: Sequence[Hints] | None = None,
         working_size: int | None = None,
-        chroma_gain: float | None = None,
+        color_strength: float | None = None,
         batch_size: int = 8,
-    ) -> list[Image.Image]:
+    ) -> list[Image.Image | ImageError | HintError]:
         """Colorize many images; those sharing a working shape go through the generator together.
 
-        `hints`, if given, holds one entry per image (None or [] for none), as in `colorize`.
+        Returns one entry per input, in order: the colorized image, or the `ImageError` (`HintError`)
+        that says why that input (its hints) could not be used, so one bad file never stops the
+        others. `hints`, if given, holds one entry per image (None or [] for none), as in `colorize`.
         """
-        decoded = [decode(open_image(image, max_pixels=self.max_pixels)) for image in images]
-        luminance = [self._luminance(d) for d in decoded]
-        points = self._hint_points(hints, luminance)
+        images = list(images)
+        if hints is not None and (isinstance(hints, (str, bytes, Image.Image)) or len(hints) != len(images)):
+            raise HintError("hints for a batch must be a list with one entry (or None) per image")
+        outputs: list = [None] * len(images)
+        luminance: dict[int, Tensor] = {}
+        alpha: dict[int, Tensor | None] = {}
+        points: dict[int, np.ndarray | None] = {}
+        exif: dict[int, bytes | None] = {}
+        for i, image in enumerate(images):
+            try:
+                opened = open_image(image, max_pixels=self.max_pixels)
+                decoded, exif[i] = decode(opened), exif_of(opened)
+                L = self._luminance(decoded)
+                points[i] = hint_points(hints[i], L.shape[-1], L.shape[-2]) if hints is not None else None
+                if points[i] is not None and not self.takes_hints:
+                    raise HintError('this model takes no color hints (its config.json has no "hints": true)')
+            except (ImageError, HintError) as e:
+                outputs[i] = e
+                continue
+            luminance[i], alpha[i] = L, decoded.alpha
         groups: dict[tuple[int, int], list[int]] = {}
-        for i, L in enumerate(luminance):
+        for i, L in luminance.items():
             groups.setdefault(self._working_shape(*L.shape[-2:], working_size), []).append(i)
-        outputs: list[Image.Image | None] = [None] * len(decoded)
         for size, indices in groups.items():
             for start in range(0, len(indices), batch_size):
                 chunk = indices[start : start + batch_size]
@@ -180,21 +222,17 @@ class Colorizer:
                     hint_maps = torch.stack(
                         [hint_channels(points[i], tuple(luminance[i].shape[-2:]), size) for i in chunk]
                     ).to(self.device)
-                ab_low = self._generate(L_low, chroma_gain, hint_maps)
+                ab_low = self._generate(L_low, color_strength, hint_maps)
                 for k, i in enumerate(chunk):
                     ab = guided_upsample(L_low[k : k + 1], ab_low[k : k + 1], luminance[i])
-                    outputs[i] = self._compose(luminance[i], ab, decoded[i].alpha)
-        return outputs  # type: ignore[return-value]
+                    outputs[i] = self._compose(luminance[i], ab, alpha[i], exif[i])
+        return outputs
 
-    def _hint_points(self, hints: Sequence[Hints] | None, luminance: list[Tensor]) -> list:
-        if hints is None:
-            return [None] * len(luminance)
-        if isinstance(hints, (str, bytes, Image.Image)) or len(hints) != len(luminance):
-            raise HintError("hints for a batch must be a list with one entry (or None) per image")
-        points = [hint_points(h, L.shape[-1], L.shape[-2]) for h, L in zip(hints, luminance)]
-        if not self.takes_hints and any(p is not None for p in points):
-            raise HintError('this model takes no color hints (its config.json has no "hints": true)')
-        return points
+
+def _check_strength(value: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 4:
+        raise ValueError(f"color_strength must be a number from 0 to 4, got {value!r}")
+    return float(value)
 
 
 def guided_upsample(L_low: Tensor, ab_low: Tensor, L_full: Tensor, *, radius: int = 2, eps: float = 1e-3) -> Tensor:
@@ -220,7 +258,12 @@ def guided_upsample(L_low: Tensor, ab_low: Tensor, L_full: Tensor, *, radius: in
     offset = mean_ab - slope * mean_guide
     coefficients = _resize(torch.cat([box(slope), box(offset)], dim=1), L_full.shape[-2:])
     slope_full, offset_full = coefficients.split(ab_low.shape[1], dim=1)
-    return slope_full * (L_full / 100.0) + offset_full
+    ab = slope_full * (L_full / 100.0) + offset_full
+    # Where L* varies more at full resolution than the window saw (grain, per-pixel noise), the
+    # linear model extrapolates: bound each pixel's chroma by the largest one predicted around it.
+    limit = _resize(F.max_pool2d(torch.linalg.vector_norm(ab_low, dim=1, keepdim=True), 3, 1, 1), L_full.shape[-2:])
+    chroma = torch.linalg.vector_norm(ab, dim=1, keepdim=True)
+    return ab * (limit / chroma.clamp(min=1e-6)).clamp(max=1.0)
 
 
 def _resize(x: Tensor, size: Sequence[int]) -> Tensor:

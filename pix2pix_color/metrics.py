@@ -188,6 +188,8 @@ def evaluate(
         else:
             outputs = colorize_batch(inputs)
         for real, gray, out in zip(batch, grays, outputs):
+            if isinstance(out, Exception):  # a colorizer's per-item error: nothing to score
+                raise out
             model_metrics.append(image_metrics(out, real))
             gray_metrics.append(image_metrics(np.repeat(gray[..., None], 3, axis=-1), real))
             real_colorfulness.append(colorfulness(real))

@@ -191,8 +191,15 @@ class UNetGenerator(
             raise
         except HFValidationError:
             raise ModelLoadError(f"{model_id!r} is neither a model folder nor a Hub repo id like 'org/name'") from None
-        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError, TypeError) as e:
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise ModelLoadError(f"{model_id}: {CONFIG_NAME} is not a valid model config ({e})") from None
+        except (AttributeError, TypeError):
+            # huggingface_hub's mixin reads config.json as a dict before our loader sees it: a JSON
+            # list or string there fails inside the mixin. Only that case is the user's file;
+            # anything else is a bug of ours and must surface as one.
+            if not isinstance(_config_of(model_id, kwargs), dict):
+                raise ModelLoadError(f"{model_id}: {CONFIG_NAME} must hold a JSON object") from None
+            raise
         except OSError as e:
             raise ModelLoadError(f"{model_id}: cannot be loaded: {e}") from None
 
@@ -281,6 +288,12 @@ class UNetGenerator(
             return out
         ab = ab_bins.annealed_mean(out, self.temperature if temperature is None else temperature)
         return F.interpolate(normalize_ab(ab), size=L.shape[-2:], mode="bilinear", align_corners=False)
+
+
+def _config_of(model_id: str, hub_kwargs: dict) -> object:
+    keys = ("revision", "cache_dir", "token", "local_files_only")
+    path = resolve_file(model_id, CONFIG_NAME, **{k: v for k, v in hub_kwargs.items() if k in keys})
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 class PatchDiscriminator(nn.Module):

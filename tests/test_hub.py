@@ -29,6 +29,9 @@ def test_save_and_load_round_trip(tmp_path):
         "dropout": 0.5,
         "image_size": 64,
         "chroma_gain": 1.0,
+        "head": "regression",
+        "temperature": 1.0,
+        "hints": False,
     }
     loaded = UNetGenerator.from_pretrained(tmp_path / "m")
     assert not loaded.training

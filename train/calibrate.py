@@ -38,7 +38,7 @@ logger = logging.getLogger(__name__)
 
 def colorfulness_gap(G: UNetGenerator, photos: list[Image.Image], gains: list[float]) -> dict[float, float]:
     """Percent gap between outputs' and real mean colorfulness, for each gain (one model pass per photo)."""
-    colorizer = Colorizer(G, chroma_gain=1.0)
+    colorizer = Colorizer(G, color_strength=1.0 / G.chroma_gain)  # the raw a*b*, whatever the config says
     real = float(np.mean([colorfulness(np.asarray(p)) for p in photos]))
     totals = {g: 0.0 for g in gains}
     for photo in photos:
