@@ -227,3 +227,18 @@ def test_compare_with_real_colors_for_a_color_photo(app_client, tmp_path):
         handle_file(str(color)), "Auto", app.COMPARE_GRAY, 1.0, api_name="/colorize_ui"
     )
     assert np.asarray(Image.open(left).convert("HSV"))[..., 1].max() <= 2  # the black-and-white version
+
+
+def test_old_outputs_are_removed_when_new_ones_are_written(tmp_path, monkeypatch):
+    import time
+
+    monkeypatch.setattr(app, "OUTPUT_DIR", tmp_path / "outputs")
+    old = app._output_file("old", ".png")
+    old.write_bytes(b"png")
+    recent = app._output_file("recent", ".png")
+    recent.write_bytes(b"png")
+    an_hour_ago = time.time() - app.OUTPUT_MAX_AGE_S - 5
+    os.utime(old, (an_hour_ago, an_hour_ago))
+    new = app._output_file("new", ".png")
+    assert not old.exists() and not old.parent.exists()
+    assert recent.exists() and new.parent.is_dir()

@@ -83,3 +83,36 @@ def test_save_png_is_lossless_and_leaves_nothing_half_written(tmp_path, monkeypa
     monkeypatch.undo()
     assert np.array_equal(np.asarray(Image.open(target)), np.asarray(image))  # the old file is intact
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.png"]
+
+
+def test_evaluate_on_a_dataset_in_hub_layout(hub_dataset, tmp_path, capsys):
+    report = tmp_path / "report.json"
+    status = main(["evaluate", "--dataset", str(hub_dataset), "--split", "validation", "-q", "--output", str(report)])
+    assert status == 0
+    result = json.loads(report.read_text())
+    assert result["model"]["n_images"] == 4 and result["gray"]["hue_hit"] == 0.0
+    assert 0 <= result["model"]["hue_hit"] <= 1 and result["gray"]["colorfulness"] < 1
+    assert "hue hit rate" in capsys.readouterr().out
+
+
+def test_colorize_with_hints_file_needs_a_hint_model_and_one_photo(tmp_path, capsys):
+    photo = tmp_path / "barn.png"
+    landscape(80, 60).convert("L").save(photo)
+    hints = tmp_path / "hints.json"
+    hints.write_text('[[10, 10, "#b03a2e"]]')
+    from pix2pix_color.inference import default_model_path
+
+    status = main(["colorize", str(photo), str(photo), "-o", str(tmp_path / "out"), "--hints", str(hints), "-q"])
+    assert status == 2 and "--hints applies to a single photo" in capsys.readouterr().err
+    hints.write_text("[[10, 10")
+    status = main(["colorize", str(photo), "-o", str(tmp_path / "out"), "--hints", str(hints), "-q"])
+    assert status == 2 and "not valid JSON" in capsys.readouterr().err
+    hints.write_text('[[500, 10, "#b03a2e"]]')
+    status = main(["colorize", str(photo), "-o", str(tmp_path / "out"), "--hints", str(hints), "-q"])
+    assert status == 2 and "hint 1 at (500, 10) lies outside the 80x60 photo" in capsys.readouterr().err
+    hints.write_text('[[10, 10, "#b03a2e"]]')
+    status = main(["colorize", str(photo), "-o", str(tmp_path / "out"), "--hints", str(hints), "-q"])
+    if json.loads((default_model_path() / "config.json").read_text()).get("hints", False):
+        assert status == 0 and (tmp_path / "out" / "barn.png").is_file()
+    else:
+        assert status == 2 and "takes no color hints" in capsys.readouterr().err

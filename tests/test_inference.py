@@ -111,3 +111,53 @@ def test_pixel_cap(tmp_path):
     colorizer = Colorizer(tiny_generator(), max_pixels=10_000)
     with pytest.raises(ImageError, match="megapixels"):
         colorizer.colorize(Image.new("L", (200, 100)))
+
+
+def test_guided_upsampling_never_adds_chroma_on_a_noisy_photo():
+    """Grain in L* at full resolution must not be turned into stronger color than was predicted."""
+    from pix2pix_color.inference import guided_upsample
+
+    torch.manual_seed(0)
+    L_full = (50 + 25 * torch.randn(1, 1, 256, 256)).clamp(0, 100)  # per-pixel noise
+    L_low = torch.nn.functional.interpolate(L_full, size=(64, 64), mode="area")
+    ab_low = torch.zeros(1, 2, 64, 64)
+    ab_low[:, 0, :, :32], ab_low[:, 1, :, :32] = -30.0, 25.0  # a green half...
+    ab_low[:, :, :, 32:] = 3.0  # ...and a nearly gray half
+    ab_low += torch.randn_like(ab_low)
+    ab = guided_upsample(L_low, ab_low, L_full)
+    assert ab.shape == (1, 2, 256, 256)
+    chroma = torch.linalg.vector_norm(ab, dim=1)
+    assert float(chroma.max()) <= float(torch.linalg.vector_norm(ab_low, dim=1).max()) + 1e-3
+    assert float(chroma[..., 140:].mean()) < 8  # the gray half stays gray under the grain
+    # Edges still follow L*: a clean step in L* with a color step at the same place stays sharp.
+    step = torch.zeros(1, 1, 256, 256)
+    step[..., 128:] = 80.0
+    ab_step = torch.zeros(1, 2, 64, 64)
+    ab_step[:, 1, :, 32:] = 40.0
+    sharp = guided_upsample(torch.nn.functional.interpolate(step, size=(64, 64), mode="area"), ab_step, step)
+    assert float(sharp[0, 1, :, 120].mean()) < 5 and float(sharp[0, 1, :, 136].mean()) > 35
+
+
+def test_png_keeps_exif_states_srgb_and_names_program_and_model(tmp_path):
+    from pix2pix_color.images import save_png
+
+    exif = Image.Exif()
+    exif[0x0132] = "1952:07:14 10:30:00"  # DateTime
+    exif[0x010F] = "Leica"  # Make
+    exif[0x0112] = 6  # Orientation: rotated, applied on the way in
+    source = tmp_path / "scan.jpg"
+    landscape(90, 60).convert("L").save(source, exif=exif.tobytes())
+    colorizer = Colorizer(tiny_generator(), model_id="org/model")
+    out = colorizer.colorize(source)
+    assert out.size == (60, 90)  # the orientation was applied
+    save_png(out, tmp_path / "scan.png")
+    written = Image.open(tmp_path / "scan.png")
+    kept = written.getexif()
+    assert kept[0x0132] == "1952:07:14 10:30:00" and kept[0x010F] == "Leica"
+    assert kept.get(0x0112, 1) == 1  # pixels are upright: no orientation left to apply twice
+    from PIL import ImageCms
+
+    profile = ImageCms.ImageCmsProfile(io.BytesIO(written.info["icc_profile"]))
+    assert "sRGB" in ImageCms.getProfileDescription(profile)
+    assert written.info["Description"].startswith("colorized by pix2pix-color ")
+    assert written.info["Description"].endswith(", model org/model")

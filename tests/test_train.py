@@ -157,3 +157,56 @@ def test_command_line_reports_bad_flags(capsys):
         train_main(["--dataset", "x", "--output-dir", "y"])
     assert exit_info.value.code == 2
     assert "give --max-steps or --epochs" in capsys.readouterr().err
+
+
+def test_export_to_writes_exactly_what_would_be_uploaded(hub_dataset, tmp_path):
+    from pix2pix_color.inference import default_model_path
+    from train.publish import UPLOADED_FILES
+    from train.publish import main as publish_main
+
+    run = tmp_path / "run"
+    train(tiny_config(hub_dataset, run, max_steps=2))
+    assert publish_main([str(run), "me/model", "--export-to", str(tmp_path / "upload")]) == 0
+    sent = {p.name for p in (tmp_path / "upload").iterdir()}
+    assert sent == set(UPLOADED_FILES)
+    card = (tmp_path / "upload" / "README.md").read_text()
+    assert 'Colorizer.from_pretrained("me/model")' in card and "model_name" not in card
+    assert UNetGenerator.from_pretrained(tmp_path / "upload").image_size == 32
+
+    # The bundled model goes to the Hub as it is (the Space sync workflow runs exactly this).
+    bundled = default_model_path()
+    target = tmp_path / "bundled-upload"
+    assert publish_main([str(bundled), "pix2pix-color/pix2pix-color-landscapes", "--export-to", str(target)]) == 0
+    for p in target.iterdir():
+        assert p.name in UPLOADED_FILES and p.read_bytes() == (bundled / p.name).read_bytes()
+    assert {"config.json", "model.safetensors", "README.md"} <= {p.name for p in target.iterdir()}
+
+
+def test_learning_rate_schedule_and_epochs_become_steps(hub_dataset, tmp_path):
+    from train.loop import learning_rate
+
+    cfg = tiny_config(hub_dataset, tmp_path / "unused", max_steps=100, lr=1e-3, lr_decay_steps=40)
+    assert [learning_rate(s, 100, cfg) for s in (0, 59, 60, 80, 99)] == pytest.approx([1e-3, 1e-3, 1e-3, 5e-4, 2.5e-5])
+    assert learning_rate(99, 100, tiny_config(hub_dataset, tmp_path, max_steps=100, lr=1e-3)) == 1e-3  # no decay
+
+    run = tmp_path / "epochs"
+    train(tiny_config(hub_dataset, run, max_steps=None, epochs=2, lr_decay_steps=2))
+    record = json.loads((run / "run.json").read_text())
+    # 10 usable training photos, batches of 4, whole batches only: 2 per epoch.
+    assert record["steps"] == 4
+    assert "epoch 1 done at step 2" in (run / "train.log").read_text()
+
+
+def test_calibration_sets_the_chroma_gain_and_rewrites_the_card(hub_dataset, tmp_path):
+    from train.calibrate import main as calibrate_main
+
+    run = tmp_path / "run"
+    train(tiny_config(hub_dataset, run, max_steps=2))
+    assert calibrate_main([str(run), "--photos", "4", "--target-gap", "-50"]) == 0
+    gain = json.loads((run / "model" / "config.json").read_text())["chroma_gain"]
+    assert 1.0 <= gain <= 3.0
+    record = json.loads((run / "run.json").read_text())
+    assert record["calibration"]["chroma_gain"] == gain and record["calibration"]["photos"] == 4
+    assert record["calibration"]["split"] == "train"  # never calibrated on validation
+    assert "Chroma calibration" in (run / "model" / "README.md").read_text()
+    assert UNetGenerator.from_pretrained(run / "model").chroma_gain == gain

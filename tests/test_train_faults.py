@@ -63,6 +63,7 @@ def test_sigkill_at_random_moments_then_resume(hub_dataset, tmp_path):
             assert _finite(state)
             last_step = state["step"]
     assert last_step > 0, "the kills should leave checkpoints behind"
+    assert caught_mid_write, "one kill must land while a checkpoint is being written (the case this test is for)"
     # However it was killed, --resume finishes the run.
     finished = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert finished.returncode == 0, finished.stderr[-3000:]

@@ -136,8 +136,12 @@ def _everyone(flag: bool, accelerator: Accelerator) -> bool:
 def _total_steps(cfg: TrainConfig, splits: data.Splits, cache: data.PhotoCache | None, world_size: int) -> int:
     if cfg.max_steps is not None:
         return cfg.max_steps
-    n = len(cache.photos) if cache is not None else data.count_examples(splits.train)
-    return max(1, math.ceil(cfg.epochs * n / (cfg.batch_size * world_size)))
+    global_batch = cfg.batch_size * world_size
+    if cache is not None:  # whole global batches only (data.cached_batches)
+        per_epoch = max(1, len(cache.photos) // global_batch)
+    else:
+        per_epoch = max(1, math.ceil(data.count_examples(splits.train) / global_batch))
+    return max(1, math.ceil(cfg.epochs * per_epoch))
 
 
 def _step_generator(cfg: TrainConfig, step: int, rank: int) -> torch.Generator:

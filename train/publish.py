@@ -2,6 +2,7 @@
 
     python -m train.publish RUN_DIR REPO_ID [--private]
     python -m train.publish RUN_DIR REPO_ID --export-to DIR   # the same files into a folder, no upload
+    python -m train.publish pix2pix_color/default_model pix2pix-color/pix2pix-color-landscapes  # an export folder
 
 If the upload fails (no token, no network, no permission) the local export stays and the message
 says how to retry.
@@ -47,8 +48,12 @@ def commit_operations(export_dir: Path) -> list[CommitOperationAdd]:
 
 
 def prepare_upload(run_dir: Path, repo_id: str) -> list[CommitOperationAdd]:
-    """Re-check the export and write a card naming the repo; returns the commit's operations."""
-    export_dir = run_dir / "model"
+    """Re-check the export and write a card naming the repo; returns the commit's operations.
+
+    `run_dir` is a training run's folder (its model/ is sent, with the card rewritten from run.json
+    to name `repo_id`) or an export folder itself, sent as it is (the bundled default model).
+    """
+    export_dir = run_dir if (run_dir / "config.json").is_file() else run_dir / "model"
     record_path = run_dir / "run.json"
     if not (export_dir / "config.json").is_file():
         raise PublishError(f"{run_dir} has no exported model (expected {export_dir}/config.json); did training finish?")
