@@ -155,7 +155,14 @@ def train(cfg: TrainConfig) -> Path:
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     _setup_logging(out, main=True)
-    accelerator = Accelerator(mixed_precision=pick_mixed_precision(cfg), log_with="tensorboard", project_dir=str(out))
+    # On a machine without a GPU, several processes (torchrun, accelerate launch) train together over
+    # gloo; without cpu=True Accelerate would leave each of them training alone on the same folder.
+    accelerator = Accelerator(
+        cpu=not torch.cuda.is_available(),
+        mixed_precision=pick_mixed_precision(cfg),
+        log_with="tensorboard",
+        project_dir=str(out),
+    )
     _setup_logging(out, accelerator.is_main_process)
     if accelerator.is_main_process:  # every invocation of a run (first, resumed...) for its record
         with open(out / "commands.txt", "a") as f:
@@ -164,7 +171,7 @@ def train(cfg: TrainConfig) -> Path:
     channels_last = cfg.channels_last if cfg.channels_last is not None else device.type == "cuda"
 
     # --- models, optimizers, and the state to resume from
-    set_seed(cfg.seed + accelerator.process_index)
+    set_seed(cfg.seed)  # the same initial networks (and EMA copy) on every process
     G, D = build_models(cfg)
     if cfg.init_from:
         for line in load_initial_weights(G, D, cfg.init_from):
@@ -172,6 +179,7 @@ def train(cfg: TrainConfig) -> Path:
     ema = (
         AveragedModel(G, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True) if cfg.ema_decay else None
     )
+    set_seed(cfg.seed + accelerator.process_index)  # then each process its own dropout stream
     opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=cfg.betas)
     opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr, betas=cfg.betas)
     step, epoch, batches_in_epoch, elapsed = 0, 0, 0, 0.0
@@ -425,6 +433,9 @@ def train(cfg: TrainConfig) -> Path:
         if cfg.push_to_hub:
             publish_or_explain(out, cfg.push_to_hub)
     accelerator.end_training()
+    if torch.distributed.is_initialized():
+        # An explicit goodbye: gloo's threads torn down at interpreter exit can abort the process.
+        torch.distributed.destroy_process_group()
     return export_dir
 
 

@@ -1,0 +1,87 @@
+"""Two training processes (torchrun + Accelerate on CPU, gloo) must always take the same steps.
+
+`accelerate launch --cpu --num_processes 2` starts one process unless MPI is installed (its CPU
+path is mpirun); torchrun is what `accelerate launch --multi_gpu` runs underneath, and Accelerate
+picks the gloo backend from its environment (ACCELERATE_USE_CPU), so this is the same code path.
+
+Every decision that changes a step (a non-finite loss, a short batch, the end of an epoch) is made
+across processes, and a checkpoint holds every process's random state, so a killed and resumed
+2-process run ends with exactly the weights of an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+import torch
+
+from pix2pix_color import UNetGenerator
+from train.checkpoint import load_latest_checkpoint
+
+from .conftest import ROOT, tiny_flags
+
+pytestmark = pytest.mark.skipif(shutil.which("torchrun") is None, reason="needs torchrun (part of torch)")
+
+
+def launch(fault: str, dataset, out, *flags: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    command = [
+        "torchrun", "--standalone", "--nproc_per_node", "2",
+        str(ROOT / "tests" / "distributed_run.py"), fault,
+        "--dataset", str(dataset), "--output-dir", str(out), *tiny_flags(num_workers=0, checkpoint_every=2), *flags,
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT), "ACCELERATE_USE_CPU": "true"}
+    # Its own process group, so that a fault that kills "everything" kills only this run.
+    return subprocess.run(
+        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, start_new_session=True
+    )
+
+
+def weights(run) -> dict[str, torch.Tensor]:
+    return UNetGenerator.from_pretrained(run / "model").state_dict()
+
+
+def test_two_processes_train_checkpoint_and_export(hub_dataset, tmp_path):
+    run = tmp_path / "run"
+    done = launch("none", hub_dataset, run, "--max-steps", "4")
+    assert done.returncode == 0, done.stderr[-3000:]
+    record = json.loads((run / "run.json").read_text())
+    assert record["steps"] == 4 and "2 processes" in record["hardware"]
+    state = load_latest_checkpoint(run)
+    assert state["step"] == 4 and len(state["rng"]) == 2  # every process's random state
+    assert not torch.equal(state["rng"][0]["torch"], state["rng"][1]["torch"])
+    assert UNetGenerator.from_pretrained(run / "model").image_size == 32
+
+
+def test_a_nan_on_one_process_is_skipped_by_both(hub_dataset, tmp_path):
+    run = tmp_path / "run"
+    done = launch("nan-on-rank-1-at-call-3", hub_dataset, run, "--max-steps", "5", timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]  # and no hang: the timeout did not fire
+    record = json.loads((run / "run.json").read_text())
+    assert record["steps"] == 5 and record["skipped"]["non_finite_steps"] == 1
+    log = (run / "train.log").read_text()
+    assert log.count("non-finite loss") == 1 and "the update was not applied" in log
+    assert all(torch.isfinite(t).all() for t in weights(run).values() if t.is_floating_point())
+
+
+def test_a_killed_two_process_run_resumes_to_the_same_weights(hub_dataset, tmp_path):
+    flags = ("--max-steps", "6", "--lr-decay-steps", "3", "--resume")
+    straight = tmp_path / "straight"
+    done = launch("none", hub_dataset, straight, *flags)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    crashed = tmp_path / "crashed"
+    killed = launch("kill-after-checkpoint-4", hub_dataset, crashed, *flags)
+    assert killed.returncode != 0 and not (crashed / "model").exists()
+    assert load_latest_checkpoint(crashed)["step"] == 4
+    resumed = launch("none", hub_dataset, crashed, *flags)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "resumed from" in (crashed / "train.log").read_text()
+
+    a, b = weights(straight), weights(crashed)
+    assert a.keys() == b.keys()
+    for name in a:
+        assert torch.equal(a[name], b[name]), name
