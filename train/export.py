@@ -19,7 +19,14 @@ from .config import TrainConfig
 
 
 def write_run_record(
-    out: Path, *, cfg: TrainConfig, step: int, wall_seconds: float, hardware: str, counters: dict
+    out: Path,
+    *,
+    cfg: TrainConfig,
+    step: int,
+    wall_seconds: float,
+    hardware: str,
+    counters: dict,
+    timings: dict | None = None,
 ) -> dict:
     metrics_path = out / "metrics.json"
     commands_path = out / "commands.txt"
@@ -30,6 +37,7 @@ def write_run_record(
         "steps": step,
         "wall_seconds": wall_seconds,
         "hardware": hardware,
+        "timings": timings or {},  # this invocation: photo cache build, and the training loop alone
         "skipped": counters,
         "metrics": json.loads(metrics_path.read_text()) if metrics_path.is_file() else None,
         "dataset": dataset_card_info(cfg.dataset),

@@ -225,9 +225,11 @@ def train(cfg: TrainConfig) -> Path:
 
     # --- data
     splits = data.load_splits(cfg)
+    cache_started = time.monotonic()
     cache = (
         data.build_cache(splits, cfg, limit_bytes=int(cfg.cache_limit_gb * 2**30)) if cfg.cache_limit_gb > 0 else None
     )
+    timings = {"cache_seconds": time.monotonic() - cache_started}
     if not _everyone(cache is not None, accelerator):
         cache = None  # one process could not cache: all stream, so all run the same batches
     if cache is not None:
@@ -334,7 +336,7 @@ def train(cfg: TrainConfig) -> Path:
         return itertools.islice(loader, batches_in_epoch, None)  # replays the epoch's order up to where it left
 
     # --- the loop
-    started = time.monotonic()
+    started, first_step = time.monotonic(), step
     G.train()
     D.train()
     progress = tqdm(
@@ -417,6 +419,8 @@ def train(cfg: TrainConfig) -> Path:
         batches_in_epoch = 0
         logger.info("epoch %d done at step %d; skipped so far: %s", epoch, step, counters)
     progress.close()
+    # This invocation's loop alone (steps, logging, checkpoints): what benchmarks/bench_train_run.py reads.
+    timings.update(loop_seconds=time.monotonic() - started, loop_steps=step - first_step)
 
     # --- the end: a last checkpoint, validation, export
     if step % cfg.checkpoint_every:
@@ -426,7 +430,13 @@ def train(cfg: TrainConfig) -> Path:
     export_dir = out / "model"
     if accelerator.is_main_process:
         record = write_run_record(
-            out, cfg=cfg, step=step, wall_seconds=wall, hardware=hardware_description(accelerator), counters=counters
+            out,
+            cfg=cfg,
+            step=step,
+            wall_seconds=wall,
+            hardware=hardware_description(accelerator),
+            counters=counters,
+            timings=timings,
         )
         export_model(G_eval, export_dir, cfg=cfg, record=record, discriminator=D_plain)
         logger.info("exported %s (wall time %.1f min, skipped: %s)", export_dir, wall / 60, counters)
