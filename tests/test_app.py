@@ -242,3 +242,86 @@ def test_old_outputs_are_removed_when_new_ones_are_written(tmp_path, monkeypatch
     new = app._output_file("new", ".png")
     assert not old.exists() and not old.parent.exists()
     assert recent.exists() and new.parent.is_dir()
+
+
+def barn_scene(path: Path) -> Path:
+    """A black-and-white 320x240 scene: a bright sky, a dark hill, and a flat gray barn on it."""
+    y, x = np.mgrid[0:240, 0:320]
+    gray = np.where(y < 100, 200 - y // 4, 70 + (x % 7))  # sky, then a dark, slightly textured hill
+    barn = (60 <= x) & (x < 140) & (120 <= y) & (y < 200)
+    gray = np.where(barn, 120, gray).astype(np.uint8)
+    Image.fromarray(gray, "L").save(path)
+    return path
+
+
+def _mean_ab(image: Image.Image, box: tuple[int, int, int, int]) -> np.ndarray:
+    import torch
+
+    from pix2pix_color.color import rgb_to_lab
+
+    x0, y0, x1, y1 = box
+    rgb = torch.from_numpy(np.array(image.convert("RGB"))[y0:y1, x0:x1]).permute(2, 0, 1)
+    return rgb_to_lab(rgb)[1:].flatten(1).mean(1).numpy()
+
+
+def _is_red(ab: np.ndarray) -> bool:
+    hue = np.degrees(np.arctan2(ab[1], ab[0]))
+    return bool(np.hypot(*ab) >= 15 and -20 <= hue <= 60)  # red to orange-red, vivid enough
+
+
+BARN_INSIDE, FAR_SKY = (75, 135, 125, 185), (220, 10, 310, 60)
+
+
+def test_api_hints_turn_the_hinted_region_red(app_client, tmp_path):
+    photo = barn_scene(tmp_path / "barn.png")
+    plain = Image.open(app_client.predict(handle_file(str(photo)), api_name="/colorize"))
+    hinted = Image.open(
+        app_client.predict(handle_file(str(photo)), "Auto", 1.0, '[[100, 160, "#c0392b"]]', api_name="/colorize")
+    )
+    assert hinted.size == (320, 240)
+    assert not _is_red(_mean_ab(plain, BARN_INSIDE)) and _is_red(_mean_ab(hinted, BARN_INSIDE))
+    assert not _is_red(_mean_ab(hinted, FAR_SKY))
+    # The luminance is still the photo's own.
+    assert np.abs(_L(hinted) - _L(Image.open(photo))).mean() < 0.6
+
+
+@pytest.mark.parametrize(
+    "hints, message",
+    [
+        ('[[400, 10, "#c0392b"]]', "lies outside the 320x240 photo"),
+        ('[[10, 10, "crimson"]]', "is not '#rrggbb'"),
+        ("[[10, 10", "not valid JSON"),
+    ],
+)
+def test_api_bad_hints_get_one_line_errors(app_client, tmp_path, hints, message):
+    photo = barn_scene(tmp_path / "barn.png")
+    with pytest.raises(AppError, match=re.escape(message)):
+        app_client.predict(handle_file(str(photo)), "Auto", 1.0, hints, api_name="/colorize")
+
+
+def test_clicked_hint_turns_the_barn_red_in_a_real_browser(app_server, browser, tmp_path):
+    import urllib.request
+
+    photo = barn_scene(tmp_path / "barn.png")
+    page = browser.new_page(viewport={"width": 1280, "height": 1400})
+    page.goto(app_server, wait_until="networkidle")
+    page.locator("#photo-input input[type=file]").set_input_files(str(photo))
+    canvas = page.locator("#hint-canvas img")
+    canvas.wait_for(state="visible", timeout=60_000)
+    page.wait_for_function("e => e.complete && e.naturalWidth === 320", arg=canvas.element_handle(), timeout=60_000)
+    shown = canvas.bounding_box()
+    # Click the middle of the barn with the default hint color (a barn red).
+    page.mouse.click(shown["x"] + 100 * shown["width"] / 320, shown["y"] + 160 * shown["height"] / 240)
+    page.locator("#hint-info").get_by_text("1 hint.").wait_for(timeout=60_000)
+    page.locator("#colorize-button").click()
+    page.locator("#result-info").get_by_text("1 color hint applied").wait_for(timeout=120_000)
+    href = page.locator("#download-png a").first.get_attribute("href")
+    url = href if href.startswith("http") else app_server + href
+    png = tmp_path / "downloaded.png"
+    png.write_bytes(urllib.request.urlopen(url, timeout=60).read())
+    result = Image.open(png)
+    page.screenshot(path=str(tmp_path / "hints.png"), full_page=True)
+    page.close()
+    assert result.size == (320, 240)
+    assert _is_red(_mean_ab(result, BARN_INSIDE)), _mean_ab(result, BARN_INSIDE)
+    assert not _is_red(_mean_ab(result, FAR_SKY)), _mean_ab(result, FAR_SKY)

@@ -208,5 +208,18 @@ def test_calibration_sets_the_chroma_gain_and_rewrites_the_card(hub_dataset, tmp
     record = json.loads((run / "run.json").read_text())
     assert record["calibration"]["chroma_gain"] == gain and record["calibration"]["photos"] == 4
     assert record["calibration"]["split"] == "train"  # never calibrated on validation
-    assert "Chroma calibration" in (run / "model" / "README.md").read_text()
+    assert "Color calibration" in (run / "model" / "README.md").read_text()
     assert UNetGenerator.from_pretrained(run / "model").chroma_gain == gain
+
+
+def test_calibration_of_a_classification_model_sets_its_temperature(hub_dataset, tmp_path):
+    from train.calibrate import main as calibrate_main
+
+    run = tmp_path / "run"
+    train(tiny_config(hub_dataset, run, max_steps=2, head="classification", l1_warmup_steps=10))
+    assert calibrate_main([str(run), "--photos", "4", "--target-gap", "0"]) == 0
+    config = json.loads((run / "model" / "config.json").read_text())
+    assert 0.2 <= config["temperature"] <= 1.0 and config["chroma_gain"] == 1.0
+    record = json.loads((run / "run.json").read_text())
+    assert record["calibration"]["knob"] == "temperature"
+    assert "annealed mean at temperature" in (run / "model" / "README.md").read_text()

@@ -22,10 +22,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
-from pix2pix_color import Colorizer, UNetGenerator
-from pix2pix_color.color import gray_to_l, gray_version, lab_to_rgb
+from pix2pix_color import Colorizer, UNetGenerator, ab_bins
+from pix2pix_color.color import gray_to_l, gray_version, lab_to_rgb, normalize_l
+from pix2pix_color.inference import _resize, guided_upsample, working_shape
 from pix2pix_color.metrics import colorfulness
 
 from . import data
@@ -60,6 +62,40 @@ def fit_gain(G: UNetGenerator, photos: list[Image.Image], target_gap: float) -> 
     return grid[-1], curve
 
 
+def colorfulness_gap_by_temperature(
+    G: UNetGenerator, photos: list[Image.Image], temperatures: list[float]
+) -> dict[float, float]:
+    """Like `colorfulness_gap`, for a classification head's decoding temperature (one pass per photo)."""
+    real = float(np.mean([colorfulness(np.asarray(p)) for p in photos]))
+    totals = {t: 0.0 for t in temperatures}
+    G = G.eval()
+    for photo in photos:
+        L = gray_to_l(torch.from_numpy(gray_version(np.asarray(photo))))[None, None]
+        L_low = _resize(L, working_shape(*L.shape[-2:], G.image_size, G.multiple))
+        with torch.inference_mode():
+            logits = G(normalize_l(L_low))
+        for t in temperatures:
+            ab_low = F.interpolate(ab_bins.annealed_mean(logits, t), size=L_low.shape[-2:], mode="bilinear")
+            ab = guided_upsample(L_low, ab_low * G.chroma_gain, L)
+            rgb = lab_to_rgb(torch.cat([L, ab], dim=1)[0], dtype=torch.uint8).permute(1, 2, 0).numpy()
+            totals[t] += colorfulness(rgb)
+    return {t: 100.0 * (totals[t] / len(photos) - real) / real for t in temperatures}
+
+
+def fit_temperature(G: UNetGenerator, photos: list[Image.Image], target_gap: float) -> tuple[float, dict]:
+    """Highest temperature on a 0.02 grid from 1 down to 0.2 whose colorfulness gap reaches `target_gap`.
+
+    Highest, because T = 1 is the distribution's mean (the best PSNR); lower T moves each pixel
+    towards its most likely color (more vivid, and more often the wrong one).
+    """
+    grid = [round(1.0 - 0.02 * i, 2) for i in range(41)]
+    curve = colorfulness_gap_by_temperature(G, photos, grid)
+    for t in grid:
+        if curve[t] >= target_gap:
+            return t, curve
+    return grid[-1], curve
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m train.calibrate", description=__doc__.split("\n\n")[0])
     parser.add_argument("run_dir")
@@ -85,16 +121,20 @@ def main(argv: list[str] | None = None) -> int:
                 photos.append(image)
 
     G = UNetGenerator.from_pretrained(str(export))
-    gain, curve = fit_gain(G, photos, args.target_gap)
+    # The knob: a regression head's a*b* are scaled (chroma_gain); a classification head's
+    # distribution is decoded at a lower temperature, which sharpens colors without exaggerating them.
+    knob = "temperature" if G.head == "classification" else "chroma_gain"
+    value, curve = (fit_temperature if knob == "temperature" else fit_gain)(G, photos, args.target_gap)
     logger.info(
-        "chroma gain %.2f: colorfulness gap %+.1f%% on %d training photos (1.00: %+.1f%%)",
-        gain,
-        curve[gain],
+        "%s %.2f: colorfulness gap %+.1f%% on %d training photos (1.00: %+.1f%%)",
+        knob,
+        value,
+        curve[value],
         len(photos),
         curve[1.0],
     )
     config = json.loads((export / "config.json").read_text())
-    config["chroma_gain"] = gain
+    config[knob] = value
     (export / "config.json").write_text(json.dumps(config, sort_keys=True, indent=2))
 
     # Re-validate the calibrated model on the validation split, as training did, and redo the card.
@@ -102,16 +142,20 @@ def main(argv: list[str] | None = None) -> int:
     validation = list(data.validation_photos(splits, cfg.validation_images))
     summary = run_validation(G, validation, working_size=cfg.image_size)
     metrics = {"step": record["steps"], **{k: s.as_dict() for k, s in summary.items()}}
+    if G.hints:
+        hinted = run_validation(G, validation, working_size=cfg.image_size, hints=10)
+        metrics["hints10"] = {k: s.as_dict() for k, s in hinted.items()}
     (run / "metrics.json").write_text(json.dumps(metrics, indent=2))
     grid = sample_grid(G, validation[: cfg.sample_images], working_size=cfg.image_size)
     for target in (run / "samples.png", export / "samples.png"):
         grid.save(target)
     record["calibration"] = {
-        "chroma_gain": gain,
+        "knob": knob,
+        knob: value,
         "target_gap_percent": args.target_gap,
         "photos": len(photos),
         "split": cfg.train_split,
-        "curve": {f"{g:.2f}": round(v, 2) for g, v in curve.items() if round(g * 100) % 5 == 0},
+        "curve": {f"{g:.2f}": round(v, 2) for g, v in curve.items() if round(g * 100) % 10 == 0},
         "uncalibrated_metrics": record.get("metrics"),
     }
     record["metrics"] = metrics
@@ -125,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     model, gray = summary["model"], summary["gray"]
     print(
-        f"chroma gain {gain:.2f}; validation ({model.n_images} photos): "
+        f"{knob} {value:.2f}; validation ({model.n_images} photos): "
         f"PSNR {model.psnr:.2f} dB (gray {gray.psnr:.2f}), "
         f"AuC {model.auc:.4f} (gray {gray.auc:.4f}), colorfulness {model.colorfulness_gap:+.1f}% vs real"
     )

@@ -148,14 +148,33 @@ def _calibration(record: dict, model_m: dict | None) -> dict | None:
     if not (calibration and (calibration.get("uncalibrated_metrics") or {}).get("model") and model_m):
         return None
     before = calibration["uncalibrated_metrics"]["model"]
+    knob = calibration.get("knob", "chroma_gain")
+    value = f"{calibration[knob]:.2f}"
+    if knob == "temperature":
+        what = (
+            f"The predicted color distribution is decoded with the annealed mean at temperature {value} "
+            "(`temperature` in config.json), the highest temperature (closest to the plain mean, which "
+            "scores best on PSNR) that brings"
+        )
+    else:
+        what = (
+            f"The predicted a\\*b\\* are multiplied by {value} (`chroma_gain` in config.json), "
+            "the smallest factor that brings"
+        )
     return {
-        "gain": f"{calibration['chroma_gain']:.2f}",
+        "what": what,
+        "label": "temperature" if knob == "temperature" else "chroma gain",
+        "value": value,
         "target": f"{abs(calibration['target_gap_percent']):g}",
         "photos": calibration["photos"],
         "split": calibration["split"],
         "rows": [
             ("PSNR (dB)", f"{before['psnr']:.2f}", f"{model_m['psnr']:.2f}"),
-            ("AuC", f"{before['auc']:.4f}", f"{model_m['auc']:.4f}"),
+            (
+                "Hue hit rate",
+                f"{before.get('hue_hit', float('nan')):.3f}",
+                f"{model_m.get('hue_hit', float('nan')):.3f}",
+            ),
             (
                 "Colorfulness vs real photos",
                 f"{before['colorfulness_gap']:+.1f}%",
