@@ -61,6 +61,7 @@ def bare_step(precision: str, steps: int = 20) -> float:
     G, D = build_models(cfg)
     G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
     opt_g, opt_d = torch.optim.Adam(G.parameters()), torch.optim.Adam(D.parameters())
+    G, D, opt_g, opt_d = accelerator.prepare(G, D, opt_g, opt_d)  # as the loop does: autocast comes with it
     L = (torch.rand(cfg.batch_size, 1, 128, 128) * 2 - 1).contiguous(memory_format=torch.channels_last)
     ab = (torch.randn(cfg.batch_size, 2, 128, 128) * 0.2).contiguous(memory_format=torch.channels_last)
     for _ in range(3):
@@ -71,14 +72,27 @@ def bare_step(precision: str, steps: int = 20) -> float:
     return steps * cfg.batch_size / (time.perf_counter() - start)
 
 
+def bare_in_subprocess(precision: str) -> float:
+    # One precision per process: Accelerate's state is a per-process singleton.
+    command = [sys.executable, __file__, "--bare", precision]
+    return float(subprocess.run(command, cwd=ROOT, check=True, capture_output=True, text=True).stdout.split()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--dataset", default=str(DEFAULT_DATASET))
     parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--bare", choices=["no", "bf16"], help=argparse.SUPPRESS)
     args = parser.parse_args()
-    results = {name: real_run(args.dataset, args.steps, flags) for name, flags in CONFIGS.items()}
+    if args.bare:
+        print(bare_step(args.bare))
+        return
+    results = {}
+    for name, flags in CONFIGS.items():
+        results[name] = real_run(args.dataset, args.steps, flags)
+        print(f"{name}: {results[name]['img/s']:.0f} img/s", flush=True)
     baseline = results["streaming, fp32 (the first release)"]["img/s"]
-    bare = {"fp32": bare_step("no"), "bf16": bare_step("bf16")}
+    bare = {"fp32": bare_in_subprocess("no"), "bf16": bare_in_subprocess("bf16")}
     rows = []
     for name, r in results.items():
         ips = r["img/s"]
