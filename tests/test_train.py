@@ -160,17 +160,25 @@ def test_command_line_reports_bad_flags(capsys):
 
 
 def test_export_to_writes_exactly_what_would_be_uploaded(hub_dataset, tmp_path):
+    from pix2pix_color.cli import main as cli_main
     from pix2pix_color.inference import default_model_path
     from train.publish import UPLOADED_FILES
     from train.publish import main as publish_main
 
     run = tmp_path / "run"
     train(tiny_config(hub_dataset, run, max_steps=2))
-    assert publish_main([str(run), "me/model", "--export-to", str(tmp_path / "upload")]) == 0
+    report = tmp_path / "elsewhere.json"
+    assert (
+        cli_main(["evaluate", "--dataset", str(hub_dataset), "--split", "validation", "-q", "--output", str(report)])
+        == 0
+    )
+    upload = ["--export-to", str(tmp_path / "upload"), "--evaluation", f"other photos={report}"]
+    assert publish_main([str(run), "me/model", *upload]) == 0
     sent = {p.name for p in (tmp_path / "upload").iterdir()}
     assert sent == set(UPLOADED_FILES)
     card = (tmp_path / "upload" / "README.md").read_text()
     assert 'Colorizer.from_pretrained("me/model")' in card and "model_name" not in card
+    assert "| other photos | 4 |" in card  # the extra evaluation, in the card's results
     assert UNetGenerator.from_pretrained(tmp_path / "upload").image_size == 32
 
     # The bundled model goes to the Hub as it is (the Space sync workflow runs exactly this).

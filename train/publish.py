@@ -47,28 +47,46 @@ def commit_operations(export_dir: Path) -> list[CommitOperationAdd]:
     ]
 
 
-def prepare_upload(run_dir: Path, repo_id: str) -> list[CommitOperationAdd]:
+def prepare_upload(run_dir: Path, repo_id: str, evaluations: dict[str, Path] | None = None) -> list[CommitOperationAdd]:
     """Re-check the export and write a card naming the repo; returns the commit's operations.
 
     `run_dir` is a training run's folder (its model/ is sent, with the card rewritten from run.json
     to name `repo_id`) or an export folder itself, sent as it is (the bundled default model).
+    `evaluations` ({name: report}) adds `pix2pix-color evaluate --output` reports to the run's
+    record and card, e.g. the model on photo sets it was not validated on.
     """
     export_dir = run_dir if (run_dir / "config.json").is_file() else run_dir / "model"
     record_path = run_dir / "run.json"
     if not (export_dir / "config.json").is_file():
         raise PublishError(f"{run_dir} has no exported model (expected {export_dir}/config.json); did training finish?")
     G = UNetGenerator.from_pretrained(str(export_dir))  # proves the export loads strictly before it is sent
+    if evaluations and not record_path.is_file():
+        raise PublishError(f"{run_dir} has no run.json to add evaluations to")
     if record_path.is_file():
         record = json.loads(record_path.read_text())
+        for name, report in (evaluations or {}).items():
+            try:
+                result = json.loads(Path(report).read_text())
+                record.setdefault("evaluations", {})[name] = {"model": result["model"], "gray": result["gray"]}
+            except (OSError, ValueError, KeyError) as e:
+                raise PublishError(f"--evaluation {name}={report}: not an evaluate report ({e})") from None
+        record_path.write_text(json.dumps(record, indent=2, default=str))
         weights_dtype = record["config"].get("export_dtype", "float32")
         write_card(export_dir, record, repo_id=repo_id, weights_dtype=weights_dtype, n_parameters=count_parameters(G))
     return commit_operations(export_dir)
 
 
-def publish(run_dir: str | Path, repo_id: str, *, private: bool = False, api: HfApi | None = None) -> str:
+def publish(
+    run_dir: str | Path,
+    repo_id: str,
+    *,
+    private: bool = False,
+    api: HfApi | None = None,
+    evaluations: dict[str, Path] | None = None,
+) -> str:
     """Create the repo if needed and push the export in one commit; returns the commit URL."""
     run_dir = Path(run_dir)
-    operations = prepare_upload(run_dir, repo_id)
+    operations = prepare_upload(run_dir, repo_id, evaluations)
     api = api or HfApi()
     try:
         api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)
@@ -118,17 +136,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("repo_id", help="Hub model repo, e.g. your-name/pix2pix-color-landscapes")
     parser.add_argument("--private", action="store_true")
     parser.add_argument("--export-to", help="copy exactly what would be uploaded into this folder instead of uploading")
+    parser.add_argument(
+        "--evaluation",
+        action="append",
+        default=[],
+        metavar="NAME=REPORT.json",
+        help="add a `pix2pix-color evaluate --output` report to the card (repeatable)",
+    )
     args = parser.parse_args(argv)
+    evaluations = {}
+    for item in args.evaluation:
+        name, sep, report = item.partition("=")
+        if not sep or not name or not report:
+            parser.error(f"--evaluation {item!r}: expected NAME=REPORT.json")
+        evaluations[name] = Path(report)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         if args.export_to:
             target = Path(args.export_to)
             target.mkdir(parents=True, exist_ok=True)
-            for op in prepare_upload(Path(args.run_dir), args.repo_id):
+            for op in prepare_upload(Path(args.run_dir), args.repo_id, evaluations):
                 shutil.copyfile(op.path_or_fileobj, target / op.path_in_repo)
             print(target)
         else:
-            print(publish(args.run_dir, args.repo_id, private=args.private))
+            print(publish(args.run_dir, args.repo_id, private=args.private, evaluations=evaluations))
     except (PublishError, ModelLoadError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
