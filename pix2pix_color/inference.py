@@ -24,6 +24,7 @@ from .hints import HintError, Hints, hint_channels, hint_points
 from .hub import ModelLoadError
 from .images import DEFAULT_MAX_PIXELS, DecodedImage, ImageError, decode, exif_of, open_image
 from .models import UNetGenerator
+from .propagation import propagate_hints
 
 DEFAULT_MODEL_DIR = Path(__file__).parent / "default_model"
 BUNDLED_MODEL_ID = "pix2pix-color/pix2pix-color-landscapes"  # where the bundled model is published
@@ -112,16 +113,16 @@ class Colorizer:
         """L* (B,1,h,w) [+ hint channels (B,3,h,w)] at working resolution -> a*b* (B,2,h,w).
 
         The a*b* are scaled by the model's calibrated `chroma_gain` (config.json) times the color
-        strength; that scales the model's own guesses, while a color the user gave is kept as given.
+        strength; that scales the model's own guesses. Hints then pull the colors to the ones the
+        user gave, along the photo's edges (`pix2pix_color.propagation`), so they are kept as given.
         """
         strength = self.color_strength if color_strength is None else _check_strength(color_strength)
         gain = self.generator.chroma_gain * strength
-        ab = denormalize_ab(self.generator.predict_ab(normalize_l(L_work), hints).float())
-        if hints is None or gain == 1.0:
-            return ab * gain
-        # Near a hint the output should match it: no gain there, full gain a few pixels away.
-        near = F.max_pool2d(hints[:, 2:3].float(), 5, stride=1, padding=2)
-        return ab * (gain + (1.0 - gain) * near)
+        ab = denormalize_ab(self.generator.predict_ab(normalize_l(L_work), hints).float()) * gain
+        if hints is None:
+            return ab
+        user = torch.cat([denormalize_ab(hints[:, :2].float()), hints[:, 2:3].float()], dim=1)
+        return torch.stack([propagate_hints(L_work[i], ab[i], user[i]) for i in range(len(ab))])
 
     @torch.inference_mode()
     def predict_ab(self, L: Tensor, working_size: int | None = None) -> Tensor:

@@ -140,3 +140,21 @@ def test_classification_head_decodes_to_ab_at_the_input_size():
     assert ab.shape == (2, 2, 64, 64) and ab.abs().max() <= 1.0
     rows = G(L, pixels=torch.tensor([0, 5, 2047]))
     assert torch.allclose(rows, logits.permute(0, 2, 3, 1).reshape(-1, 253)[[0, 5, 2047]], atol=1e-5)
+
+
+def test_propagation_keeps_hints_stops_at_edges_and_leaves_far_colors_alone():
+    from pix2pix_color.propagation import propagate_hints
+
+    L = torch.full((1, 48, 64), 30.0)
+    L[:, :, 32:] = 80.0  # a dark left half and a bright right half: one strong edge
+    ab = torch.zeros(2, 48, 64)
+    ab[1] = -10.0  # the network's guess: a cold, bluish gray everywhere
+    hints = torch.zeros(3, 48, 64)
+    hints[0, 24, 10], hints[1, 24, 10], hints[2, 24, 10] = 50.0, 35.0, 1.0  # one red point on the left
+    out = propagate_hints(L, ab, hints)
+    assert torch.allclose(out[:, 24, 10], torch.tensor([50.0, 35.0]), atol=1.0)  # the hint is kept
+    assert out[0, :, :28].mean() > 25  # and spread over its own (even) region
+    assert out[0, :, 36:].abs().max() < 3 and torch.allclose(
+        out[1, :, 36:], ab[1, :, 36:], atol=3
+    )  # not across the edge
+    assert torch.equal(propagate_hints(L, ab, torch.zeros(3, 48, 64)), ab)  # no hints: the prediction as is
