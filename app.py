@@ -68,9 +68,10 @@ details are in the [model card]({MODEL_CARD_URL}); the code is on [GitHub]({REPO
 
 **Color hints** (click the photo under *Color hints*): you may know what the model can only guess,
 that the barn was red or the boat blue. Pick a color, click where it belongs, and colorize again.
-The network was trained with such hints (Zhang et al. 2017): it spreads each one along the photo's
-own edges over the region it belongs to, and keeps your photo's lightness. A few clicks usually do;
-undo or clear them at any time.
+The network takes your hints as input (it was trained with simulated ones, as in Zhang et al.
+2017), and each hint's color is carried along the photo's own edges over the region it belongs to,
+fading with distance; your photo's lightness is kept. A few clicks usually do; undo or clear them
+at any time.
 
 **Working resolution** sets how finely colors are placed: *Auto* uses the resolution the model was
 trained at, which measured best. Higher values can separate small colored regions but the model

@@ -130,8 +130,8 @@ def test_app_in_a_real_browser(app_server, browser, tmp_path):
     photo = tmp_path / "fjord.jpg"
     landscape(333, 222).convert("L").save(photo, quality=95)
     page = browser.new_page(viewport={"width": 1280, "height": 1000})
-    page.goto(server, wait_until="networkidle")
-    assert "pix2pix-color" in page.title()
+    page.goto(server, wait_until="load")  # not networkidle: the app keeps a heartbeat open
+    page.wait_for_function("document.title.includes('pix2pix-color')", timeout=60_000)
     sizes = _colorize_in_page(page, page, photo, tmp_path / "app.png")
     assert sizes and all(size == [333, 222] for size in sizes)
     assert page.locator("#download-png a").first.get_attribute("href").endswith(".png")
@@ -304,7 +304,7 @@ def test_clicked_hint_turns_the_barn_red_in_a_real_browser(app_server, browser, 
 
     photo = barn_scene(tmp_path / "barn.png")
     page = browser.new_page(viewport={"width": 1280, "height": 1400})
-    page.goto(app_server, wait_until="networkidle")
+    page.goto(app_server, wait_until="load")
     page.locator("#photo-input input[type=file]").set_input_files(str(photo))
     canvas = page.locator("#hint-canvas img")
     canvas.wait_for(state="visible", timeout=60_000)
