@@ -1,7 +1,7 @@
 """Regenerate docs/hints.png: a black-and-white photo, the automatic result, the result with a few
 color hints, and the real photo.
 
-    python docs/make_hints_figure.py [--photo ../shared/data/photos-hq/validation/lighthouse.jpg]
+    python docs/make_hints_figure.py [--photo ../shared/data/photos-hq/validation/horseshoe_bend_sunset.jpg]
 
 The hints are `--hints` points whose colors are read from the real photo (a 3x3 mean) at places
 picked by a seeded random draw, as `pix2pix-color evaluate --hints-per-photo` does: what a user who
@@ -26,7 +26,7 @@ OUT = Path(__file__).resolve().parent / "hints.png"
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--photo", default="../shared/data/photos-hq/validation/lighthouse.jpg")
+    parser.add_argument("--photo", default="../shared/data/photos-hq/validation/horseshoe_bend_sunset.jpg")
     parser.add_argument("--hints", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--height", type=int, default=260)
