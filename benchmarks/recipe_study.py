@@ -154,6 +154,8 @@ def study(args: argparse.Namespace) -> None:
             "wall_hours_with_evaluation": (time.time() - started) / 3600,
         }
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        # Re-read first: another study process may have added its recipe meanwhile.
+        results = {**(json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}), name: results[name]}
         RESULTS.write_text(json.dumps(results, indent=2))
         print(table(results), flush=True)
 

@@ -263,8 +263,9 @@ def guided_upsample(L_low: Tensor, ab_low: Tensor, L_full: Tensor, *, radius: in
     # Where L* varies more at full resolution than the window saw (grain, per-pixel noise), the
     # linear model extrapolates: bound each pixel's chroma by the largest one predicted around it.
     limit = _resize(F.max_pool2d(torch.linalg.vector_norm(ab_low, dim=1, keepdim=True), 3, 1, 1), L_full.shape[-2:])
-    chroma = torch.linalg.vector_norm(ab, dim=1, keepdim=True)
-    return ab * (limit / chroma.clamp(min=1e-6)).clamp(max=1.0)
+    # Elementwise rather than vector_norm over the channel dimension: 6 ms instead of 220 at 1 MP.
+    chroma_squared = ab[:, :1] * ab[:, :1] + ab[:, 1:2] * ab[:, 1:2]
+    return ab * torch.rsqrt(chroma_squared.clamp(min=1e-12)).mul_(limit).clamp_(max=1.0)
 
 
 def _resize(x: Tensor, size: Sequence[int]) -> Tensor:
