@@ -32,7 +32,7 @@ from .config import TrainConfig, command_line
 from .export import export_model, write_run_record
 from .hints import simulate_hints
 from .publish import publish_or_explain
-from .step import gan_step
+from .step import everyone, gan_step
 from .validate import run_validation, sample_grid
 from .warm_start import load_initial_weights
 
@@ -123,14 +123,6 @@ def _set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def _everyone(flag: bool, accelerator: Accelerator) -> bool:
-    """True only if `flag` holds on every process: decisions that change the step are made once."""
-    if accelerator.num_processes == 1:
-        return flag
-    missing = torch.tensor([0.0 if flag else 1.0], device=accelerator.device)
-    return bool(accelerator.reduce(missing, reduction="sum").item() == 0)
 
 
 def _total_steps(cfg: TrainConfig, splits: data.Splits, cache: data.PhotoCache | None, world_size: int) -> int:
@@ -230,7 +222,7 @@ def train(cfg: TrainConfig) -> Path:
         data.build_cache(splits, cfg, limit_bytes=int(cfg.cache_limit_gb * 2**30)) if cfg.cache_limit_gb > 0 else None
     )
     timings = {"cache_seconds": time.monotonic() - cache_started}
-    if not _everyone(cache is not None, accelerator):
+    if not everyone(cache is not None, accelerator):
         cache = None  # one process could not cache: all stream, so all run the same batches
     if cache is not None:
         counters.update({k: max(counters[k], v) for k, v in cache.skipped.items()})
@@ -347,7 +339,7 @@ def train(cfg: TrainConfig) -> Path:
         batches = iter(epoch_batches())
         while step < total_steps:
             batch = next(batches, None)
-            if not _everyone(batch is not None, accelerator):
+            if not everyone(batch is not None, accelerator):
                 break  # the epoch ends for all when it ends for one (shards differ in length)
             batches_in_epoch += 1
             counters["corrupt"] += batch["corrupt"]
@@ -355,7 +347,7 @@ def train(cfg: TrainConfig) -> Path:
             for failure in batch["shards_failed"]:
                 counters["shards_failed"] += 1
                 logger.warning("skipped an unreadable shard (%d so far): %s", counters["shards_failed"], failure)
-            if not _everyone(batch["rgb"].shape[0] >= 2, accelerator):  # BatchNorm needs two samples
+            if not everyone(batch["rgb"].shape[0] >= 2, accelerator):  # BatchNorm needs two samples
                 counters["short_batches"] += 1
                 continue
             rgb = batch["rgb"].to(device, non_blocking=True)

@@ -61,12 +61,21 @@ def reconstruction_loss(
     return ab_bins.cross_entropy(rows, true_ab, weights), fake
 
 
+def everyone(flag: bool, accelerator: Accelerator) -> bool:
+    """True only if `flag` holds on every process: decisions that change the step are made once.
+
+    Gradients are averaged across processes, so a step applied by one and skipped by another would
+    leave the copies of the model different, and their step counters (and every collective call
+    after) out of line.
+    """
+    if accelerator.num_processes == 1:
+        return flag
+    missing = torch.tensor([0.0 if flag else 1.0], device=accelerator.device)
+    return bool(accelerator.reduce(missing, reduction="sum").item() == 0)
+
+
 def _all_finite(loss: Tensor, accelerator: Accelerator) -> bool:
-    # One decision for all processes: gradients were averaged across them, so a step applied by
-    # one and skipped by another would leave the copies of the model different, and their step
-    # counters (and every collective call after) out of line.
-    bad = (~torch.isfinite(loss.detach())).float().reshape(1)
-    return bool(accelerator.reduce(bad, reduction="sum").item() == 0)
+    return everyone(bool(torch.isfinite(loss.detach()).all()), accelerator)
 
 
 def gan_step(
