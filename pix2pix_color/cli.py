@@ -2,8 +2,10 @@
 
 pix2pix-color colorize old_photos/ scan.tif -o colorized/ [--model ORG/NAME]
 pix2pix-color colorize barn.jpg -o colorized/ --hints barn-hints.json   # [[x, y, "#rrggbb"], ...]
+pix2pix-color colorize film.mp4 -o colorized/                          # -> colorized/film.mp4, with its audio
 pix2pix-color evaluate --model ORG/NAME --dataset ORG/DATASET [--split validation]
 pix2pix-color evaluate --images my_color_photos/
+pix2pix-color evaluate --video color_footage.mp4 [--film-look]         # flicker (E_warp, CDC) and quality
 """
 
 from __future__ import annotations
@@ -18,8 +20,16 @@ from tqdm.auto import tqdm
 
 from .hints import HintError, parse_hints_json
 from .hub import ModelLoadError
-from .images import ImageError, find_images, open_image, save_png
+from .images import IMAGE_SUFFIXES, ImageError, find_images, open_image, save_png
 from .inference import Colorizer
+
+try:  # the [video] extra: PyAV and OpenCV
+    from .video import VIDEO_SUFFIXES, VideoError, is_video
+except ImportError:  # pragma: no cover - depends on the installation
+    VIDEO_SUFFIXES, is_video = frozenset(), None
+
+    class VideoError(ValueError):  # noqa: D101 - nothing raises it without the extra
+        pass
 
 
 def _load(args: argparse.Namespace) -> Colorizer:
@@ -28,25 +38,72 @@ def _load(args: argparse.Namespace) -> Colorizer:
     )
 
 
-def _output_paths(inputs: list[Path], out_dir: Path) -> list[Path]:
-    """OUT_DIR/<stem>.png, made unique when stems repeat, and never one of the inputs."""
+def _output_paths(inputs: list[Path], out_dir: Path, videos: set[Path] = frozenset()) -> list[Path]:
+    """OUT_DIR/<stem>.png (<stem>.mp4 for a video), made unique when stems repeat, never one of the inputs."""
     taken: set[Path] = set()
     sources = {p.resolve() for p in inputs}
     paths = []
     for p in inputs:
-        candidate, n = out_dir / f"{p.stem}.png", 1
+        suffix = ".mp4" if p in videos else ".png"
+        candidate, n = out_dir / f"{p.stem}{suffix}", 1
         while candidate in taken or candidate.resolve() in sources:
             n += 1
-            candidate = out_dir / f"{p.stem}-{n}.png"
+            candidate = out_dir / f"{p.stem}-{n}{suffix}"
         taken.add(candidate)
         paths.append(candidate)
     return paths
 
 
+def find_inputs(inputs: list[str]) -> tuple[list[Path], set[Path]]:
+    """Photos and videos among the given files and (recursively) folders; which ones are videos.
+
+    Videos are recognised by content, whatever their name: in a folder, every file that is not a photo
+    by its suffix is asked whether FFmpeg finds a moving picture in it (a renamed `film.dat` counts,
+    `notes.txt` does not); a file given by name is a video when FFmpeg says so, a photo otherwise.
+    """
+    found, videos = [], set()
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            for p in sorted(q for q in path.rglob("*") if q.is_file() and not q.name.startswith(".")):
+                known_photo = p.suffix.lower() in IMAGE_SUFFIXES
+                if (not known_photo or p.suffix.lower() in {".gif"}) and is_video is not None and is_video(p):
+                    found.append(p)
+                    videos.add(p)
+                elif known_photo:
+                    found.append(p)
+        else:
+            found.append(path)
+            if path.is_file() and path.suffix.lower() not in IMAGE_SUFFIXES:
+                if is_video is None:
+                    raise SystemExit(f"error: {path.name}: videos need pip install 'pix2pix-color[video]'")
+                if is_video(path):
+                    videos.add(path)
+    return found, videos
+
+
+def _read_hints(path: str, for_video: bool):
+    """--hints FILE.json: a list of [x, y, "#rrggbb"], or for a video also {"frame": [[x, y, color], ...]}."""
+    text = Path(path).read_text(encoding="utf-8")
+    if for_video and text.strip().startswith("{"):
+        try:
+            value = json.loads(text)
+        except ValueError as e:
+            raise HintError(f"hints are not valid JSON ({e})") from None
+        try:
+            return {int(frame): parse_hints_json(json.dumps(points)) for frame, points in value.items()}
+        except ValueError:
+            raise HintError('per-frame hints must be {"frame number": [[x, y, "#rrggbb"], ...]}') from None
+    return parse_hints_json(text)
+
+
 def colorize_command(args: argparse.Namespace) -> int:
-    inputs = find_images(args.inputs)
+    inputs, videos = find_inputs(args.inputs)
     if not inputs:
-        print("error: no images found in the given inputs", file=sys.stderr)
+        print("error: no images or videos found in the given inputs", file=sys.stderr)
+        return 2
+    if not 0 <= args.smoothing < 1:
+        print(f"error: --smoothing must be at least 0 and below 1, got {args.smoothing}", file=sys.stderr)
         return 2
     try:
         colorizer = _load(args)
@@ -56,10 +113,10 @@ def colorize_command(args: argparse.Namespace) -> int:
     hints = None
     if args.hints:
         if len(inputs) != 1:
-            print(f"error: --hints applies to a single photo, and {len(inputs)} were given", file=sys.stderr)
+            print(f"error: --hints applies to a single photo or video, and {len(inputs)} were given", file=sys.stderr)
             return 2
         try:
-            hints = [parse_hints_json(Path(args.hints).read_text(encoding="utf-8"))]
+            hints = [_read_hints(args.hints, for_video=bool(videos))]
         except OSError as e:
             print(f"error: cannot read --hints {args.hints}: {e.strerror}", file=sys.stderr)
             return 2
@@ -69,8 +126,26 @@ def colorize_command(args: argparse.Namespace) -> int:
     out_dir = Path(args.output)
     out_dir.mkdir(parents=True, exist_ok=True)
     failed = 0
-    jobs = list(zip(inputs, _output_paths(inputs, out_dir)))
-    with tqdm(total=len(jobs), desc="colorize", unit="image", disable=args.quiet) as bar:
+    jobs = list(zip(inputs, _output_paths(inputs, out_dir, videos)))
+    video_jobs = [(source, target) for source, target in jobs if source in videos]
+    jobs = [job for job in jobs if job[0] not in videos]
+    for source, target in video_jobs:
+        try:
+            colorizer.colorize_video(
+                source,
+                target,
+                hints=hints[0] if hints else None,
+                smoothing=args.smoothing,
+                progress=not args.quiet,
+                batch_size=args.batch_size,
+            )
+        except (VideoError, HintError) as e:
+            if isinstance(e, HintError):
+                print(f"error: --hints {args.hints}: {e}", file=sys.stderr)
+                return 2
+            failed += 1
+            tqdm.write(f"skipped {source}: {str(e).split(': ', 1)[-1]}", file=sys.stderr)
+    with tqdm(total=len(jobs), desc="colorize", unit="image", disable=args.quiet or not jobs) as bar:
         for start in range(0, len(jobs), args.batch_size):
             chunk = jobs[start : start + args.batch_size]
             results = colorizer.colorize_batch([source for source, _ in chunk], hints=hints)
@@ -98,6 +173,8 @@ def evaluate_command(args: argparse.Namespace) -> int:
     except ModelLoadError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    if args.video:
+        return _evaluate_video(args, colorizer)
     if args.images:
         photos = _photos_from_folder(Path(args.images), args.limit)
         source = args.images
@@ -133,6 +210,47 @@ def evaluate_command(args: argparse.Namespace) -> int:
         "hints_per_photo": args.hints_per_photo,
         "model": model.as_dict(),
         "gray": gray.as_dict(),
+    }
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2))
+    print(f"written {out}")
+    return 0
+
+
+def _evaluate_video(args: argparse.Namespace, colorizer: Colorizer) -> int:
+    """evaluate --video: the shipped (temporally consistent) path against per-frame colorization."""
+    from .metrics import evaluate_video
+
+    if not 0 <= args.smoothing < 1:
+        print(f"error: --smoothing must be at least 0 and below 1, got {args.smoothing}", file=sys.stderr)
+        return 2
+    try:
+        results = evaluate_video(colorizer, args.video, film_look=args.film_look, smoothing=args.smoothing)
+    except VideoError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    columns = ("temporal", "per_frame", "gray", "real")
+    rows = [
+        ("E_warp (a*b*^2, lower = steadier)", "warping_error", "{:.3f}"),
+        ("CDC (x1000, lower = steadier)", "cdc", "{:.3f}"),
+        ("PSNR per frame (dB)", "psnr", "{:.2f}"),
+        ("hue hit rate per frame", "hue_hit", "{:.3f}"),
+    ]
+    look = ", film look (grain + exposure flicker) added to the input" if args.film_look else ""
+    print(f"{args.video}: {results['temporal'].frames} frames, model {args.model or '(bundled default)'}{look}")
+    print(f"{'metric':<36}" + "".join(f"{c:>11}" for c in columns))
+    for label, key, fmt in rows:
+        scale = 1000 if key == "cdc" else 1
+        cells = "".join(f"{fmt.format(getattr(results[c], key) * scale):>11}" for c in columns)
+        print(f"{label:<36}{cells}")
+    report = {
+        "source": args.video,
+        "model_id": str(args.model) if args.model else "default",
+        "working_size": colorizer.working_size,
+        "film_look": args.film_look,
+        "smoothing": args.smoothing,
+        **{c: results[c].as_dict() for c in columns},
     }
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -206,13 +324,27 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
     c = sub.add_parser("colorize", help="colorize image files and folders (searched recursively)")
-    c.add_argument("inputs", nargs="+", help="image files or folders")
-    c.add_argument("-o", "--output", required=True, help="folder for the colorized PNGs (<stem>.png, full resolution)")
+    c.add_argument("inputs", nargs="+", help="image or video files, or folders")
+    c.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="folder for the results: <stem>.png for a photo (full resolution), <stem>.mp4 for a video "
+        "(H.264, the input's frames, timing and audio)",
+    )
+    c.add_argument(
+        "--smoothing",
+        type=float,
+        default=0.9,
+        help="videos: how much of its color a tracked pixel carries from frame to frame (0 = every frame on "
+        "its own; default 0.9)",
+    )
     c.add_argument(
         "--hints",
         metavar="FILE.json",
-        help='color hints for a single photo (a hint model only): a JSON list of [x, y, "#rrggbb"] '
-        "in the photo's pixel coordinates",
+        help='color hints for a single photo or video (a hint model only): a JSON list of [x, y, "#rrggbb"] '
+        "in the photo's pixel coordinates; for a video the first frame's, or "
+        '{"frame number": [[x, y, "#rrggbb"], ...], ...}; they follow the content until the shot ends',
     )
     common(c)
     c.set_defaults(func=colorize_command)
@@ -223,6 +355,11 @@ def build_parser() -> argparse.ArgumentParser:
     source = e.add_mutually_exclusive_group(required=True)
     source.add_argument("--dataset", help="Hub dataset id or local folder in Hub layout")
     source.add_argument("--images", help="folder of color photos")
+    source.add_argument(
+        "--video",
+        help="a color video: its black-and-white version is colorized with and without temporal consistency "
+        "and both are scored (E_warp, CDC, per-frame PSNR and hue hit rate)",
+    )
     e.add_argument("--split", default="validation")
     e.add_argument("--limit", type=int, default=None, help="evaluate at most this many photos")
     e.add_argument("--output", default="evaluation.json", help="where to write the JSON report")
@@ -234,6 +371,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="give each photo N color hints taken from the real photo "
         "(a hint model only; seeded, the same for every model)",
     )
+    e.add_argument("--film-look", action="store_true", help="--video: add grain and exposure flicker to the input")
+    e.add_argument("--smoothing", type=float, default=0.9, help="--video: the temporal smoothing scored")
     common(e)
     e.set_defaults(func=evaluate_command)
     return parser

@@ -229,6 +229,49 @@ class Colorizer:
                     outputs[i] = self._compose(luminance[i], ab, alpha[i], exif[i])
         return outputs
 
+    def colorize_video(
+        self,
+        src: str | os.PathLike,
+        dst: str | os.PathLike,
+        *,
+        hints=None,
+        color_strength: float | None = None,
+        working_size: int | None = None,
+        smoothing: float | None = None,
+        progress=False,
+        batch_size: int = 8,
+        max_seconds: float | None = None,
+        max_pixels: int | None = None,
+    ):
+        """Colorize a video (anything FFmpeg reads) into an H.264 MP4 at `dst`, without flicker.
+
+        The output has the input's frame count, timestamps, rotation and display aspect, and its audio
+        unchanged; each frame keeps its own lightness. Colors are carried along the motion within a
+        shot and reset at cuts (`pix2pix_color.temporal`); `smoothing` (0-1, default 0.9) is how much
+        of the carried color a tracked pixel keeps per frame, 0 colorizes every frame on its own.
+        `hints`: points or a scribble for the first frame, or `{frame_number: hints}`; they follow
+        the content until the shot ends. `progress`: True for a progress bar in frames, or a
+        callable `(done, total)`. Memory stays bounded whatever the length. Raises `VideoError` (one
+        line naming the file and the reason) or `HintError`; nothing is left at `dst` on failure.
+        Returns a `VideoResult` (path, frames, shots, audio handling).
+        """
+        from .temporal import DEFAULT_SMOOTHING
+        from .video import colorize_video
+
+        return colorize_video(
+            self,
+            src,
+            dst,
+            hints=hints,
+            color_strength=color_strength,
+            working_size=working_size,
+            smoothing=DEFAULT_SMOOTHING if smoothing is None else smoothing,
+            progress=progress,
+            batch_size=batch_size,
+            max_seconds=max_seconds,
+            max_pixels=max_pixels,
+        )
+
 
 def _check_strength(value: float) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 4:

@@ -1,0 +1,629 @@
+"""Video colorization: decode -> colorize -> encode, streaming, with colors carried along the motion.
+
+Frames flow through a bounded window: decoded frames wait for a batch of the generator, then for
+the backward pass of `pix2pix_color.temporal` (at most WINDOW frames ahead), and are encoded as soon
+as they are final, so memory does not grow with the video's length. The output is an H.264 (yuv420p)
+MP4 with the input's frame count, timestamps, rotation and display aspect, and the input's audio
+streams copied packet for packet (re-encoded to AAC only where MP4 cannot hold the codec).
+
+Shot detection is our own (`temporal.is_cut`) rather than PySceneDetect's: its detectors score
+HSV differences of full-resolution BGR frames, so a black-and-white film's exposure flicker reads
+as content change, and it would decode the file a second time; ours runs on the flicker-normalised
+L* thumbnails and the flow this pipeline computes anyway, in one pass.
+
+I/O is PyAV (FFmpeg's libraries in the wheel): it reads whatever FFmpeg reads and muxes audio as is;
+OpenCV's writer has no audio and a subprocess would need an ffmpeg binary.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import torch
+from torch import Tensor
+
+from . import temporal
+from .color import lab_to_rgb, rgb_to_l
+from .hints import HintError, Hints, hint_channels, hint_points
+
+logger = logging.getLogger(__name__)
+
+VIDEO_SUFFIXES = {
+    ".mp4",
+    ".m4v",
+    ".mov",
+    ".mkv",
+    ".webm",
+    ".avi",
+    ".mpg",
+    ".mpeg",
+    ".ts",
+    ".mts",
+    ".wmv",
+    ".flv",
+    ".ogv",
+    ".3gp",
+    ".dv",
+    ".mxf",
+}
+# Audio codecs the MP4 muxer takes as they are; anything else (PCM, Vorbis...) is re-encoded to AAC.
+MP4_AUDIO_COPY = {"aac", "mp3", "ac3", "eac3", "opus", "flac", "alac"}
+# Demuxers that FFmpeg also uses for still images: a photo is not a video.
+_IMAGE_DEMUXERS = ("image2", "_pipe", "gif", "apng", "webp", "tiff", "png", "bmp", "jpeg")
+ENCODER = "libx264"
+ENCODER_OPTIONS = {"preset": "veryfast", "crf": "18"}  # visually lossless at the speed of decoding
+EMIT = 16  # frames made final at once by a backward pass ...
+LOOKAHEAD = 16  # ... which starts this many frames further on (a shot's end: at the end itself)
+MAX_FRAME_PIXELS = 50_000_000
+
+
+class VideoError(ValueError):
+    """A video that cannot be colorized; the message names the file and the reason, in one line."""
+
+
+@dataclass
+class VideoInfo:
+    """What `probe_video` reads from the header: display size (rotation applied), frames, timing, audio."""
+
+    width: int
+    height: int
+    frames: int  # from the header; 0 when the container does not say
+    fps: float
+    duration: float  # seconds; 0 when unknown
+    rotation: int  # degrees counter-clockwise that the player turns the coded frames
+    audio_streams: int
+    codec: str
+
+
+@dataclass
+class VideoResult:
+    """What `colorize_video` wrote."""
+
+    path: Path
+    frames: int
+    shots: int
+    info: VideoInfo
+    audio: list[str] = field(default_factory=list)  # per audio stream: "copied aac" or "re-encoded pcm_s16le to aac"
+
+
+def _name(path: str | os.PathLike) -> str:
+    return os.path.basename(os.fspath(path)) or os.fspath(path)
+
+
+def _open(src: str | os.PathLike) -> av.container.InputContainer:
+    name = _name(src)
+    path = Path(src)
+    if not path.is_file():
+        raise VideoError(f"{name}: no such file")
+    if path.stat().st_size == 0:
+        raise VideoError(f"{name}: the file is empty (0 bytes)")
+    try:
+        return av.open(os.fspath(path), metadata_errors="ignore")
+    except av.error.FFmpegError as e:
+        reason = "moov atom not found" in str(e) and "the MP4 index (moov atom) is missing: truncated or unfinished"
+        raise VideoError(f"{name}: {reason or 'not a video file, or truncated or corrupt'}") from None
+
+
+def _encrypted(path: str | os.PathLike) -> bool:
+    """Whether an MP4/MOV's index declares protected (CENC/DRM) tracks: a 'sinf' box in 'moov'.
+
+    FFmpeg opens such files and fails only when decoding, with a generic "invalid data"; the boxes
+    are a few dozen bytes to look for in the index.
+    """
+    with open(path, "rb") as f:
+        while True:
+            header = f.read(8)
+            if len(header) < 8:
+                return False
+            size, kind = int.from_bytes(header[:4], "big"), header[4:]
+            if size == 1:
+                size = int.from_bytes(f.read(8), "big") - 8
+            elif size == 0:
+                return False
+            if kind == b"moov":
+                return any(tag in f.read(min(size - 8, 64 << 20)) for tag in (b"sinf", b"encv", b"enca"))
+            if size < 8:
+                return False
+            f.seek(size - 8, os.SEEK_CUR)
+
+
+def _video_stream(container: av.container.InputContainer, name: str) -> av.video.stream.VideoStream:
+    streams = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
+    if not streams:
+        kind = "an audio-only file" if container.streams.audio else "a file with no video stream"
+        raise VideoError(f"{name}: {kind}, nothing to colorize")
+    if any(container.format.name == d or container.format.name.endswith(d) for d in _IMAGE_DEMUXERS):
+        raise VideoError(f"{name}: a still image, not a video")
+    return streams[0]
+
+
+def _fps(stream) -> float:
+    rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+    return float(rate) if rate else 0.0
+
+
+def probe_video(src: str | os.PathLike) -> VideoInfo:
+    """Read a video's header (and its first frame, for the rotation); raises `VideoError`."""
+    name = _name(src)
+    with _open(src) as container:
+        stream = _video_stream(container, name)
+        if container.format.name.startswith("mov") and _encrypted(src):
+            raise VideoError(f"{name}: the video is encrypted (CENC/DRM); only unprotected files can be read")
+        first = _first_frame(container, stream, name)
+        rotation = _quarter_turns(first.rotation) * 90
+        width, height = (first.height, first.width) if rotation % 180 else (first.width, first.height)
+        duration = 0.0
+        if stream.duration and stream.time_base:
+            duration = float(stream.duration * stream.time_base)
+        elif container.duration:
+            duration = container.duration / av.time_base
+        return VideoInfo(
+            width=width,
+            height=height,
+            frames=int(stream.frames or 0),
+            fps=_fps(stream),
+            duration=duration,
+            rotation=rotation,
+            audio_streams=len(container.streams.audio),
+            codec=stream.codec_context.name,
+        )
+
+
+def _first_frame(container, stream, name: str) -> av.VideoFrame:
+    try:
+        for frame in container.decode(stream):
+            return frame
+    except av.error.FFmpegError:
+        raise VideoError(f"{name}: the video data cannot be decoded (truncated or corrupt)") from None
+    raise VideoError(f"{name}: the video has no frames")
+
+
+def _quarter_turns(rotation: float | None) -> int:
+    return int(round((rotation or 0) / 90)) % 4
+
+
+def is_video(path: str | os.PathLike) -> bool:
+    """Whether a file is a video by its content (any extension): FFmpeg finds a moving-picture stream."""
+    try:
+        with av.open(os.fspath(path), metadata_errors="ignore") as container:
+            _video_stream(container, "")
+            return True
+    except (av.error.FFmpegError, VideoError, OSError, UnicodeDecodeError):
+        return False
+
+
+@dataclass
+class _Frame:
+    """One frame on its way through the window. Shapes: H,W full (upright), h,w carry grid."""
+
+    index: int
+    av_frame: av.VideoFrame  # the decoded frame: timestamps go on the output frame
+    L_full: Tensor  # (1,1,H,W) float16 L* in [0,100]
+    L_carry: np.ndarray  # (h,w) float32
+    flow_input: np.ndarray  # (h,w) uint8, flicker-normalised
+    thumb: np.ndarray
+    hints: np.ndarray | None  # (N,4) points active on this frame
+    cut: bool = False  # the first frame of a shot
+    flow_to_prev: np.ndarray | None = None  # (h,w,2)
+    mask_to_prev: np.ndarray | None = None  # (h,w)
+    flow_to_next: np.ndarray | None = None
+    mask_to_next: np.ndarray | None = None
+    carried: np.ndarray | None = None  # (h,w,2) a*b* after the forward pass
+
+
+class _Pipeline:
+    """The streaming core: `push` decoded upright RGB frames, get back finished ones in order.
+
+    Holds at most batch_size + EMIT + LOOKAHEAD frames, whatever the video's length.
+    """
+
+    def __init__(
+        self,
+        colorizer,
+        size: tuple[int, int],
+        *,
+        hints: dict[int, np.ndarray],
+        working_size: int | None,
+        strength: float | None,
+        smoothing: float,
+        batch_size: int,
+    ):
+        self.colorizer = colorizer
+        self.H, self.W = size
+        self.work = colorizer._working_shape(self.H, self.W, working_size)
+        self.carry = temporal.carry_shape(self.H, self.W)
+        self.scale = (self.carry[1] / self.W, self.carry[0] / self.H)
+        self.hints, self.strength, self.smoothing, self.batch_size = hints, strength, smoothing, batch_size
+        self.flow = temporal.FlowEstimator()
+        self.pending: list[_Frame] = []  # decoded, waiting for the generator
+        self.shot: list[_Frame] = []  # carried forward, waiting for the backward pass
+        self.previous: _Frame | None = None
+        self.active_hints: np.ndarray | None = None
+        self.shots = 0
+
+    def push(self, index: int, rgb: np.ndarray, av_frame: av.VideoFrame) -> list[tuple[_Frame, np.ndarray]]:
+        """(H,W,3) uint8 upright frame -> frames now final, as (frame, (H,W,3) uint8 colorized)."""
+        L = rgb_to_l(torch.from_numpy(rgb).permute(2, 0, 1))[None]  # (1,1,H,W)
+        L_carry = _resize(L, self.carry)[0, 0].numpy()
+        frame = _Frame(
+            index, av_frame, L.half(), L_carry, temporal.flow_input(L_carry), temporal.thumbnail(L_carry), None
+        )
+        prev = self.previous
+        if prev is None:
+            frame.cut = True
+        else:
+            frame.flow_to_prev = self.flow(frame.flow_input, prev.flow_input)
+            prev.flow_to_next = self.flow(prev.flow_input, frame.flow_input)
+            frame.mask_to_prev = temporal.reliable(frame.flow_to_prev, prev.flow_to_next)
+            prev.mask_to_next = temporal.reliable(prev.flow_to_next, frame.flow_to_prev)
+            frame.cut = temporal.is_cut(prev.thumb, frame.thumb, float(frame.mask_to_prev.mean()))
+        if frame.cut:
+            self.active_hints = None
+        elif self.active_hints is not None:
+            self.active_hints = temporal.track_points(
+                self.active_hints, prev.flow_to_next, prev.mask_to_next, self.scale
+            )
+        if index in self.hints:
+            self.active_hints = self.hints[index]
+        frame.hints = self.active_hints
+        self.previous = frame
+        self.pending.append(frame)
+        return self._generate() if len(self.pending) >= self.batch_size else []
+
+    def finish(self) -> list[tuple[_Frame, np.ndarray]]:
+        done = self._generate()
+        return done + self._backward(final=True)
+
+    def _generate(self) -> list[tuple[_Frame, np.ndarray]]:
+        """The generator on the pending batch, then the forward pass; returns frames made final."""
+        if not self.pending:
+            return []
+        batch, self.pending = self.pending, []
+        L_work = torch.cat([_resize(f.L_full.float(), self.work) for f in batch])
+        hint_maps = None
+        if any(f.hints is not None and len(f.hints) for f in batch):
+            hint_maps = torch.stack([hint_channels(f.hints, (self.H, self.W), self.work) for f in batch])
+        with torch.inference_mode():
+            ab = self.colorizer._generate(
+                L_work.to(self.colorizer.device),
+                self.strength,
+                None if hint_maps is None else hint_maps.to(self.colorizer.device),
+            )
+            guesses = _resize(ab.float().cpu(), self.carry).permute(0, 2, 3, 1).numpy()
+        done = []
+        for frame, guess in zip(batch, guesses):
+            if frame.cut:
+                done += self._backward(final=True)
+                self.shots += 1
+                frame.carried = np.ascontiguousarray(guess)
+            else:
+                previous = self.shot[-1].carried
+                frame.carried = temporal.carry_forward(
+                    previous, guess, frame.flow_to_prev, frame.mask_to_prev, self.smoothing
+                )
+            self.shot.append(frame)
+            if len(self.shot) >= EMIT + LOOKAHEAD:
+                done += self._backward(final=False)
+        return done
+
+    def _backward(self, final: bool) -> list[tuple[_Frame, np.ndarray]]:
+        """The backward pass over the held frames of the shot; the first EMIT (all, if final) are done."""
+        if not self.shot:
+            return []
+        smoothed = [None] * len(self.shot)
+        smoothed[-1] = self.shot[-1].carried
+        for t in range(len(self.shot) - 2, -1, -1):
+            f = self.shot[t]
+            smoothed[t] = temporal.carry_forward(
+                smoothed[t + 1], f.carried, f.flow_to_next, f.mask_to_next, self.smoothing
+            )
+        count = len(self.shot) if final else EMIT
+        done = [(f, self._compose(f, ab)) for f, ab in zip(self.shot[:count], smoothed[:count])]
+        self.shot = self.shot[count:]
+        return done
+
+    def _compose(self, frame: _Frame, ab_carry: np.ndarray) -> np.ndarray:
+        from .inference import guided_upsample  # the photo path's upsampling (imported late: a cycle)
+
+        L_full = frame.L_full.float()
+        L_low = torch.from_numpy(frame.L_carry)[None, None]
+        ab = guided_upsample(L_low, torch.from_numpy(np.ascontiguousarray(ab_carry)).permute(2, 0, 1)[None], L_full)
+        rgb = lab_to_rgb(torch.cat([L_full, ab], dim=1)[0], dtype=torch.uint8)
+        frame.L_full = frame.L_carry = None  # type: ignore[assignment]  # free the frame's memory now
+        return rgb.permute(1, 2, 0).numpy()
+
+
+def _resize(x: Tensor, size: tuple[int, int]) -> Tensor:
+    from .inference import _resize as resize
+
+    return resize(x, size)
+
+
+def _hints_by_frame(hints, width: int, height: int, takes_hints: bool) -> dict[int, np.ndarray]:
+    """`hints` for frame 0 (a list of points or an RGBA scribble) or {frame: hints} -> {frame: (N,4)}."""
+    if hints is None:
+        return {}
+    per_frame = hints if isinstance(hints, Mapping) else {0: hints}
+    out = {}
+    for index, frame_hints in per_frame.items():
+        if isinstance(index, bool) or not isinstance(index, int) or index < 0:
+            raise HintError(f"hints are keyed by frame number (0, 1, ...), got {index!r}")
+        points = hint_points(frame_hints, width, height)
+        if points is not None:
+            out[index] = points
+    if out and not takes_hints:
+        raise HintError('this model takes no color hints (its config.json has no "hints": true)')
+    return out
+
+
+class _Writer:
+    """The MP4 being written: H.264 video with the input's timing and rotation, audio as it was."""
+
+    def __init__(self, path: Path, inp: av.container.InputContainer, stream, first: av.VideoFrame, model_id: str):
+        from . import __version__
+
+        self.container = av.open(os.fspath(path), "w", format="mp4")
+        self.container.metadata["comment"] = f"colorized by pix2pix-color {__version__}, model {model_id}"
+        self.container.metadata["encoder"] = f"pix2pix-color {__version__}"
+        self.rotation = _quarter_turns(first.rotation)
+        # yuv420p needs even sides: an odd side gets one repeated edge pixel, and the sample aspect
+        # ratio is adjusted so that the player shows the input's exact display aspect.
+        w, h = first.width, first.height
+        self.width, self.height = w + w % 2, h + h % 2
+        self.time_base = stream.time_base or Fraction(1, 90000)
+        rate = stream.average_rate or stream.guessed_rate or Fraction(25)
+        video = self.container.add_stream(ENCODER, rate=rate, options=dict(ENCODER_OPTIONS))
+        video.width, video.height, video.pix_fmt = self.width, self.height, "yuv420p"
+        video.time_base = self.time_base
+        video.codec_context.time_base = self.time_base
+        sar = stream.sample_aspect_ratio or Fraction(1)
+        sar = Fraction(sar) * Fraction(w * self.height, self.width * h)
+        if sar != 1:
+            video.codec_context.sample_aspect_ratio = sar
+        self.hd = self.height >= 720
+        video.codec_context.colorspace = 1 if self.hd else 5  # BT.709 / BT.601, as players assume by size
+        video.codec_context.color_range = 1
+        if first.rotation:
+            video.set_display_rotation(self.rotation * 90)
+        self.video = video
+        self.audio: dict[int, tuple[object, bool]] = {}
+        self.audio_notes: list[str] = []
+        for a in inp.streams.audio:
+            name = a.codec_context.name
+            if name in MP4_AUDIO_COPY:
+                self.audio[a.index] = (self.container.add_stream_from_template(a), True)
+                self.audio_notes.append(f"copied {name}")
+            else:
+                out = self.container.add_stream("aac", rate=a.codec_context.sample_rate or 48000)
+                if a.codec_context.layout:
+                    out.layout = a.codec_context.layout
+                self.audio[a.index] = (out, False)
+                self.audio_notes.append(f"re-encoded {name} to aac")
+        self.last_pts: int | None = None
+
+    def audio_packet(self, packet: av.Packet) -> None:
+        out, copy = self.audio[packet.stream.index]
+        if copy:
+            if packet.dts is None:  # a demuxer's flush packet
+                return
+            packet.stream = out
+            self.container.mux(packet)
+            return
+        for frame in packet.decode():
+            frame.pts = None  # the encoder's own sample clock: the resampler re-times the frames
+            self.container.mux(out.encode(frame))
+
+    def video_frame(self, rgb: np.ndarray, source: av.VideoFrame, index: int) -> None:
+        rgb = np.rot90(rgb, -self.rotation) if self.rotation else rgb  # back to the coded orientation
+        pad_y, pad_x = self.height - rgb.shape[0], self.width - rgb.shape[1]
+        if pad_y or pad_x:
+            rgb = np.pad(rgb, ((0, pad_y), (0, pad_x), (0, 0)), mode="edge")
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+        frame = frame.reformat(format="yuv420p", dst_colorspace=1 if self.hd else 5, dst_color_range=1)
+        pts = source.pts
+        if pts is None:
+            pts = (
+                0 if self.last_pts is None else self.last_pts + max(1, round(1 / (_rate(self.video) * self.time_base)))
+            )
+        if self.last_pts is not None and pts <= self.last_pts:
+            pts = self.last_pts + 1  # the encoder needs strictly increasing timestamps
+        frame.pts, frame.time_base = pts, self.time_base
+        if source.duration:
+            frame.duration = source.duration
+        self.last_pts = pts
+        self.container.mux(self.video.encode(frame))
+
+    def close(self) -> None:
+        self.container.mux(self.video.encode(None))
+        for out, copy in self.audio.values():
+            if not copy:
+                self.container.mux(out.encode(None))
+        self.container.close()
+
+    def abort(self) -> None:
+        try:
+            self.container.close()
+        except Exception:  # noqa: BLE001 - the file is deleted next; its header does not matter
+            pass
+
+
+def _rate(stream) -> Fraction:
+    return Fraction(stream.average_rate or 25)
+
+
+def colorize_video(
+    colorizer,
+    src: str | os.PathLike,
+    dst: str | os.PathLike,
+    *,
+    hints: Hints | Mapping[int, Hints] = None,
+    color_strength: float | None = None,
+    working_size: int | None = None,
+    smoothing: float = temporal.DEFAULT_SMOOTHING,
+    progress: bool | Callable[[int, int], None] = False,
+    batch_size: int = 8,
+    max_seconds: float | None = None,
+    max_pixels: int | None = None,
+) -> VideoResult:
+    """Colorize a video file into an H.264 MP4 at `dst`; see `Colorizer.colorize_video`."""
+    from tqdm.auto import tqdm
+
+    name = _name(src)
+    if not 0.0 <= smoothing < 1.0:
+        raise ValueError(f"smoothing must be at least 0 and below 1, got {smoothing!r}")
+    info = probe_video(src)
+    limit = max_pixels or min(colorizer.max_pixels, MAX_FRAME_PIXELS)
+    if info.width * info.height > limit:
+        raise VideoError(f"{name}: frames of {info.width}x{info.height} are over the limit of {limit / 1e6:.1f} MP")
+    if max_seconds is not None and info.duration > max_seconds:
+        raise VideoError(f"{name}: {info.duration:.0f} s long; the limit is {max_seconds:.0f} s")
+    per_frame_hints = _hints_by_frame(hints, info.width, info.height, colorizer.takes_hints)
+    dst = Path(dst)
+    tmp = dst.with_name(f".{dst.stem}.tmp{os.getpid()}.mp4")
+    bar = None
+    if progress is True:
+        bar = tqdm(total=info.frames or None, desc=f"colorize {name}", unit="frame")
+        report = lambda done, total: bar.update(done - bar.n)  # noqa: E731
+    else:
+        report = progress or (lambda done, total: None)
+    writer = None
+    try:
+        with _open(src) as inp:
+            stream = _video_stream(inp, name)
+            stream.thread_type = "AUTO"
+            pipeline = None
+            early_audio: list[av.Packet] = []
+            count = 0
+            decoded = 0
+            for packet in inp.demux([stream, *inp.streams.audio]):
+                if packet.stream.type == "audio":
+                    if writer is None:
+                        early_audio.append(packet)
+                    else:
+                        writer.audio_packet(packet)
+                    continue
+                for frame in _decode(packet, name, decoded):
+                    if writer is None:
+                        writer = _Writer(tmp, inp, stream, frame, colorizer.model_id)
+                        pipeline = _Pipeline(
+                            colorizer,
+                            (info.height, info.width),
+                            hints=per_frame_hints,
+                            working_size=working_size,
+                            strength=color_strength,
+                            smoothing=smoothing,
+                            batch_size=batch_size,
+                        )
+                        for early in early_audio:
+                            writer.audio_packet(early)
+                        early_audio.clear()
+                    rgb = _upright_rgb(frame, writer, info)
+                    for done, out in pipeline.push(decoded, rgb, frame):
+                        writer.video_frame(out, done.av_frame, done.index)
+                        count += 1
+                        report(count, info.frames)
+                    decoded += 1
+            if writer is None:
+                raise VideoError(f"{name}: the video has no frames")
+            for done, out in pipeline.finish():
+                writer.video_frame(out, done.av_frame, done.index)
+                count += 1
+                report(count, info.frames)
+            writer.close()
+        os.replace(tmp, dst)
+        return VideoResult(dst, count, pipeline.shots, info, writer.audio_notes)
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
+    finally:
+        tmp.unlink(missing_ok=True)
+        if bar is not None:
+            bar.close()
+
+
+def _decode(packet: av.Packet, name: str, decoded: int):
+    try:
+        return packet.decode()
+    except av.error.FFmpegError:
+        raise VideoError(
+            f"{name}: the video data is corrupt or truncated (decoding failed after frame {decoded})"
+        ) from None
+
+
+def _upright_rgb(frame: av.VideoFrame, writer: _Writer, info: VideoInfo) -> np.ndarray:
+    """A decoded frame -> (H,W,3) uint8 RGB as the player shows it (rotation applied)."""
+    coded_w, coded_h = (info.height, info.width) if writer.rotation % 2 else (info.width, info.height)
+    if (frame.width, frame.height) != (coded_w, coded_h):  # a mid-stream size change: keep the first size
+        frame = frame.reformat(width=coded_w, height=coded_h)
+    rgb = frame.to_ndarray(format="rgb24")
+    return np.ascontiguousarray(np.rot90(rgb, writer.rotation)) if writer.rotation else rgb
+
+
+def read_frames(src: str | os.PathLike):
+    """Yield each frame of a video as (H,W,3) uint8 RGB, upright (rotation applied)."""
+    name = _name(src)
+    with _open(src) as container:
+        stream = _video_stream(container, name)
+        stream.thread_type = "AUTO"
+        try:
+            for frame in container.decode(stream):
+                rgb = frame.to_ndarray(format="rgb24")
+                turns = _quarter_turns(frame.rotation)
+                yield np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
+        except av.error.FFmpegError:
+            raise VideoError(f"{name}: the video data is corrupt or truncated") from None
+
+
+FILM_GRAIN = 12.0  # standard deviation of the simulated grain, in 8-bit levels
+FILM_FLICKER = 0.08  # frame-to-frame exposure change: gain within 1 +- this, offset within +- 40x this levels
+
+
+def write_black_and_white(
+    src: str | os.PathLike, dst: str | os.PathLike, *, film_look: bool = False, seed: int = 0
+) -> int:
+    """Write the black-and-white version of a color video (each frame's own L*, as `gray_version`) as a
+    near-lossless MP4 with the same timestamps; `film_look` adds grain and exposure flicker, as old film
+    has (seeded). Returns the frame count. Used to score colorizations against the real colors."""
+    from .color import gray_version
+
+    rng = np.random.default_rng(seed)
+    name = _name(src)
+    count = 0
+    with _open(src) as inp, av.open(os.fspath(dst), "w", format="mp4") as out:
+        stream = _video_stream(inp, name)
+        video = None
+        for frame in inp.decode(stream):
+            turns = _quarter_turns(frame.rotation)
+            rgb = frame.to_ndarray(format="rgb24")
+            gray = gray_version(np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb).astype(np.float32)
+            if film_look:
+                gain, offset = 1 + rng.uniform(-FILM_FLICKER, FILM_FLICKER), rng.uniform(-40, 40) * FILM_FLICKER
+                gray = gray * gain + offset + rng.normal(0, FILM_GRAIN, gray.shape).astype(np.float32)
+            gray = np.clip(gray, 0, 255).astype(np.uint8)
+            if video is None:
+                video = out.add_stream(
+                    ENCODER, rate=stream.average_rate or 25, options={"crf": "4", "preset": "veryfast"}
+                )
+                video.width, video.height, video.pix_fmt = (
+                    gray.shape[1] + gray.shape[1] % 2,
+                    gray.shape[0] + gray.shape[0] % 2,
+                    "yuv420p",
+                )
+                video.time_base = video.codec_context.time_base = stream.time_base
+            gray = np.pad(gray, ((0, video.height - gray.shape[0]), (0, video.width - gray.shape[1])), mode="edge")
+            new = av.VideoFrame.from_ndarray(gray, format="gray").reformat(format="yuv420p")
+            new.pts, new.time_base = frame.pts if frame.pts is not None else count, stream.time_base
+            out.mux(video.encode(new))
+            count += 1
+        if video is None:
+            raise VideoError(f"{name}: the video has no frames")
+        out.mux(video.encode(None))
+    return count
