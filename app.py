@@ -5,6 +5,10 @@ package. Served at 127.0.0.1:7860 unless GRADIO_SERVER_NAME / GRADIO_SERVER_PORT
 API: `Client(url).predict(handle_file("photo.jpg"), "Auto", 1.0, '[[120, 80, "#c0392b"]]', api_name="/colorize")`
 returns a PNG path; the last three arguments (working resolution, color strength, color hints as a
 JSON list of [x, y, "#rrggbb"] in the photo's pixel coordinates) are optional.
+Videos: `Client(url).predict(handle_file("film.mp4"), 1.0, "", api_name="/colorize_video")` returns an MP4
+path (H.264, the input's frames, timing and audio); hints are for the first frame, or
+'{"frame": [[x, y, "#rrggbb"], ...]}'. Videos over $PIX2PIX_COLOR_MAX_VIDEO_SECONDS (60) seconds or
+larger than $PIX2PIX_COLOR_MAX_VIDEO_LINES (1080: 1920x1080, either way up) are refused with a message.
 """
 
 from __future__ import annotations
@@ -29,8 +33,9 @@ from PIL import Image, ImageDraw
 
 from pix2pix_color import Colorizer, ImageError, ModelLoadError
 from pix2pix_color.color import gray_version
-from pix2pix_color.hints import HintError, parse_color, parse_hints_json
+from pix2pix_color.hints import HintError, parse_color, parse_hints_json, parse_video_hints_json
 from pix2pix_color.images import DEFAULT_MAX_PIXELS, open_image, save_png
+from pix2pix_color.video import VideoError, read_frames
 
 try:  # ZeroGPU on Spaces; a no-op decorator anywhere else
     import spaces
@@ -48,6 +53,10 @@ EXAMPLES_DIR = ROOT / "examples"
 MODEL_CARD_URL = "https://huggingface.co/pix2pix-color/pix2pix-color-landscapes"
 REPO_URL = "https://github.com/pix2pix-color/pix2pix-color"
 MAX_FILE_MB = 25
+# Videos: the public Space's limits, each settable by environment variable (a private copy can raise them).
+MAX_VIDEO_SECONDS = float(os.environ.get("PIX2PIX_COLOR_MAX_VIDEO_SECONDS", "60"))
+MAX_VIDEO_LINES = int(os.environ.get("PIX2PIX_COLOR_MAX_VIDEO_LINES", "1080"))  # 1080: up to 1920x1080
+MAX_VIDEO_MB = int(os.environ.get("PIX2PIX_COLOR_MAX_VIDEO_MB", "500"))
 MAX_BATCH_FILES = 20
 MAX_WORKING_SIZE = 1024
 COMPARE_GRAY = "the black-and-white input"
@@ -152,15 +161,15 @@ def _path_of(upload) -> str | None:
     return getattr(upload, "path", upload)
 
 
-def _checked_path(upload) -> str:
+def _checked_path(upload, what: str = "photo", limit_mb: int = MAX_FILE_MB) -> str:
     """The upload's path once it passes the app's own limits (the colorizer checks the rest)."""
     path = _path_of(upload)
     if not path:
-        raise user_error("Upload a photo first.", title="No photo")
+        raise user_error(f"Upload a {what} first.", title=f"No {what}")
     name = os.path.basename(path)
     size = os.path.getsize(path) if os.path.exists(path) else 0
-    if size > MAX_FILE_MB * 1024 * 1024:
-        raise user_error(f"{name} is {size / 2**20:.0f} MB; the limit is {MAX_FILE_MB} MB.", title="File too large")
+    if size > limit_mb * 1024 * 1024:
+        raise user_error(f"{name} is {size / 2**20:.0f} MB; the limit is {limit_mb} MB.", title="File too large")
     return path
 
 
@@ -226,12 +235,10 @@ def _is_color(image: Image.Image) -> bool:
 HINT_VIEW_SIDE = 768  # long side of the picture the visitor clicks hints on
 
 
-def hint_view(upload, hints: list) -> tuple[Image.Image, float]:
-    """The photo in black and white, small enough to click on quickly, with the hints drawn on it.
-
-    Returns the picture and its scale (view pixels per photo pixel).
+def hint_view(image: Image.Image, hints: list) -> tuple[Image.Image, float]:
+    """The photo (or a video's first frame) in black and white, small enough to click on quickly, with
+    the hints drawn on it. Returns the picture and its scale (view pixels per photo pixel).
     """
-    image = _open(upload)
     scale = min(1.0, HINT_VIEW_SIDE / max(image.size))
     view = image.convert("RGB").resize(
         (max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.BILINEAR
@@ -244,6 +251,42 @@ def hint_view(upload, hints: list) -> tuple[Image.Image, float]:
         draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=parse_color(color), outline="white", width=2)
         draw.ellipse((cx - r - 2, cy - r - 2, cx + r + 2, cy + r + 2), outline="black", width=1)
     return view, scale
+
+
+def _video_path(upload) -> str:
+    """The uploaded video's path once it is within the app's limits (size, duration, frame size)."""
+    from pix2pix_color.video import probe_video
+
+    path = _checked_path(upload, "video", MAX_VIDEO_MB)
+    try:
+        info = probe_video(path)
+    except VideoError as e:
+        raise user_error(_without_folder(e, path), title="Not a usable video") from None
+    name = os.path.basename(path)
+    if info.duration > MAX_VIDEO_SECONDS:
+        raise user_error(
+            f"{name} is {info.duration:.0f} s long; this Space colorizes videos of up to {MAX_VIDEO_SECONDS:.0f} s.",
+            title="Video too long",
+        )
+    short, long = sorted((info.width, info.height))
+    if short > MAX_VIDEO_LINES or long > MAX_VIDEO_LINES * 16 // 9:
+        raise user_error(
+            f"{name} is {info.width}x{info.height}; this Space colorizes videos of up to "
+            f"{MAX_VIDEO_LINES * 16 // 9}x{MAX_VIDEO_LINES} ({MAX_VIDEO_LINES}p).",
+            title="Video too large",
+        )
+    return path
+
+
+def first_frame(upload) -> Image.Image:
+    """A video's first frame as the player shows it (for the hint panel)."""
+    path = _video_path(upload)
+    try:
+        return Image.fromarray(next(read_frames(path)))
+    except StopIteration:
+        raise user_error(f"{os.path.basename(path)}: the video has no frames", title="Not a usable video") from None
+    except VideoError as e:
+        raise user_error(_without_folder(e, path), title="Not a usable video") from None
 
 
 def _hints_note(hints: list) -> str:
@@ -313,7 +356,7 @@ def build_demo(colorizer: Colorizer) -> gr.Blocks:
         """A new photo: its hints start empty."""
         if _path_of(upload) is None:
             return None, [], 1.0, _hints_note([])
-        view, scale = hint_view(upload, [])
+        view, scale = hint_view(_open(upload), [])
         return view, [], scale, _hints_note([])
 
     def add_hint(upload, hints, scale, color, evt: gr.SelectData):
@@ -325,11 +368,76 @@ def build_demo(colorizer: Colorizer) -> gr.Blocks:
             raise user_error(str(e), title="Unusable color") from None
         x, y = evt.index[0] / scale, evt.index[1] / scale
         hints = [*hints, [round(x, 1), round(y, 1), color]]
-        return hint_view(upload, hints)[0], hints, _hints_note(hints)
+        return hint_view(_open(upload), hints)[0], hints, _hints_note(hints)
 
     def undo_hint(upload, hints):
         hints = hints[:-1]
-        return (hint_view(upload, hints)[0] if _path_of(upload) else None), hints, _hints_note(hints)
+        return (hint_view(_open(upload), hints)[0] if _path_of(upload) else None), hints, _hints_note(hints)
+
+    @gpu
+    def colorize_video_file(path: str, strength: float, hints, progress) -> Path:
+        target = _output_file(Path(path).stem + "-colorized", ".mp4")
+        try:
+            colorizer.colorize_video(
+                path,
+                target,
+                hints=hints or None,
+                color_strength=strength,
+                progress=progress,
+                max_seconds=MAX_VIDEO_SECONDS,
+            )
+        except VideoError as e:
+            raise user_error(_without_folder(e, path), title="Not a usable video") from None
+        except HintError as e:
+            raise user_error(str(e), title="Unusable color hints") from None
+        return target
+
+    @releases_memory
+    def colorize_video_api(upload, color_strength=1.0, hints="") -> str:
+        """Colorize a video; returns the path of an H.264 MP4 with the input's frames, timing and audio.
+
+        `hints`: optional JSON list of [x, y, "#rrggbb"] for the first frame (in its pixel coordinates), or
+        {"frame number": [[x, y, "#rrggbb"], ...]}; they follow the content until the shot ends.
+        """
+        path = _video_path(upload)
+        try:
+            points = parse_video_hints_json(hints)
+        except HintError as e:
+            raise user_error(str(e), title="Unusable color hints") from None
+        return str(colorize_video_file(path, _strength(color_strength), points, None))
+
+    @releases_memory
+    def colorize_video_ui(upload, strength=1.0, hints=None, progress=gr.Progress()):
+        path = _video_path(upload)
+
+        def report(done: int, total: int) -> None:
+            progress((done, total or None), desc="Colorizing", unit="frames")
+
+        target = colorize_video_file(path, _strength(strength), hints or None, report)
+        note = "Colors carried along the motion within each shot, reset at cuts; the audio is the original's."
+        if hints:
+            note += f" {len(hints)} color hint{'s' * (len(hints) != 1)} on the first frame, followed through its shot."
+        return str(target), str(target), note
+
+    def show_video_for_hints(upload):
+        if _path_of(upload) is None:
+            return None, [], 1.0, _hints_note([])
+        view, scale = hint_view(first_frame(upload), [])
+        return view, [], scale, _hints_note([])
+
+    def add_video_hint(upload, hints, scale, color, evt: gr.SelectData):
+        if _path_of(upload) is None:
+            raise user_error("Upload a video first.", title="No video")
+        try:
+            color = "#{:02x}{:02x}{:02x}".format(*parse_color(color))
+        except HintError as e:
+            raise user_error(str(e), title="Unusable color") from None
+        hints = [*hints, [round(evt.index[0] / scale, 1), round(evt.index[1] / scale, 1), color]]
+        return hint_view(first_frame(upload), hints)[0], hints, _hints_note(hints)
+
+    def undo_video_hint(upload, hints):
+        hints = hints[:-1]
+        return (hint_view(first_frame(upload), hints)[0] if _path_of(upload) else None), hints, _hints_note(hints)
 
     @releases_memory
     def colorize_many(uploads, working_size, strength=1.0):
@@ -492,6 +600,76 @@ def build_demo(colorizer: Colorizer) -> gr.Blocks:
                 api_visibility="undocumented",
                 preprocess=False,
             )
+        with gr.Tab("Video"):
+            with gr.Row():
+                with gr.Column():
+                    video_in = gr.Video(
+                        label=f"Black-and-white film (up to {MAX_VIDEO_SECONDS:.0f} s, {MAX_VIDEO_LINES}p)",
+                        sources=["upload"],
+                        elem_id="video-input",
+                    )
+                    video_strength = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label="Color strength")
+                    video_hints = gr.State([])
+                    video_scale = gr.State(1.0)
+                    with gr.Accordion(
+                        "Color hints on the first frame: they follow the content through its shot",
+                        open=False,
+                        visible=takes_hints,
+                    ):
+                        with gr.Row():
+                            video_color = gr.ColorPicker(value="#c0392b", label="Hint color", scale=1)
+                            video_undo = gr.Button("Undo last hint", size="sm", scale=1)
+                            video_clear = gr.Button("Clear hints", size="sm", scale=1)
+                        video_canvas = gr.Image(
+                            label="First frame: click to place a hint of the chosen color",
+                            type="pil",
+                            interactive=False,
+                            elem_id="video-hint-canvas",
+                            buttons=[],
+                        )
+                        video_hint_info = gr.Markdown(_hints_note([]))
+                    run_video = gr.Button("Colorize video", variant="primary", elem_id="video-button")
+                with gr.Column():
+                    video_out = gr.Video(label="Colorized", interactive=False, elem_id="video-output")
+                    video_download = gr.File(label="Download (MP4, H.264, original audio)", elem_id="video-download")
+                    video_info = gr.Markdown(elem_id="video-info")
+            run_video.click(
+                colorize_video_ui,
+                [video_in, video_strength, video_hints],
+                [video_out, video_download, video_info],
+                api_visibility="undocumented",
+                preprocess=False,
+            )
+            if takes_hints:
+                hint_outputs = [video_canvas, video_hints, video_hint_info]
+                video_in.change(
+                    show_video_for_hints,
+                    [video_in],
+                    [video_canvas, video_hints, video_scale, video_hint_info],
+                    api_visibility="undocumented",
+                    preprocess=False,
+                )
+                video_canvas.select(
+                    add_video_hint,
+                    [video_in, video_hints, video_scale, video_color],
+                    hint_outputs,
+                    api_visibility="undocumented",
+                    preprocess=False,
+                )
+                video_undo.click(
+                    undo_video_hint,
+                    [video_in, video_hints],
+                    hint_outputs,
+                    api_visibility="undocumented",
+                    preprocess=False,
+                )
+                video_clear.click(
+                    lambda upload: undo_video_hint(upload, []),
+                    [video_in],
+                    hint_outputs,
+                    api_visibility="undocumented",
+                    preprocess=False,
+                )
         with gr.Tab("How it works"):
             gr.Markdown(HOW_IT_WORKS)
             gr.Markdown(DISCLAIMER)
@@ -510,6 +688,18 @@ def build_demo(colorizer: Colorizer) -> gr.Blocks:
             api_name="colorize",
             preprocess=False,
         )
+        api_video = gr.File(visible=False)
+        api_video_strength = gr.Number(value=1.0, visible=False)
+        api_video_hints = gr.Textbox(value="", visible=False)
+        api_video_result = gr.File(visible=False)
+        api_video_trigger = gr.Button(visible=False)
+        api_video_trigger.click(
+            colorize_video_api,
+            [api_video, api_video_strength, api_video_hints],
+            [api_video_result],
+            api_name="colorize_video",
+            preprocess=False,
+        )
     return demo
 
 
@@ -520,7 +710,7 @@ def serve(demo: gr.Blocks, **launch_kwargs):
     options = dict(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
-        max_file_size=f"{MAX_FILE_MB}mb",
+        max_file_size=f"{max(MAX_FILE_MB, MAX_VIDEO_MB)}mb",  # photos are held to MAX_FILE_MB by _checked_path
         show_error=True,
         footer_links=["api", "gradio"],
     )

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from .hints import HintError, parse_hints_json
+from .hints import HintError, parse_hints_json, parse_video_hints_json
 from .hub import ModelLoadError
 from .images import IMAGE_SUFFIXES, ImageError, find_images, open_image, save_png
 from .inference import Colorizer
@@ -85,16 +85,7 @@ def find_inputs(inputs: list[str]) -> tuple[list[Path], set[Path]]:
 def _read_hints(path: str, for_video: bool):
     """--hints FILE.json: a list of [x, y, "#rrggbb"], or for a video also {"frame": [[x, y, color], ...]}."""
     text = Path(path).read_text(encoding="utf-8")
-    if for_video and text.strip().startswith("{"):
-        try:
-            value = json.loads(text)
-        except ValueError as e:
-            raise HintError(f"hints are not valid JSON ({e})") from None
-        try:
-            return {int(frame): parse_hints_json(json.dumps(points)) for frame, points in value.items()}
-        except ValueError:
-            raise HintError('per-frame hints must be {"frame number": [[x, y, "#rrggbb"], ...]}') from None
-    return parse_hints_json(text)
+    return parse_video_hints_json(text) if for_video else parse_hints_json(text)
 
 
 def colorize_command(args: argparse.Namespace) -> int:

@@ -69,6 +69,23 @@ def parse_hints_json(text: str | bytes | None) -> list[tuple[float, float, objec
     return [tuple(h) if isinstance(h, list) else h for h in value]
 
 
+def parse_video_hints_json(text: str | bytes | None) -> list | dict[int, list]:
+    """Hints for a video: a JSON list of [x, y, "#rrggbb"] for the first frame, or an object
+    {"frame number": [[x, y, "#rrggbb"], ...], ...} for any frames."""
+    if text is None or not str(text).strip().startswith("{"):
+        return parse_hints_json(text)
+    try:
+        value = json.loads(text)
+    except ValueError as e:
+        raise HintError(f"hints are not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})") from None
+    out = {}
+    for frame, points in value.items():
+        if not str(frame).isdigit():
+            raise HintError(f'per-frame hints are keyed by frame number ("0", "25", ...), not {frame!r}')
+        out[int(frame)] = parse_hints_json(json.dumps(points))
+    return out
+
+
 def hint_points(hints: Hints, width: int, height: int) -> np.ndarray | None:
     """Hints for a `width` x `height` photo -> (N,4) float array of x, y, a*, b*; None when there are none."""
     if hints is None:

@@ -106,32 +106,49 @@ def _open(src: str | os.PathLike) -> av.container.InputContainer:
         raise VideoError(f"{name}: the file is empty (0 bytes)")
     try:
         return av.open(os.fspath(path), metadata_errors="ignore")
-    except av.error.FFmpegError as e:
-        reason = "moov atom not found" in str(e) and "the MP4 index (moov atom) is missing: truncated or unfinished"
-        raise VideoError(f"{name}: {reason or 'not a video file, or truncated or corrupt'}") from None
+    except av.error.FFmpegError:
+        boxes = _mp4_boxes(path)
+        if boxes and boxes[0][0] == b"ftyp" and not any(kind == b"moov" and whole for kind, whole, _ in boxes):
+            raise VideoError(f"{name}: the MP4's index (moov atom) is missing: truncated or unfinished") from None
+        raise VideoError(f"{name}: not a video file, or truncated or corrupt") from None
 
 
-def _encrypted(path: str | os.PathLike) -> bool:
-    """Whether an MP4/MOV's index declares protected (CENC/DRM) tracks: a 'sinf' box in 'moov'.
+def _mp4_boxes(path: Path) -> list[tuple[bytes, bool, int]]:
+    """The top-level boxes of an MP4/MOV file: (type, complete, offset); [] for other files.
 
-    FFmpeg opens such files and fails only when decoding, with a generic "invalid data"; the boxes
-    are a few dozen bytes to look for in the index.
+    FFmpeg reports a missing index or a protected track only as "invalid data"; the box layout says
+    which it is, and costs a few reads.
     """
+    boxes = []
+    size_of_file = path.stat().st_size
     with open(path, "rb") as f:
-        while True:
-            header = f.read(8)
-            if len(header) < 8:
-                return False
-            size, kind = int.from_bytes(header[:4], "big"), header[4:]
+        offset = 0
+        while offset + 8 <= size_of_file and len(boxes) < 1000:
+            f.seek(offset)
+            header = f.read(16)
+            size, kind = int.from_bytes(header[:4], "big"), header[4:8]
+            if not kind.isascii() or not kind.isalnum() and kind not in (b"free", b"skip", b"wide"):
+                break
             if size == 1:
-                size = int.from_bytes(f.read(8), "big") - 8
+                size = int.from_bytes(header[8:16], "big")
             elif size == 0:
-                return False
-            if kind == b"moov":
-                return any(tag in f.read(min(size - 8, 64 << 20)) for tag in (b"sinf", b"encv", b"enca"))
+                size = size_of_file - offset
             if size < 8:
-                return False
-            f.seek(size - 8, os.SEEK_CUR)
+                break
+            boxes.append((kind, offset + size <= size_of_file, offset))
+            offset += size
+    return boxes
+
+
+def _encrypted(path: Path) -> bool:
+    """Whether an MP4/MOV declares protected (CENC/DRM) tracks: 'sinf'/'encv'/'enca' inside 'moov'."""
+    for kind, whole, offset in _mp4_boxes(path):
+        if kind == b"moov" and whole:
+            with open(path, "rb") as f:
+                f.seek(offset)
+                index = f.read(64 << 20)
+            return any(tag in index for tag in (b"sinf", b"encv", b"enca"))
+    return False
 
 
 def _video_stream(container: av.container.InputContainer, name: str) -> av.video.stream.VideoStream:
@@ -154,7 +171,7 @@ def probe_video(src: str | os.PathLike) -> VideoInfo:
     name = _name(src)
     with _open(src) as container:
         stream = _video_stream(container, name)
-        if container.format.name.startswith("mov") and _encrypted(src):
+        if container.format.name.startswith("mov") and _encrypted(Path(src)):
             raise VideoError(f"{name}: the video is encrypted (CENC/DRM); only unprotected files can be read")
         first = _first_frame(container, stream, name)
         rotation = _quarter_turns(first.rotation) * 90
