@@ -28,8 +28,8 @@ try:  # the [video] extra: PyAV and OpenCV
 except ImportError:  # pragma: no cover - depends on the installation
     VIDEO_SUFFIXES, is_video = frozenset(), None
 
-    class VideoError(ValueError):  # noqa: D101 - nothing raises it without the extra
-        pass
+    class VideoError(ValueError):
+        """Never raised without the [video] extra."""
 
 
 def _load(args: argparse.Namespace) -> Colorizer:
@@ -57,28 +57,26 @@ def _output_paths(inputs: list[Path], out_dir: Path, videos: set[Path] = frozens
 def find_inputs(inputs: list[str]) -> tuple[list[Path], set[Path]]:
     """Photos and videos among the given files and (recursively) folders; which ones are videos.
 
-    Videos are recognised by content, whatever their name: in a folder, every file that is not a photo
-    by its suffix is asked whether FFmpeg finds a moving picture in it (a renamed `film.dat` counts,
-    `notes.txt` does not); a file given by name is a video when FFmpeg says so, a photo otherwise.
+    Videos are recognised by content, whatever their name: a file that is not a photo by its suffix is
+    asked whether FFmpeg finds a moving picture in it (a renamed `film.dat` counts, `notes.txt` does
+    not); files with a video suffix count as videos either way, so that a broken one is reported.
     """
     found, videos = [], set()
     for item in inputs:
         path = Path(item)
         if path.is_dir():
             for p in sorted(q for q in path.rglob("*") if q.is_file() and not q.name.startswith(".")):
-                known_photo = p.suffix.lower() in IMAGE_SUFFIXES
-                if (not known_photo or p.suffix.lower() in {".gif"}) and is_video is not None and is_video(p):
+                suffix = p.suffix.lower()
+                if suffix in IMAGE_SUFFIXES:
                     found.append(p)
+                elif suffix in VIDEO_SUFFIXES or (is_video is not None and is_video(p)):
+                    found.append(p)  # a broken .mp4 is reported as a failed video, not passed over
                     videos.add(p)
-                elif known_photo:
-                    found.append(p)
         else:
             found.append(path)
-            if path.is_file() and path.suffix.lower() not in IMAGE_SUFFIXES:
-                if is_video is None:
-                    raise SystemExit(f"error: {path.name}: videos need pip install 'pix2pix-color[video]'")
-                if is_video(path):
-                    videos.add(path)
+            suffix = path.suffix.lower()
+            if suffix in VIDEO_SUFFIXES or (suffix not in IMAGE_SUFFIXES and is_video is not None and is_video(path)):
+                videos.add(path)
     return found, videos
 
 
@@ -120,6 +118,9 @@ def colorize_command(args: argparse.Namespace) -> int:
     jobs = list(zip(inputs, _output_paths(inputs, out_dir, videos)))
     video_jobs = [(source, target) for source, target in jobs if source in videos]
     jobs = [job for job in jobs if job[0] not in videos]
+    if video_jobs and is_video is None:
+        print("error: colorizing videos needs pip install 'pix2pix-color[video]'", file=sys.stderr)
+        return 2
     for source, target in video_jobs:
         try:
             colorizer.colorize_video(
