@@ -325,3 +325,74 @@ def test_clicked_hint_turns_the_barn_red_in_a_real_browser(app_server, browser, 
     assert result.size == (320, 240)
     assert _is_red(_mean_ab(result, BARN_INSIDE)), _mean_ab(result, BARN_INSIDE)
     assert not _is_red(_mean_ab(result, FAR_SKY)), _mean_ab(result, FAR_SKY)
+
+
+# --------------------------------------------------------------------------------------------------
+# Video
+
+VIDEO_CLIP = Path(__file__).parent / "data" / "pan_two_shots.mp4"
+
+
+def _frames_and_audio(path: str | Path) -> tuple[list[float], int]:
+    import av
+
+    with av.open(str(path)) as container:
+        times = [float(f.pts * f.time_base) for f in container.decode(video=0)]
+    with av.open(str(path)) as container:
+        samples = sum(f.samples for f in container.decode(audio=0))
+    return times, samples
+
+
+def test_api_colorizes_a_video_keeping_its_frames_and_audio(app_client):
+    result = app_client.predict(handle_file(str(VIDEO_CLIP)), 1.0, "", api_name="/colorize_video")
+    assert result.endswith(".mp4")
+    assert _frames_and_audio(result) == _frames_and_audio(VIDEO_CLIP)
+    from pix2pix_color.video import read_frames
+
+    first = Image.fromarray(next(read_frames(result)))
+    assert _chroma(first) > 1.0
+
+
+def test_api_video_hints_and_limits(app_client, tmp_path, monkeypatch):
+    from .video_files import make_clip
+
+    hinted = app_client.predict(handle_file(str(VIDEO_CLIP)), 1.0, '[[96, 60, "#d01010"]]', api_name="/colorize_video")
+    assert hinted.endswith(".mp4")
+    with pytest.raises(AppError, match="lies outside"):
+        app_client.predict(handle_file(str(VIDEO_CLIP)), 1.0, '[[960, 60, "#d01010"]]', api_name="/colorize_video")
+    long_clip = make_clip(tmp_path / "long.mp4", size=(32, 32), frames=62, fps=1)
+    with pytest.raises(AppError, match="62 s long; this Space colorizes videos of up to 60 s"):
+        app_client.predict(handle_file(str(long_clip)), api_name="/colorize_video")
+    big = make_clip(tmp_path / "big.mp4", size=(2560, 1440), frames=2)
+    with pytest.raises(AppError, match="2560x1440; this Space colorizes videos of up to 1920x1080"):
+        app_client.predict(handle_file(str(big)), api_name="/colorize_video")
+    text = tmp_path / "film.mp4"
+    text.write_text("not a film")
+    with pytest.raises(AppError, match="not a video file") as error:
+        app_client.predict(handle_file(str(text)), api_name="/colorize_video")
+    assert "Traceback" not in str(error.value) and len(str(error.value)) < 200
+
+
+def test_video_tab_in_a_real_browser(app_server, browser, tmp_path):
+    page = browser.new_page(viewport={"width": 1280, "height": 1100})
+    page.goto(app_server, wait_until="load")
+    page.wait_for_function("document.title.includes('pix2pix-color')", timeout=60_000)
+    page.get_by_role("tab", name="Video").click()
+    page.locator("#video-input input[type=file]").set_input_files(str(VIDEO_CLIP))
+    # The first frame appears in the hint panel; a click there places a hint.
+    canvas = page.locator("#video-hint-canvas img")
+    page.get_by_text("Color hints on the first frame").click()
+    canvas.wait_for(state="visible", timeout=60_000)
+    box = canvas.bounding_box()
+    canvas.click(position={"x": box["width"] / 2, "y": box["height"] * 0.55})
+    page.get_by_text("1 hint.").wait_for(timeout=30_000)
+    page.locator("#video-button").click()
+    video = page.locator("#video-output video")
+    video.wait_for(state="attached", timeout=120_000)
+    page.wait_for_function(
+        "v => v.readyState >= 1 && v.duration > 1.2", arg=video.element_handle(), timeout=60_000
+    )  # the browser itself plays the MP4 (H.264 yuv420p): 32 frames at 25 fps
+    assert page.locator("#video-download a").first.get_attribute("href").endswith(".mp4")
+    assert "1 color hint on the first frame" in page.locator("#video-info").inner_text()
+    page.screenshot(path=str(tmp_path / "video.png"), full_page=True)
+    page.close()
