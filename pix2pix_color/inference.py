@@ -289,6 +289,13 @@ def guided_upsample(L_low: Tensor, ab_low: Tensor, L_full: Tensor, *, radius: in
     own edges are. All box filtering happens at the working resolution; at full resolution it costs
     one bilinear resize of 4 channels and a multiply-add.
     """
+    return apply_guided(*guided_coefficients(L_low, ab_low, radius=radius, eps=eps), L_full)
+
+
+def guided_coefficients(L_low: Tensor, ab_low: Tensor, *, radius: int = 2, eps: float = 1e-3) -> tuple[Tensor, Tensor]:
+    """The low-resolution half of `guided_upsample`: L* (B,1,h,w), a*b* (B,2,h,w) -> per-pixel linear
+    coefficients (B,4,h,w: slope a, slope b, offset a, offset b) and chroma bound (B,1,h,w). Batched
+    here, applied frame by frame at full resolution (video does that: one call for many frames)."""
 
     def box(x: Tensor) -> Tensor:
         return F.avg_pool2d(x, 2 * radius + 1, stride=1, padding=radius, count_include_pad=False)
@@ -300,12 +307,18 @@ def guided_upsample(L_low: Tensor, ab_low: Tensor, L_full: Tensor, *, radius: in
     cov = box(guide * ab_low) - mean_guide * mean_ab
     slope = cov / (var_guide + eps)
     offset = mean_ab - slope * mean_guide
-    coefficients = _resize(torch.cat([box(slope), box(offset)], dim=1), L_full.shape[-2:])
-    slope_full, offset_full = coefficients.split(ab_low.shape[1], dim=1)
+    limit = F.max_pool2d(torch.linalg.vector_norm(ab_low, dim=1, keepdim=True), 3, 1, 1)
+    return torch.cat([box(slope), box(offset)], dim=1), limit
+
+
+def apply_guided(coefficients: Tensor, limit: Tensor, L_full: Tensor) -> Tensor:
+    """The full-resolution half of `guided_upsample`: coefficients (B,4,h,w), bound (B,1,h,w) and L*
+    (B,1,H,W) -> a*b* (B,2,H,W)."""
+    slope_full, offset_full = _resize(coefficients, L_full.shape[-2:]).split(2, dim=1)
     ab = slope_full * (L_full / 100.0) + offset_full
     # Where L* varies more at full resolution than the window saw (grain, per-pixel noise), the
     # linear model extrapolates: bound each pixel's chroma by the largest one predicted around it.
-    limit = _resize(F.max_pool2d(torch.linalg.vector_norm(ab_low, dim=1, keepdim=True), 3, 1, 1), L_full.shape[-2:])
+    limit = _resize(limit, L_full.shape[-2:])
     # Elementwise rather than vector_norm over the channel dimension: 6 ms instead of 220 at 1 MP.
     chroma_squared = ab[:, :1] * ab[:, :1] + ab[:, 1:2] * ab[:, 1:2]
     return ab * torch.rsqrt(chroma_squared.clamp(min=1e-12)).mul_(limit).clamp_(max=1.0)

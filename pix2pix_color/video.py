@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -30,7 +32,7 @@ import torch
 from torch import Tensor
 
 from . import temporal
-from .color import lab_to_rgb, rgb_to_l
+from .color import gray_to_l, lab_to_rgb, rgb_to_l
 from .hints import HintError, Hints, hint_channels, hint_points
 
 logger = logging.getLogger(__name__)
@@ -265,9 +267,12 @@ class _Pipeline:
         self.active_hints: np.ndarray | None = None
         self.shots = 0
 
-    def push(self, index: int, rgb: np.ndarray, av_frame: av.VideoFrame) -> list[tuple[_Frame, np.ndarray]]:
-        """(H,W,3) uint8 upright frame -> frames now final, as (frame, (H,W,3) uint8 colorized)."""
-        L = rgb_to_l(torch.from_numpy(rgb).permute(2, 0, 1))[None]  # (1,1,H,W)
+    def push(self, index: int, pixels: np.ndarray, av_frame: av.VideoFrame) -> list[tuple[_Frame, np.ndarray]]:
+        """(H,W) gray or (H,W,3) RGB uint8 upright frame -> frames now final, as (frame, (H,W,3) uint8)."""
+        if pixels.ndim == 2:
+            L = gray_to_l(torch.from_numpy(pixels))[None, None]  # (1,1,H,W), a lookup table
+        else:
+            L = rgb_to_l(torch.from_numpy(pixels).permute(2, 0, 1))[None]
         L_carry = _resize(L, self.carry)[0, 0].numpy()
         frame = _Frame(
             index, av_frame, L.half(), L_carry, temporal.flow_input(L_carry), temporal.thumbnail(L_carry), None
@@ -342,19 +347,24 @@ class _Pipeline:
                 smoothed[t + 1], f.carried, f.flow_to_next, f.mask_to_next, self.smoothing
             )
         count = len(self.shot) if final else EMIT
-        done = [(f, self._compose(f, ab)) for f, ab in zip(self.shot[:count], smoothed[:count])]
-        self.shot = self.shot[count:]
-        return done
+        done, self.shot = self.shot[:count], self.shot[count:]
+        return self._compose(done, smoothed[:count])
 
-    def _compose(self, frame: _Frame, ab_carry: np.ndarray) -> np.ndarray:
-        from .inference import guided_upsample  # the photo path's upsampling (imported late: a cycle)
+    def _compose(self, frames: list[_Frame], ab_carry: list[np.ndarray]) -> list[tuple[_Frame, np.ndarray]]:
+        """Full-resolution output: the photo path's guided upsampling, its small half batched."""
+        from .inference import apply_guided, guided_coefficients  # imported late: inference imports us
 
-        L_full = frame.L_full.float()
-        L_low = torch.from_numpy(frame.L_carry)[None, None]
-        ab = guided_upsample(L_low, torch.from_numpy(np.ascontiguousarray(ab_carry)).permute(2, 0, 1)[None], L_full)
-        rgb = lab_to_rgb(torch.cat([L_full, ab], dim=1)[0], dtype=torch.uint8)
-        frame.L_full = frame.L_carry = None  # type: ignore[assignment]  # free the frame's memory now
-        return rgb.permute(1, 2, 0).numpy()
+        L_low = torch.stack([torch.from_numpy(f.L_carry) for f in frames])[:, None]
+        ab_low = torch.from_numpy(np.ascontiguousarray(np.stack(ab_carry))).permute(0, 3, 1, 2)
+        coefficients, limit = guided_coefficients(L_low, ab_low)
+        out = []
+        for k, frame in enumerate(frames):
+            L_full = frame.L_full.float()
+            ab = apply_guided(coefficients[k : k + 1], limit[k : k + 1], L_full)
+            rgb = lab_to_rgb(torch.cat([L_full, ab], dim=1)[0], dtype=torch.uint8)
+            frame.L_full = frame.L_carry = None  # type: ignore[assignment]  # free the frame's memory now
+            out.append((frame, rgb.permute(1, 2, 0).numpy()))
+        return out
 
 
 def _resize(x: Tensor, size: tuple[int, int]) -> Tensor:
@@ -437,7 +447,7 @@ class _Writer:
             frame.pts = None  # the encoder's own sample clock: the resampler re-times the frames
             self.container.mux(out.encode(frame))
 
-    def video_frame(self, rgb: np.ndarray, source: av.VideoFrame, index: int) -> None:
+    def video_frame(self, rgb: np.ndarray, source: av.VideoFrame) -> None:
         rgb = np.rot90(rgb, -self.rotation) if self.rotation else rgb  # back to the coded orientation
         pad_y, pad_x = self.height - rgb.shape[0], self.width - rgb.shape[1]
         if pad_y or pad_x:
@@ -510,7 +520,7 @@ def colorize_video(
         report = lambda done, total: bar.update(done - bar.n)  # noqa: E731
     else:
         report = progress or (lambda done, total: None)
-    writer = None
+    writer = output = None
     try:
         with _open(src) as inp:
             stream = _video_stream(inp, name)
@@ -518,52 +528,153 @@ def colorize_video(
             pipeline = None
             early_audio: list[av.Packet] = []
             count = 0
-            decoded = 0
-            for packet in inp.demux([stream, *inp.streams.audio]):
-                if packet.stream.type == "audio":
-                    if writer is None:
-                        early_audio.append(packet)
+            for kind, index, item, pixels in _in_background(_demux(inp, stream, name, info), QUEUE_FRAMES):
+                if kind == "audio":
+                    if output is None:
+                        early_audio.append(item)
                     else:
-                        writer.audio_packet(packet)
+                        output.put(("audio", item))
                     continue
-                for frame in _decode(packet, name, decoded):
-                    if writer is None:
-                        writer = _Writer(tmp, inp, stream, frame, colorizer.model_id)
-                        pipeline = _Pipeline(
-                            colorizer,
-                            (info.height, info.width),
-                            hints=per_frame_hints,
-                            working_size=working_size,
-                            strength=color_strength,
-                            smoothing=smoothing,
-                            batch_size=batch_size,
-                        )
-                        for early in early_audio:
-                            writer.audio_packet(early)
-                        early_audio.clear()
-                    rgb = _upright_rgb(frame, writer, info)
-                    for done, out in pipeline.push(decoded, rgb, frame):
-                        writer.video_frame(out, done.av_frame, done.index)
-                        count += 1
-                        report(count, info.frames)
-                    decoded += 1
-            if writer is None:
+                if output is None:
+                    writer = _Writer(tmp, inp, stream, item, colorizer.model_id)
+                    output = _BackgroundWriter(writer, QUEUE_FRAMES)
+                    pipeline = _Pipeline(
+                        colorizer,
+                        (info.height, info.width),
+                        hints=per_frame_hints,
+                        working_size=working_size,
+                        strength=color_strength,
+                        smoothing=smoothing,
+                        batch_size=batch_size,
+                    )
+                    for early in early_audio:
+                        output.put(("audio", early))
+                    early_audio.clear()
+                for done, out in pipeline.push(index, pixels, item):
+                    output.put(("video", out, done.av_frame))
+                    count += 1
+                    report(count, info.frames)
+            if output is None:
                 raise VideoError(f"{name}: the video has no frames")
             for done, out in pipeline.finish():
-                writer.video_frame(out, done.av_frame, done.index)
+                output.put(("video", out, done.av_frame))
                 count += 1
                 report(count, info.frames)
-            writer.close()
+            output.close()
         os.replace(tmp, dst)
         return VideoResult(dst, count, pipeline.shots, info, writer.audio_notes)
     except BaseException:
-        if writer is not None:
-            writer.abort()
+        if output is not None:
+            output.abort()
         raise
     finally:
         tmp.unlink(missing_ok=True)
         if bar is not None:
             bar.close()
+
+
+# Decoding and encoding run in threads of their own beside the colorizing one: FFmpeg's codecs
+# release the GIL, so the next frames decode and the last ones encode while the model runs
+# (measured in benchmarks/bench_video.py). The queues are bounded, so memory stays bounded too.
+QUEUE_FRAMES = 8
+_END = object()
+
+
+class _Failure:
+    def __init__(self, error: BaseException):
+        self.error = error
+
+
+def _in_background(items, maxsize: int):
+    """Iterate `items` in a thread, `maxsize` ahead of the consumer; its exceptions re-raise here."""
+    q: queue.Queue = queue.Queue(maxsize)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run() -> None:
+        try:
+            for item in items:
+                if not put(item):
+                    return
+            put(_END)
+        except BaseException as e:  # noqa: BLE001 - handed to the consumer, which re-raises it
+            put(_Failure(e))
+
+    thread = threading.Thread(target=run, name="pix2pix-color-decode", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = q.get()
+            if item is _END:
+                return
+            if isinstance(item, _Failure):
+                raise item.error
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
+class _BackgroundWriter:
+    """Feeds a `_Writer` from a thread: ("video", rgb, source frame) and ("audio", packet) items."""
+
+    def __init__(self, writer: _Writer, maxsize: int):
+        self.writer = writer
+        self.queue: queue.Queue = queue.Queue(maxsize)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="pix2pix-color-encode", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while (item := self.queue.get()) is not None:
+            if self.error is not None:
+                continue  # drain: the producer learns of the error at its next put
+            try:
+                if item[0] == "audio":
+                    self.writer.audio_packet(item[1])
+                else:
+                    self.writer.video_frame(item[1], item[2])
+            except BaseException as e:  # noqa: BLE001 - re-raised in the producer's thread
+                self.error = e
+
+    def put(self, item) -> None:
+        if self.error is not None:
+            raise self.error
+        self.queue.put(item)
+
+    def close(self) -> None:
+        self.queue.put(None)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        self.writer.close()
+
+    def abort(self) -> None:
+        if self.thread.is_alive():
+            self.error = self.error or RuntimeError("aborted")
+            self.queue.put(None)
+            self.thread.join()
+        self.writer.abort()
+
+
+def _demux(inp, stream, name: str, info: VideoInfo):
+    """("audio", None, packet, None) and ("video", index, frame, upright pixels) in file order."""
+    index = 0
+    for packet in inp.demux([stream, *inp.streams.audio]):
+        if packet.stream.type == "audio":
+            yield "audio", None, packet, None
+            continue
+        for frame in _decode(packet, name, index):
+            yield "video", index, frame, _upright_pixels(frame, info)
+            index += 1
 
 
 def _decode(packet: av.Packet, name: str, decoded: int):
@@ -575,13 +686,23 @@ def _decode(packet: av.Packet, name: str, decoded: int):
         ) from None
 
 
-def _upright_rgb(frame: av.VideoFrame, writer: _Writer, info: VideoInfo) -> np.ndarray:
-    """A decoded frame -> (H,W,3) uint8 RGB as the player shows it (rotation applied)."""
-    coded_w, coded_h = (info.height, info.width) if writer.rotation % 2 else (info.width, info.height)
+def _upright_pixels(frame: av.VideoFrame, info: VideoInfo) -> np.ndarray:
+    """A decoded frame -> uint8 pixels as the player shows them (rotation applied): (H,W) for a
+    black-and-white frame (its luma, 4x cheaper to turn into L* than RGB), (H,W,3) RGB otherwise."""
+    turns = _quarter_turns(frame.rotation)
+    coded_w, coded_h = (info.height, info.width) if info.rotation % 180 else (info.width, info.height)
     if (frame.width, frame.height) != (coded_w, coded_h):  # a mid-stream size change: keep the first size
         frame = frame.reformat(width=coded_w, height=coded_h)
-    rgb = frame.to_ndarray(format="rgb24")
-    return np.ascontiguousarray(np.rot90(rgb, writer.rotation)) if writer.rotation else rgb
+    pixels = frame.to_ndarray(format="gray" if _is_gray(frame) else "rgb24")
+    return np.ascontiguousarray(np.rot90(pixels, turns)) if turns else pixels
+
+
+def _is_gray(frame: av.VideoFrame) -> bool:
+    """Whether a frame is black and white: its 32x18 thumbnail has no channel differing by over 2 levels."""
+    if frame.format.name.startswith("gray"):
+        return True
+    thumb = frame.reformat(width=32, height=18, format="rgb24").to_ndarray().astype(np.int16)
+    return int(np.abs(thumb - thumb.mean(-1, keepdims=True)).max()) <= 2
 
 
 def read_frames(src: str | os.PathLike):
@@ -604,11 +725,12 @@ FILM_FLICKER = 0.08  # frame-to-frame exposure change: gain within 1 +- this, of
 
 
 def write_black_and_white(
-    src: str | os.PathLike, dst: str | os.PathLike, *, film_look: bool = False, seed: int = 0
+    src: str | os.PathLike, dst: str | os.PathLike, *, film_look: bool = False, seed: int = 0, crf: int = 4
 ) -> int:
     """Write the black-and-white version of a color video (each frame's own L*, as `gray_version`) as a
-    near-lossless MP4 with the same timestamps; `film_look` adds grain and exposure flicker, as old film
-    has (seeded). Returns the frame count. Used to score colorizations against the real colors."""
+    MP4 with the same timestamps (H.264 at `crf`: 4 is near-lossless, for scoring; 18 is what a typical
+    good file has); `film_look` adds grain and exposure flicker, as old film has (seeded). Returns the
+    frame count. Used to score colorizations against the real colors, and by the benchmarks."""
     from .color import gray_version
 
     rng = np.random.default_rng(seed)
@@ -627,7 +749,7 @@ def write_black_and_white(
             gray = np.clip(gray, 0, 255).astype(np.uint8)
             if video is None:
                 video = out.add_stream(
-                    ENCODER, rate=stream.average_rate or 25, options={"crf": "4", "preset": "veryfast"}
+                    ENCODER, rate=stream.average_rate or 25, options={"crf": str(crf), "preset": "veryfast"}
                 )
                 video.width, video.height, video.pix_fmt = (
                     gray.shape[1] + gray.shape[1] % 2,

@@ -64,9 +64,9 @@ def encoded(monkeypatch) -> list[np.ndarray]:
     frames: list[np.ndarray] = []
     original = _Writer.video_frame
 
-    def video_frame(self, rgb, source, index):
+    def video_frame(self, rgb, source):
         frames.append(rgb.copy())
-        return original(self, rgb, source, index)
+        return original(self, rgb, source)
 
     monkeypatch.setattr(_Writer, "video_frame", video_frame)
     return frames
