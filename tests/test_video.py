@@ -47,6 +47,7 @@ def _streams(path: Path) -> dict:
             "codec": video.codec_context.name,
             "pix_fmt": video.codec_context.pix_fmt,
             "comment": container.metadata.get("comment", ""),
+            "duration": container.duration / av.time_base if container.duration else None,
         }
     with av.open(str(path)) as container:
         samples, rates = 0, set()
@@ -88,6 +89,7 @@ def test_output_keeps_frames_timing_audio_and_lightness(colorizer, film, tmp_pat
     source, made = _streams(film), _streams(out)
     assert result.frames == 32 and result.shots == 2
     assert made["pts"] == source["pts"]  # the same frames at the same times
+    assert made["duration"] == pytest.approx(source["duration"], abs=0.04)  # within one frame at 25 fps
     assert made["codec"] == "h264" and made["pix_fmt"] == "yuv420p"
     assert "colorized by pix2pix-color" in made["comment"]
     gray = list(read_frames(film))
@@ -314,3 +316,20 @@ def test_cli_evaluate_video_writes_a_report(tmp_path, capsys):
     assert data["temporal"]["frames"] == 32 and data["film_look"] is True
     assert data["temporal"]["warping_error"] < data["per_frame"]["warping_error"]
     assert "E_warp" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("size", [(1080, 1920), (480, 854), (63, 95), (1, 1)])
+def test_strip_composition_matches_the_photo_path(size):
+    """The video path composes in strips of rows to bound memory; it must give the photo path's pixels."""
+    from pix2pix_color.color import lab_to_rgb
+    from pix2pix_color.inference import apply_guided, guided_coefficients
+    from pix2pix_color.video import compose_strips
+
+    torch.manual_seed(0)
+    L_low, ab_low = torch.rand(1, 1, 144, 256) * 100, torch.randn(1, 2, 144, 256) * 30
+    coefficients, limit = guided_coefficients(L_low, ab_low)
+    L = (torch.rand(1, 1, *size) * 100).half()
+    expected = lab_to_rgb(torch.cat([L.float(), apply_guided(coefficients, limit, L.float())], 1)[0], dtype=torch.uint8)
+    got = compose_strips(L[0, 0], torch.cat([coefficients[0], limit[0]]))
+    assert got.shape == (*size, 3)
+    assert np.abs(got.astype(int) - expected.permute(1, 2, 0).numpy()).max() <= 1  # float rounding only
