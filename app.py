@@ -295,6 +295,58 @@ def _hints_note(hints: list) -> str:
     return f"{len(hints)} hint{'s' * (len(hints) != 1)}. Press **Colorize** to apply them."
 
 
+def hint_handlers(picture, what: str):
+    """The click panel's handlers (show, add, undo) for a photo, or for a video's first frame.
+
+    `picture(upload)` gives the image the hints are placed on; `what` names the upload in messages.
+    """
+
+    def show(upload):
+        """A new upload: its hints start empty."""
+        if _path_of(upload) is None:
+            return None, [], 1.0, _hints_note([])
+        view, scale = hint_view(picture(upload), [])
+        return view, [], scale, _hints_note([])
+
+    def add(upload, hints, scale, color, evt: gr.SelectData):
+        if _path_of(upload) is None:
+            raise user_error(f"Upload a {what} first.", title=f"No {what}")
+        try:
+            color = "#{:02x}{:02x}{:02x}".format(*parse_color(color))
+        except HintError as e:
+            raise user_error(str(e), title="Unusable color") from None
+        x, y = evt.index[0] / scale, evt.index[1] / scale
+        hints = [*hints, [round(x, 1), round(y, 1), color]]
+        return hint_view(picture(upload), hints)[0], hints, _hints_note(hints)
+
+    def undo(upload, hints):
+        hints = hints[:-1]
+        return (hint_view(picture(upload), hints)[0] if _path_of(upload) else None), hints, _hints_note(hints)
+
+    return show, add, undo
+
+
+def hint_panel(upload, handlers, *, title: str, canvas_label: str, ids: str, visible: bool, open: bool) -> gr.State:
+    """The click-to-hint panel under an upload (color picker, undo, clear, the picture to click), wired
+    to `handlers` from `hint_handlers`. Returns the State that holds the hints ([x, y, "#rrggbb"])."""
+    show, add, undo = handlers
+    hints, scale = gr.State([]), gr.State(1.0)
+    with gr.Accordion(title, open=open, visible=visible):
+        with gr.Row():
+            color = gr.ColorPicker(value="#c0392b", label="Hint color", elem_id=f"{ids}-color", scale=1)
+            undo_button = gr.Button("Undo last hint", size="sm", elem_id=f"{ids}-undo", scale=1)
+            clear_button = gr.Button("Clear hints", size="sm", elem_id=f"{ids}-clear", scale=1)
+        canvas = gr.Image(label=canvas_label, type="pil", interactive=False, elem_id=f"{ids}-canvas", buttons=[])
+        info = gr.Markdown(_hints_note([]), elem_id=f"{ids}-info")
+    if visible:
+        quiet = dict(api_visibility="undocumented", preprocess=False)
+        upload.change(show, [upload], [canvas, hints, scale, info], **quiet)
+        canvas.select(add, [upload, hints, scale, color], [canvas, hints, info], **quiet)
+        undo_button.click(undo, [upload, hints], [canvas, hints, info], **quiet)
+        clear_button.click(lambda upload: undo(upload, []), [upload], [canvas, hints, info], **quiet)
+    return hints
+
+
 def build_demo(colorizer: Colorizer) -> gr.Blocks:
     """The whole app around a loaded `Colorizer` (tests build it with a tiny model)."""
     # The generator takes sides that are multiples of 2**depth; offer those, up to 1024 px.
@@ -352,28 +404,6 @@ def build_demo(colorizer: Colorizer) -> gr.Blocks:
             note += f" {len(hints)} color hint{'s' * (len(hints) != 1)} applied."
         return (before, result), str(path), note
 
-    def show_photo_for_hints(upload):
-        """A new photo: its hints start empty."""
-        if _path_of(upload) is None:
-            return None, [], 1.0, _hints_note([])
-        view, scale = hint_view(_open(upload), [])
-        return view, [], scale, _hints_note([])
-
-    def add_hint(upload, hints, scale, color, evt: gr.SelectData):
-        if _path_of(upload) is None:
-            raise user_error("Upload a photo first.", title="No photo")
-        try:
-            color = "#{:02x}{:02x}{:02x}".format(*parse_color(color))
-        except HintError as e:
-            raise user_error(str(e), title="Unusable color") from None
-        x, y = evt.index[0] / scale, evt.index[1] / scale
-        hints = [*hints, [round(x, 1), round(y, 1), color]]
-        return hint_view(_open(upload), hints)[0], hints, _hints_note(hints)
-
-    def undo_hint(upload, hints):
-        hints = hints[:-1]
-        return (hint_view(_open(upload), hints)[0] if _path_of(upload) else None), hints, _hints_note(hints)
-
     @gpu
     def colorize_video_file(path: str, strength: float, hints, progress) -> Path:
         target = _output_file(Path(path).stem + "-colorized", ".mp4")
@@ -418,26 +448,6 @@ def build_demo(colorizer: Colorizer) -> gr.Blocks:
         if hints:
             note += f" {len(hints)} color hint{'s' * (len(hints) != 1)} on the first frame, followed through its shot."
         return str(target), str(target), note
-
-    def show_video_for_hints(upload):
-        if _path_of(upload) is None:
-            return None, [], 1.0, _hints_note([])
-        view, scale = hint_view(first_frame(upload), [])
-        return view, [], scale, _hints_note([])
-
-    def add_video_hint(upload, hints, scale, color, evt: gr.SelectData):
-        if _path_of(upload) is None:
-            raise user_error("Upload a video first.", title="No video")
-        try:
-            color = "#{:02x}{:02x}{:02x}".format(*parse_color(color))
-        except HintError as e:
-            raise user_error(str(e), title="Unusable color") from None
-        hints = [*hints, [round(evt.index[0] / scale, 1), round(evt.index[1] / scale, 1), color]]
-        return hint_view(first_frame(upload), hints)[0], hints, _hints_note(hints)
-
-    def undo_video_hint(upload, hints):
-        hints = hints[:-1]
-        return (hint_view(first_frame(upload), hints)[0] if _path_of(upload) else None), hints, _hints_note(hints)
 
     @releases_memory
     def colorize_many(uploads, working_size, strength=1.0):
@@ -513,26 +523,15 @@ def build_demo(colorizer: Colorizer) -> gr.Blocks:
                             value=COMPARE_GRAY,
                             label="Compare the result with",
                         )
-                    hints = gr.State([])
-                    hint_scale = gr.State(1.0)
-                    with gr.Accordion(
-                        "Color hints: click the photo where you know the color", open=True, visible=takes_hints
-                    ):
-                        with gr.Row():
-                            hint_color = gr.ColorPicker(
-                                value="#c0392b", label="Hint color", elem_id="hint-color", scale=1
-                            )
-                            undo = gr.Button("Undo last hint", size="sm", elem_id="hint-undo", scale=1)
-                            clear = gr.Button("Clear hints", size="sm", elem_id="hint-clear", scale=1)
-                        hint_canvas = gr.Image(
-                            label="Click to place a hint of the chosen color",
-                            type="pil",
-                            interactive=False,
-                            elem_id="hint-canvas",
-                            show_label=True,
-                            buttons=[],
-                        )
-                        hint_info = gr.Markdown(_hints_note([]), elem_id="hint-info")
+                    hints = hint_panel(
+                        photo,
+                        hint_handlers(_open, "photo"),
+                        title="Color hints: click the photo where you know the color",
+                        canvas_label="Click to place a hint of the chosen color",
+                        ids="hint",
+                        visible=takes_hints,
+                        open=True,
+                    )
                     run = gr.Button("Colorize", variant="primary", elem_id="colorize-button")
                 with gr.Column():
                     slider = gr.ImageSlider(label="Before / after", type="pil", format="png", elem_id="result-slider")
@@ -545,34 +544,6 @@ def build_demo(colorizer: Colorizer) -> gr.Blocks:
                 api_visibility="undocumented",
                 preprocess=False,
             )
-            if takes_hints:
-                photo.change(
-                    show_photo_for_hints,
-                    [photo],
-                    [hint_canvas, hints, hint_scale, hint_info],
-                    api_visibility="undocumented",
-                    preprocess=False,
-                )
-                hint_canvas.select(
-                    add_hint,
-                    [photo, hints, hint_scale, hint_color],
-                    [hint_canvas, hints, hint_info],
-                    api_visibility="undocumented",
-                )
-                undo.click(
-                    undo_hint,
-                    [photo, hints],
-                    [hint_canvas, hints, hint_info],
-                    api_visibility="undocumented",
-                    preprocess=False,
-                )
-                clear.click(
-                    lambda upload: undo_hint(upload, []),
-                    [photo],
-                    [hint_canvas, hints, hint_info],
-                    api_visibility="undocumented",
-                    preprocess=False,
-                )
             if EXAMPLES_DIR.is_dir():
                 gr.Examples(
                     examples=[[str(p)] for p in sorted(EXAMPLES_DIR.glob("*.jpg"))],
@@ -609,25 +580,15 @@ def build_demo(colorizer: Colorizer) -> gr.Blocks:
                         elem_id="video-input",
                     )
                     video_strength = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label="Color strength")
-                    video_hints = gr.State([])
-                    video_scale = gr.State(1.0)
-                    with gr.Accordion(
-                        "Color hints on the first frame: they follow the content through its shot",
-                        open=False,
+                    video_hints = hint_panel(
+                        video_in,
+                        hint_handlers(first_frame, "video"),
+                        title="Color hints on the first frame: they follow the content through its shot",
+                        canvas_label="First frame: click to place a hint of the chosen color",
+                        ids="video-hint",
                         visible=takes_hints,
-                    ):
-                        with gr.Row():
-                            video_color = gr.ColorPicker(value="#c0392b", label="Hint color", scale=1)
-                            video_undo = gr.Button("Undo last hint", size="sm", scale=1)
-                            video_clear = gr.Button("Clear hints", size="sm", scale=1)
-                        video_canvas = gr.Image(
-                            label="First frame: click to place a hint of the chosen color",
-                            type="pil",
-                            interactive=False,
-                            elem_id="video-hint-canvas",
-                            buttons=[],
-                        )
-                        video_hint_info = gr.Markdown(_hints_note([]))
+                        open=False,
+                    )
                     run_video = gr.Button("Colorize video", variant="primary", elem_id="video-button")
                 with gr.Column():
                     video_out = gr.Video(label="Colorized", interactive=False, elem_id="video-output")
@@ -640,36 +601,6 @@ def build_demo(colorizer: Colorizer) -> gr.Blocks:
                 api_visibility="undocumented",
                 preprocess=False,
             )
-            if takes_hints:
-                hint_outputs = [video_canvas, video_hints, video_hint_info]
-                video_in.change(
-                    show_video_for_hints,
-                    [video_in],
-                    [video_canvas, video_hints, video_scale, video_hint_info],
-                    api_visibility="undocumented",
-                    preprocess=False,
-                )
-                video_canvas.select(
-                    add_video_hint,
-                    [video_in, video_hints, video_scale, video_color],
-                    hint_outputs,
-                    api_visibility="undocumented",
-                    preprocess=False,
-                )
-                video_undo.click(
-                    undo_video_hint,
-                    [video_in, video_hints],
-                    hint_outputs,
-                    api_visibility="undocumented",
-                    preprocess=False,
-                )
-                video_clear.click(
-                    lambda upload: undo_video_hint(upload, []),
-                    [video_in],
-                    hint_outputs,
-                    api_visibility="undocumented",
-                    preprocess=False,
-                )
         with gr.Tab("How it works"):
             gr.Markdown(HOW_IT_WORKS)
             gr.Markdown(DISCLAIMER)

@@ -552,9 +552,11 @@ def colorize_video(
     per_frame_hints = _hints_by_frame(hints, info.width, info.height, colorizer.takes_hints)
     dst = Path(dst)
     tmp = dst.with_name(f".{dst.stem}.tmp{os.getpid()}.mp4")
+    # Frames the header announces, or duration x rate where it does not say (Matroska): the ETA's base.
+    expected = info.frames or round(info.duration * info.fps)
     bar = None
     if progress is True:
-        bar = tqdm(total=info.frames or None, desc=f"colorize {name}", unit="frame")
+        bar = tqdm(total=expected or None, desc=f"colorize {name}", unit="frame")
         report = lambda done, total: bar.update(done - bar.n)  # noqa: E731
     else:
         report = progress or (lambda done, total: None)
@@ -591,7 +593,7 @@ def colorize_video(
                 for done, out in pipeline.push(index, pixels, (item.pts, item.duration)):
                     output.put(("video", out, done.timing))
                     count += 1
-                    report(count, info.frames)
+                    report(count, expected)
                     if count % EMIT == 0:
                         _release_freed_memory()
             if output is None:
@@ -599,7 +601,7 @@ def colorize_video(
             for done, out in pipeline.finish():
                 output.put(("video", out, done.timing))
                 count += 1
-                report(count, info.frames)
+                report(count, expected)
             output.close()
         os.replace(tmp, dst)
         return VideoResult(dst, count, pipeline.shots, info, writer.audio_notes)
