@@ -41,10 +41,14 @@ try:  # ZeroGPU on Spaces; a no-op decorator anywhere else
     import spaces
 
     gpu = spaces.GPU
+    # A video holds the GPU for minutes (60 s of 1080p is 1,500 frames), ZeroGPU's default is 60 s.
+    gpu_video = spaces.GPU(duration=600)
 except ImportError:  # pragma: no cover - depends on the platform
 
     def gpu(fn):
         return fn
+
+    gpu_video = gpu
 
 
 logger = logging.getLogger("pix2pix-color.app")
@@ -404,7 +408,7 @@ def build_demo(colorizer: Colorizer) -> gr.Blocks:
             note += f" {len(hints)} color hint{'s' * (len(hints) != 1)} applied."
         return (before, result), str(path), note
 
-    @gpu
+    @gpu_video
     def colorize_video_file(path: str, strength: float, hints, progress) -> Path:
         target = _output_file(Path(path).stem + "-colorized", ".mp4")
         try:
