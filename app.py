@@ -351,62 +351,140 @@ def hint_panel(upload, handlers, *, title: str, canvas_label: str, ids: str, vis
     return hints
 
 
-def build_demo(colorizer: Colorizer) -> gr.Blocks:
-    """The whole app around a loaded `Colorizer` (tests build it with a tiny model)."""
-    # The generator takes sides that are multiples of 2**depth; offer those, up to 1024 px.
-    step = colorizer.generator.multiple
-    working_sizes = ["Auto"] + [str(k * step) for k in range(1, 9) if k * step <= MAX_WORKING_SIZE]
+def api_endpoint(name: str, handler, *inputs: gr.components.Component) -> None:
+    """A named API endpoint on hidden components: `inputs` in, one file out (what gradio_client calls)."""
+    gr.Button(visible=False).click(handler, list(inputs), [gr.File(visible=False)], api_name=name, preprocess=False)
 
-    takes_hints = colorizer.takes_hints
 
-    @gpu
-    def colorize_image(image: Image.Image, working_size: int | None, strength: float = 1.0, hints=None) -> Image.Image:
-        try:
-            return colorizer.colorize(image, hints=hints or None, working_size=working_size, color_strength=strength)
-        except ImageError as e:
-            raise user_error(str(e), title="Not a usable image") from None
-        except HintError as e:
-            raise user_error(str(e), title="Unusable color hints") from None
+def photo_tab(colorize_ui, working_sizes: list[str], auto_size: int, takes_hints: bool) -> None:
+    """The photo tab: upload, options, the hint panel, the before/after slider, the PNG, the examples."""
+    with gr.Row():
+        with gr.Column():
+            photo = gr.Image(
+                label="Black-and-white (or color) photo",
+                type="filepath",
+                image_mode=None,
+                sources=["upload", "clipboard", "webcam"],
+                elem_id="photo-input",
+            )
+            with gr.Accordion("Options", open=False):
+                working = gr.Dropdown(
+                    working_sizes,
+                    value="Auto",
+                    label="Working resolution (long side, px)",
+                    info=f"Auto: {auto_size} px, the resolution the model was trained at.",
+                )
+                strength = gr.Slider(
+                    0.0,
+                    2.0,
+                    value=1.0,
+                    step=0.05,
+                    label="Color strength",
+                    info="1 = as calibrated on real photos; lower is more muted, higher more vivid.",
+                )
+                compare = gr.Radio(
+                    [COMPARE_GRAY, COMPARE_REAL],
+                    value=COMPARE_GRAY,
+                    label="Compare the result with",
+                )
+            hints = hint_panel(
+                photo,
+                hint_handlers(_open, "photo"),
+                title="Color hints: click the photo where you know the color",
+                canvas_label="Click to place a hint of the chosen color",
+                ids="hint",
+                visible=takes_hints,
+                open=True,
+            )
+            run = gr.Button("Colorize", variant="primary", elem_id="colorize-button")
+        with gr.Column():
+            slider = gr.ImageSlider(label="Before / after", type="pil", format="png", elem_id="result-slider")
+            download = gr.File(label="Download (PNG, full resolution)", elem_id="download-png")
+            info = gr.Markdown(elem_id="result-info")
+    run.click(
+        colorize_ui,
+        [photo, working, compare, strength, hints],
+        [slider, download, info],
+        api_visibility="undocumented",
+        preprocess=False,
+    )
+    if EXAMPLES_DIR.is_dir():
+        gr.Examples(
+            examples=[[str(p)] for p in sorted(EXAMPLES_DIR.glob("*.jpg"))],
+            inputs=[photo],
+            outputs=[slider, download, info],
+            fn=lambda upload: colorize_ui(upload, "Auto", COMPARE_GRAY),
+            cache_examples=True,
+            cache_mode="lazy",  # each example is computed once, on first click, not at start-up
+            preprocess=False,
+            label="Examples: real landscapes in black and white (sources and licenses: examples/LICENSES.md)",
+        )
+
+
+def batch_tab(colorizer: Colorizer, working_sizes: list[str]) -> None:
+    """The Batch tab: many photos in, a gallery and a zip of full-resolution PNGs out."""
 
     @gpu
     def colorize_batch(paths: list[str], working_size: int | None, strength: float) -> list:
         return colorizer.colorize_batch(paths, working_size=working_size, color_strength=strength)
 
     @releases_memory
-    def colorize_api(upload, working_size="Auto", color_strength=1.0, hints="") -> str:
-        """Colorize one photo at full resolution; returns the path of a lossless PNG.
+    def colorize_many(uploads, working_size, strength=1.0):
+        if not uploads:
+            raise user_error("Add one or more photos first.", title="No photos")
+        if len(uploads) > MAX_BATCH_FILES:
+            raise user_error(f"{len(uploads)} files: at most {MAX_BATCH_FILES} at a time.", title="Too many files")
+        size, strength = _working_size(working_size), _strength(strength)
+        archive = _output_file("colorized", ".zip")
+        gallery, problems, used, paths = [], [], set(), []
+        for upload in uploads:
+            try:
+                paths.append(_checked_path(upload))
+            except gr.Error as e:
+                problems.append(f"- **{os.path.basename(_path_of(upload) or 'image')}**: {e.message}")
+        # One call for all: photos that share a working shape go through the network together, and
+        # a photo that cannot be used comes back as its error without stopping the others.
+        results = colorize_batch(paths, size, strength)
+        with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_STORED) as zf:  # PNGs do not compress further
+            for path, result in zip(paths, results):
+                name = os.path.basename(path)
+                if isinstance(result, Exception):
+                    problems.append(f"- **{name}**: {_without_folder(result, path)}")
+                    logger.info("refused in a batch: %s", _without_folder(result, path))
+                    continue
+                stem, n = Path(name).stem, 1
+                while f"{stem}.png" in used:
+                    n += 1
+                    stem = f"{Path(name).stem}-{n}"
+                used.add(f"{stem}.png")
+                png = archive.with_name(f"{stem}.png")
+                save_png(result, png)
+                zf.write(png, arcname=png.name)
+                gallery.append((str(png), name))
+        summary = f"{len(gallery)} of {len(uploads)} photos colorized."
+        if problems:
+            summary += " Skipped:\n" + "\n".join(problems)
+        return gallery, (str(archive) if gallery else None), summary
 
-        `hints`: optional JSON list of [x, y, "#rrggbb"] in the photo's pixel coordinates.
-        """
-        image = _open(upload)
-        try:
-            points = parse_hints_json(hints)
-        except HintError as e:
-            raise user_error(str(e), title="Unusable color hints") from None
-        result = colorize_image(image, _working_size(working_size), _strength(color_strength), points)
-        path = _output_file(Path(_path_of(upload)).stem + "-colorized", ".png")
-        save_png(result, path)
-        return str(path)
+    files = gr.File(label="Photos", file_count="multiple", file_types=["image"], elem_id="batch-input")
+    with gr.Row():
+        batch_working = gr.Dropdown(working_sizes, value="Auto", label="Working resolution (long side, px)")
+        batch_strength = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label="Color strength")
+    run_batch = gr.Button("Colorize all", variant="primary")
+    gallery = gr.Gallery(label="Colorized", columns=4, format="png")
+    archive = gr.File(label="All results (zip of full-resolution PNGs)")
+    batch_info = gr.Markdown()
+    run_batch.click(
+        colorize_many,
+        [files, batch_working, batch_strength],
+        [gallery, archive, batch_info],
+        api_visibility="undocumented",
+        preprocess=False,
+    )
 
-    @releases_memory
-    def colorize_ui(upload, working_size, compare, strength=1.0, hints=None):
-        image = _open(upload)
-        result = colorize_image(image, _working_size(working_size), _strength(strength), hints)
-        path = _output_file(Path(_path_of(upload)).stem + "-colorized", ".png")
-        save_png(result, path)
-        shown = image.convert("RGB")
-        if compare == COMPARE_REAL:
-            if not _is_color(image):
-                gr.Warning("This photo has no colors of its own: showing it against the black-and-white input instead.")
-                before = shown
-            else:
-                return (result, shown), str(path), "Left: colorized from its lightness alone. Right: the real colors."
-        else:
-            before = Image.fromarray(gray_version(np.asarray(shown)), "L").convert("RGB") if _is_color(image) else shown
-        note = f"{result.size[0]}x{result.size[1]} pixels, the size of your photo."
-        if hints:
-            note += f" {len(hints)} color hint{'s' * (len(hints) != 1)} applied."
-        return (before, result), str(path), note
+
+def video_handlers(colorizer: Colorizer):
+    """The /colorize_video API handler and the Video tab's handler around a loaded `Colorizer`."""
 
     @gpu_video
     def colorize_video_file(path: str, strength: float, hints, progress) -> Path:
@@ -453,43 +531,95 @@ def build_demo(colorizer: Colorizer) -> gr.Blocks:
             note += f" {len(hints)} color hint{'s' * (len(hints) != 1)} on the first frame, followed through its shot."
         return str(target), str(target), note
 
+    return colorize_video_api, colorize_video_ui
+
+
+def video_tab(colorize_video_ui, takes_hints: bool) -> None:
+    """The Video tab: a film in, the colorized MP4 (played beside the original) out."""
+    with gr.Row():
+        with gr.Column():
+            video_in = gr.Video(
+                label=f"Black-and-white film (up to {MAX_VIDEO_SECONDS:.0f} s, {MAX_VIDEO_LINES}p)",
+                sources=["upload"],
+                elem_id="video-input",
+            )
+            video_strength = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label="Color strength")
+            video_hints = hint_panel(
+                video_in,
+                hint_handlers(first_frame, "video"),
+                title="Color hints on the first frame: they follow the content through its shot",
+                canvas_label="First frame: click to place a hint of the chosen color",
+                ids="video-hint",
+                visible=takes_hints,
+                open=False,
+            )
+            run_video = gr.Button("Colorize video", variant="primary", elem_id="video-button")
+        with gr.Column():
+            video_out = gr.Video(label="Colorized", interactive=False, elem_id="video-output")
+            video_download = gr.File(label="Download (MP4, H.264, original audio)", elem_id="video-download")
+            video_info = gr.Markdown(elem_id="video-info")
+    run_video.click(
+        colorize_video_ui,
+        [video_in, video_strength, video_hints],
+        [video_out, video_download, video_info],
+        api_visibility="undocumented",
+        preprocess=False,
+    )
+
+
+def build_demo(colorizer: Colorizer) -> gr.Blocks:
+    """The whole app around a loaded `Colorizer` (tests build it with a tiny model)."""
+    # The generator takes sides that are multiples of 2**depth; offer those, up to 1024 px.
+    step = colorizer.generator.multiple
+    working_sizes = ["Auto"] + [str(k * step) for k in range(1, 9) if k * step <= MAX_WORKING_SIZE]
+
+    takes_hints = colorizer.takes_hints
+    video_api, video_ui = video_handlers(colorizer)
+
+    @gpu
+    def colorize_image(image: Image.Image, working_size: int | None, strength: float = 1.0, hints=None) -> Image.Image:
+        try:
+            return colorizer.colorize(image, hints=hints or None, working_size=working_size, color_strength=strength)
+        except ImageError as e:
+            raise user_error(str(e), title="Not a usable image") from None
+        except HintError as e:
+            raise user_error(str(e), title="Unusable color hints") from None
+
     @releases_memory
-    def colorize_many(uploads, working_size, strength=1.0):
-        if not uploads:
-            raise user_error("Add one or more photos first.", title="No photos")
-        if len(uploads) > MAX_BATCH_FILES:
-            raise user_error(f"{len(uploads)} files: at most {MAX_BATCH_FILES} at a time.", title="Too many files")
-        size, strength = _working_size(working_size), _strength(strength)
-        archive = _output_file("colorized", ".zip")
-        gallery, problems, used, paths = [], [], set(), []
-        for upload in uploads:
-            try:
-                paths.append(_checked_path(upload))
-            except gr.Error as e:
-                problems.append(f"- **{os.path.basename(_path_of(upload) or 'image')}**: {e.message}")
-        # One call for all: photos that share a working shape go through the network together, and
-        # a photo that cannot be used comes back as its error without stopping the others.
-        results = colorize_batch(paths, size, strength)
-        with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_STORED) as zf:  # PNGs do not compress further
-            for path, result in zip(paths, results):
-                name = os.path.basename(path)
-                if isinstance(result, Exception):
-                    problems.append(f"- **{name}**: {_without_folder(result, path)}")
-                    logger.info("refused in a batch: %s", _without_folder(result, path))
-                    continue
-                stem, n = Path(name).stem, 1
-                while f"{stem}.png" in used:
-                    n += 1
-                    stem = f"{Path(name).stem}-{n}"
-                used.add(f"{stem}.png")
-                png = archive.with_name(f"{stem}.png")
-                save_png(result, png)
-                zf.write(png, arcname=png.name)
-                gallery.append((str(png), name))
-        summary = f"{len(gallery)} of {len(uploads)} photos colorized."
-        if problems:
-            summary += " Skipped:\n" + "\n".join(problems)
-        return gallery, (str(archive) if gallery else None), summary
+    def colorize_api(upload, working_size="Auto", color_strength=1.0, hints="") -> str:
+        """Colorize one photo at full resolution; returns the path of a lossless PNG.
+
+        `hints`: optional JSON list of [x, y, "#rrggbb"] in the photo's pixel coordinates.
+        """
+        image = _open(upload)
+        try:
+            points = parse_hints_json(hints)
+        except HintError as e:
+            raise user_error(str(e), title="Unusable color hints") from None
+        result = colorize_image(image, _working_size(working_size), _strength(color_strength), points)
+        path = _output_file(Path(_path_of(upload)).stem + "-colorized", ".png")
+        save_png(result, path)
+        return str(path)
+
+    @releases_memory
+    def colorize_ui(upload, working_size, compare, strength=1.0, hints=None):
+        image = _open(upload)
+        result = colorize_image(image, _working_size(working_size), _strength(strength), hints)
+        path = _output_file(Path(_path_of(upload)).stem + "-colorized", ".png")
+        save_png(result, path)
+        shown = image.convert("RGB")
+        if compare == COMPARE_REAL:
+            if not _is_color(image):
+                gr.Warning("This photo has no colors of its own: showing it against the black-and-white input instead.")
+                before = shown
+            else:
+                return (result, shown), str(path), "Left: colorized from its lightness alone. Right: the real colors."
+        else:
+            before = Image.fromarray(gray_version(np.asarray(shown)), "L").convert("RGB") if _is_color(image) else shown
+        note = f"{result.size[0]}x{result.size[1]} pixels, the size of your photo."
+        if hints:
+            note += f" {len(hints)} color hint{'s' * (len(hints) != 1)} applied."
+        return (before, result), str(path), note
 
     with gr.Blocks(
         title="pix2pix-color: colorize black-and-white photos", delete_cache=(1800, OUTPUT_MAX_AGE_S)
@@ -498,142 +628,30 @@ def build_demo(colorizer: Colorizer) -> gr.Blocks:
             "# pix2pix-color\nTurn black-and-white landscape photos into color, at full resolution.\n\n" + DISCLAIMER
         )
         with gr.Tab("Colorize a photo"):
-            with gr.Row():
-                with gr.Column():
-                    photo = gr.Image(
-                        label="Black-and-white (or color) photo",
-                        type="filepath",
-                        image_mode=None,
-                        sources=["upload", "clipboard", "webcam"],
-                        elem_id="photo-input",
-                    )
-                    with gr.Accordion("Options", open=False):
-                        working = gr.Dropdown(
-                            working_sizes,
-                            value="Auto",
-                            label="Working resolution (long side, px)",
-                            info=f"Auto: {colorizer.working_size} px, the resolution the model was trained at.",
-                        )
-                        strength = gr.Slider(
-                            0.0,
-                            2.0,
-                            value=1.0,
-                            step=0.05,
-                            label="Color strength",
-                            info="1 = as calibrated on real photos; lower is more muted, higher more vivid.",
-                        )
-                        compare = gr.Radio(
-                            [COMPARE_GRAY, COMPARE_REAL],
-                            value=COMPARE_GRAY,
-                            label="Compare the result with",
-                        )
-                    hints = hint_panel(
-                        photo,
-                        hint_handlers(_open, "photo"),
-                        title="Color hints: click the photo where you know the color",
-                        canvas_label="Click to place a hint of the chosen color",
-                        ids="hint",
-                        visible=takes_hints,
-                        open=True,
-                    )
-                    run = gr.Button("Colorize", variant="primary", elem_id="colorize-button")
-                with gr.Column():
-                    slider = gr.ImageSlider(label="Before / after", type="pil", format="png", elem_id="result-slider")
-                    download = gr.File(label="Download (PNG, full resolution)", elem_id="download-png")
-                    info = gr.Markdown(elem_id="result-info")
-            run.click(
-                colorize_ui,
-                [photo, working, compare, strength, hints],
-                [slider, download, info],
-                api_visibility="undocumented",
-                preprocess=False,
-            )
-            if EXAMPLES_DIR.is_dir():
-                gr.Examples(
-                    examples=[[str(p)] for p in sorted(EXAMPLES_DIR.glob("*.jpg"))],
-                    inputs=[photo],
-                    outputs=[slider, download, info],
-                    fn=lambda upload: colorize_ui(upload, "Auto", COMPARE_GRAY),
-                    cache_examples=True,
-                    cache_mode="lazy",  # each example is computed once, on first click, not at start-up
-                    preprocess=False,
-                    label="Examples: real landscapes in black and white (sources and licenses: examples/LICENSES.md)",
-                )
+            photo_tab(colorize_ui, working_sizes, colorizer.working_size, takes_hints)
         with gr.Tab("Batch"):
-            files = gr.File(label="Photos", file_count="multiple", file_types=["image"], elem_id="batch-input")
-            with gr.Row():
-                batch_working = gr.Dropdown(working_sizes, value="Auto", label="Working resolution (long side, px)")
-                batch_strength = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label="Color strength")
-            run_batch = gr.Button("Colorize all", variant="primary")
-            gallery = gr.Gallery(label="Colorized", columns=4, format="png")
-            archive = gr.File(label="All results (zip of full-resolution PNGs)")
-            batch_info = gr.Markdown()
-            run_batch.click(
-                colorize_many,
-                [files, batch_working, batch_strength],
-                [gallery, archive, batch_info],
-                api_visibility="undocumented",
-                preprocess=False,
-            )
+            batch_tab(colorizer, working_sizes)
         with gr.Tab("Video"):
-            with gr.Row():
-                with gr.Column():
-                    video_in = gr.Video(
-                        label=f"Black-and-white film (up to {MAX_VIDEO_SECONDS:.0f} s, {MAX_VIDEO_LINES}p)",
-                        sources=["upload"],
-                        elem_id="video-input",
-                    )
-                    video_strength = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label="Color strength")
-                    video_hints = hint_panel(
-                        video_in,
-                        hint_handlers(first_frame, "video"),
-                        title="Color hints on the first frame: they follow the content through its shot",
-                        canvas_label="First frame: click to place a hint of the chosen color",
-                        ids="video-hint",
-                        visible=takes_hints,
-                        open=False,
-                    )
-                    run_video = gr.Button("Colorize video", variant="primary", elem_id="video-button")
-                with gr.Column():
-                    video_out = gr.Video(label="Colorized", interactive=False, elem_id="video-output")
-                    video_download = gr.File(label="Download (MP4, H.264, original audio)", elem_id="video-download")
-                    video_info = gr.Markdown(elem_id="video-info")
-            run_video.click(
-                colorize_video_ui,
-                [video_in, video_strength, video_hints],
-                [video_out, video_download, video_info],
-                api_visibility="undocumented",
-                preprocess=False,
-            )
+            video_tab(video_ui, takes_hints)
         with gr.Tab("How it works"):
             gr.Markdown(HOW_IT_WORKS)
             gr.Markdown(DISCLAIMER)
 
-        # The public API: one photo in, the colorized PNG out.
-        api_photo = gr.File(visible=False)
-        api_working = gr.Dropdown(working_sizes, value="Auto", visible=False, allow_custom_value=True)
-        api_strength = gr.Number(value=1.0, visible=False)
-        api_hints = gr.Textbox(value="", visible=False)
-        api_result = gr.File(visible=False)
-        api_trigger = gr.Button(visible=False)
-        api_trigger.click(
+        # The public API: one photo (or video) in, the colorized PNG (MP4) out.
+        api_endpoint(
+            "colorize",
             colorize_api,
-            [api_photo, api_working, api_strength, api_hints],
-            [api_result],
-            api_name="colorize",
-            preprocess=False,
+            gr.File(visible=False),
+            gr.Dropdown(working_sizes, value="Auto", visible=False, allow_custom_value=True),
+            gr.Number(value=1.0, visible=False),
+            gr.Textbox(value="", visible=False),
         )
-        api_video = gr.File(visible=False)
-        api_video_strength = gr.Number(value=1.0, visible=False)
-        api_video_hints = gr.Textbox(value="", visible=False)
-        api_video_result = gr.File(visible=False)
-        api_video_trigger = gr.Button(visible=False)
-        api_video_trigger.click(
-            colorize_video_api,
-            [api_video, api_video_strength, api_video_hints],
-            [api_video_result],
-            api_name="colorize_video",
-            preprocess=False,
+        api_endpoint(
+            "colorize_video",
+            video_api,
+            gr.File(visible=False),
+            gr.Number(value=1.0, visible=False),
+            gr.Textbox(value="", visible=False),
         )
     return demo
 
