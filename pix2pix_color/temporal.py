@@ -23,6 +23,8 @@ pipeline already has keeps them at a fraction of a millisecond a frame.
 
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
 
@@ -69,13 +71,20 @@ class FlowEstimator:
         return self._dis.calc(a, b, None)
 
 
+@functools.cache
+def _grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel coordinates (x, y) of an h x w grid, each (h,w) float32; made once per frame size."""
+    grid_x, grid_y = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    grid_x.flags.writeable = grid_y.flags.writeable = False
+    return grid_x, grid_y
+
+
 def warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
     """Image (h,w[,c]) of frame B and flow (h,w,2) from frame A to B -> B seen from A (h,w[,c]).
 
     Samples B at x + flow(x), bilinear, replicating the border (those pixels are masked anyway).
     """
-    h, w = flow.shape[:2]
-    grid_x, grid_y = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    grid_x, grid_y = _grid(*flow.shape[:2])
     return cv2.remap(image, grid_x + flow[..., 0], grid_y + flow[..., 1], cv2.INTER_LINEAR, cv2.BORDER_REPLICATE)
 
 
@@ -90,7 +99,7 @@ def reliable(flow_ab: np.ndarray, flow_ba: np.ndarray) -> np.ndarray:
     back = warp(flow_ba, flow_ab)
     error = np.square(flow_ab + back).sum(-1)
     bound = 0.01 * (np.square(flow_ab).sum(-1) + np.square(back).sum(-1)) + 0.5
-    grid_x, grid_y = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    grid_x, grid_y = _grid(h, w)
     x, y = grid_x + flow_ab[..., 0], grid_y + flow_ab[..., 1]
     inside = (x >= 0) & (x <= w - 1) & (y >= 0) & (y <= h - 1)
     return ((error <= bound) & inside).astype(np.float32)

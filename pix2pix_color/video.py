@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import logging
 import os
 import queue
 import threading
@@ -35,10 +34,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from . import temporal
-from .color import gray_to_l, lab_to_rgb, rgb_to_l
+from .color import gray_to_l, is_grayscale, lab_to_rgb, rgb_to_l
 from .hints import HintError, Hints, hint_channels, hint_points
-
-logger = logging.getLogger(__name__)
 
 VIDEO_SUFFIXES = {
     ".mp4",
@@ -758,11 +755,10 @@ def _upright_pixels(frame: av.VideoFrame, info: VideoInfo) -> np.ndarray:
 
 
 def _is_gray(frame: av.VideoFrame) -> bool:
-    """Whether a frame is black and white: its 32x18 thumbnail has no channel differing by over 2 levels."""
+    """Whether a frame is black and white, by the library's one definition (`color.is_grayscale`)."""
     if frame.format.name.startswith("gray"):
         return True
-    thumb = frame.reformat(width=32, height=18, format="rgb24").to_ndarray().astype(np.int16)
-    return int(np.abs(thumb - thumb.mean(-1, keepdims=True)).max()) <= 2
+    return is_grayscale(frame.reformat(width=64, height=64, format="rgb24").to_image())
 
 
 def read_frames(src: str | os.PathLike):
