@@ -1,6 +1,8 @@
 """pix2pix-color: grayscale photos to color with pix2pix in CIE L*a*b*."""
 
-__version__ = "0.1.0"  # before the imports: colorized files name it
+from importlib.metadata import version as _version
+
+__version__ = _version("pix2pix-color")
 
 from .hub import ModelLoadError
 from .images import ImageError

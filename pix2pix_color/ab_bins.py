@@ -76,38 +76,6 @@ def encode(ab: Tensor) -> tuple[Tensor, Tensor]:
     return index_lut.index_select(0, flat), weight_lut.index_select(0, flat)
 
 
-class _SoftCrossEntropy(torch.autograd.Function):
-    """Per-pixel cross-entropy of logits (N,Q) against soft targets given sparsely (N,K indices, weights).
-
-    Why by hand: autograd through log_softmax + gather passes over the (N,Q) logits about six times
-    per step (and fills a zero tensor of that size); on a 2-core CPU that doubled the training step
-    of a classification generator. With targets summing to 1 the loss is logsumexp(z) - sum_k w_k z_k
-    and its gradient softmax(z) - target: one pass each way.
-    """
-
-    @staticmethod
-    def forward(ctx, logits: Tensor, index: Tensor, weight: Tensor) -> Tensor:
-        lse = torch.logsumexp(logits, dim=1)
-        ctx.save_for_backward(logits, lse, index, weight)
-        return lse - (weight * logits.gather(1, index)).sum(1)
-
-    @staticmethod
-    def backward(ctx, grad_out: Tensor):
-        logits, lse, index, weight = ctx.saved_tensors
-        grad = torch.sub(logits, lse[:, None]).exp_()
-        grad.scatter_add_(1, index, -weight.to(grad.dtype))
-        return grad.mul_(grad_out[:, None].to(grad.dtype)), None, None
-
-
-def cross_entropy(logits: Tensor, ab: Tensor, pixel_weight: Tensor | None = None) -> Tensor:
-    """Mean soft-target cross-entropy of logits (N,Q) against the true a*b* (N,2), optionally weighted (N,)."""
-    index, weight = encode(ab)
-    per_pixel = _SoftCrossEntropy.apply(logits.float(), index, weight)
-    if pixel_weight is not None:
-        per_pixel = per_pixel * pixel_weight
-    return per_pixel.mean()
-
-
 def nearest_bin(ab: Tensor) -> Tensor:
     """a*b* (..., 2) -> index of the nearest bin (...)."""
     return encode(ab.reshape(-1, 2))[0][:, 0].view(ab.shape[:-1])

@@ -16,12 +16,13 @@ import logging
 import sys
 from pathlib import Path
 
+import torch
 from tqdm.auto import tqdm
 
-from .hints import HintError, parse_hints_json, parse_video_hints_json
+from .hints import MAX_HINT_POINTS, HintError, parse_hints_json, parse_video_hints_json
 from .hub import ModelLoadError
 from .images import IMAGE_SUFFIXES, ImageError, find_images, open_image, save_png
-from .inference import Colorizer
+from .inference import COLOR_STRENGTH_RANGE, WORKING_SIZE_RANGE, Colorizer
 
 try:  # the [video] extra: PyAV and OpenCV
     from .video import VIDEO_SUFFIXES, VideoError, is_video
@@ -291,6 +292,33 @@ def _photos_from_dataset(dataset: str, split: str, limit: int | None):
         count += 1
 
 
+def _within(kind: type, low: float, high: float | None, what: str):
+    """An argparse type: `kind` between `low` and `high` (inclusive), else one line naming the range,
+    which argparse prints as "error: argument --x: ..." with exit code 2 (no traceback)."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or value != value or value < low or (high is not None and value > high):
+            limit = f"from {low:g} to {high:g}" if high is not None else f"of at least {low:g}"
+            raise argparse.ArgumentTypeError(f"must be {what} {limit}, not {text!r}")
+        return value
+
+    return parse
+
+
+def _device(text: str) -> str:
+    try:
+        device = torch.device(text)
+    except RuntimeError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a device (cpu, cuda, cuda:1...)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise argparse.ArgumentTypeError(f"{text!r}: this machine has no CUDA GPU that torch can use")
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pix2pix-color", description="Colorize black-and-white photos with pix2pix.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -301,18 +329,18 @@ def build_parser() -> argparse.ArgumentParser:
         )
         p.add_argument(
             "--working-size",
-            type=int,
+            type=_within(int, *WORKING_SIZE_RANGE, "a whole number of pixels"),
             help="long side, in pixels, at which colors are predicted (default: the model's training size)",
         )
         p.add_argument(
             "--color-strength",
-            type=float,
+            type=_within(float, *COLOR_STRENGTH_RANGE, "a number"),
             default=1.0,
             help="factor on the model's colors: 1 = as calibrated on real photos (the default), 0 = gray, "
-            "up to 4; the same as the app's Color strength slider",
+            f"up to {COLOR_STRENGTH_RANGE[1]:g}; the same as the app's Color strength slider",
         )
-        p.add_argument("--device", default=None, help="cpu, cuda, cuda:1... (default: cpu)")
-        p.add_argument("--batch-size", type=int, default=8)
+        p.add_argument("--device", type=_device, default=None, help="cpu, cuda, cuda:1... (default: cpu)")
+        p.add_argument("--batch-size", type=_within(int, 1, 256, "a whole number"), default=8)
         p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
     c = sub.add_parser("colorize", help="colorize image files and folders (searched recursively)")
@@ -326,7 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.add_argument(
         "--smoothing",
-        type=float,
+        type=_within(float, 0.0, 1.0, "a number"),
         default=0.9,
         help="videos: how much of its color a tracked pixel carries from frame to frame (0 = every frame on "
         "its own; default 0.9)",
@@ -353,18 +381,25 @@ def build_parser() -> argparse.ArgumentParser:
         "and both are scored (E_warp, CDC, per-frame PSNR and hue hit rate)",
     )
     e.add_argument("--split", default="validation")
-    e.add_argument("--limit", type=int, default=None, help="evaluate at most this many photos")
+    e.add_argument(
+        "--limit", type=_within(int, 1, None, "a whole number"), default=None, help="evaluate at most this many photos"
+    )
     e.add_argument("--output", default="evaluation.json", help="where to write the JSON report")
     e.add_argument(
         "--hints-per-photo",
-        type=int,
+        type=_within(int, 0, MAX_HINT_POINTS, "a whole number"),
         default=0,
         metavar="N",
         help="give each photo N color hints taken from the real photo "
         "(a hint model only; seeded, the same for every model)",
     )
     e.add_argument("--film-look", action="store_true", help="--video: add grain and exposure flicker to the input")
-    e.add_argument("--smoothing", type=float, default=0.9, help="--video: the temporal smoothing scored")
+    e.add_argument(
+        "--smoothing",
+        type=_within(float, 0.0, 1.0, "a number"),
+        default=0.9,
+        help="--video: the temporal smoothing scored",
+    )
     common(e)
     e.set_defaults(func=evaluate_command)
     return parser
@@ -373,9 +408,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     args = build_parser().parse_args(argv)
-    if args.batch_size < 1:
-        print("error: --batch-size must be at least 1", file=sys.stderr)
-        return 2
     return args.func(args)
 
 

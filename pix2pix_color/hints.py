@@ -20,7 +20,11 @@ from torch import Tensor
 
 from .color import normalize_ab, rgb_to_lab
 
+# Limits, and what each applies to: a list of points (API, CLI, app clicks) holds at most
+# MAX_HINT_POINTS; a scribble (RGBA image of the photo's size) may mark any number of pixels, and is
+# pooled to at most SCRIBBLE_GRID x SCRIBBLE_GRID points, so its cost is bounded by the photo's size.
 MAX_HINT_POINTS = 10_000
+SCRIBBLE_GRID = 512
 _HEX = re.compile(r"#?([0-9a-fA-F]{6})")
 # What browsers' color pickers hand out besides hex (Gradio's ColorPicker among them).
 _CSS_RGB = re.compile(r"rgba?\(\s*([\d.]+)\s*,\s*([\d.]+)\s*,\s*([\d.]+)\s*(?:,\s*[\d.]+\s*)?\)")
@@ -95,12 +99,7 @@ def hint_points(hints: Hints, width: int, height: int) -> np.ndarray | None:
             raise HintError(
                 f"the hint scribble is {hints.size[0]}x{hints.size[1]}, the photo {width}x{height}: they must match"
             )
-        rgba = np.asarray(hints.convert("RGBA"))
-        ys, xs = np.nonzero(rgba[..., 3] > 0)
-        if len(xs) == 0:
-            return None
-        ab = _chroma(rgba[ys, xs, :3])
-        return np.column_stack([xs + 0.5, ys + 0.5, ab]).astype(np.float64)
+        return _scribble_points(np.asarray(hints.convert("RGBA")))
     if isinstance(hints, (str, bytes)) or not isinstance(hints, Sequence):
         raise HintError("hints must be a list of (x, y, color) points or an RGBA scribble image")
     if len(hints) == 0:
@@ -119,6 +118,30 @@ def hint_points(hints: Hints, width: int, height: int) -> np.ndarray | None:
         xy[i] = x, y
         colors[i] = parse_color(color)
     return np.column_stack([xy, _chroma(colors)])
+
+
+def _scribble_points(rgba: np.ndarray) -> np.ndarray | None:
+    """An RGBA scribble (H,W,4) -> (N,4) points: its marked pixels pooled into cells of a grid of at
+    most SCRIBBLE_GRID cells per side, each cell one point at the mean position and color of its marked
+    pixels. A brush stroke of any size then costs at most SCRIBBLE_GRID**2 points (the working grid
+    is at most 1024 px, so a cell is never coarser than 2 working pixels)."""
+    H, W = rgba.shape[:2]
+    cell = max(1, -(-max(H, W) // SCRIBBLE_GRID))
+    marked = rgba[..., 3] > 0
+    if not marked.any():
+        return None
+    ys, xs = np.nonzero(marked)
+    if cell == 1:
+        return np.column_stack([xs + 0.5, ys + 0.5, _chroma(rgba[ys, xs, :3])]).astype(np.float64)
+    grid_w = -(-W // cell)
+    key = (ys // cell) * grid_w + xs // cell
+    cells, index, count = np.unique(key, return_inverse=True, return_counts=True)
+
+    def mean(values: np.ndarray) -> np.ndarray:
+        return np.bincount(index, weights=values, minlength=len(cells)) / count
+
+    colors = np.stack([mean(rgba[ys, xs, c].astype(np.float64)) for c in range(3)], axis=1)
+    return np.column_stack([mean(xs + 0.5), mean(ys + 0.5), _chroma(np.round(colors).astype(np.uint8))])
 
 
 def hint_channels(points: np.ndarray | None, full: tuple[int, int], work: tuple[int, int]) -> Tensor:

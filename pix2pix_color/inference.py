@@ -9,25 +9,33 @@ the input's size and sharpness, whatever resolution the model was trained at.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
 
-from . import __version__
 from .color import denormalize_ab, gray_to_l, lab_to_rgb, normalize_l, rgb_to_l
 from .hints import HintError, Hints, hint_channels, hint_points
 from .hub import ModelLoadError
+from .image_processor import guided_upsample, resize, working_shape
 from .images import DEFAULT_MAX_PIXELS, DecodedImage, ImageError, decode, exif_of, open_image
 from .models import UNetGenerator
 from .propagation import propagate_hints
 
 DEFAULT_MODEL_DIR = Path(__file__).parent / "default_model"
+VERSION = version("pix2pix-color")  # from the installed metadata, not the package: no import cycle
 BUNDLED_MODEL_ID = "pix2pix-color/pix2pix-color-landscapes"  # where the bundled model is published
+# The one answer for every front end (library, CLI, app): 1 is the calibrated colorfulness, 0 gray,
+# 2 twice as colorful (already garish; more only saturates).
+COLOR_STRENGTH_RANGE = (0.0, 2.0)
+# Long side of the working grid: below 16 px a photo is a few color blobs; above 1024 the model sees
+# too little context per pixel and memory grows with its square.
+WORKING_SIZE_RANGE = (16, 1024)
 ImageInput = str | os.PathLike | bytes | Image.Image
 
 
@@ -36,16 +44,14 @@ def default_model_path() -> Path:
     return DEFAULT_MODEL_DIR
 
 
-def working_shape(height: int, width: int, long_side: int, multiple: int) -> tuple[int, int]:
-    """Aspect-preserving (h, w) with the long side near `long_side`, both multiples of `multiple`."""
+@dataclass
+class _Decoded:
+    """One input, ready for the generator: L* (1,1,H,W), alpha (H,W) or None, hint points, EXIF."""
 
-    def snap(x: float) -> int:
-        return max(multiple, int(round(x / multiple)) * multiple)
-
-    long_px = snap(long_side)
-    if height >= width:
-        return long_px, snap(long_px * width / height)
-    return snap(long_px * height / width), long_px
+    L: Tensor
+    alpha: Tensor | None
+    points: np.ndarray | None
+    exif: bytes | None
 
 
 class Colorizer:
@@ -68,7 +74,7 @@ class Colorizer:
         self.model_id = model_id or "(unnamed)"  # written into every colorized PNG
         self.device = torch.device(device) if device is not None else next(generator.parameters()).device
         self.generator = generator.to(self.device).eval()
-        self.working_size = working_size or generator.image_size
+        self.working_size = check_working_size(working_size) or generator.image_size
         self.max_pixels = max_pixels
         self.color_strength = _check_strength(color_strength)
 
@@ -103,7 +109,9 @@ class Colorizer:
         )
 
     def _working_shape(self, height: int, width: int, working_size: int | None) -> tuple[int, int]:
-        return working_shape(height, width, working_size or self.working_size, self.generator.multiple)
+        return working_shape(
+            height, width, check_working_size(working_size) or self.working_size, self.generator.multiple
+        )
 
     @property
     def takes_hints(self) -> bool:
@@ -128,7 +136,7 @@ class Colorizer:
     def predict_ab(self, L: Tensor, working_size: int | None = None) -> Tensor:
         """L* (B,1,H,W) in [0,100] at full resolution -> a*b* (B,2,H,W) at the same resolution."""
         L = L.to(self.device)
-        L_low = _resize(L, self._working_shape(*L.shape[-2:], working_size))
+        L_low = resize(L, self._working_shape(*L.shape[-2:], working_size))
         return guided_upsample(L_low, self._generate(L_low), L)
 
     def _luminance(self, decoded: DecodedImage) -> Tensor:
@@ -145,8 +153,8 @@ class Colorizer:
         else:
             image = Image.fromarray(array, "RGB")
         # What `save_png` writes into the file: the photo's own EXIF, and what made its colors.
-        image.info["Software"] = f"pix2pix-color {__version__}"
-        image.info["Description"] = f"colorized by pix2pix-color {__version__}, model {self.model_id}"
+        image.info["Software"] = f"pix2pix-color {VERSION}"
+        image.info["Description"] = f"colorized by pix2pix-color {VERSION}, model {self.model_id}"
         if exif:
             image.info["exif"] = exif
         return image
@@ -190,43 +198,67 @@ class Colorizer:
         Returns one entry per input, in order: the colorized image, or the `ImageError` (`HintError`)
         that says why that input (its hints) could not be used, so one bad file never stops the
         others. `hints`, if given, holds one entry per image (None or [] for none), as in `colorize`.
+        Inputs are decoded `batch_size` at a time, so at most that many full-resolution photos are
+        held at once besides the outputs (20 photos of 50 MP would be 4 GB of L* otherwise);
+        `colorize_iter` does not hold the outputs either.
         """
+        options = dict(hints=hints, working_size=working_size, color_strength=color_strength, batch_size=batch_size)
+        return list(self.colorize_iter(images, **options))
+
+    def colorize_iter(
+        self,
+        images: Iterable[ImageInput],
+        *,
+        hints: Sequence[Hints] | None = None,
+        working_size: int | None = None,
+        color_strength: float | None = None,
+        batch_size: int = 8,
+    ) -> Iterator[Image.Image | ImageError | HintError]:
+        """`colorize_batch` one result at a time, for callers that save each output as it comes:
+        then memory stays flat whatever the number of inputs."""
         images = list(images)
         if hints is not None and (isinstance(hints, (str, bytes, Image.Image)) or len(hints) != len(images)):
             raise HintError("hints for a batch must be a list with one entry (or None) per image")
-        outputs: list = [None] * len(images)
-        luminance: dict[int, Tensor] = {}
-        alpha: dict[int, Tensor | None] = {}
-        points: dict[int, np.ndarray | None] = {}
-        exif: dict[int, bytes | None] = {}
-        for i, image in enumerate(images):
-            try:
-                opened = open_image(image, max_pixels=self.max_pixels)
-                decoded, exif[i] = decode(opened), exif_of(opened)
-                L = self._luminance(decoded)
-                points[i] = hint_points(hints[i], L.shape[-1], L.shape[-2]) if hints is not None else None
-                if points[i] is not None and not self.takes_hints:
-                    raise HintError('this model takes no color hints (its config.json has no "hints": true)')
-            except (ImageError, HintError) as e:
-                outputs[i] = e
-                continue
-            luminance[i], alpha[i] = L, decoded.alpha
+        for start in range(0, len(images), batch_size):
+            group = range(start, min(start + batch_size, len(images)))
+            decoded = [self._prepare(images[i], hints[i] if hints is not None else None) for i in group]
+            with torch.inference_mode():
+                results = self._colorize_decoded(decoded, working_size, color_strength)
+            del decoded
+            yield from results
+
+    def _prepare(self, image: ImageInput, hints: Hints) -> _Decoded | ImageError | HintError:
+        try:
+            opened = open_image(image, max_pixels=self.max_pixels)
+            decoded = decode(opened)
+            L = self._luminance(decoded)
+            points = hint_points(hints, L.shape[-1], L.shape[-2]) if hints is not None else None
+            if points is not None and not self.takes_hints:
+                raise HintError('this model takes no color hints (its config.json has no "hints": true)')
+        except (ImageError, HintError) as e:
+            return e
+        return _Decoded(L, decoded.alpha, points, exif_of(opened))
+
+    def _colorize_decoded(
+        self, inputs: list[_Decoded | Exception], working_size: int | None, color_strength: float | None
+    ) -> list[Image.Image | Exception]:
+        """Decoded photos -> colorized images (errors passed through), one generator call per working shape."""
+        outputs: list = list(inputs)
         groups: dict[tuple[int, int], list[int]] = {}
-        for i, L in luminance.items():
-            groups.setdefault(self._working_shape(*L.shape[-2:], working_size), []).append(i)
-        for size, indices in groups.items():
-            for start in range(0, len(indices), batch_size):
-                chunk = indices[start : start + batch_size]
-                L_low = torch.cat([_resize(luminance[i], size) for i in chunk])
-                hint_maps = None
-                if self.takes_hints and any(points[i] is not None for i in chunk):
-                    hint_maps = torch.stack(
-                        [hint_channels(points[i], tuple(luminance[i].shape[-2:]), size) for i in chunk]
-                    ).to(self.device)
-                ab_low = self._generate(L_low, color_strength, hint_maps)
-                for k, i in enumerate(chunk):
-                    ab = guided_upsample(L_low[k : k + 1], ab_low[k : k + 1], luminance[i])
-                    outputs[i] = self._compose(luminance[i], ab, alpha[i], exif[i])
+        for i, item in enumerate(inputs):
+            if isinstance(item, _Decoded):
+                groups.setdefault(self._working_shape(*item.L.shape[-2:], working_size), []).append(i)
+        for size, chunk in groups.items():
+            photos = [inputs[i] for i in chunk]
+            L_low = torch.cat([resize(p.L, size) for p in photos])
+            hint_maps = None
+            if self.takes_hints and any(p.points is not None for p in photos):
+                hint_maps = torch.stack([hint_channels(p.points, tuple(p.L.shape[-2:]), size) for p in photos])
+                hint_maps = hint_maps.to(self.device)
+            ab_low = self._generate(L_low, color_strength, hint_maps)
+            for k, (i, p) in enumerate(zip(chunk, photos)):
+                ab = guided_upsample(L_low[k : k + 1], ab_low[k : k + 1], p.L)
+                outputs[i] = self._compose(p.L, ab, p.alpha, p.exif)
         return outputs
 
     def colorize_video(
@@ -274,57 +306,17 @@ class Colorizer:
 
 
 def _check_strength(value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 4:
-        raise ValueError(f"color_strength must be a number from 0 to 4, got {value!r}")
+    low, high = COLOR_STRENGTH_RANGE
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+        raise ValueError(f"color_strength must be a number from {low:g} to {high:g}, got {value!r}")
     return float(value)
 
 
-def guided_upsample(L_low: Tensor, ab_low: Tensor, L_full: Tensor, *, radius: int = 2, eps: float = 1e-3) -> Tensor:
-    """Fast guided filter (He & Sun 2015): a*b* (B,2,h,w) -> (B,2,H,W), edges following L* (B,1,H,W).
-
-    Plain bilinear upsampling of chroma predicted at 128-256 px smears color across sharp edges of a
-    large photo (a blue halo of sky over a dark ridge). Here a*b* is modelled, in each small window of
-    the working resolution, as a linear function of L*; the coefficients are smooth, so they are
-    upsampled instead, and applied to the full-resolution L*: color edges land where the photo's
-    own edges are. All box filtering happens at the working resolution; at full resolution it costs
-    one bilinear resize of 4 channels and a multiply-add.
-    """
-    return apply_guided(*guided_coefficients(L_low, ab_low, radius=radius, eps=eps), L_full)
-
-
-def guided_coefficients(L_low: Tensor, ab_low: Tensor, *, radius: int = 2, eps: float = 1e-3) -> tuple[Tensor, Tensor]:
-    """The low-resolution half of `guided_upsample`: L* (B,1,h,w), a*b* (B,2,h,w) -> per-pixel linear
-    coefficients (B,4,h,w: slope a, slope b, offset a, offset b) and chroma bound (B,1,h,w). Batched
-    here, applied frame by frame at full resolution (video does that: one call for many frames)."""
-
-    def box(x: Tensor) -> Tensor:
-        return F.avg_pool2d(x, 2 * radius + 1, stride=1, padding=radius, count_include_pad=False)
-
-    guide = L_low / 100.0
-    mean_guide = box(guide)
-    var_guide = box(guide * guide) - mean_guide * mean_guide
-    mean_ab = box(ab_low)
-    cov = box(guide * ab_low) - mean_guide * mean_ab
-    slope = cov / (var_guide + eps)
-    offset = mean_ab - slope * mean_guide
-    limit = F.max_pool2d(torch.linalg.vector_norm(ab_low, dim=1, keepdim=True), 3, 1, 1)
-    return torch.cat([box(slope), box(offset)], dim=1), limit
-
-
-def apply_guided(coefficients: Tensor, limit: Tensor, L_full: Tensor) -> Tensor:
-    """The full-resolution half of `guided_upsample`: coefficients (B,4,h,w), bound (B,1,h,w) and L*
-    (B,1,H,W) -> a*b* (B,2,H,W)."""
-    slope_full, offset_full = _resize(coefficients, L_full.shape[-2:]).split(2, dim=1)
-    ab = slope_full * (L_full / 100.0) + offset_full
-    # Where L* varies more at full resolution than the window saw (grain, per-pixel noise), the
-    # linear model extrapolates: bound each pixel's chroma by the largest one predicted around it.
-    limit = _resize(limit, L_full.shape[-2:])
-    # Elementwise rather than vector_norm over the channel dimension: 6 ms instead of 220 at 1 MP.
-    chroma_squared = ab[:, :1] * ab[:, :1] + ab[:, 1:2] * ab[:, 1:2]
-    return ab * torch.rsqrt(chroma_squared.clamp(min=1e-12)).mul_(limit).clamp_(max=1.0)
-
-
-def _resize(x: Tensor, size: Sequence[int]) -> Tensor:
-    """(B,C,h,w) -> (B,C,*size), bilinear; antialiased when shrinking so L* does not alias."""
-    shrinking = size[0] < x.shape[-2] or size[1] < x.shape[-1]
-    return F.interpolate(x, size=tuple(size), mode="bilinear", antialias=shrinking, align_corners=False)
+def check_working_size(value: int | None) -> int | None:
+    """None (the model's training size) or a long side in WORKING_SIZE_RANGE; anything else raises ValueError."""
+    low, high = WORKING_SIZE_RANGE
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
+        raise ValueError(f"working_size must be a whole number of pixels from {low} to {high}, got {value!r}")
+    return int(value)

@@ -15,6 +15,7 @@ that baseline is what a colorizer must beat.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
@@ -26,10 +27,13 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from .color import gray_version, rgb_to_lab
 from .hints import sample_hints
 
+logger = logging.getLogger(__name__)
+
 AUC_MAX_THRESHOLD = 150  # thresholds 0, 1, ..., 150 in ab units
 HUE_REAL_CHROMA = 20.0  # a real pixel counts as colorful from this C*ab on
 HUE_OUTPUT_CHROMA = 10.0  # an output pixel must reach this C*ab to count as colored at all
 HUE_TOLERANCE_DEG = 45.0
+SSIM_WINDOW = 11  # scikit-image's Gaussian window for sigma 1.5: 2 * int(3.5 * sigma + 0.5) + 1
 PSNR_CAP = 100.0  # identical images score this instead of inf, so one cannot dominate a mean
 
 
@@ -49,8 +53,8 @@ def psnr(output: np.ndarray, target: np.ndarray) -> float:
 
 def ssim(output: np.ndarray, target: np.ndarray) -> float:
     """Structural similarity of two (H,W,3) uint8 images, Wang et al.'s Gaussian-window settings."""
-    if min(output.shape[:2]) < 7:  # the 11x11 Gaussian window cannot fit; compare like PSNR would
-        return float(np.allclose(output, target))
+    if min(output.shape[:2]) < SSIM_WINDOW:  # the window cannot fit: 1 if identical, else 0
+        return float(np.array_equal(output, target))
     return float(
         structural_similarity(
             output,
@@ -188,8 +192,9 @@ def evaluate(
         else:
             outputs = colorize_batch(inputs)
         for real, gray, out in zip(batch, grays, outputs):
-            if isinstance(out, Exception):  # a colorizer's per-item error: nothing to score
-                raise out
+            if isinstance(out, Exception):  # a colorizer's per-item error: skipped, never the whole run
+                logger.warning("skipped a %dx%d photo: %s", real.shape[1], real.shape[0], out)
+                continue
             model_metrics.append(image_metrics(out, real))
             gray_metrics.append(image_metrics(np.repeat(gray[..., None], 3, axis=-1), real))
             real_colorfulness.append(colorfulness(real))

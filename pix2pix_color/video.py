@@ -36,6 +36,8 @@ from torch import Tensor
 from . import temporal
 from .color import gray_to_l, is_grayscale, lab_to_rgb, rgb_to_l
 from .hints import HintError, Hints, hint_channels, hint_points
+from .image_processor import apply_guided, guided_coefficients, resize
+from .inference import VERSION
 
 VIDEO_SUFFIXES = {
     ".mp4",
@@ -274,7 +276,7 @@ class _Pipeline:
             L = gray_to_l(torch.from_numpy(pixels))[None, None]  # (1,1,H,W), a lookup table
         else:
             L = rgb_to_l(torch.from_numpy(pixels).permute(2, 0, 1))[None]
-        L_carry = _resize(L, self.carry)[0, 0].numpy()
+        L_carry = resize(L, self.carry)[0, 0].numpy()
         frame = _Frame(
             index, timing, L.half(), L_carry, temporal.flow_input(L_carry), temporal.thumbnail(L_carry), None
         )
@@ -309,7 +311,7 @@ class _Pipeline:
         if not self.pending:
             return
         batch, self.pending = self.pending, []
-        L_work = torch.cat([_resize(f.L_full.float(), self.work) for f in batch])
+        L_work = torch.cat([resize(f.L_full.float(), self.work) for f in batch])
         hint_maps = None
         if any(f.hints is not None and len(f.hints) for f in batch):
             hint_maps = torch.stack([hint_channels(f.hints, (self.H, self.W), self.work) for f in batch])
@@ -319,7 +321,7 @@ class _Pipeline:
                 self.strength,
                 None if hint_maps is None else hint_maps.to(self.colorizer.device),
             )
-            guesses = _resize(ab.float().cpu(), self.carry).permute(0, 2, 3, 1).numpy()
+            guesses = resize(ab.float().cpu(), self.carry).permute(0, 2, 3, 1).numpy()
         for frame, guess in zip(batch, guesses):
             if frame.cut:
                 yield from self._backward(final=True)
@@ -351,7 +353,6 @@ class _Pipeline:
 
     def _compose(self, frames: list[_Frame], ab_carry: list[np.ndarray]) -> Iterator[tuple[_Frame, np.ndarray]]:
         """Full-resolution output: the photo path's guided upsampling, its small half batched."""
-        from .inference import guided_coefficients  # imported late: inference imports this module
 
         L_low = torch.stack([torch.from_numpy(f.L_carry) for f in frames])[:, None]
         ab_low = torch.from_numpy(np.ascontiguousarray(np.stack(ab_carry))).permute(0, 3, 1, 2)
@@ -367,7 +368,7 @@ STRIP_ROWS = 128
 
 def compose_strips(L: Tensor, maps: Tensor) -> np.ndarray:
     """L* (H,W) and the guided filter's low-resolution maps (5,h,w: slope a, b, offset a, b, chroma
-    bound) -> the colorized frame (H,W,3) uint8, as `inference.apply_guided` + `lab_to_rgb` compute it.
+    bound) -> the colorized frame (H,W,3) uint8, as `image_processor.apply_guided` + `lab_to_rgb` compute it.
 
     In strips of rows: bilinear resizing (align_corners=False) is separable, so the maps are widened
     once and each strip blends two of their rows. A 1080p frame then needs ~15 MB of temporaries
@@ -377,8 +378,6 @@ def compose_strips(L: Tensor, maps: Tensor) -> np.ndarray:
     H, W = L.shape
     h, w = maps.shape[-2:]
     if H < h or W < w:  # a frame smaller than the carry grid: the whole-frame path, which antialiases
-        from .inference import apply_guided
-
         L_full = L.float()[None, None]
         ab = apply_guided(maps[None, :4], maps[None, 4:], L_full)
         return lab_to_rgb(torch.cat([L_full, ab], dim=1)[0], dtype=torch.uint8).permute(1, 2, 0).numpy()
@@ -399,12 +398,6 @@ def compose_strips(L: Tensor, maps: Tensor) -> np.ndarray:
         rgb = lab_to_rgb(torch.cat([L_strip[None], ab]), dtype=torch.uint8)
         out[rows] = rgb.permute(1, 2, 0).numpy()
     return out
-
-
-def _resize(x: Tensor, size: tuple[int, int]) -> Tensor:
-    from .inference import _resize as resize
-
-    return resize(x, size)
 
 
 def _hints_by_frame(hints, width: int, height: int, takes_hints: bool) -> dict[int, np.ndarray]:
@@ -428,11 +421,9 @@ class _Writer:
     """The MP4 being written: H.264 video with the input's timing and rotation, audio as it was."""
 
     def __init__(self, path: Path, inp: av.container.InputContainer, stream, first: av.VideoFrame, model_id: str):
-        from . import __version__
-
         self.container = av.open(os.fspath(path), "w", format="mp4")
-        self.container.metadata["comment"] = f"colorized by pix2pix-color {__version__}, model {model_id}"
-        self.container.metadata["encoder"] = f"pix2pix-color {__version__}"
+        self.container.metadata["comment"] = f"colorized by pix2pix-color {VERSION}, model {model_id}"
+        self.container.metadata["encoder"] = f"pix2pix-color {VERSION}"
         self.rotation = _quarter_turns(first.rotation)
         # yuv420p needs even sides: an odd side gets one repeated edge pixel, and the sample aspect
         # ratio is adjusted so that the player shows the input's exact display aspect.

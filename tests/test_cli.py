@@ -1,11 +1,13 @@
 import json
 
 import numpy as np
+import pytest
 from PIL import Image
 
+from pix2pix_color import Colorizer
 from pix2pix_color.cli import main
 
-from .conftest import landscape
+from .conftest import landscape, tiny_generator
 
 
 def test_colorize_folder_with_a_corrupt_file(tiny_model_dir, tmp_path, capsys):
@@ -116,3 +118,35 @@ def test_colorize_with_hints_file_needs_a_hint_model_and_one_photo(tmp_path, cap
         assert status == 0 and (tmp_path / "out" / "barn.png").is_file()
     else:
         assert status == 2 and "takes no color hints" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--color-strength", "5"], "argument --color-strength: must be a number from 0 to 2, not '5'"),
+        (["--color-strength", "strong"], "argument --color-strength: must be a number from 0 to 2"),
+        (["--working-size", "99999"], "argument --working-size: must be a whole number of pixels from 16 to 1024"),
+        (["--working-size", "8"], "argument --working-size: must be a whole number of pixels from 16 to 1024"),
+        (["--batch-size", "0"], "argument --batch-size: must be a whole number from 1 to 256"),
+        (["--smoothing", "nan"], "argument --smoothing: must be a number from 0 to 1"),
+        (["--device", "gpu7"], "argument --device: 'gpu7' is not a device"),
+    ],
+)
+def test_every_option_is_checked_up_front_with_one_line(flags, message, tmp_path, capsys):
+    photo = tmp_path / "a.png"
+    landscape().convert("L").save(photo)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["colorize", str(photo), "-o", str(tmp_path / "out"), *flags])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()  # nothing was started
+
+
+def test_the_library_refuses_the_same_ranges():
+    from pix2pix_color.inference import check_working_size
+
+    with pytest.raises(ValueError, match="from 0 to 2"):
+        Colorizer(tiny_generator(), color_strength=2.5)
+    with pytest.raises(ValueError, match="from 16 to 1024"):
+        check_working_size(4096)

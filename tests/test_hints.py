@@ -158,3 +158,23 @@ def test_propagation_keeps_hints_stops_at_edges_and_leaves_far_colors_alone():
         out[1, :, 36:], ab[1, :, 36:], atol=3
     )  # not across the edge
     assert torch.equal(propagate_hints(L, ab, torch.zeros(3, 48, 64)), ab)  # no hints: the prediction as is
+
+
+def test_a_scribble_over_a_whole_large_photo_costs_a_bounded_number_of_points():
+    from pix2pix_color.hints import SCRIBBLE_GRID
+
+    scribble = Image.new("RGBA", (3000, 2000), (200, 40, 30, 255))  # every one of 6 million pixels painted
+    points = hint_points(scribble, 3000, 2000)
+    assert len(points) <= SCRIBBLE_GRID**2
+    assert points[:, 0].min() > 0 and points[:, 0].max() < 3000 and points[:, 1].max() < 2000
+    red = hint_points([(10, 10, (200, 40, 30))], 3000, 2000)[0, 2:]
+    assert np.allclose(points[:, 2:], red, atol=1e-4)  # every cell carries the stroke's color
+    channels = hint_channels(points, full=(2000, 3000), work=(256, 384))
+    assert channels[2].all()  # the whole working grid is hinted
+
+
+def test_a_small_scribble_keeps_every_pixel():
+    scribble = Image.new("RGBA", (300, 200), (0, 0, 0, 0))
+    for x in range(50, 60):
+        scribble.putpixel((x, 100), (20, 160, 40, 255))
+    assert len(hint_points(scribble, 300, 200)) == 10

@@ -7,7 +7,7 @@ from PIL import Image, ImageOps
 
 from pix2pix_color import Colorizer, ImageError
 from pix2pix_color.color import gray_to_l, rgb_to_l
-from pix2pix_color.inference import working_shape
+from pix2pix_color.image_processor import working_shape
 
 from .conftest import landscape, tiny_generator
 
@@ -115,7 +115,7 @@ def test_pixel_cap(tmp_path):
 
 def test_guided_upsampling_never_adds_chroma_on_a_noisy_photo():
     """Grain in L* at full resolution must not be turned into stronger color than was predicted."""
-    from pix2pix_color.inference import guided_upsample
+    from pix2pix_color.image_processor import guided_upsample
 
     torch.manual_seed(0)
     L_full = (50 + 25 * torch.randn(1, 1, 256, 256)).clamp(0, 100)  # per-pixel noise
@@ -161,3 +161,30 @@ def test_png_keeps_exif_states_srgb_and_names_program_and_model(tmp_path):
     assert "sRGB" in ImageCms.getProfileDescription(profile)
     assert written.info["Description"].startswith("colorized by pix2pix-color ")
     assert written.info["Description"].endswith(", model org/model")
+
+
+def test_a_batch_holds_at_most_batch_size_decoded_photos_however_many_are_given(colorizer, monkeypatch):
+    """20 photos, batch 4: never more than 4 full-resolution L* alive at once (they are weak-referenced)."""
+    import gc
+    import weakref
+
+    import pix2pix_color.inference as inference
+
+    alive: list[weakref.ref] = []
+    peak = {"n": 0}
+    real_prepare = inference.Colorizer._prepare
+
+    def counting_prepare(self, image, hints):
+        gc.collect()
+        prepared = real_prepare(self, image, hints)
+        alive.append(weakref.ref(prepared.L))
+        peak["n"] = max(peak["n"], sum(ref() is not None for ref in alive))
+        return prepared
+
+    monkeypatch.setattr(inference.Colorizer, "_prepare", counting_prepare)
+    photos = [landscape(64, 48, seed=i) for i in range(20)]
+    results = colorizer.colorize_batch(photos, batch_size=4)
+    assert [r.size for r in results] == [(64, 48)] * 20
+    assert peak["n"] <= 4
+    streamed = colorizer.colorize_iter(photos[:3], batch_size=2)
+    assert [r.size for r in streamed] == [(64, 48)] * 3

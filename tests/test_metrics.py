@@ -6,7 +6,7 @@ import torch
 from PIL import Image
 
 from pix2pix_color.color import gray_version, lab_to_rgb, rgb_to_lab
-from pix2pix_color.metrics import ab_error_auc, colorfulness, evaluate, hue_hit_rate, image_metrics, psnr
+from pix2pix_color.metrics import ab_error_auc, colorfulness, evaluate, hue_hit_rate, image_metrics, psnr, ssim
 
 from .conftest import landscape
 
@@ -121,3 +121,24 @@ def test_evaluate_with_hints_passes_points_sampled_from_the_real_photo(photos):
         seed=1,
     )
     assert again == seen  # the same points for every model
+
+
+@pytest.mark.parametrize("side", [7, 8, 10])
+def test_a_photo_smaller_than_the_ssim_window_is_scored_not_fatal(side):
+    rng = np.random.default_rng(side)
+    real = rng.integers(0, 256, (side, side + 3, 3), dtype=np.uint8)
+    summary = evaluate(lambda grays: [g.convert("RGB") for g in grays], [Image.fromarray(real)])
+    assert summary["model"].n_images == 1 and np.isfinite(summary["model"].psnr)
+    assert summary["model"].ssim == 0.0  # gray output vs color photo: not identical, no window fits
+    assert ssim(real, real) == 1.0
+
+
+def test_a_photo_the_colorizer_refuses_is_skipped_with_a_note(photos, caplog):
+    from pix2pix_color import ImageError
+
+    def refuse_the_first(grays):
+        return [ImageError("photo.jpg: refused") if i == 0 else g.convert("RGB") for i, g in enumerate(grays)]
+
+    summary = evaluate(refuse_the_first, photos[:3])
+    assert summary["model"].n_images == 2
+    assert "photo.jpg: refused" in caplog.text

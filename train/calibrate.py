@@ -27,7 +27,7 @@ from PIL import Image
 
 from pix2pix_color import Colorizer, UNetGenerator, ab_bins
 from pix2pix_color.color import gray_to_l, gray_version, lab_to_rgb, normalize_l
-from pix2pix_color.inference import _resize, guided_upsample, working_shape
+from pix2pix_color.image_processor import guided_upsample, resize, working_shape
 from pix2pix_color.metrics import colorfulness
 
 from . import data
@@ -71,7 +71,7 @@ def colorfulness_gap_by_temperature(
     G = G.eval()
     for photo in photos:
         L = gray_to_l(torch.from_numpy(gray_version(np.asarray(photo))))[None, None]
-        L_low = _resize(L, working_shape(*L.shape[-2:], G.image_size, G.multiple))
+        L_low = resize(L, working_shape(*L.shape[-2:], G.image_size, G.multiple))
         with torch.inference_mode():
             logits = G(normalize_l(L_low))
         for t in temperatures:

@@ -9,7 +9,7 @@ from torch import Tensor, nn
 
 from pix2pix_color import ab_bins
 from pix2pix_color.color import denormalize_ab, normalize_ab
-from pix2pix_color.losses import gan_loss
+from pix2pix_color.losses import bin_cross_entropy, gan_loss, l1_loss
 
 from .config import TrainConfig
 
@@ -18,11 +18,6 @@ from .config import TrainConfig
 # the regression head on a 2-core CPU (0.20 vs 0.23 s, all pixels 0.46 s), and neighbouring pixels
 # carry nearly the same information.
 CLASSIFIER_PIXEL_SHARE = 0.25
-
-
-def set_requires_grad(module: nn.Module, flag: bool) -> None:
-    for p in module.parameters():
-        p.requires_grad_(flag)
 
 
 def reconstruction_loss(
@@ -44,10 +39,10 @@ def reconstruction_loss(
     """
     if cfg.head == "regression":
         fake = G(L, hints)
-        per_pixel = (fake.float() - ab.float()).abs().mean(dim=1)
+        weights = None
         if color_weights is not None:
-            per_pixel = per_pixel * color_weights[ab_bins.nearest_bin(denormalize_ab(ab.float()).movedim(1, -1))]
-        return per_pixel.mean(), fake
+            weights = color_weights[ab_bins.nearest_bin(denormalize_ab(ab.float()).movedim(1, -1))]
+        return l1_loss(fake, ab, weights), fake
     true_ab = F.avg_pool2d(denormalize_ab(ab.float()), 2).movedim(1, -1).reshape(-1, 2)  # (B*h*w, 2)
     if need_fake:  # the discriminator needs whole images: score every pixel
         logits = G(L, hints)
@@ -58,7 +53,7 @@ def reconstruction_loss(
         pixels = pixels.to(L.device)
         rows, true_ab, fake = G(L, hints, pixels=pixels), true_ab[pixels], None
     weights = color_weights[ab_bins.nearest_bin(true_ab)] if color_weights is not None else None
-    return ab_bins.cross_entropy(rows, true_ab, weights), fake
+    return bin_cross_entropy(rows, true_ab, weights), fake
 
 
 def everyone(flag: bool, accelerator: Accelerator) -> bool:
@@ -109,13 +104,13 @@ def gan_step(
     )
     losses: dict[str, Tensor | bool] = {}
     if adversarial:
-        set_requires_grad(D, True)
+        D.requires_grad_(True)
         opt_d.zero_grad(set_to_none=True)
         loss_d = 0.5 * (gan_loss(D(L, ab), True, cfg.gan_mode) + gan_loss(D(L, fake.detach()), False, cfg.gan_mode))
         accelerator.backward(loss_d)
         finite = _all_finite(loss_d, accelerator)
         losses["loss_d"] = loss_d.detach()
-        set_requires_grad(D, False)
+        D.requires_grad_(False)
         if not finite:  # neither network moves on a bad batch
             losses["loss_g_l1" if cfg.head == "regression" else "loss_g_ce"] = loss_rec.detach()
             losses["finite"] = False

@@ -1,0 +1,78 @@
+"""Pre- and post-processing around the generator: working shapes, resizing, guided upsampling.
+
+The generator sees a photo's L* at a modest working resolution; these functions pick that
+resolution, resize to it, and bring the predicted a*b* back to the photo's full size along its own
+edges. Tensors in, tensors out: the colorizer (`inference.py`), video, calibration and benchmarks
+share them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def working_shape(height: int, width: int, long_side: int, multiple: int) -> tuple[int, int]:
+    """Aspect-preserving (h, w) with the long side near `long_side`, both multiples of `multiple`."""
+
+    def snap(x: float) -> int:
+        return max(multiple, int(round(x / multiple)) * multiple)
+
+    long_px = snap(long_side)
+    if height >= width:
+        return long_px, snap(long_px * width / height)
+    return snap(long_px * height / width), long_px
+
+
+def guided_upsample(L_low: Tensor, ab_low: Tensor, L_full: Tensor, *, radius: int = 2, eps: float = 1e-3) -> Tensor:
+    """Fast guided filter (He & Sun 2015): a*b* (B,2,h,w) -> (B,2,H,W), edges following L* (B,1,H,W).
+
+    Plain bilinear upsampling of chroma predicted at 128-256 px smears color across sharp edges of a
+    large photo (a blue halo of sky over a dark ridge). Here a*b* is modelled, in each small window of
+    the working resolution, as a linear function of L*; the coefficients are smooth, so they are
+    upsampled instead, and applied to the full-resolution L*: color edges land where the photo's
+    own edges are. All box filtering happens at the working resolution; at full resolution it costs
+    one bilinear resize of 4 channels and a multiply-add.
+    """
+    return apply_guided(*guided_coefficients(L_low, ab_low, radius=radius, eps=eps), L_full)
+
+
+def guided_coefficients(L_low: Tensor, ab_low: Tensor, *, radius: int = 2, eps: float = 1e-3) -> tuple[Tensor, Tensor]:
+    """The low-resolution half of `guided_upsample`: L* (B,1,h,w), a*b* (B,2,h,w) -> per-pixel linear
+    coefficients (B,4,h,w: slope a, slope b, offset a, offset b) and chroma bound (B,1,h,w). Batched
+    here, applied frame by frame at full resolution (video does that: one call for many frames)."""
+
+    def box(x: Tensor) -> Tensor:
+        return F.avg_pool2d(x, 2 * radius + 1, stride=1, padding=radius, count_include_pad=False)
+
+    guide = L_low / 100.0
+    mean_guide = box(guide)
+    var_guide = box(guide * guide) - mean_guide * mean_guide
+    mean_ab = box(ab_low)
+    cov = box(guide * ab_low) - mean_guide * mean_ab
+    slope = cov / (var_guide + eps)
+    offset = mean_ab - slope * mean_guide
+    limit = F.max_pool2d(torch.linalg.vector_norm(ab_low, dim=1, keepdim=True), 3, 1, 1)
+    return torch.cat([box(slope), box(offset)], dim=1), limit
+
+
+def apply_guided(coefficients: Tensor, limit: Tensor, L_full: Tensor) -> Tensor:
+    """The full-resolution half of `guided_upsample`: coefficients (B,4,h,w), bound (B,1,h,w) and L*
+    (B,1,H,W) -> a*b* (B,2,H,W)."""
+    slope_full, offset_full = resize(coefficients, L_full.shape[-2:]).split(2, dim=1)
+    ab = slope_full * (L_full / 100.0) + offset_full
+    # Where L* varies more at full resolution than the window saw (grain, per-pixel noise), the
+    # linear model extrapolates: bound each pixel's chroma by the largest one predicted around it.
+    limit = resize(limit, L_full.shape[-2:])
+    # Elementwise rather than vector_norm over the channel dimension: 6 ms instead of 220 at 1 MP.
+    chroma_squared = ab[:, :1] * ab[:, :1] + ab[:, 1:2] * ab[:, 1:2]
+    return ab * torch.rsqrt(chroma_squared.clamp(min=1e-12)).mul_(limit).clamp_(max=1.0)
+
+
+def resize(x: Tensor, size: Sequence[int]) -> Tensor:
+    """(B,C,h,w) -> (B,C,*size), bilinear; antialiased when shrinking so L* does not alias."""
+    shrinking = size[0] < x.shape[-2] or size[1] < x.shape[-1]
+    return F.interpolate(x, size=tuple(size), mode="bilinear", antialias=shrinking, align_corners=False)
