@@ -353,7 +353,7 @@ def test_api_colorizes_a_video_keeping_its_frames_and_audio(app_client):
     assert _chroma(first) > 1.0
 
 
-def test_api_video_hints_and_limits(app_client, tmp_path, monkeypatch):
+def test_api_video_hints_and_limits(app_client, tmp_path):
     from .video_files import make_clip
 
     hinted = app_client.predict(handle_file(str(VIDEO_CLIP)), 1.0, '[[96, 60, "#d01010"]]', api_name="/colorize_video")

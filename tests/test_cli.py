@@ -102,8 +102,6 @@ def test_colorize_with_hints_file_needs_a_hint_model_and_one_photo(tmp_path, cap
     landscape(80, 60).convert("L").save(photo)
     hints = tmp_path / "hints.json"
     hints.write_text('[[10, 10, "#b03a2e"]]')
-    from pix2pix_color.inference import default_model_path
-
     status = main(["colorize", str(photo), str(photo), "-o", str(tmp_path / "out"), "--hints", str(hints), "-q"])
     assert status == 2 and "--hints applies to a single photo" in capsys.readouterr().err
     hints.write_text("[[10, 10")
@@ -113,11 +111,14 @@ def test_colorize_with_hints_file_needs_a_hint_model_and_one_photo(tmp_path, cap
     status = main(["colorize", str(photo), "-o", str(tmp_path / "out"), "--hints", str(hints), "-q"])
     assert status == 2 and "hint 1 at (500, 10) lies outside the 80x60 photo" in capsys.readouterr().err
     hints.write_text('[[10, 10, "#b03a2e"]]')
-    status = main(["colorize", str(photo), "-o", str(tmp_path / "out"), "--hints", str(hints), "-q"])
-    if json.loads((default_model_path() / "config.json").read_text()).get("hints", False):
-        assert status == 0 and (tmp_path / "out" / "barn.png").is_file()
-    else:
-        assert status == 2 and "takes no color hints" in capsys.readouterr().err
+    plain, hinted = tmp_path / "plain", tmp_path / "hinted"
+    tiny_generator().save_pretrained(plain)
+    tiny_generator(hints=True).save_pretrained(hinted)
+    command = ["colorize", str(photo), "--hints", str(hints), "-q"]
+    status = main([*command, "--model", str(plain), "-o", str(tmp_path / "plain-out")])
+    assert status == 2 and "takes no color hints" in capsys.readouterr().err
+    status = main([*command, "--model", str(hinted), "-o", str(tmp_path / "hinted-out")])
+    assert status == 0 and Image.open(tmp_path / "hinted-out" / "barn.png").size == (80, 60)
 
 
 @pytest.mark.parametrize(

@@ -53,7 +53,7 @@ def test_bundled_card_reports_metrics_against_the_gray_baseline():
         assert needle in card
 
 
-def test_from_pretrained_without_arguments_colorizes(photos):
+def test_from_pretrained_without_arguments_colorizes():
     colorizer = Colorizer.from_pretrained()
     assert colorizer.working_size == 128
     out = colorizer.colorize(Image.open(ROOT / "examples" / "seeding.jpg"))

@@ -86,7 +86,7 @@ def test_working_resolution():
     assert working_shape(100, 100, 200, 64) == (192, 192)
 
 
-def test_working_size_changes_the_prediction_resolution(photos):
+def test_working_size_changes_the_prediction_resolution():
     colorizer = Colorizer(tiny_generator(), working_size=64)
     L = torch.rand(1, 1, 96, 128) * 100
     ab = colorizer.predict_ab(L)
@@ -107,7 +107,7 @@ def test_bad_inputs_raise_image_error(colorizer, payload, message):
         colorizer.colorize(payload)
 
 
-def test_pixel_cap(tmp_path):
+def test_pixel_cap():
     colorizer = Colorizer(tiny_generator(), max_pixels=10_000)
     with pytest.raises(ImageError, match="megapixels"):
         colorizer.colorize(Image.new("L", (200, 100)))

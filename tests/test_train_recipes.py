@@ -57,11 +57,15 @@ def test_rebalancing_weighs_rare_colors_up_and_keeps_the_mean_weight_at_one():
     common = int(ab_bins.nearest_bin(torch.tensor([0.0, -5.0])))  # the cold, low-chroma mass
     counts[common] = 10_000
     w = ab_bins.rebalancing_weights(counts, mix=0.5)
-    p = counts / counts.sum()
     assert w[common] < 0.2 * w.median()
     assert float((ab_bins.rebalancing_weights(counts, mix=1.0) - 1).abs().max()) < 1e-5  # mix 1: off
-    smoothed = w.double()  # expected weight under the (smoothed) distribution is 1; under p close to it
-    assert 0.5 < float((p.double() * smoothed).sum()) < 1.5
+    # Normalised so that the expected weight under the smoothed distribution (Gaussian, sigma half a
+    # bin, as in the paper) is exactly 1: the loss keeps its scale, only its balance changes.
+    centers = ab_bins.bin_centers().double()
+    kernel = torch.exp(-torch.cdist(centers, centers).square() / (2 * (0.5 * ab_bins.GRID_STEP) ** 2))
+    smoothed = kernel @ (counts.double() / counts.sum())
+    smoothed /= smoothed.sum()
+    assert abs(float((smoothed * w.double()).sum()) - 1.0) < 1e-5
 
 
 def test_color_histogram_counts_each_pixels_bin():
