@@ -2,9 +2,9 @@
 
     ACCELERATE_USE_CPU=true torchrun --standalone --nproc_per_node 2 tests/distributed_run.py FAULT TRAIN_FLAGS...
 
-FAULT is "none", "nan-on-rank-1-at-call-N" (the Nth reconstruction loss of process 1 only is NaN)
-or "kill-after-checkpoint-N" (once the checkpoint of step N is on disk, every process is SIGKILLed,
-as a crash or a preempted machine would stop them).
+FAULT is "none", "nan-on-rank-1-at-call-N" (the Nth reconstruction loss of process 1 only is NaN),
+"disagreeing-probes" (see below) or "kill-after-checkpoint-N" (once the checkpoint of step N is on disk,
+every process is SIGKILLed, as a crash or a preempted machine would stop them).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 
+import train.data
 import train.loop
 import train.step
 from train.__main__ import main
@@ -41,6 +42,30 @@ elif fault.startswith("kill-after-checkpoint-"):
             os.killpg(os.getpgid(0), signal.SIGKILL)  # the launcher and both processes, at once
 
     train.loop.save_checkpoint = save_then_die
+
+elif fault == "disagreeing-probes":
+    # Each process's mixed-precision probe answers differently (as two probes timing each other on the
+    # same cores can), and every decode of the validation split is recorded: each process writes
+    # down the precision it trained in and how many validation photos it decoded.
+    out = flags[flags.index("--output-dir") + 1]
+    train.loop.pick_mixed_precision = lambda cfg: "bf16" if rank == 0 else "no"
+    real_validation_photos, decoded = train.data.validation_photos, {"n": 0}
+
+    def counting_validation_photos(*args, **kwargs):
+        for photo in real_validation_photos(*args, **kwargs):
+            decoded["n"] += 1
+            yield photo
+
+    train.data.validation_photos = counting_validation_photos
+    real_gan_step = train.loop.gan_step
+
+    def recording_gan_step(*args, **kwargs):
+        accelerator = args[8]
+        with open(os.path.join(out, f"rank{rank}.json"), "w") as f:
+            f.write(f'{{"precision": "{accelerator.mixed_precision}", "validation_decoded": {decoded["n"]}}}')
+        return real_gan_step(*args, **kwargs)
+
+    train.loop.gan_step = recording_gan_step
 
 elif fault != "none":
     raise SystemExit(f"unknown fault {fault!r}")

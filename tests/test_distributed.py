@@ -85,3 +85,12 @@ def test_a_killed_two_process_run_resumes_to_the_same_weights(hub_dataset, tmp_p
     assert a.keys() == b.keys()
     for name in a:
         assert torch.equal(a[name], b[name]), name
+
+
+def test_processes_share_one_precision_decision_and_only_the_main_one_decodes_validation(hub_dataset, tmp_path):
+    run = tmp_path / "run"
+    done = launch("disagreeing-probes", hub_dataset, run, "--max-steps", "2", "--mixed-precision", "auto")
+    assert done.returncode == 0, done.stderr[-3000:]
+    rank0, rank1 = (json.loads((run / f"rank{r}.json").read_text()) for r in (0, 1))
+    assert rank0["precision"] == rank1["precision"] == "bf16"  # the main process's answer, everywhere
+    assert rank0["validation_decoded"] == 4 and rank1["validation_decoded"] == 0

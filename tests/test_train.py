@@ -44,7 +44,20 @@ def test_train_publishable_run_on_hub_layout(hub_dataset, tmp_path):
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["step"] == 3 and metrics["model"]["n_images"] == 4
     assert metrics["gray"]["colorfulness"] < 1 < metrics["gray"]["colorfulness_real"]
-    assert list((run / "checkpoints").glob("checkpoint-*.safetensors"))
+    # Checkpoints are models (lerobot's layout): pretrained_model/ loads and colorizes on its own.
+    last = (run / "checkpoints" / "last").resolve()
+    assert last.name == "00000003" and sorted(p.name for p in last.iterdir()) == ["pretrained_model", "training_state"]
+    assert sorted(p.name for p in (last / "pretrained_model").iterdir()) == [
+        "README.md",
+        "config.json",
+        "model.safetensors",
+    ]
+    assert Colorizer.from_pretrained(last / "pretrained_model").colorize(landscape(50, 40).convert("L")).size == (
+        50,
+        40,
+    )
+    position = json.loads((last / "training_state" / "training_step.json").read_text())
+    assert position["step"] == 3 and position["epoch"] == 1 and position["config"]["max_steps"] == 3
     assert list((run / "logs").rglob("events.out.tfevents.*")), "TensorBoard logs"
     grid = Image.open(run / "samples.png")
     assert grid.size == (2 * 128, 3 * 128)  # 2 photos x (gray, generated, real)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -54,7 +55,7 @@ def test_sigkill_at_random_moments_then_resume(hub_dataset, tmp_path):
         catch = attempt % 2 == 0
         deadline = time.monotonic() + (60 if catch else rng.uniform(3, 8))
         while time.monotonic() < deadline and process.poll() is None:
-            if catch and list(checkpoint_dir(out).glob(".checkpoint-*.tmp")):
+            if catch and list(checkpoint_dir(out).glob(".0*.tmp")):
                 caught_mid_write = True  # a checkpoint is being written right now
                 break
             time.sleep(0.001)
@@ -72,7 +73,7 @@ def test_sigkill_at_random_moments_then_resume(hub_dataset, tmp_path):
     assert finished.returncode == 0, finished.stderr[-3000:]
     record = json.loads((out / "run.json").read_text())
     assert record["steps"] == 40
-    assert not list(checkpoint_dir(out).glob(".checkpoint-*.tmp"))
+    assert not list(checkpoint_dir(out).glob(".*.tmp"))
     assert "resumed from" in (out / "train.log").read_text()
     print(f"killed mid-checkpoint-write: {caught_mid_write}")
 
@@ -81,13 +82,14 @@ def test_a_half_written_or_damaged_checkpoint_is_never_used(hub_dataset, tmp_pat
     out = tmp_path / "run"
     train.loop.train(with_preset(dataset=str(hub_dataset), output_dir=str(out), max_steps=4, **TINY_TRAINING))
     newest = list_checkpoints(out)[-1]
-    (checkpoint_dir(out) / ".checkpoint-00000006.safetensors.tmp").write_bytes(
-        newest.read_bytes()[:1000]
-    )  # killed mid-write
-    (checkpoint_dir(out) / "checkpoint-00000008.safetensors").write_bytes(b"\0" * 4096)  # disk trouble
+    half = checkpoint_dir(out) / ".00000006.tmp"  # killed mid-write: the model written, the state not yet
+    shutil.copytree(newest / "pretrained_model", half / "pretrained_model")
+    damaged = checkpoint_dir(out) / "00000008"  # disk trouble: a complete-looking folder of garbage
+    shutil.copytree(newest, damaged)
+    (damaged / "training_state" / "state.safetensors").write_bytes(b"\0" * 4096)
     state = load_latest_checkpoint(out)
     assert state["step"] == 4 and state["path"] == str(newest)
-    assert not list(checkpoint_dir(out).glob(".checkpoint-*.tmp"))
+    assert not half.exists()
 
 
 def test_non_finite_losses_are_never_applied_and_stop_the_run(hub_dataset, tmp_path, monkeypatch, capsys):
@@ -109,7 +111,7 @@ def test_non_finite_losses_are_never_applied_and_stop_the_run(hub_dataset, tmp_p
     log = (out / "train.log").read_text()
     assert log.count("non-finite loss") == 3 and "the update was not applied" in log
     checkpoints = list_checkpoints(out)
-    assert [p.name for p in checkpoints][-1] == "checkpoint-00000004.safetensors", "the last good checkpoint is kept"
+    assert [p.name for p in checkpoints][-1] == "00000004", "the last good checkpoint is kept"
     assert _finite(load_latest_checkpoint(out))
 
 

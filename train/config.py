@@ -121,6 +121,32 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
+# What may change when a run is resumed: how long it runs, how it is bookkept and published, and
+# how fast it computes. Everything else (data, networks, objective, seed) shapes the weights and
+# optimizer state in the checkpoint, so a resume must keep it (lerobot's resume guard does the same).
+CHANGEABLE_ON_RESUME = frozenset(
+    {
+        "max_steps", "epochs", "resume", "push_to_hub", "init_from", "preset", "num_workers", "cache_limit_gb",
+        "lr", "lr_decay_steps", "mixed_precision", "channels_last", "max_bad_steps", "checkpoint_every",
+        "keep_checkpoints", "validate_every", "validation_images", "sample_images", "export_dtype",
+        "dataset_hub_id", "log_every", "output_dir",
+    }
+)  # fmt: skip
+
+
+def resume_conflicts(saved: dict, cfg: TrainConfig) -> list[str]:
+    """The options that differ between a checkpoint's config and `cfg` and may not change on resume,
+    each as "--flag: X in the checkpoint, Y now"."""
+    now = cfg.to_dict()
+    conflicts = []
+    for name, value in now.items():
+        before = saved.get(name)
+        before = tuple(before) if isinstance(before, list) else before
+        if name not in CHANGEABLE_ON_RESUME and before != value:
+            conflicts.append(f"--{name.replace('_', '-')}: {before!r} in the checkpoint, {value!r} now")
+    return conflicts
+
+
 # The seed's settings, and a size that trains on a 2-core CPU in about two hours.
 PRESETS: dict[str, dict] = {
     "paper": dict(image_size=256, batch_size=32, gen_depth=8, gen_base_channels=64, gen_max_channels=512),

@@ -18,7 +18,14 @@ from .card import dataset_card_info, write_card
 from .config import TrainConfig
 
 
-def write_run_record(
+def write_run_record(out: Path, **facts) -> dict:
+    """`run_record`, written to run.json."""
+    record = run_record(out, **facts)
+    (out / "run.json").write_text(json.dumps(record, indent=2, default=str))
+    return record
+
+
+def run_record(
     out: Path,
     *,
     cfg: TrainConfig,
@@ -28,6 +35,7 @@ def write_run_record(
     counters: dict,
     timings: dict | None = None,
 ) -> dict:
+    """How the run in `out` was trained, and its latest metrics: what the model card is made from."""
     metrics_path = out / "metrics.json"
     commands_path = out / "commands.txt"
     commands = commands_path.read_text().splitlines() if commands_path.is_file() else []
@@ -44,7 +52,6 @@ def write_run_record(
         "date": datetime.date.today().isoformat(),
         "versions": {"pix2pix_color": pix2pix_color.__version__, "torch": torch.__version__},
     }
-    (out / "run.json").write_text(json.dumps(record, indent=2, default=str))
     return record
 
 

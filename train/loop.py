@@ -1,6 +1,9 @@
 """The pix2pix training loop: read it top to bottom in `train`.
 
 One GPU: `python -m train ...`; several: `accelerate launch -m train ...`; CPU: `--preset cpu-small`.
+The loop's mutable state lives in three dataclasses (`Networks`, `Progress`, `TrainingData`, held
+together by `Run`); resuming, data preparation, a step, checkpointing and validation are functions
+of them.
 """
 
 from __future__ import annotations
@@ -13,26 +16,30 @@ import os
 import platform
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
-from accelerate import Accelerator
-from accelerate.utils import gather_object, set_seed
-from torch import Tensor
+from accelerate import Accelerator, PartialState
+from accelerate.utils import set_seed
+from PIL import Image
+from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
 from pix2pix_color import ab_bins
-from pix2pix_color.models import PatchDiscriminator, UNetGenerator, init_weights
+from pix2pix_color.models import PatchDiscriminator, UNetGenerator, count_parameters, init_weights
 
 from . import data
+from .card import write_card
 from .checkpoint import load_latest_checkpoint, save_checkpoint
-from .config import TrainConfig, command_line
-from .export import export_model, write_run_record
+from .config import CHANGEABLE_ON_RESUME, TrainConfig, command_line, resume_conflicts
+from .distributed import all_rng_states, decided_on_main, everyone, mean_over_processes, set_rng_state
+from .export import export_model, run_record, write_run_record
 from .hints import simulate_hints
 from .publish import publish_or_explain
-from .step import everyone, gan_step
+from .step import gan_step
 from .validate import run_validation, sample_grid
 from .warm_start import load_initial_weights
 
@@ -43,26 +50,134 @@ class NonFiniteLossError(RuntimeError):
     """Too many consecutive steps with NaN or infinite losses."""
 
 
-def learning_rate(step: int, total_steps: int, cfg: TrainConfig) -> float:
-    """pix2pix's schedule: constant, then linear decay to 0 over the last `lr_decay_steps` steps."""
-    decay_start = total_steps - cfg.lr_decay_steps
-    if cfg.lr_decay_steps <= 0 or step < decay_start:
-        return cfg.lr
-    return cfg.lr * max(0.0, 1.0 - (step - decay_start) / cfg.lr_decay_steps)
+@dataclass
+class Networks:
+    G: nn.Module  # as Accelerate prepared them (DDP-wrapped with several processes)
+    D: nn.Module
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+    ema: AveragedModel | None  # exponential moving average of G, when --ema-decay is set
+    G_plain: UNetGenerator  # the same modules, unwrapped
+    D_plain: PatchDiscriminator
+
+    @property
+    def G_eval(self) -> UNetGenerator:
+        """What is validated, checkpointed as a model and exported."""
+        return self.ema.module if self.ema is not None else self.G_plain
 
 
-def hardware_description(accelerator: Accelerator) -> str:
-    precision = "bf16 autocast" if accelerator.mixed_precision == "bf16" else "fp32"
-    if accelerator.device.type == "cuda":
-        name = torch.cuda.get_device_name(accelerator.device)
-        return f"{accelerator.num_processes} x {name}, {precision}"
-    cpu = platform.processor() or platform.machine()
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    processes = f"{accelerator.num_processes} processes, " if accelerator.num_processes > 1 else ""
-    return f"CPU ({cpu}), {os.cpu_count()} cores, {processes}{precision}, torch threads {torch.get_num_threads()}"
+@dataclass
+class Progress:
+    """Where the run stands: the data position and counters a checkpoint keeps, and the loop's own."""
+
+    step: int = 0
+    epoch: int = 0
+    batches_in_epoch: int = 0
+    elapsed: float = 0.0  # training seconds of earlier invocations (a resumed run)
+    counters: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(
+            ("corrupt", "grayscale", "shards_failed", "short_batches", "non_finite_steps"), 0
+        )
+    )
+    bad_in_a_row: int = 0
+
+
+@dataclass
+class TrainingData:
+    splits: data.Splits
+    cache: data.PhotoCache | None  # the training split decoded in memory, or None: streamed
+    total_steps: int
+    color_weights: Tensor | None  # per-bin loss weights (class rebalancing)
+    validation: list[Image.Image]  # on the main process only: the others never validate
+    timings: dict[str, float]
+
+
+@dataclass
+class LossMeter:
+    """Losses summed over a logging interval, and the images and time it took (as DiT logs them)."""
+
+    sums: dict[str, Tensor] = field(default_factory=dict)
+    steps: int = 0
+    images: int = 0
+    since: float = field(default_factory=time.monotonic)
+
+    def add(self, losses: dict[str, Tensor], images: int) -> None:
+        for k, v in losses.items():
+            self.sums[k] = self.sums.get(k, 0.0) + v.detach().float()
+        self.steps += 1
+        self.images += images
+
+    def restart_clock(self) -> None:  # after a checkpoint or validation: not training time
+        self.since = time.monotonic()
+
+
+@dataclass
+class Run:
+    cfg: TrainConfig
+    out: Path
+    accelerator: Accelerator
+    nets: Networks
+    progress: Progress
+    data: TrainingData
+    channels_last: bool
+    started: float = field(default_factory=time.monotonic)
+    meter: LossMeter = field(default_factory=LossMeter)
+    bar: tqdm | None = None
+
+    @property
+    def tracker(self):
+        return self.accelerator.get_tracker("tensorboard", unwrap=True)
+
+
+def train(cfg: TrainConfig) -> Path:
+    """Train, checkpoint, validate and export; returns the exported model folder."""
+    out = Path(cfg.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    accelerator = start_accelerator(cfg, out)
+    channels_last = cfg.channels_last if cfg.channels_last is not None else accelerator.device.type == "cuda"
+    G, D, ema, opt_g, opt_d = build_networks(cfg, accelerator)
+    progress = resume(cfg, out, G, D, ema, opt_g, opt_d, accelerator)
+    nets = place(G, D, ema, opt_g, opt_d, accelerator, channels_last)
+    run = Run(cfg, out, accelerator, nets, progress, prepare_data(cfg, accelerator, progress), channels_last)
+    accelerator.init_trackers("logs", config=_flat(cfg.to_dict()))
+    logger.info(
+        "%d validation photos; training for %d steps on %s",
+        len(run.data.validation),
+        run.data.total_steps,
+        hardware_description(accelerator),
+    )
+    run.bar = tqdm(total=run.data.total_steps, initial=progress.step, desc="train", dynamic_ncols=True,
+                   disable=not accelerator.is_main_process)  # fmt: skip
+    first_step = progress.step
+    run.nets.G.train()
+    run.nets.D.train()
+    while progress.step < run.data.total_steps:
+        train_epoch(run)
+    run.bar.close()
+    # This invocation's loop alone (steps, logging, checkpoints): what benchmarks/bench_train_run.py reads.
+    run.data.timings.update(loop_seconds=time.monotonic() - run.started, loop_steps=progress.step - first_step)
+    if progress.step % cfg.checkpoint_every:
+        checkpoint(run)
+    validate(run)
+    return finish(run)
+
+
+# --- setting up ---------------------------------------------------------------------------------
+
+
+def start_accelerator(cfg: TrainConfig, out: Path) -> Accelerator:
+    _setup_logging(out, main=True)
+    # On a machine without a GPU, several processes (torchrun, accelerate launch) train together over
+    # gloo; without cpu=True Accelerate would leave each of them training alone on the same folder.
+    cpu = not torch.cuda.is_available()
+    state = PartialState(cpu=cpu)  # the processes can talk from here on: decide the precision once
+    precision = decided_on_main(lambda: pick_mixed_precision(cfg), state)
+    accelerator = Accelerator(cpu=cpu, mixed_precision=precision, log_with="tensorboard", project_dir=str(out))
+    _setup_logging(out, accelerator.is_main_process)
+    if accelerator.is_main_process:  # every invocation of a run (first, resumed...) for its record
+        with open(out / "commands.txt", "a") as f:
+            f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')}  {command_line(cfg)}\n")
+    return accelerator
 
 
 def build_models(cfg: TrainConfig) -> tuple[UNetGenerator, PatchDiscriminator]:
@@ -79,11 +194,319 @@ def build_models(cfg: TrainConfig) -> tuple[UNetGenerator, PatchDiscriminator]:
     return init_weights(G), init_weights(D)
 
 
+def build_networks(cfg: TrainConfig, accelerator: Accelerator):
+    """G and D (from --init-from if given), G's EMA copy, and both optimizers; not yet on the device."""
+    set_seed(cfg.seed)  # the same initial networks (and EMA copy) on every process
+    G, D = build_models(cfg)
+    if cfg.init_from:
+        for line in load_initial_weights(G, D, cfg.init_from):
+            logger.info("--init-from %s: %s", cfg.init_from, line)
+    ema = None
+    if cfg.ema_decay:
+        ema = AveragedModel(G, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
+    set_seed(cfg.seed + accelerator.process_index)  # then each process its own dropout stream
+    opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=cfg.betas)
+    opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr, betas=cfg.betas)
+    return G, D, ema, opt_g, opt_d
+
+
+def resume(cfg, out, G, D, ema, opt_g, opt_d, accelerator: Accelerator) -> Progress:
+    """Load the newest checkpoint into the networks when --resume is set; returns where it left off."""
+    checkpoint = load_latest_checkpoint(out) if cfg.resume else None
+    if checkpoint is None:
+        if cfg.resume:
+            logger.info("--resume: no checkpoint in %s yet, starting from scratch", out)
+        return Progress()
+    conflicts = resume_conflicts(checkpoint["config"], cfg)
+    if conflicts:
+        changeable = ", ".join(f"--{n.replace('_', '-')}" for n in sorted(CHANGEABLE_ON_RESUME - {"resume"}))
+        raise SystemExit(
+            f"cannot resume {checkpoint['path']}: {'; '.join(conflicts)}. Resume with the run's original values "
+            f"for these (or start a new --output-dir, e.g. with --init-from {checkpoint['path']}/pretrained_model); "
+            f"only these may change on resume: {changeable}"
+        )
+    G.load_state_dict(checkpoint["G"])
+    D.load_state_dict(checkpoint["D"])
+    opt_g.load_state_dict(checkpoint["opt_g"])
+    opt_d.load_state_dict(checkpoint["opt_d"])
+    if ema is not None:
+        ema.load_state_dict(checkpoint["G_ema"])
+    rng = checkpoint["rng"]
+    if len(rng) == accelerator.num_processes:
+        set_rng_state(rng[accelerator.process_index])
+    else:
+        logger.warning(
+            "the checkpoint was written by %d processes, this run has %d: random streams start afresh",
+            len(rng),
+            accelerator.num_processes,
+        )
+    progress = Progress(
+        step=checkpoint["step"],
+        epoch=checkpoint["epoch"],
+        batches_in_epoch=checkpoint["batches_in_epoch"],
+        elapsed=checkpoint["elapsed"],
+    )
+    progress.counters.update(checkpoint["counters"])
+    logger.info("resumed from %s (step %d, epoch %d)", checkpoint["path"], progress.step, progress.epoch)
+    return progress
+
+
+def place(G, D, ema, opt_g, opt_d, accelerator: Accelerator, channels_last: bool) -> Networks:
+    """The networks on the device, in their memory layout, wrapped by Accelerate."""
+    if channels_last:
+        G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
+        if ema is not None:
+            ema = ema.to(memory_format=torch.channels_last)
+    G, D, opt_g, opt_d = accelerator.prepare(G, D, opt_g, opt_d)
+    if ema is not None:
+        ema = ema.to(accelerator.device)
+    return Networks(G, D, opt_g, opt_d, ema, accelerator.unwrap_model(G), accelerator.unwrap_model(D))
+
+
+def prepare_data(cfg: TrainConfig, accelerator: Accelerator, progress: Progress) -> TrainingData:
+    """Open the splits, cache the training photos if they fit, weigh colors, load validation (main only)."""
+    splits = data.load_splits(cfg)
+    started = time.monotonic()
+    limit = int(cfg.cache_limit_gb * 2**30)
+    cache = data.build_cache(splits, cfg, limit_bytes=limit) if cfg.cache_limit_gb > 0 else None
+    timings = {"cache_seconds": time.monotonic() - started}
+    if not everyone(cache is not None, accelerator):
+        cache = None  # one process could not cache: all stream, so all run the same batches
+    if cache is not None:
+        progress.counters.update({k: max(progress.counters[k], v) for k, v in cache.skipped.items()})
+        logger.info("cached %d training photos in memory (%.0f MB); skipped %s",
+                    len(cache.photos), cache.nbytes / 2**20, cache.skipped)  # fmt: skip
+        if len(cache.photos) < 2 * accelerator.num_processes:
+            raise SystemExit(too_few_photos(cfg, len(cache.photos), cache.skipped, accelerator.num_processes))
+    color_weights = None
+    if cfg.color_rebalance is not None:
+        photos = cache.photos if cache is not None else data.training_photos(splits)
+        histogram = data.color_histogram(photos)
+        color_weights = ab_bins.rebalancing_weights(histogram, mix=cfg.color_rebalance).to(accelerator.device)
+        logger.info("color rebalancing (lambda %g): bin weights %.2f to %.2f",
+                    cfg.color_rebalance, color_weights.min(), color_weights.max())  # fmt: skip
+    validation = []
+    if accelerator.is_main_process:  # only the main process validates: the others never decode the split
+        validation = list(data.validation_photos(splits, cfg.validation_images))
+    if decided_on_main(lambda: len(validation), accelerator.state) == 0:
+        raise SystemExit("the validation split holds no usable photo")
+    total_steps = _total_steps(cfg, splits, cache, accelerator.num_processes)
+    return TrainingData(splits, cache, total_steps, color_weights, validation, timings)
+
+
+def too_few_photos(cfg: TrainConfig, usable: int, skipped: dict[str, int], processes: int) -> str:
+    """One line: why no training step can be made from this dataset."""
+    reasons = {"corrupt": "unreadable", "grayscale": "black and white", "shards_failed": "unreadable shards"}
+    why = ", ".join(f"{skipped.get(k, 0)} {what}" for k, what in reasons.items() if skipped.get(k, 0)) or "none"
+    return (
+        f"{cfg.dataset}: only {usable} usable training photo(s); a step needs at least 2 per process "
+        f"({2 * processes} in all). Skipped: {why}"
+    )
+
+
+# --- the loop -------------------------------------------------------------------------------------
+
+
+def epoch_batches(run: Run):
+    """This process's batches of the current epoch, from where a checkpoint left it."""
+    cfg, p, acc = run.cfg, run.progress, run.accelerator
+    rank, world = acc.process_index, acc.num_processes
+    if run.data.cache is not None:
+        return data.cached_batches(run.data.cache, cfg, epoch=p.epoch, rank=rank, world_size=world,
+                                   start_batch=p.batches_in_epoch)  # fmt: skip
+    loader = data.training_loader(run.data.splits, cfg, epoch=p.epoch, rank=rank, world_size=world)
+    return itertools.islice(loader, p.batches_in_epoch, None)  # replays the epoch's order up to where it left
+
+
+def train_epoch(run: Run) -> None:
+    """Steps over the rest of the current epoch (or until the last step); then the next epoch begins."""
+    p, acc = run.progress, run.accelerator
+    whole_epoch, skipped_before, usable, stepped = p.batches_in_epoch == 0, dict(p.counters), 0, False
+    batches = iter(epoch_batches(run))
+    while p.step < run.data.total_steps:
+        batch = next(batches, None)
+        if not everyone(batch is not None, acc):
+            break  # the epoch ends for all when it ends for one (shards differ in length)
+        p.batches_in_epoch += 1
+        usable += batch["rgb"].shape[0]
+        _count_skipped(p, batch)
+        if everyone(batch["rgb"].shape[0] >= 2, acc):  # BatchNorm needs two samples
+            train_step(run, batch)
+            stepped = True
+        else:
+            p.counters["short_batches"] += 1
+    else:
+        return  # the last step was reached inside the epoch
+    if whole_epoch and not stepped:  # an epoch without a single trainable batch: the next would be the same
+        skipped = {k: p.counters[k] - skipped_before[k] for k in p.counters}
+        raise SystemExit(too_few_photos(run.cfg, usable, skipped, acc.num_processes))
+    p.epoch += 1
+    p.batches_in_epoch = 0
+    logger.info("epoch %d done at step %d; skipped so far: %s", p.epoch, p.step, p.counters)
+
+
+def _count_skipped(p: Progress, batch: dict) -> None:
+    p.counters["corrupt"] += batch["corrupt"]
+    p.counters["grayscale"] += batch["grayscale"]
+    for failure in batch["shards_failed"]:
+        p.counters["shards_failed"] += 1
+        logger.warning("skipped an unreadable shard (%d so far): %s", p.counters["shards_failed"], failure)
+
+
+def train_step(run: Run, batch: dict) -> None:
+    """One optimizer step of G (and D) on a batch; then logging, checkpoints and validation when due."""
+    cfg, nets, p, acc = run.cfg, run.nets, run.progress, run.accelerator
+    L, ab = data.to_model_space(batch["rgb"].to(acc.device, non_blocking=True))  # (B,1,S,S), (B,2,S,S)
+    if run.channels_last:
+        L, ab = L.contiguous(memory_format=torch.channels_last), ab.contiguous(memory_format=torch.channels_last)
+    generator = _step_generator(cfg, p.step, acc.process_index)
+    hints = simulate_hints(ab, generator) if cfg.hints else None
+    lr = learning_rate(p.step, run.data.total_steps, cfg)
+    for group in (*nets.opt_g.param_groups, *nets.opt_d.param_groups):
+        group["lr"] = lr
+    losses = gan_step(
+        nets.G, nets.D, nets.D_plain, nets.opt_g, nets.opt_d, L, ab, cfg, acc,
+        adversarial=p.step >= cfg.l1_warmup_steps, hints=hints, color_weights=run.data.color_weights,
+        generator=generator,
+    )  # fmt: skip
+    if not losses.pop("finite"):
+        p.bad_in_a_row += 1
+        p.counters["non_finite_steps"] += 1
+        logger.warning("step %d: non-finite loss (%s); the update was not applied", p.step + 1, _fmt(losses))
+        if p.bad_in_a_row >= cfg.max_bad_steps:
+            raise NonFiniteLossError(
+                f"{p.bad_in_a_row} consecutive non-finite losses ending at step {p.step + 1}; stopping. "
+                f"The last good checkpoint is in {run.out / 'checkpoints'}: lower --lr or check the data, then --resume"
+            )
+        return
+    p.bad_in_a_row = 0
+    if nets.ema is not None:
+        nets.ema.update_parameters(nets.G_plain)
+    p.step += 1
+    run.bar.update(1)
+    run.meter.add(losses, images=L.shape[0] * acc.num_processes)
+    if p.step % cfg.log_every == 0 or p.step == run.data.total_steps:
+        log_interval(run, lr)
+    if p.step % cfg.checkpoint_every == 0:
+        checkpoint(run)
+    if p.step % cfg.validate_every == 0 and p.step < run.data.total_steps:
+        validate(run)
+
+
+def log_interval(run: Run, lr: float) -> None:
+    """The losses averaged over the interval and over processes, with training images per second."""
+    meter = run.meter
+    means = mean_over_processes({k: v / meter.steps for k, v in meter.sums.items()}, run.accelerator)
+    seconds = max(time.monotonic() - meter.since, 1e-9)
+    scalars = {f"train/{k}": v for k, v in means.items()}
+    scalars.update({"train/lr": lr, "train/images_per_second": meter.images / seconds})
+    scalars.update({f"data/skipped_{k}": v for k, v in run.progress.counters.items()})
+    run.accelerator.log(scalars, step=run.progress.step)
+    postfix = {k.split("/")[1]: f"{v:.3f}" for k, v in scalars.items() if k.startswith("train/loss")}
+    run.bar.set_postfix({**postfix, "img/s": f"{scalars['train/images_per_second']:.1f}"})
+    run.meter = LossMeter()
+
+
+# --- checkpoints, validation, the end ----------------------------------------------------------------
+
+
+def checkpoint(run: Run) -> None:
+    """Save a resumable checkpoint whose pretrained_model/ is a loadable, publishable model."""
+    nets, p = run.nets, run.progress
+    rng = all_rng_states()  # every process's random state, in rank order (a collective call)
+    if run.accelerator.is_main_process:
+        state = {
+            "step": p.step,
+            "epoch": p.epoch,
+            "batches_in_epoch": p.batches_in_epoch,
+            "config": run.cfg.to_dict(),
+            "counters": dict(p.counters),
+            "elapsed": p.elapsed + time.monotonic() - run.started,
+            "D": nets.D_plain.state_dict(),
+            "opt_g": nets.opt_g.state_dict(),
+            "opt_d": nets.opt_d.state_dict(),
+            "rng": rng,
+        }
+        if nets.ema is not None:  # pretrained_model/ holds the EMA copy; the raw G goes with the state
+            state["G"] = nets.G_plain.state_dict()
+            state["ema_n_averaged"] = nets.ema.n_averaged
+
+        def card(folder: Path) -> None:
+            record = run_record(run.out, cfg=run.cfg, step=p.step, wall_seconds=state["elapsed"],
+                                hardware=hardware_description(run.accelerator), counters=p.counters)  # fmt: skip
+            write_card(folder, record, repo_id=None, weights_dtype="float32",
+                       n_parameters=count_parameters(nets.G_eval))  # fmt: skip
+
+        save_checkpoint(state, run.out, model=nets.G_eval, write_card=card, keep=run.cfg.keep_checkpoints)
+    run.accelerator.wait_for_everyone()
+    run.meter.restart_clock()
+
+
+def validate(run: Run) -> None:
+    """Metrics (with 10 hints too for a hint model) and the sample grid, on the main process."""
+    cfg, step, acc = run.cfg, run.progress.step, run.accelerator
+    if acc.is_main_process:
+        record = {"step": step}
+        for n_hints in (0, 10) if cfg.hints else (0,):
+            summary = run_validation(run.nets.G_eval, run.data.validation, working_size=cfg.image_size, hints=n_hints)
+            prefix = f"val/hints{n_hints}/" if n_hints else "val/"
+            acc.log({f"{prefix}{name}/{k}": v for name, s in summary.items() for k, v in s.as_dict().items()
+                     if k != "n_images"}, step=step)  # fmt: skip
+            m, g = summary["model"], summary["gray"]
+            logger.info(
+                "step %d validation%s: PSNR %.2f dB (gray %.2f), SSIM %.4f, AuC %.4f, hue hit %.3f, "
+                "colorfulness %.1f vs real %.1f (%+.1f%%)",
+                step, f" with {n_hints} hints" if n_hints else "", m.psnr, g.psnr, m.ssim, m.auc, m.hue_hit,
+                m.colorfulness, m.colorfulness_real, m.colorfulness_gap,
+            )  # fmt: skip
+            results = {k: s.as_dict() for k, s in summary.items()}
+            record.update(results) if n_hints == 0 else record.update({f"hints{n_hints}": results})
+        grid = sample_grid(run.nets.G_eval, run.data.validation[: cfg.sample_images], working_size=cfg.image_size)
+        (run.out / "samples").mkdir(exist_ok=True)
+        grid.save(run.out / "samples" / f"step-{step:08d}.png")
+        grid.save(run.out / "samples.png")
+        run.tracker.add_image("samples", np.asarray(grid), step, dataformats="HWC")
+        (run.out / "metrics.json").write_text(json.dumps(record, indent=2))
+    acc.wait_for_everyone()
+    run.meter.restart_clock()
+
+
+def finish(run: Run) -> Path:
+    """Write run.json and the exported model (then publish it if asked); returns the export folder."""
+    export_dir, p, acc = run.out / "model", run.progress, run.accelerator
+    wall = p.elapsed + time.monotonic() - run.started
+    if acc.is_main_process:
+        record = write_run_record(run.out, cfg=run.cfg, step=p.step, wall_seconds=wall,
+                                  hardware=hardware_description(acc), counters=p.counters,
+                                  timings=run.data.timings)  # fmt: skip
+        export_model(run.nets.G_eval, export_dir, cfg=run.cfg, record=record, discriminator=run.nets.D_plain)
+        logger.info("exported %s (wall time %.1f min, skipped: %s)", export_dir, wall / 60, p.counters)
+        if run.cfg.push_to_hub:
+            publish_or_explain(run.out, run.cfg.push_to_hub)
+    acc.end_training()
+    if torch.distributed.is_initialized():
+        # An explicit goodbye: gloo's threads torn down at interpreter exit can abort the process.
+        torch.distributed.destroy_process_group()
+    return export_dir
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def learning_rate(step: int, total_steps: int, cfg: TrainConfig) -> float:
+    """pix2pix's schedule: constant, then linear decay to 0 over the last `lr_decay_steps` steps."""
+    decay_start = total_steps - cfg.lr_decay_steps
+    if cfg.lr_decay_steps <= 0 or step < decay_start:
+        return cfg.lr
+    return cfg.lr * max(0.0, 1.0 - (step - decay_start) / cfg.lr_decay_steps)
+
+
 def pick_mixed_precision(cfg: TrainConfig) -> str:
     """ "bf16" or "no". For "auto" on a CPU: time generator steps both ways and take the faster.
 
     Whether bf16 autocast pays on a CPU depends on the chip (with AVX-512 BF16 or AMX it can be
-    1.6x faster; without, many times slower), so it is measured rather than assumed.
+    1.6x faster; without, many times slower), so it is measured rather than assumed, by the main
+    process alone (`decided_on_main`).
     """
     if cfg.mixed_precision != "auto":
         return cfg.mixed_precision
@@ -103,26 +526,23 @@ def pick_mixed_precision(cfg: TrainConfig) -> str:
             times.append(time.perf_counter() - start)
         seconds[mode] = min(times[1:])
     choice = "bf16" if seconds["bf16"] < 0.9 * seconds["no"] else "no"
-    logger.info(
-        "mixed precision: %s (probe: fp32 %.2f s, bf16 %.2f s per forward/backward)",
-        choice,
-        seconds["no"],
-        seconds["bf16"],
-    )
+    logger.info("mixed precision: %s (probe: fp32 %.2f s, bf16 %.2f s per forward/backward)",
+                choice, seconds["no"], seconds["bf16"])  # fmt: skip
     return choice
 
 
-def _rng_state() -> dict:
-    state = {"torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+def hardware_description(accelerator: Accelerator) -> str:
+    precision = "bf16 autocast" if accelerator.mixed_precision == "bf16" else "fp32"
+    if accelerator.device.type == "cuda":
+        name = torch.cuda.get_device_name(accelerator.device)
+        return f"{accelerator.num_processes} x {name}, {precision}"
+    cpu = platform.processor() or platform.machine()
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    processes = f"{accelerator.num_processes} processes, " if accelerator.num_processes > 1 else ""
+    return f"CPU ({cpu}), {os.cpu_count()} cores, {processes}{precision}, torch threads {torch.get_num_threads()}"
 
 
 def _total_steps(cfg: TrainConfig, splits: data.Splits, cache: data.PhotoCache | None, world_size: int) -> int:
@@ -140,305 +560,6 @@ def _step_generator(cfg: TrainConfig, step: int, rank: int) -> torch.Generator:
     # A step's own random choices (hints, scored pixels) depend on (seed, step, process) only, so a
     # resumed run makes exactly the choices the uninterrupted one would have.
     return torch.Generator().manual_seed((cfg.seed * 1_000_003 + step) * 1_009 + rank)
-
-
-def train(cfg: TrainConfig) -> Path:
-    """Train, checkpoint, validate and export; returns the exported model folder."""
-    out = Path(cfg.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    _setup_logging(out, main=True)
-    # On a machine without a GPU, several processes (torchrun, accelerate launch) train together over
-    # gloo; without cpu=True Accelerate would leave each of them training alone on the same folder.
-    accelerator = Accelerator(
-        cpu=not torch.cuda.is_available(),
-        mixed_precision=pick_mixed_precision(cfg),
-        log_with="tensorboard",
-        project_dir=str(out),
-    )
-    _setup_logging(out, accelerator.is_main_process)
-    if accelerator.is_main_process:  # every invocation of a run (first, resumed...) for its record
-        with open(out / "commands.txt", "a") as f:
-            f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')}  {command_line(cfg)}\n")
-    device = accelerator.device
-    channels_last = cfg.channels_last if cfg.channels_last is not None else device.type == "cuda"
-
-    # --- models, optimizers, and the state to resume from
-    set_seed(cfg.seed)  # the same initial networks (and EMA copy) on every process
-    G, D = build_models(cfg)
-    if cfg.init_from:
-        for line in load_initial_weights(G, D, cfg.init_from):
-            logger.info("--init-from %s: %s", cfg.init_from, line)
-    ema = (
-        AveragedModel(G, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True) if cfg.ema_decay else None
-    )
-    set_seed(cfg.seed + accelerator.process_index)  # then each process its own dropout stream
-    opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=cfg.betas)
-    opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr, betas=cfg.betas)
-    step, epoch, batches_in_epoch, elapsed = 0, 0, 0, 0.0
-    counters = {"corrupt": 0, "grayscale": 0, "shards_failed": 0, "short_batches": 0, "non_finite_steps": 0}
-    checkpoint = load_latest_checkpoint(out) if cfg.resume else None
-    if cfg.resume and checkpoint is None:
-        logger.info("--resume: no checkpoint in %s yet, starting from scratch", out)
-    if checkpoint is not None:
-        try:
-            G.load_state_dict(checkpoint["G"])
-            D.load_state_dict(checkpoint["D"])
-            opt_g.load_state_dict(checkpoint["opt_g"])
-            opt_d.load_state_dict(checkpoint["opt_d"])
-            if ema is not None:
-                ema.load_state_dict(checkpoint["G_ema"])
-        except (RuntimeError, ValueError, KeyError) as e:
-            raise SystemExit(
-                f"{checkpoint['path']} was written for other networks than the flags describe now "
-                f"({str(e).splitlines()[0]}); resume with the run's original flags"
-            ) from None
-        step, epoch, batches_in_epoch = checkpoint["step"], checkpoint["epoch"], checkpoint["batches_in_epoch"]
-        counters.update(checkpoint["counters"])
-        elapsed = checkpoint["elapsed"]
-        rng = checkpoint["rng"]
-        if len(rng) == accelerator.num_processes:
-            _set_rng_state(rng[accelerator.process_index])
-        else:
-            logger.warning(
-                "the checkpoint was written by %d processes, this run has %d: random streams start afresh",
-                len(rng),
-                accelerator.num_processes,
-            )
-        logger.info("resumed from %s (step %d, epoch %d)", checkpoint["path"], step, epoch)
-    if channels_last:
-        G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
-        if ema is not None:
-            ema = ema.to(memory_format=torch.channels_last)
-    G, D, opt_g, opt_d = accelerator.prepare(G, D, opt_g, opt_d)
-    G_plain, D_plain = accelerator.unwrap_model(G), accelerator.unwrap_model(D)
-    if ema is not None:
-        ema = ema.to(device)
-    G_eval = ema.module if ema is not None else G_plain  # what is validated and exported
-
-    # --- data
-    splits = data.load_splits(cfg)
-    cache_started = time.monotonic()
-    cache = (
-        data.build_cache(splits, cfg, limit_bytes=int(cfg.cache_limit_gb * 2**30)) if cfg.cache_limit_gb > 0 else None
-    )
-    timings = {"cache_seconds": time.monotonic() - cache_started}
-    if not everyone(cache is not None, accelerator):
-        cache = None  # one process could not cache: all stream, so all run the same batches
-    if cache is not None:
-        counters.update({k: max(counters[k], v) for k, v in cache.skipped.items()})
-        logger.info(
-            "cached %d training photos in memory (%.0f MB); skipped %s",
-            len(cache.photos),
-            cache.nbytes / 2**20,
-            cache.skipped,
-        )
-    total_steps = _total_steps(cfg, splits, cache, accelerator.num_processes)
-    color_weights = None
-    if cfg.color_rebalance is not None:
-        photos = cache.photos if cache is not None else data.training_photos(splits)
-        color_weights = ab_bins.rebalancing_weights(data.color_histogram(photos), mix=cfg.color_rebalance).to(device)
-        logger.info(
-            "color rebalancing (lambda %g): bin weights %.2f to %.2f",
-            cfg.color_rebalance,
-            color_weights.min(),
-            color_weights.max(),
-        )
-    validation_photos = list(data.validation_photos(splits, cfg.validation_images))
-    if not validation_photos:
-        raise SystemExit("the validation split holds no usable photo")
-    samples = validation_photos[: cfg.sample_images]
-    logger.info(
-        "%d validation photos; training for %d steps on %s",
-        len(validation_photos),
-        total_steps,
-        hardware_description(accelerator),
-    )
-    accelerator.init_trackers("logs", config=_flat(cfg.to_dict()))
-    tracker = accelerator.get_tracker("tensorboard", unwrap=True) if accelerator.is_main_process else None
-
-    def checkpoint_now() -> None:
-        rng_states = gather_object([_rng_state()])  # every process's random state, in rank order
-        if accelerator.is_main_process:
-            state = {
-                "step": step,
-                "epoch": epoch,
-                "batches_in_epoch": batches_in_epoch,
-                "config": cfg.to_dict(),
-                "G": G_plain.state_dict(),
-                "D": D_plain.state_dict(),
-                "opt_g": opt_g.state_dict(),
-                "opt_d": opt_d.state_dict(),
-                "rng": rng_states,
-                "counters": dict(counters),
-                "elapsed": elapsed + time.monotonic() - started,
-            }
-            if ema is not None:
-                state["G_ema"] = ema.state_dict()
-            save_checkpoint(state, out, keep=cfg.keep_checkpoints)
-        accelerator.wait_for_everyone()
-
-    def validate_now() -> None:
-        if accelerator.is_main_process:
-            record = {"step": step}
-            for n_hints in (0, 10) if cfg.hints else (0,):
-                summary = run_validation(G_eval, validation_photos, working_size=cfg.image_size, hints=n_hints)
-                prefix = f"val/hints{n_hints}/" if n_hints else "val/"
-                accelerator.log(
-                    {
-                        f"{prefix}{name}/{k}": v
-                        for name, s in summary.items()
-                        for k, v in s.as_dict().items()
-                        if k != "n_images"
-                    },
-                    step=step,
-                )
-                m, g = summary["model"], summary["gray"]
-                logger.info(
-                    "step %d validation%s: PSNR %.2f dB (gray %.2f), SSIM %.4f, AuC %.4f, hue hit %.3f, "
-                    "colorfulness %.1f vs real %.1f (%+.1f%%)",
-                    step,
-                    f" with {n_hints} hints" if n_hints else "",
-                    m.psnr,
-                    g.psnr,
-                    m.ssim,
-                    m.auc,
-                    m.hue_hit,
-                    m.colorfulness,
-                    m.colorfulness_real,
-                    m.colorfulness_gap,
-                )
-                results = {k: s.as_dict() for k, s in summary.items()}
-                record.update(results) if n_hints == 0 else record.update({f"hints{n_hints}": results})
-            grid = sample_grid(G_eval, samples, working_size=cfg.image_size)
-            (out / "samples").mkdir(exist_ok=True)
-            grid.save(out / "samples" / f"step-{step:08d}.png")
-            grid.save(out / "samples.png")
-            tracker.add_image("samples", np.asarray(grid), step, dataformats="HWC")
-            (out / "metrics.json").write_text(json.dumps(record, indent=2))
-        accelerator.wait_for_everyone()
-
-    def epoch_batches():
-        """This process's batches of the current epoch, from where a checkpoint left it."""
-        rank, world = accelerator.process_index, accelerator.num_processes
-        if cache is not None:
-            return data.cached_batches(
-                cache, cfg, epoch=epoch, rank=rank, world_size=world, start_batch=batches_in_epoch
-            )
-        loader = data.training_loader(splits, cfg, epoch=epoch, rank=rank, world_size=world)
-        return itertools.islice(loader, batches_in_epoch, None)  # replays the epoch's order up to where it left
-
-    # --- the loop
-    started, first_step = time.monotonic(), step
-    G.train()
-    D.train()
-    progress = tqdm(
-        total=total_steps, initial=step, desc="train", disable=not accelerator.is_main_process, dynamic_ncols=True
-    )
-    bad_in_a_row = 0
-    while step < total_steps:
-        batches = iter(epoch_batches())
-        while step < total_steps:
-            batch = next(batches, None)
-            if not everyone(batch is not None, accelerator):
-                break  # the epoch ends for all when it ends for one (shards differ in length)
-            batches_in_epoch += 1
-            counters["corrupt"] += batch["corrupt"]
-            counters["grayscale"] += batch["grayscale"]
-            for failure in batch["shards_failed"]:
-                counters["shards_failed"] += 1
-                logger.warning("skipped an unreadable shard (%d so far): %s", counters["shards_failed"], failure)
-            if not everyone(batch["rgb"].shape[0] >= 2, accelerator):  # BatchNorm needs two samples
-                counters["short_batches"] += 1
-                continue
-            rgb = batch["rgb"].to(device, non_blocking=True)
-            L, ab = data.to_model_space(rgb)
-            if channels_last:
-                L, ab = (
-                    L.contiguous(memory_format=torch.channels_last),
-                    ab.contiguous(memory_format=torch.channels_last),
-                )
-            generator = _step_generator(cfg, step, accelerator.process_index)
-            hints = simulate_hints(ab, generator) if cfg.hints else None
-            lr = learning_rate(step, total_steps, cfg)
-            for opt in (opt_g, opt_d):
-                for group in opt.param_groups:
-                    group["lr"] = lr
-            losses = gan_step(
-                G,
-                D,
-                D_plain,
-                opt_g,
-                opt_d,
-                L,
-                ab,
-                cfg,
-                accelerator,
-                adversarial=step >= cfg.l1_warmup_steps,
-                hints=hints,
-                color_weights=color_weights,
-                generator=generator,
-            )
-            if not losses.pop("finite"):
-                bad_in_a_row += 1
-                counters["non_finite_steps"] += 1
-                logger.warning("step %d: non-finite loss (%s); the update was not applied", step + 1, _fmt(losses))
-                if bad_in_a_row >= cfg.max_bad_steps:
-                    raise NonFiniteLossError(
-                        f"{bad_in_a_row} consecutive non-finite losses ending at step {step + 1}; stopping. "
-                        f"The last good checkpoint is in {out / 'checkpoints'}: "
-                        "lower --lr or check the data, then --resume"
-                    )
-                continue
-            bad_in_a_row = 0
-            if ema is not None:
-                ema.update_parameters(G_plain)
-            step += 1
-            progress.update(1)
-            if step % cfg.log_every == 0 or step == total_steps:
-                scalars = {f"train/{k}": v.item() for k, v in losses.items()}
-                scalars.update({"train/lr": lr, **{f"data/skipped_{k}": v for k, v in counters.items()}})
-                accelerator.log(scalars, step=step)
-                progress.set_postfix(
-                    {k.split("/")[1]: f"{v:.3f}" for k, v in scalars.items() if k.startswith("train/loss")}
-                )
-            if step % cfg.checkpoint_every == 0:
-                checkpoint_now()
-            if step % cfg.validate_every == 0 and step < total_steps:
-                validate_now()
-        else:
-            break  # total_steps reached inside the epoch
-        epoch += 1
-        batches_in_epoch = 0
-        logger.info("epoch %d done at step %d; skipped so far: %s", epoch, step, counters)
-    progress.close()
-    # This invocation's loop alone (steps, logging, checkpoints): what benchmarks/bench_train_run.py reads.
-    timings.update(loop_seconds=time.monotonic() - started, loop_steps=step - first_step)
-
-    # --- the end: a last checkpoint, validation, export
-    if step % cfg.checkpoint_every:
-        checkpoint_now()
-    validate_now()
-    wall = elapsed + time.monotonic() - started
-    export_dir = out / "model"
-    if accelerator.is_main_process:
-        record = write_run_record(
-            out,
-            cfg=cfg,
-            step=step,
-            wall_seconds=wall,
-            hardware=hardware_description(accelerator),
-            counters=counters,
-            timings=timings,
-        )
-        export_model(G_eval, export_dir, cfg=cfg, record=record, discriminator=D_plain)
-        logger.info("exported %s (wall time %.1f min, skipped: %s)", export_dir, wall / 60, counters)
-        if cfg.push_to_hub:
-            publish_or_explain(out, cfg.push_to_hub)
-    accelerator.end_training()
-    if torch.distributed.is_initialized():
-        # An explicit goodbye: gloo's threads torn down at interpreter exit can abort the process.
-        torch.distributed.destroy_process_group()
-    return export_dir
 
 
 def _fmt(losses: dict[str, Tensor]) -> str:

@@ -12,6 +12,7 @@ from pix2pix_color.color import denormalize_ab, normalize_ab
 from pix2pix_color.losses import bin_cross_entropy, gan_loss, l1_loss
 
 from .config import TrainConfig
+from .distributed import everyone
 
 # Share of the half-resolution pixels whose bin logits a classification step scores. The logits
 # (B x 253 x H/2 x W/2) are the step's largest tensor; a quarter of them gave the same step time as
@@ -54,19 +55,6 @@ def reconstruction_loss(
         rows, true_ab, fake = G(L, hints, pixels=pixels), true_ab[pixels], None
     weights = color_weights[ab_bins.nearest_bin(true_ab)] if color_weights is not None else None
     return bin_cross_entropy(rows, true_ab, weights), fake
-
-
-def everyone(flag: bool, accelerator: Accelerator) -> bool:
-    """True only if `flag` holds on every process: decisions that change the step are made once.
-
-    Gradients are averaged across processes, so a step applied by one and skipped by another would
-    leave the copies of the model different, and their step counters (and every collective call
-    after) out of line.
-    """
-    if accelerator.num_processes == 1:
-        return flag
-    missing = torch.tensor([0.0 if flag else 1.0], device=accelerator.device)
-    return bool(accelerator.reduce(missing, reduction="sum").item() == 0)
 
 
 def _all_finite(loss: Tensor, accelerator: Accelerator) -> bool:
