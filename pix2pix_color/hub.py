@@ -2,7 +2,8 @@
 
 `PyTorchModelHubMixin` does the config handling and the download; what it does not do is refuse:
 its default load is non-strict (a mismatched checkpoint silently keeps random weights) and it falls
-back to pickled `pytorch_model.bin`. These helpers replace that part.
+back to pickled `pytorch_model.bin`. These helpers replace that part, around safetensors' own
+`load_model`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from huggingface_hub.errors import (
     RepositoryNotFoundError,
     RevisionNotFoundError,
 )
-from safetensors import SafetensorError, safe_open
+from safetensors import SafetensorError
+from safetensors.torch import load_model
 from torch import nn
 
 WEIGHTS_NAME = "model.safetensors"
@@ -58,37 +60,22 @@ def resolve_file(model_id: str, filename: str, **download_kwargs) -> Path:
 
 
 def load_safetensors_strict(model: nn.Module, path: Path, device: str | torch.device = "cpu") -> None:
-    """Load `path` into `model`, refusing missing, unexpected or mis-shaped tensors.
-
-    Tensor shapes are checked from the file header before any tensor is read, so a hostile file
-    cannot make us allocate more than the model itself. Floating tensors are cast to the model's
-    dtype, so weights stored in float16 load into a float32 model.
-    """
-    expected = model.state_dict()
+    """Load `path` into `model` with safetensors' own `load_model`, refusing missing, unexpected,
+    mis-shaped or non-finite tensors with one line saying which. Floating tensors are cast to the
+    model's dtype on copy, so weights stored in float16 load into a float32 model."""
     try:
-        with safe_open(str(path), framework="pt", device=str(device)) as f:
-            keys = set(f.keys())
-            missing = sorted(set(expected) - keys)
-            unexpected = sorted(keys - set(expected))
-            if missing or unexpected:
-                raise ModelLoadError(
-                    f"{path}: weights do not match the architecture in config.json "
-                    f"({len(missing)} missing, e.g. {missing[:3]}; {len(unexpected)} unexpected, "
-                    f"e.g. {unexpected[:3]})"
-                )
-            state = {}
-            for key, target in expected.items():
-                shape = tuple(f.get_slice(key).get_shape())
-                if shape != tuple(target.shape):
-                    raise ModelLoadError(
-                        f"{path}: tensor {key} has shape {shape}, the architecture expects {tuple(target.shape)}"
-                    )
-                tensor = f.get_tensor(key)
-                if tensor.is_floating_point() != target.is_floating_point():
-                    raise ModelLoadError(f"{path}: tensor {key} has dtype {tensor.dtype}, expected {target.dtype}")
-                if tensor.is_floating_point() and not torch.isfinite(tensor).all():
-                    raise ModelLoadError(f"{path}: tensor {key} holds NaN or infinite values")
-                state[key] = tensor.to(target.dtype)
+        missing, unexpected = load_model(model, str(path), strict=False, device=str(device))
     except SafetensorError as e:
         raise ModelLoadError(f"{path}: not a valid safetensors file ({e})") from None
-    model.load_state_dict(state, strict=True)
+    except RuntimeError as e:  # load_state_dict's size mismatch: "...copying a param with shape..."
+        detail = next((line.strip() for line in str(e).splitlines() if "shape" in line), str(e).splitlines()[0])
+        raise ModelLoadError(f"{path}: a tensor's shape does not match config.json ({detail})") from None
+    if missing or unexpected:
+        raise ModelLoadError(
+            f"{path}: weights do not match the architecture in config.json "
+            f"({len(missing)} missing, e.g. {sorted(missing)[:3]}; {len(unexpected)} unexpected, "
+            f"e.g. {sorted(unexpected)[:3]})"
+        )
+    for name, tensor in model.state_dict().items():
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise ModelLoadError(f"{path}: tensor {name} holds NaN or infinite values")

@@ -178,6 +178,16 @@ class UNetGenerator(
             # ~250 channels would cost ten times the rest of the network, and chroma is smooth.
             self.classifier = nn.Conv2d(2 * channels[0], ab_bins.num_bins(), 1)
 
+    def with_decoding(self, **settings: float) -> UNetGenerator:
+        """The same weights with other decoding settings (`chroma_gain`, `temperature`): a new model whose
+        config.json, when saved, states them (the config is the model's own, never edited as raw JSON)."""
+        unknown = set(settings) - {"chroma_gain", "temperature"}
+        if unknown:
+            raise ValueError(f"not a decoding setting: {', '.join(sorted(unknown))}")
+        model = type(self)(**{**self._hub_mixin_config, **settings})
+        model.load_state_dict(self.state_dict())
+        return model.to(next(self.parameters()).device).train(self.training)
+
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs) -> UNetGenerator:
         """Load strictly from a Hub repo id or local folder (config.json + model.safetensors only).

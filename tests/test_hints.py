@@ -178,3 +178,23 @@ def test_a_small_scribble_keeps_every_pixel():
     for x in range(50, 60):
         scribble.putpixel((x, 100), (20, 160, 40, 255))
     assert len(hint_points(scribble, 300, 200)) == 10
+
+
+def test_hints_on_a_working_grid_above_256_px_are_pooled_and_still_reach_their_color():
+    """Above MAX_SIDE the correction is solved on a smaller grid and upsampled: the hinted spot still
+    gets its color, the correction stops at an edge, and it fades far away in an even region."""
+    from pix2pix_color.propagation import MAX_SIDE, propagate_hints
+
+    h, w = 300, 480  # long side above MAX_SIDE
+    assert max(h, w) > MAX_SIDE
+    L = torch.full((1, h, w), 40.0)
+    L[:, :, 240:] = 90.0  # a sharp edge down the middle
+    ab = torch.zeros(2, h, w)
+    hints = torch.zeros(3, h, w)
+    hints[0, 150:153, 60:63], hints[2, 150:153, 60:63] = 45.0, 1.0  # a* = 45 at (61, 151), left side
+    out = propagate_hints(L, ab, hints)
+    assert out.shape == (2, h, w)
+    assert abs(float(out[0, 151, 61]) - 45.0) < 5.0  # the hint's color where it was given
+    assert float(out[0, 151, 200]) > 10.0  # spreads through its even region
+    assert abs(float(out[0, 151, 400])) < 0.1 * float(out[0, 151, 200])  # stops at the edge
+    assert float(out[1].abs().max()) < 1e-3  # b* was not hinted and does not move

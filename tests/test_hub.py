@@ -124,3 +124,13 @@ print(json.dumps({"size": out.size, "depth": colorizer.generator.depth, "missing
     # It really came over HTTP into the cache, not from the folder.
     cached = list((tmp_path / "hf-home").rglob("model.safetensors"))
     assert cached and "models--acme--tiny-colorizer" in str(cached[0])
+
+
+def test_non_finite_weights_are_refused(tmp_path):
+    G = tiny_generator()
+    G.save_pretrained(tmp_path / "m")
+    state = {k: v.contiguous() for k, v in G.state_dict().items()}
+    state["net.model.0.weight"][0, 0, 0, 0] = float("nan")
+    save_file(state, tmp_path / "m" / "model.safetensors")
+    with pytest.raises(ModelLoadError, match=r"tensor net\.model\.0\.weight holds NaN or infinite values"):
+        UNetGenerator.from_pretrained(tmp_path / "m")

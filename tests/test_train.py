@@ -156,13 +156,26 @@ def test_an_epoch_sees_every_photo_exactly_once(hub_dataset, tmp_path, world_siz
 def test_publish_failure_keeps_the_export_and_says_how_to_retry(hub_dataset, tmp_path):
     run = tmp_path / "run"
     train(tiny_config(hub_dataset, run, max_steps=2))
-    before = {p.name: p.read_bytes() for p in (run / "model").iterdir() if p.name != "README.md"}
+    before = {p.name: p.read_bytes() for p in (run / "model").iterdir()}
     unreachable = HfApi(endpoint="http://127.0.0.1:9", token="hf_not_a_real_token")
     with pytest.raises(PublishError, match=r"could not publish to me/model.*python -m train\.publish .*run me/model"):
         publish(run, "me/model", api=unreachable)
-    after = {p.name: p.read_bytes() for p in (run / "model").iterdir() if p.name != "README.md"}
-    assert before == after
-    assert "me/model" in (run / "model" / "README.md").read_text()  # the card now names the repo
+    after = {p.name: p.read_bytes() for p in (run / "model").iterdir()}
+    assert before == after  # the export is left exactly as it was, card included
+
+
+def test_a_checkpoint_is_publishable_and_evaluable_as_a_model(hub_dataset, tmp_path):
+    from pix2pix_color.cli import main as cli_main
+    from train.publish import prepare_upload
+
+    run = tmp_path / "run"
+    train(tiny_config(hub_dataset, run, max_steps=2))
+    model = run / "checkpoints" / "last" / "pretrained_model"
+    sent = sorted(op.path_in_repo for op in prepare_upload(model, "me/checkpoint"))
+    assert sent == ["README.md", "config.json", "model.safetensors"]
+    report = tmp_path / "report.json"
+    status = cli_main(["evaluate", "--model", str(model), "--dataset", str(hub_dataset), "-q", "--output", str(report)])
+    assert status == 0 and json.loads(report.read_text())["model"]["n_images"] == 4
 
 
 def test_command_line_reports_bad_flags(capsys):

@@ -8,8 +8,9 @@ One global factor on the predicted a*b* restores the scale. It is chosen on phot
 split (never on validation): the smallest gain at which the outputs' mean colorfulness is within
 `--target-gap` percent of the same photos' real colorfulness. Smallest, because every step of gain
 costs fidelity (PSNR falls); -14% keeps a small margin inside the project's 15% tolerance. The gain
-goes into config.json (`chroma_gain`), so `from_pretrained` applies it; users can override it
-(`Colorizer(chroma_gain=...)`).
+goes into config.json (`chroma_gain`, or `temperature` for a classification head), so
+`from_pretrained` applies it; users scale it further with `color_strength` (`Colorizer(...,
+color_strength=1.2)`, the app's slider).
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ from pix2pix_color.image_processor import guided_upsample, resize, working_shape
 from pix2pix_color.metrics import colorfulness
 
 from . import data
-from .card import write_card
 from .config import TrainConfig
+from .export import export_model
 from .validate import run_validation, sample_grid
 
 logger = logging.getLogger(__name__)
@@ -111,14 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     record = json.loads(record_path.read_text())
     cfg = TrainConfig(**{**record["config"], "betas": tuple(record["config"]["betas"])})
     splits = data.load_splits(cfg)
-    photos = []
-    for example in splits.train:
-        if len(photos) >= args.photos:
-            break
-        if example["image"] is not None:
-            image, _ = data.decode_photo(data.read_bytes(example["image"]))
-            if image is not None:
-                photos.append(image)
+    photos = list(data.usable_photos(splits.train, args.photos))
 
     G = UNetGenerator.from_pretrained(str(export))
     # The knob: a regression head's a*b* are scaled (chroma_gain); a classification head's
@@ -133,12 +127,9 @@ def main(argv: list[str] | None = None) -> int:
         len(photos),
         curve[1.0],
     )
-    config = json.loads((export / "config.json").read_text())
-    config[knob] = value
-    (export / "config.json").write_text(json.dumps(config, sort_keys=True, indent=2))
+    G = G.with_decoding(**{knob: value})
 
     # Re-validate the calibrated model on the validation split, as training did, and redo the card.
-    G = UNetGenerator.from_pretrained(str(export))
     validation = list(data.validation_photos(splits, cfg.validation_images))
     summary = run_validation(G, validation, working_size=cfg.image_size)
     metrics = {"step": record["steps"], **{k: s.as_dict() for k, s in summary.items()}}
@@ -147,8 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         metrics["hints10"] = {k: s.as_dict() for k, s in hinted.items()}
     (run / "metrics.json").write_text(json.dumps(metrics, indent=2))
     grid = sample_grid(G, validation[: cfg.sample_images], working_size=cfg.image_size)
-    for target in (run / "samples.png", export / "samples.png"):
-        grid.save(target)
+    grid.save(run / "samples.png")  # export_model copies it into the model folder
     record["calibration"] = {
         "knob": knob,
         knob: value,
@@ -160,13 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     record["metrics"] = metrics
     record_path.write_text(json.dumps(record, indent=2, default=str))
-    write_card(
-        export,
-        record,
-        repo_id=None,
-        weights_dtype=cfg.export_dtype,
-        n_parameters=sum(p.numel() for p in G.parameters()),
-    )
+    export_model(G, export, cfg=cfg, record=record)  # config.json, weights and card, each by its one owner
     model, gray = summary["model"], summary["gray"]
     print(
         f"{knob} {value:.2f}; validation ({model.n_images} photos): "

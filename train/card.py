@@ -261,9 +261,17 @@ def build_model_card(
     )
 
 
-def write_card(export_dir: Path, record: dict, *, repo_id: str | None, weights_dtype: str, n_parameters: int) -> None:
+def render_card(export_dir: Path, record: dict, *, repo_id: str | None, weights_dtype: str, n_parameters: int) -> str:
+    """The model card (README.md) of the model in `export_dir`, as text."""
     weights_mb = (export_dir / "model.safetensors").stat().st_size / 1e6
     card = build_model_card(
         record, n_parameters=n_parameters, weights_dtype=weights_dtype, weights_mb=weights_mb, repo_id=repo_id
     )
-    card.save(export_dir / "README.md")
+    return str(card)
+
+
+def write_card(export_dir: Path, record: dict, *, repo_id: str | None, weights_dtype: str, n_parameters: int) -> None:
+    """The one writer of a model folder's README.md (export and checkpoints call it; publishing
+    renders its own copy for the upload and leaves the folder as exported)."""
+    text = render_card(export_dir, record, repo_id=repo_id, weights_dtype=weights_dtype, n_parameters=n_parameters)
+    (export_dir / "README.md").write_text(text, encoding="utf-8")

@@ -330,12 +330,13 @@ def to_model_space(rgb: Tensor) -> tuple[Tensor, Tensor]:
     return normalize_l(lab[:, :1]), normalize_ab(lab[:, 1:])
 
 
-def training_photos(splits: Splits, limit: int = 2000, short_side: int = 64) -> list[Tensor]:
-    """Up to `limit` training photos as small uint8 (3,h,w) tensors: enough for color statistics."""
-    photos = []
-    for example in splits.train:
-        if len(photos) >= limit:
-            break
+def usable_photos(split: IterableDataset, limit: int | None = None) -> Iterator[Image.Image]:
+    """A split's decodable color photos in stored order, at full resolution, up to `limit` (None or 0:
+    all). Unreadable rows, black-and-white photos and failed shards (already logged) are skipped."""
+    seen = 0
+    for example in split:
+        if limit and seen >= limit:
+            return
         if example["image"] is None:
             continue
         try:
@@ -343,8 +344,16 @@ def training_photos(splits: Splits, limit: int = 2000, short_side: int = 64) -> 
         except OSError:
             continue
         if image is not None:
-            photos.append(torch.from_numpy(np.asarray(resize_short_side(image, short_side)).transpose(2, 0, 1).copy()))
-    return photos
+            seen += 1
+            yield image
+
+
+def training_photos(splits: Splits, limit: int = 2000, short_side: int = 64) -> list[Tensor]:
+    """Up to `limit` training photos as small uint8 (3,h,w) tensors: enough for color statistics."""
+    return [
+        torch.from_numpy(np.asarray(resize_short_side(image, short_side)).transpose(2, 0, 1).copy())
+        for image in usable_photos(splits.train, limit)
+    ]
 
 
 def color_histogram(photos: list[Tensor], stride: int = 4) -> Tensor:
@@ -361,19 +370,7 @@ def color_histogram(photos: list[Tensor], stride: int = 4) -> Tensor:
 
 def validation_photos(splits: Splits, limit: int | None) -> Iterator[Image.Image]:
     """The validation split in its stored order, at full resolution; bad photos are skipped."""
-    seen = 0
-    for example in splits.validation:
-        if limit and seen >= limit:
-            return
-        if example["image"] is None:
-            continue  # a shard that could not be read (already logged)
-        try:
-            image, _ = decode_photo(read_bytes(example["image"]))
-        except OSError:
-            continue
-        if image is not None:
-            seen += 1
-            yield image
+    return usable_photos(splits.validation, limit)
 
 
 def count_examples(ds: IterableDataset) -> int:

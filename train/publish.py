@@ -23,7 +23,7 @@ from huggingface_hub.errors import HfHubHTTPError, LocalTokenNotFoundError
 from pix2pix_color.hub import ModelLoadError
 from pix2pix_color.models import UNetGenerator, count_parameters
 
-from .card import write_card
+from .card import render_card
 
 logger = logging.getLogger(__name__)
 
@@ -35,23 +35,28 @@ class PublishError(RuntimeError):
     """Publishing failed; the message says why and how to retry."""
 
 
-def commit_operations(export_dir: Path) -> list[CommitOperationAdd]:
-    """The one commit that publishing makes: exactly these files from the export folder."""
+def commit_operations(export_dir: Path, card: str | None = None) -> list[CommitOperationAdd]:
+    """The one commit that publishing makes: exactly these files from the export folder, with
+    `card` (text) as README.md in place of the folder's own when given."""
     missing = [name for name in UPLOADED_FILES if not (export_dir / name).is_file() and name not in OPTIONAL_FILES]
     if missing:
         raise PublishError(f"{export_dir} is not a complete export: missing {', '.join(missing)}")
     return [
-        CommitOperationAdd(path_in_repo=name, path_or_fileobj=str(export_dir / name))
+        CommitOperationAdd(
+            path_in_repo=name,
+            path_or_fileobj=card.encode() if name == "README.md" and card is not None else str(export_dir / name),
+        )
         for name in UPLOADED_FILES
         if (export_dir / name).is_file()
     ]
 
 
 def prepare_upload(run_dir: Path, repo_id: str, evaluations: dict[str, Path] | None = None) -> list[CommitOperationAdd]:
-    """Re-check the export and write a card naming the repo; returns the commit's operations.
+    """Re-check the export and render a card naming the repo; returns the commit's operations.
 
-    `run_dir` is a training run's folder (its model/ is sent, with the card rewritten from run.json
-    to name `repo_id`) or an export folder itself, sent as it is (the bundled default model).
+    `run_dir` is a training run's folder (its model/ is sent, with a card rendered from run.json
+    to name `repo_id`; the folder's own card is left as exported), an export folder, or a
+    checkpoint's pretrained_model/ folder, sent as they are (the bundled default model).
     `evaluations` ({name: report}) adds `pix2pix-color evaluate --output` reports to the run's
     record and card, e.g. the model on photo sets it was not validated on.
     """
@@ -72,7 +77,9 @@ def prepare_upload(run_dir: Path, repo_id: str, evaluations: dict[str, Path] | N
                 raise PublishError(f"--evaluation {name}={report}: not an evaluate report ({e})") from None
         record_path.write_text(json.dumps(record, indent=2, default=str))
         weights_dtype = record["config"].get("export_dtype", "float32")
-        write_card(export_dir, record, repo_id=repo_id, weights_dtype=weights_dtype, n_parameters=count_parameters(G))
+        card = render_card(export_dir, record, repo_id=repo_id, weights_dtype=weights_dtype,
+                           n_parameters=count_parameters(G))  # fmt: skip
+        return commit_operations(export_dir, card)
     return commit_operations(export_dir)
 
 
@@ -156,7 +163,10 @@ def main(argv: list[str] | None = None) -> int:
             target = Path(args.export_to)
             target.mkdir(parents=True, exist_ok=True)
             for op in prepare_upload(Path(args.run_dir), args.repo_id, evaluations):
-                shutil.copyfile(op.path_or_fileobj, target / op.path_in_repo)
+                if isinstance(op.path_or_fileobj, bytes):
+                    (target / op.path_in_repo).write_bytes(op.path_or_fileobj)
+                else:
+                    shutil.copyfile(op.path_or_fileobj, target / op.path_in_repo)
             print(target)
         else:
             print(publish(args.run_dir, args.repo_id, private=args.private, evaluations=evaluations))
