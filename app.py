@@ -21,7 +21,6 @@ import os
 import sys
 import tempfile
 import threading
-import time
 import uuid
 import zipfile
 from pathlib import Path
@@ -32,9 +31,10 @@ import torch
 from PIL import Image, ImageDraw
 
 from pix2pix_color import Colorizer, ImageError, ModelLoadError
-from pix2pix_color.color import gray_version
+from pix2pix_color.color import gray_version, is_grayscale
 from pix2pix_color.hints import HintError, parse_color, parse_hints_json, parse_video_hints_json
 from pix2pix_color.images import DEFAULT_MAX_PIXELS, open_image, save_png
+from pix2pix_color.inference import COLOR_STRENGTH_RANGE, WORKING_SIZE_RANGE
 from pix2pix_color.video import VideoError, read_frames
 
 try:  # ZeroGPU on Spaces; a no-op decorator anywhere else
@@ -62,7 +62,8 @@ MAX_VIDEO_SECONDS = float(os.environ.get("PIX2PIX_COLOR_MAX_VIDEO_SECONDS", "60"
 MAX_VIDEO_LINES = int(os.environ.get("PIX2PIX_COLOR_MAX_VIDEO_LINES", "1080"))  # 1080: up to 1920x1080
 MAX_VIDEO_MB = int(os.environ.get("PIX2PIX_COLOR_MAX_VIDEO_MB", "500"))
 MAX_BATCH_FILES = 20
-MAX_WORKING_SIZE = 1024
+MAX_WORKING_SIZE = WORKING_SIZE_RANGE[1]
+BATCH_GROUP = 4  # photos decoded and colorized per call in the Batch tab: memory holds one group
 COMPARE_GRAY = "the black-and-white input"
 COMPARE_REAL = "its real colors (color photos)"
 # Gradio owns this folder and cleans it (delete_cache below); our PNGs and zips live inside it too.
@@ -196,65 +197,55 @@ def _working_size(choice) -> int | None:
         size = int(choice)
     except (TypeError, ValueError):
         size = 0
-    if not 16 <= size <= MAX_WORKING_SIZE:
-        raise user_error(
-            f"Working resolution must be Auto or a number of pixels from 16 to {MAX_WORKING_SIZE}, not {choice!r}."
-        )
+    low, high = WORKING_SIZE_RANGE
+    if not low <= size <= high:
+        raise user_error(f"Working resolution must be Auto or a number of pixels from {low} to {high}, not {choice!r}.")
     return size
 
 
 def _strength(value) -> float:
+    low, high = COLOR_STRENGTH_RANGE
     try:
         strength = float(value)
     except (TypeError, ValueError):
         strength = -1.0
-    if not 0.0 <= strength <= 2.0:
-        raise user_error(f"Color strength must be a number from 0 to 2, not {value!r}.")
+    if not low <= strength <= high:
+        raise user_error(f"Color strength must be a number from {low:g} to {high:g}, not {value!r}.")
     return strength
 
 
 def _output_file(stem: str, suffix: str) -> Path:
-    """A fresh path inside Gradio's temp folder; files older than an hour are removed on the way."""
-    OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
-    now = time.time()
-    for old in OUTPUT_DIR.glob("*/*"):
-        try:  # another request may be sweeping the same files
-            if now - old.stat().st_mtime > OUTPUT_MAX_AGE_S:
-                old.unlink(missing_ok=True)
-                old.parent.rmdir()
-        except OSError:
-            pass
+    """A fresh path inside Gradio's cache folder. Gradio serves a returned file from there as it is
+    and tracks it, so `delete_cache` (see build_demo) removes it once it is OUTPUT_MAX_AGE_S old."""
     folder = OUTPUT_DIR / uuid.uuid4().hex
-    folder.mkdir()
+    folder.mkdir(parents=True)
     return folder / f"{stem}{suffix}"
-
-
-def _is_color(image: Image.Image) -> bool:
-    if image.mode in ("L", "LA", "1", "I", "I;16", "F"):
-        return False
-    small = np.asarray(image.convert("RGB").resize((64, 64)), dtype=np.int16)
-    return float(np.abs(np.diff(small, axis=-1)).mean()) > 2.0
 
 
 HINT_VIEW_SIDE = 768  # long side of the picture the visitor clicks hints on
 
 
-def hint_view(image: Image.Image, hints: list) -> tuple[Image.Image, float]:
-    """The photo (or a video's first frame) in black and white, small enough to click on quickly, with
-    the hints drawn on it. Returns the picture and its scale (view pixels per photo pixel).
-    """
+def hint_base(image: Image.Image) -> tuple[Image.Image, float]:
+    """The photo (or a video's first frame) in black and white, small enough to click on quickly, and
+    its scale (view pixels per photo pixel). Made once per upload and kept in the session, so a click
+    draws on it instead of decoding the upload again."""
     scale = min(1.0, HINT_VIEW_SIDE / max(image.size))
     view = image.convert("RGB").resize(
         (max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.BILINEAR
     )
-    view = Image.fromarray(gray_version(np.asarray(view)), "L").convert("RGB")
+    return Image.fromarray(gray_version(np.asarray(view)), "L").convert("RGB"), scale
+
+
+def draw_hints(base: Image.Image, hints: list, scale: float) -> Image.Image:
+    """`hint_base`'s picture with each hint ([x, y, color] in photo pixels) drawn as a dot of its color."""
+    view = base.copy()
     draw = ImageDraw.Draw(view)
     r = max(4, round(max(view.size) / 90))
     for x, y, color in hints:
         cx, cy = x * scale, y * scale
         draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=parse_color(color), outline="white", width=2)
         draw.ellipse((cx - r - 2, cy - r - 2, cx + r + 2, cy + r + 2), outline="black", width=1)
-    return view, scale
+    return view
 
 
 def _video_path(upload) -> str:
@@ -299,137 +290,118 @@ def _hints_note(hints: list) -> str:
     return f"{len(hints)} hint{'s' * (len(hints) != 1)}. Press **Colorize** to apply them."
 
 
-def hint_handlers(picture, what: str):
-    """The click panel's handlers (show, add, undo) for a photo, or for a video's first frame.
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' * (n != 1)}"
 
-    `picture(upload)` gives the image the hints are placed on; `what` names the upload in messages.
+
+class HintHandlers:
+    """The click panel (show, add, undo) for a photo, or for a video's first frame.
+
+    `picture(upload)` decodes the image the hints are placed on; it runs once per upload (`show`),
+    and the small black-and-white view it gives is kept in the session for every click after.
     """
 
-    def show(upload):
-        """A new upload: its hints start empty."""
-        if _path_of(upload) is None:
-            return None, [], 1.0, _hints_note([])
-        view, scale = hint_view(picture(upload), [])
-        return view, [], scale, _hints_note([])
+    def __init__(self, picture, what: str):
+        self.picture, self.what = picture, what
 
-    def add(upload, hints, scale, color, evt: gr.SelectData):
+    def show(self, upload):
+        """A new upload: its view, no hints yet. Returns (canvas, hints, base view, scale, note)."""
         if _path_of(upload) is None:
-            raise user_error(f"Upload a {what} first.", title=f"No {what}")
+            return None, [], None, 1.0, _hints_note([])
+        base, scale = hint_base(self.picture(upload))
+        return base, [], base, scale, _hints_note([])
+
+    def add(self, base, hints, scale, color, evt: gr.SelectData):
+        if base is None:
+            raise user_error(f"Upload a {self.what} first.", title=f"No {self.what}")
         try:
             color = "#{:02x}{:02x}{:02x}".format(*parse_color(color))
         except HintError as e:
             raise user_error(str(e), title="Unusable color") from None
         x, y = evt.index[0] / scale, evt.index[1] / scale
         hints = [*hints, [round(x, 1), round(y, 1), color]]
-        return hint_view(picture(upload), hints)[0], hints, _hints_note(hints)
+        return draw_hints(base, hints, scale), hints, _hints_note(hints)
 
-    def undo(upload, hints):
+    def undo(self, base, hints, scale):
         hints = hints[:-1]
-        return (hint_view(picture(upload), hints)[0] if _path_of(upload) else None), hints, _hints_note(hints)
+        return (draw_hints(base, hints, scale) if base is not None else None), hints, _hints_note(hints)
 
-    return show, add, undo
-
-
-def hint_panel(upload, handlers, *, title: str, canvas_label: str, ids: str, visible: bool, open: bool) -> gr.State:
-    """The click-to-hint panel under an upload (color picker, undo, clear, the picture to click), wired
-    to `handlers` from `hint_handlers`. Returns the State that holds the hints ([x, y, "#rrggbb"])."""
-    show, add, undo = handlers
-    hints, scale = gr.State([]), gr.State(1.0)
-    with gr.Accordion(title, open=open, visible=visible):
-        with gr.Row():
-            color = gr.ColorPicker(value="#c0392b", label="Hint color", elem_id=f"{ids}-color", scale=1)
-            undo_button = gr.Button("Undo last hint", size="sm", elem_id=f"{ids}-undo", scale=1)
-            clear_button = gr.Button("Clear hints", size="sm", elem_id=f"{ids}-clear", scale=1)
-        canvas = gr.Image(label=canvas_label, type="pil", interactive=False, elem_id=f"{ids}-canvas", buttons=[])
-        info = gr.Markdown(_hints_note([]), elem_id=f"{ids}-info")
-    if visible:
-        quiet = dict(api_visibility="undocumented", preprocess=False)
-        upload.change(show, [upload], [canvas, hints, scale, info], **quiet)
-        canvas.select(add, [upload, hints, scale, color], [canvas, hints, info], **quiet)
-        undo_button.click(undo, [upload, hints], [canvas, hints, info], **quiet)
-        clear_button.click(lambda upload: undo(upload, []), [upload], [canvas, hints, info], **quiet)
-    return hints
+    def clear(self, base, scale):
+        return self.undo(base, [], scale)
 
 
-def api_endpoint(name: str, handler, *inputs: gr.components.Component) -> None:
-    """A named API endpoint on hidden components: `inputs` in, one file out (what gradio_client calls)."""
-    gr.Button(visible=False).click(handler, list(inputs), [gr.File(visible=False)], api_name=name, preprocess=False)
+class Handlers:
+    """Everything the app does for a visitor, around one loaded `Colorizer`: plain methods that take
+    what the components hold and return what they show, so tests call them without a server. The tab
+    builders below only lay out components and wire them to these."""
 
+    def __init__(self, colorizer: Colorizer):
+        self.colorizer = colorizer
+        # The generator takes sides that are multiples of 2**depth; offer those, up to 1024 px.
+        step = colorizer.generator.multiple
+        self.working_sizes = ["Auto"] + [str(k * step) for k in range(1, 9) if k * step <= MAX_WORKING_SIZE]
+        self.photo_hints = HintHandlers(_open, "photo")
+        self.video_hints = HintHandlers(first_frame, "video")
+        # On ZeroGPU these hold the GPU; anywhere else they are the plain methods.
+        self._colorize_image = gpu(self._colorize_image)
+        self._colorize_group = gpu(self._colorize_group)
+        self._colorize_video_file = gpu_video(self._colorize_video_file)
 
-def photo_tab(colorize_ui, working_sizes: list[str], auto_size: int, takes_hints: bool) -> None:
-    """The photo tab: upload, options, the hint panel, the before/after slider, the PNG, the examples."""
-    with gr.Row():
-        with gr.Column():
-            photo = gr.Image(
-                label="Black-and-white (or color) photo",
-                type="filepath",
-                image_mode=None,
-                sources=["upload", "clipboard", "webcam"],
-                elem_id="photo-input",
+    # --- photos
+
+    def _colorize_image(self, image: Image.Image, working_size, strength: float, hints) -> Image.Image:
+        try:
+            return self.colorizer.colorize(
+                image, hints=hints or None, working_size=working_size, color_strength=strength
             )
-            with gr.Accordion("Options", open=False):
-                working = gr.Dropdown(
-                    working_sizes,
-                    value="Auto",
-                    label="Working resolution (long side, px)",
-                    info=f"Auto: {auto_size} px, the resolution the model was trained at.",
-                )
-                strength = gr.Slider(
-                    0.0,
-                    2.0,
-                    value=1.0,
-                    step=0.05,
-                    label="Color strength",
-                    info="1 = as calibrated on real photos; lower is more muted, higher more vivid.",
-                )
-                compare = gr.Radio(
-                    [COMPARE_GRAY, COMPARE_REAL],
-                    value=COMPARE_GRAY,
-                    label="Compare the result with",
-                )
-            hints = hint_panel(
-                photo,
-                hint_handlers(_open, "photo"),
-                title="Color hints: click the photo where you know the color",
-                canvas_label="Click to place a hint of the chosen color",
-                ids="hint",
-                visible=takes_hints,
-                open=True,
-            )
-            run = gr.Button("Colorize", variant="primary", elem_id="colorize-button")
-        with gr.Column():
-            slider = gr.ImageSlider(label="Before / after", type="pil", format="png", elem_id="result-slider")
-            download = gr.File(label="Download (PNG, full resolution)", elem_id="download-png")
-            info = gr.Markdown(elem_id="result-info")
-    run.click(
-        colorize_ui,
-        [photo, working, compare, strength, hints],
-        [slider, download, info],
-        api_visibility="undocumented",
-        preprocess=False,
-    )
-    if EXAMPLES_DIR.is_dir():
-        gr.Examples(
-            examples=[[str(p)] for p in sorted(EXAMPLES_DIR.glob("*.jpg"))],
-            inputs=[photo],
-            outputs=[slider, download, info],
-            fn=lambda upload: colorize_ui(upload, "Auto", COMPARE_GRAY),
-            cache_examples=True,
-            cache_mode="lazy",  # each example is computed once, on first click, not at start-up
-            preprocess=False,
-            label="Examples: real landscapes in black and white (sources and licenses: examples/LICENSES.md)",
-        )
-
-
-def batch_tab(colorizer: Colorizer, working_sizes: list[str]) -> None:
-    """The Batch tab: many photos in, a gallery and a zip of full-resolution PNGs out."""
-
-    @gpu
-    def colorize_batch(paths: list[str], working_size: int | None, strength: float) -> list:
-        return colorizer.colorize_batch(paths, working_size=working_size, color_strength=strength)
+        except ImageError as e:
+            raise user_error(str(e), title="Not a usable image") from None
+        except HintError as e:
+            raise user_error(str(e), title="Unusable color hints") from None
 
     @releases_memory
-    def colorize_many(uploads, working_size, strength=1.0):
+    def colorize_api(self, upload, working_size="Auto", color_strength=1.0, hints="") -> str:
+        """Colorize one photo at full resolution; returns the path of a lossless PNG.
+
+        `hints`: optional JSON list of [x, y, "#rrggbb"] in the photo's pixel coordinates.
+        """
+        image = _open(upload)
+        try:
+            points = parse_hints_json(hints)
+        except HintError as e:
+            raise user_error(str(e), title="Unusable color hints") from None
+        result = self._colorize_image(image, _working_size(working_size), _strength(color_strength), points)
+        path = _output_file(Path(_path_of(upload)).stem + "-colorized", ".png")
+        save_png(result, path)
+        return str(path)
+
+    @releases_memory
+    def colorize_ui(self, upload, working_size, compare, strength=1.0, hints=None):
+        """The photo tab: (before, after) for the slider, the PNG's path, a note."""
+        image = _open(upload)
+        result = self._colorize_image(image, _working_size(working_size), _strength(strength), hints)
+        path = _output_file(Path(_path_of(upload)).stem + "-colorized", ".png")
+        save_png(result, path)
+        shown = image.convert("RGB")
+        in_color = not is_grayscale(image)
+        if compare == COMPARE_REAL and in_color:
+            return (result, shown), str(path), "Left: colorized from its lightness alone. Right: the real colors."
+        if compare == COMPARE_REAL:
+            gr.Warning("This photo has no colors of its own: showing it against the black-and-white input instead.")
+        before = Image.fromarray(gray_version(np.asarray(shown)), "L").convert("RGB") if in_color else shown
+        note = f"{result.size[0]}x{result.size[1]} pixels, the size of your photo."
+        if hints:
+            note += f" {_plural(len(hints), 'color hint')} applied."
+        return (before, result), str(path), note
+
+    # --- many photos
+
+    def _colorize_group(self, paths: list[str], working_size, strength: float) -> list:
+        return self.colorizer.colorize_batch(paths, working_size=working_size, color_strength=strength)
+
+    @releases_memory
+    def colorize_many(self, uploads, working_size, strength=1.0):
+        """The Batch tab: a gallery of PNGs, the zip of them, and what was skipped and why."""
         if not uploads:
             raise user_error("Add one or more photos first.", title="No photos")
         if len(uploads) > MAX_BATCH_FILES:
@@ -442,55 +414,37 @@ def batch_tab(colorizer: Colorizer, working_sizes: list[str]) -> None:
                 paths.append(_checked_path(upload))
             except gr.Error as e:
                 problems.append(f"- **{os.path.basename(_path_of(upload) or 'image')}**: {e.message}")
-        # One call for all: photos that share a working shape go through the network together, and
-        # a photo that cannot be used comes back as its error without stopping the others.
-        results = colorize_batch(paths, size, strength)
         with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_STORED) as zf:  # PNGs do not compress further
-            for path, result in zip(paths, results):
-                name = os.path.basename(path)
-                if isinstance(result, Exception):
-                    problems.append(f"- **{name}**: {_without_folder(result, path)}")
-                    logger.info("refused in a batch: %s", _without_folder(result, path))
-                    continue
-                stem, n = Path(name).stem, 1
-                while f"{stem}.png" in used:
-                    n += 1
-                    stem = f"{Path(name).stem}-{n}"
-                used.add(f"{stem}.png")
-                png = archive.with_name(f"{stem}.png")
-                save_png(result, png)
-                zf.write(png, arcname=png.name)
-                gallery.append((str(png), name))
-        summary = f"{len(gallery)} of {len(uploads)} photos colorized."
+            # A few photos per call: those sharing a working shape go through the network together,
+            # one that cannot be used comes back as its error, and memory holds one group at a time.
+            for start in range(0, len(paths), BATCH_GROUP):
+                group = paths[start : start + BATCH_GROUP]
+                for path, result in zip(group, self._colorize_group(group, size, strength)):
+                    name = os.path.basename(path)
+                    if isinstance(result, Exception):
+                        problems.append(f"- **{name}**: {_without_folder(result, path)}")
+                        logger.info("refused in a batch: %s", _without_folder(result, path))
+                        continue
+                    stem, n = Path(name).stem, 1
+                    while f"{stem}.png" in used:
+                        n += 1
+                        stem = f"{Path(name).stem}-{n}"
+                    used.add(f"{stem}.png")
+                    png = archive.with_name(f"{stem}.png")
+                    save_png(result, png)
+                    zf.write(png, arcname=png.name)
+                    gallery.append((str(png), name))
+        summary = f"{len(gallery)} of {_plural(len(uploads), 'photo')} colorized."
         if problems:
             summary += " Skipped:\n" + "\n".join(problems)
         return gallery, (str(archive) if gallery else None), summary
 
-    files = gr.File(label="Photos", file_count="multiple", file_types=["image"], elem_id="batch-input")
-    with gr.Row():
-        batch_working = gr.Dropdown(working_sizes, value="Auto", label="Working resolution (long side, px)")
-        batch_strength = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label="Color strength")
-    run_batch = gr.Button("Colorize all", variant="primary")
-    gallery = gr.Gallery(label="Colorized", columns=4, format="png")
-    archive = gr.File(label="All results (zip of full-resolution PNGs)")
-    batch_info = gr.Markdown()
-    run_batch.click(
-        colorize_many,
-        [files, batch_working, batch_strength],
-        [gallery, archive, batch_info],
-        api_visibility="undocumented",
-        preprocess=False,
-    )
+    # --- videos
 
-
-def video_handlers(colorizer: Colorizer):
-    """The /colorize_video API handler and the Video tab's handler around a loaded `Colorizer`."""
-
-    @gpu_video
-    def colorize_video_file(path: str, strength: float, hints, progress) -> Path:
+    def _colorize_video_file(self, path: str, strength: float, hints, progress) -> Path:
         target = _output_file(Path(path).stem + "-colorized", ".mp4")
         try:
-            colorizer.colorize_video(
+            self.colorizer.colorize_video(
                 path,
                 target,
                 hints=hints or None,
@@ -505,7 +459,7 @@ def video_handlers(colorizer: Colorizer):
         return target
 
     @releases_memory
-    def colorize_video_api(upload, color_strength=1.0, hints="") -> str:
+    def colorize_video_api(self, upload, color_strength=1.0, hints="") -> str:
         """Colorize a video; returns the path of an H.264 MP4 with the input's frames, timing and audio.
 
         `hints`: optional JSON list of [x, y, "#rrggbb"] for the first frame (in its pixel coordinates), or
@@ -516,143 +470,203 @@ def video_handlers(colorizer: Colorizer):
             points = parse_video_hints_json(hints)
         except HintError as e:
             raise user_error(str(e), title="Unusable color hints") from None
-        return str(colorize_video_file(path, _strength(color_strength), points, None))
+        return str(self._colorize_video_file(path, _strength(color_strength), points, None))
 
     @releases_memory
-    def colorize_video_ui(upload, strength=1.0, hints=None, progress=gr.Progress()):
+    def colorize_video_ui(self, upload, strength=1.0, hints=None, progress=gr.Progress()):
+        """The Video tab: the MP4 to play, the MP4 to download, a note."""
         path = _video_path(upload)
 
         def report(done: int, total: int) -> None:
             progress((done, total or None), desc="Colorizing", unit="frames")
 
-        target = colorize_video_file(path, _strength(strength), hints or None, report)
+        target = self._colorize_video_file(path, _strength(strength), hints or None, report)
         note = "Colors carried along the motion within each shot, reset at cuts; the audio is the original's."
         if hints:
-            note += f" {len(hints)} color hint{'s' * (len(hints) != 1)} on the first frame, followed through its shot."
+            note += f" {_plural(len(hints), 'color hint')} on the first frame, followed through its shot."
         return str(target), str(target), note
 
-    return colorize_video_api, colorize_video_ui
+
+# --- layout: each tab in its own function, wired to Handlers ------------------------------------------
 
 
-def video_tab(colorize_video_ui, takes_hints: bool) -> None:
-    """The Video tab: a film in, the colorized MP4 (played beside the original) out."""
+def hint_panel(
+    upload, handlers: HintHandlers, *, title: str, canvas_label: str, ids: str, visible: bool, open: bool
+) -> gr.State:
+    """The click-to-hint panel under an upload (color picker, undo, clear, the picture to click), wired
+    to `handlers`. Returns the State that holds the hints ([x, y, "#rrggbb"])."""
+    hints, base, scale = gr.State([]), gr.State(None), gr.State(1.0)
+    with gr.Accordion(title, open=open, visible=visible):
+        with gr.Row():
+            color = gr.ColorPicker(value="#c0392b", label="Hint color", elem_id=f"{ids}-color", scale=1)
+            undo_button = gr.Button("Undo last hint", size="sm", elem_id=f"{ids}-undo", scale=1)
+            clear_button = gr.Button("Clear hints", size="sm", elem_id=f"{ids}-clear", scale=1)
+        canvas = gr.Image(label=canvas_label, type="pil", interactive=False, elem_id=f"{ids}-canvas", buttons=[])
+        info = gr.Markdown(_hints_note([]), elem_id=f"{ids}-info")
+    if visible:
+        quiet = dict(api_visibility="undocumented", preprocess=False)
+        upload.change(handlers.show, [upload], [canvas, hints, base, scale, info], **quiet)
+        canvas.select(handlers.add, [base, hints, scale, color], [canvas, hints, info], **quiet)
+        undo_button.click(handlers.undo, [base, hints, scale], [canvas, hints, info], **quiet)
+        clear_button.click(handlers.clear, [base, scale], [canvas, hints, info], **quiet)
+    return hints
+
+
+def strength_slider(**kwargs) -> gr.Slider:
+    low, high = COLOR_STRENGTH_RANGE
+    return gr.Slider(low, high, value=1.0, step=0.05, label="Color strength", **kwargs)
+
+
+def photo_tab(h: Handlers) -> None:
+    """The photo tab: upload, options, the hint panel, the before/after slider, the PNG, the examples."""
     with gr.Row():
         with gr.Column():
-            video_in = gr.Video(
-                label=f"Black-and-white film (up to {MAX_VIDEO_SECONDS:.0f} s, {MAX_VIDEO_LINES}p)",
-                sources=["upload"],
-                elem_id="video-input",
+            photo = gr.Image(
+                label="Black-and-white (or color) photo",
+                type="filepath",
+                image_mode=None,
+                sources=["upload", "clipboard", "webcam"],
+                elem_id="photo-input",
             )
-            video_strength = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label="Color strength")
-            video_hints = hint_panel(
-                video_in,
-                hint_handlers(first_frame, "video"),
-                title="Color hints on the first frame: they follow the content through its shot",
-                canvas_label="First frame: click to place a hint of the chosen color",
-                ids="video-hint",
-                visible=takes_hints,
-                open=False,
+            with gr.Accordion("Options", open=False):
+                auto = f"Auto: {h.colorizer.working_size} px, the resolution the model was trained at."
+                working = gr.Dropdown(
+                    h.working_sizes, value="Auto", label="Working resolution (long side, px)", info=auto
+                )
+                strength = strength_slider(
+                    info="1 = as calibrated on real photos; lower is more muted, higher more vivid."
+                )
+                compare = gr.Radio([COMPARE_GRAY, COMPARE_REAL], value=COMPARE_GRAY, label="Compare the result with")
+            hints = hint_panel(
+                photo,
+                h.photo_hints,
+                title="Color hints: click the photo where you know the color",
+                canvas_label="Click to place a hint of the chosen color",
+                ids="hint",
+                visible=h.colorizer.takes_hints,
+                open=True,
             )
-            run_video = gr.Button("Colorize video", variant="primary", elem_id="video-button")
+            run = gr.Button("Colorize", variant="primary", elem_id="colorize-button")
         with gr.Column():
-            video_out = gr.Video(label="Colorized", interactive=False, elem_id="video-output")
-            video_download = gr.File(label="Download (MP4, H.264, original audio)", elem_id="video-download")
-            video_info = gr.Markdown(elem_id="video-info")
-    run_video.click(
-        colorize_video_ui,
-        [video_in, video_strength, video_hints],
-        [video_out, video_download, video_info],
+            slider = gr.ImageSlider(label="Before / after", type="pil", format="png", elem_id="result-slider")
+            download = gr.File(label="Download (PNG, full resolution)", elem_id="download-png")
+            info = gr.Markdown(elem_id="result-info")
+    run.click(
+        h.colorize_ui,
+        [photo, working, compare, strength, hints],
+        [slider, download, info],
+        api_visibility="undocumented",
+        preprocess=False,
+    )
+    if EXAMPLES_DIR.is_dir():
+        gr.Examples(
+            examples=[[str(p)] for p in sorted(EXAMPLES_DIR.glob("*.jpg"))],
+            inputs=[photo],
+            outputs=[slider, download, info],
+            fn=lambda upload: h.colorize_ui(upload, "Auto", COMPARE_GRAY),
+            cache_examples=True,
+            cache_mode="lazy",  # each example is computed once, on first click, not at start-up
+            preprocess=False,
+            label="Examples: real landscapes in black and white (sources and licenses: examples/LICENSES.md)",
+        )
+
+
+def batch_tab(h: Handlers) -> None:
+    """The Batch tab: many photos in, a gallery and a zip of full-resolution PNGs out."""
+    files = gr.File(label="Photos", file_count="multiple", file_types=["image"], elem_id="batch-input")
+    with gr.Row():
+        working = gr.Dropdown(h.working_sizes, value="Auto", label="Working resolution (long side, px)")
+        strength = strength_slider()
+    run = gr.Button(f"Colorize all (up to {MAX_BATCH_FILES})", variant="primary", elem_id="batch-button")
+    gallery = gr.Gallery(label="Colorized", columns=4, elem_id="batch-gallery")
+    archive = gr.File(label="Download all (zip of PNGs)", elem_id="batch-zip")
+    info = gr.Markdown(elem_id="batch-info")
+    run.click(
+        h.colorize_many,
+        [files, working, strength],
+        [gallery, archive, info],
         api_visibility="undocumented",
         preprocess=False,
     )
 
 
+def video_tab(h: Handlers) -> None:
+    """The Video tab: a film in, the colorized MP4 (played beside the original) out."""
+    with gr.Row():
+        with gr.Column():
+            video = gr.Video(
+                label=f"Black-and-white film (up to {MAX_VIDEO_SECONDS:.0f} s, {MAX_VIDEO_LINES}p)",
+                sources=["upload"],
+                elem_id="video-input",
+            )
+            strength = strength_slider()
+            hints = hint_panel(
+                video,
+                h.video_hints,
+                title="Color hints on the first frame: they follow the content through its shot",
+                canvas_label="First frame: click to place a hint of the chosen color",
+                ids="video-hint",
+                visible=h.colorizer.takes_hints,
+                open=False,
+            )
+            run = gr.Button("Colorize video", variant="primary", elem_id="video-button")
+        with gr.Column():
+            played = gr.Video(label="Colorized", interactive=False, elem_id="video-output")
+            download = gr.File(label="Download (MP4, H.264, original audio)", elem_id="video-download")
+            info = gr.Markdown(elem_id="video-info")
+    run.click(
+        h.colorize_video_ui,
+        [video, strength, hints],
+        [played, download, info],
+        api_visibility="undocumented",
+        preprocess=False,
+    )
+
+
+def api_endpoint(name: str, handler, *inputs: gr.components.Component) -> None:
+    """A named API endpoint on hidden components: `inputs` in, one file out (what gradio_client calls)."""
+    gr.Button(visible=False).click(handler, list(inputs), [gr.File(visible=False)], api_name=name, preprocess=False)
+
+
+def api_endpoints(h: Handlers) -> None:
+    """The public API: one photo (or video) in, the colorized PNG (MP4) out."""
+    hidden = dict(visible=False)
+    api_endpoint(
+        "colorize",
+        h.colorize_api,
+        gr.File(**hidden),
+        gr.Dropdown(h.working_sizes, value="Auto", allow_custom_value=True, **hidden),
+        gr.Number(value=1.0, **hidden),
+        gr.Textbox(value="", **hidden),
+    )
+    api_endpoint(
+        "colorize_video",
+        h.colorize_video_api,
+        gr.File(**hidden),
+        gr.Number(value=1.0, **hidden),
+        gr.Textbox(value="", **hidden),
+    )
+
+
 def build_demo(colorizer: Colorizer) -> gr.Blocks:
     """The whole app around a loaded `Colorizer` (tests build it with a tiny model)."""
-    # The generator takes sides that are multiples of 2**depth; offer those, up to 1024 px.
-    step = colorizer.generator.multiple
-    working_sizes = ["Auto"] + [str(k * step) for k in range(1, 9) if k * step <= MAX_WORKING_SIZE]
-
-    takes_hints = colorizer.takes_hints
-    video_api, video_ui = video_handlers(colorizer)
-
-    @gpu
-    def colorize_image(image: Image.Image, working_size: int | None, strength: float = 1.0, hints=None) -> Image.Image:
-        try:
-            return colorizer.colorize(image, hints=hints or None, working_size=working_size, color_strength=strength)
-        except ImageError as e:
-            raise user_error(str(e), title="Not a usable image") from None
-        except HintError as e:
-            raise user_error(str(e), title="Unusable color hints") from None
-
-    @releases_memory
-    def colorize_api(upload, working_size="Auto", color_strength=1.0, hints="") -> str:
-        """Colorize one photo at full resolution; returns the path of a lossless PNG.
-
-        `hints`: optional JSON list of [x, y, "#rrggbb"] in the photo's pixel coordinates.
-        """
-        image = _open(upload)
-        try:
-            points = parse_hints_json(hints)
-        except HintError as e:
-            raise user_error(str(e), title="Unusable color hints") from None
-        result = colorize_image(image, _working_size(working_size), _strength(color_strength), points)
-        path = _output_file(Path(_path_of(upload)).stem + "-colorized", ".png")
-        save_png(result, path)
-        return str(path)
-
-    @releases_memory
-    def colorize_ui(upload, working_size, compare, strength=1.0, hints=None):
-        image = _open(upload)
-        result = colorize_image(image, _working_size(working_size), _strength(strength), hints)
-        path = _output_file(Path(_path_of(upload)).stem + "-colorized", ".png")
-        save_png(result, path)
-        shown = image.convert("RGB")
-        if compare == COMPARE_REAL:
-            if not _is_color(image):
-                gr.Warning("This photo has no colors of its own: showing it against the black-and-white input instead.")
-                before = shown
-            else:
-                return (result, shown), str(path), "Left: colorized from its lightness alone. Right: the real colors."
-        else:
-            before = Image.fromarray(gray_version(np.asarray(shown)), "L").convert("RGB") if _is_color(image) else shown
-        note = f"{result.size[0]}x{result.size[1]} pixels, the size of your photo."
-        if hints:
-            note += f" {len(hints)} color hint{'s' * (len(hints) != 1)} applied."
-        return (before, result), str(path), note
-
-    with gr.Blocks(
-        title="pix2pix-color: colorize black-and-white photos", delete_cache=(1800, OUTPUT_MAX_AGE_S)
-    ) as demo:
+    h = Handlers(colorizer)
+    title = "pix2pix-color: colorize black-and-white photos"
+    # Gradio deletes the files it serves (ours are written into its cache) once they are an hour old.
+    with gr.Blocks(title=title, delete_cache=(1800, OUTPUT_MAX_AGE_S)) as demo:
         gr.Markdown(
             "# pix2pix-color\nTurn black-and-white landscape photos into color, at full resolution.\n\n" + DISCLAIMER
         )
         with gr.Tab("Colorize a photo"):
-            photo_tab(colorize_ui, working_sizes, colorizer.working_size, takes_hints)
+            photo_tab(h)
         with gr.Tab("Batch"):
-            batch_tab(colorizer, working_sizes)
+            batch_tab(h)
         with gr.Tab("Video"):
-            video_tab(video_ui, takes_hints)
+            video_tab(h)
         with gr.Tab("How it works"):
             gr.Markdown(HOW_IT_WORKS)
             gr.Markdown(DISCLAIMER)
-
-        # The public API: one photo (or video) in, the colorized PNG (MP4) out.
-        api_endpoint(
-            "colorize",
-            colorize_api,
-            gr.File(visible=False),
-            gr.Dropdown(working_sizes, value="Auto", visible=False, allow_custom_value=True),
-            gr.Number(value=1.0, visible=False),
-            gr.Textbox(value="", visible=False),
-        )
-        api_endpoint(
-            "colorize_video",
-            video_api,
-            gr.File(visible=False),
-            gr.Number(value=1.0, visible=False),
-            gr.Textbox(value="", visible=False),
-        )
+        api_endpoints(h)
     return demo
 
 

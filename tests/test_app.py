@@ -229,19 +229,33 @@ def test_compare_with_real_colors_for_a_color_photo(app_client, tmp_path):
     assert np.asarray(Image.open(left).convert("HSV"))[..., 1].max() <= 2  # the black-and-white version
 
 
-def test_old_outputs_are_removed_when_new_ones_are_written(tmp_path, monkeypatch):
-    import time
+def test_outputs_are_served_in_place_and_removed_by_gradios_delete_cache(tmp_path):
+    """No sweep of our own: our PNGs are written into Gradio's cache, which serves them as they are,
+    tracks them, and deletes them with `delete_cache` once they are OUTPUT_MAX_AGE_S old."""
+    from gradio.route_utils import delete_files_created_by_app
+    from gradio_client import Client
 
-    monkeypatch.setattr(app, "OUTPUT_DIR", tmp_path / "outputs")
-    old = app._output_file("old", ".png")
-    old.write_bytes(b"png")
-    recent = app._output_file("recent", ".png")
-    recent.write_bytes(b"png")
-    an_hour_ago = time.time() - app.OUTPUT_MAX_AGE_S - 5
-    os.utime(old, (an_hour_ago, an_hour_ago))
-    new = app._output_file("new", ".png")
-    assert not old.exists() and not old.parent.exists()
-    assert recent.exists() and new.parent.is_dir()
+    from pix2pix_color import Colorizer
+
+    from .conftest import _free_port, tiny_generator
+
+    demo = app.build_demo(Colorizer(tiny_generator()))
+    assert demo.delete_cache == (1800, app.OUTPUT_MAX_AGE_S)
+    _, url, _ = app.serve(demo, server_port=_free_port(), prevent_thread_lock=True, quiet=True)
+    try:
+        photo = tmp_path / "p.png"
+        Image.new("L", (40, 30), 90).save(photo)
+        Client(url, verbose=False).predict(handle_file(str(photo)), api_name="/colorize")
+        ours = list(app.OUTPUT_DIR.rglob("p-colorized.png"))
+        tracked = {str(Path(f).resolve()) for files in demo.temp_file_sets for f in files}
+        served = [p for p in ours if str(p.resolve()) in tracked]
+        assert served, "the PNG is served from where it was written, and Gradio tracks it"
+        delete_files_created_by_app(demo, age=app.OUTPUT_MAX_AGE_S)
+        assert all(p.exists() for p in served)  # younger than the age: kept
+        delete_files_created_by_app(demo, age=None)
+        assert not any(p.exists() for p in served)
+    finally:
+        demo.close()
 
 
 def barn_scene(path: Path) -> Path:
@@ -396,3 +410,33 @@ def test_video_tab_in_a_real_browser(app_server, browser, tmp_path):
     assert "1 color hint on the first frame" in page.locator("#video-info").inner_text()
     page.screenshot(path=str(tmp_path / "video.png"), full_page=True)
     page.close()
+
+
+def test_handlers_work_without_a_server_and_a_hint_click_never_decodes_the_upload_again(tmp_path, monkeypatch):
+    from pix2pix_color import Colorizer
+
+    from .conftest import tiny_generator
+
+    h = app.Handlers(Colorizer(tiny_generator(hints=True)))
+    photo = barn_scene(tmp_path / "barn.png")
+    decodes = {"n": 0}
+    real_open = app.open_image
+
+    def counting_open(*args, **kwargs):
+        decodes["n"] += 1
+        return real_open(*args, **kwargs)
+
+    monkeypatch.setattr(app, "open_image", counting_open)
+    canvas, hints, base, scale, note = h.photo_hints.show(str(photo))
+    assert canvas.size == (320, 240) and hints == [] and scale == 1.0 and decodes["n"] == 1
+    for x in (100, 120, 140):
+        click = gr.SelectData(None, {"index": [x, 160], "value": None})
+        canvas, hints, note = h.photo_hints.add(base, hints, scale, "#c0392b", click)
+    canvas, hints, note = h.photo_hints.undo(base, hints, scale)
+    assert decodes["n"] == 1, "clicks and undo draw on the kept view"
+    assert hints == [[100.0, 160.0, "#c0392b"], [120.0, 160.0, "#c0392b"]] and note.startswith("2 hints")
+    assert tuple(np.asarray(canvas)[160, 100]) == (0xC0, 0x39, 0x2B)  # the dot, in the hint's color
+    (before, after), png, note = h.colorize_ui(str(photo), "Auto", app.COMPARE_GRAY, 1.0, hints)
+    assert after.size == (320, 240) and Image.open(png).size == (320, 240) and "2 color hints applied" in note
+    with pytest.raises(gr.Error, match="Color strength must be a number from 0 to 2"):
+        h.colorize_api(str(photo), "Auto", 3.0)

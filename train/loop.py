@@ -146,8 +146,13 @@ def train(cfg: TrainConfig) -> Path:
         run.data.total_steps,
         hardware_description(accelerator),
     )
-    run.bar = tqdm(total=run.data.total_steps, initial=progress.step, desc="train", dynamic_ncols=True,
-                   disable=not accelerator.is_main_process)  # fmt: skip
+    run.bar = tqdm(
+        total=run.data.total_steps,
+        initial=progress.step,
+        desc="train",
+        dynamic_ncols=True,
+        disable=not accelerator.is_main_process,
+    )
     first_step = progress.step
     run.nets.G.train()
     run.nets.D.train()
@@ -274,8 +279,12 @@ def prepare_data(cfg: TrainConfig, accelerator: Accelerator, progress: Progress)
         cache = None  # one process could not cache: all stream, so all run the same batches
     if cache is not None:
         progress.counters.update({k: max(progress.counters[k], v) for k, v in cache.skipped.items()})
-        logger.info("cached %d training photos in memory (%.0f MB); skipped %s",
-                    len(cache.photos), cache.nbytes / 2**20, cache.skipped)  # fmt: skip
+        logger.info(
+            "cached %d training photos in memory (%.0f MB); skipped %s",
+            len(cache.photos),
+            cache.nbytes / 2**20,
+            cache.skipped,
+        )
         if len(cache.photos) < 2 * accelerator.num_processes:
             raise SystemExit(too_few_photos(cfg, len(cache.photos), cache.skipped, accelerator.num_processes))
     color_weights = None
@@ -283,8 +292,12 @@ def prepare_data(cfg: TrainConfig, accelerator: Accelerator, progress: Progress)
         photos = cache.photos if cache is not None else data.training_photos(splits)
         histogram = data.color_histogram(photos)
         color_weights = ab_bins.rebalancing_weights(histogram, mix=cfg.color_rebalance).to(accelerator.device)
-        logger.info("color rebalancing (lambda %g): bin weights %.2f to %.2f",
-                    cfg.color_rebalance, color_weights.min(), color_weights.max())  # fmt: skip
+        logger.info(
+            "color rebalancing (lambda %g): bin weights %.2f to %.2f",
+            cfg.color_rebalance,
+            color_weights.min(),
+            color_weights.max(),
+        )
     validation = []
     if accelerator.is_main_process:  # only the main process validates: the others never decode the split
         validation = list(data.validation_photos(splits, cfg.validation_images))
@@ -312,8 +325,9 @@ def epoch_batches(run: Run):
     cfg, p, acc = run.cfg, run.progress, run.accelerator
     rank, world = acc.process_index, acc.num_processes
     if run.data.cache is not None:
-        return data.cached_batches(run.data.cache, cfg, epoch=p.epoch, rank=rank, world_size=world,
-                                   start_batch=p.batches_in_epoch)  # fmt: skip
+        return data.cached_batches(
+            run.data.cache, cfg, epoch=p.epoch, rank=rank, world_size=world, start_batch=p.batches_in_epoch
+        )
     loader = data.training_loader(run.data.splits, cfg, epoch=p.epoch, rank=rank, world_size=world)
     return itertools.islice(loader, p.batches_in_epoch, None)  # replays the epoch's order up to where it left
 
@@ -365,10 +379,20 @@ def train_step(run: Run, batch: dict) -> None:
     for group in (*nets.opt_g.param_groups, *nets.opt_d.param_groups):
         group["lr"] = lr
     losses = gan_step(
-        nets.G, nets.D, nets.D_plain, nets.opt_g, nets.opt_d, L, ab, cfg, acc,
-        adversarial=p.step >= cfg.l1_warmup_steps, hints=hints, color_weights=run.data.color_weights,
+        nets.G,
+        nets.D,
+        nets.D_plain,
+        nets.opt_g,
+        nets.opt_d,
+        L,
+        ab,
+        cfg,
+        acc,
+        adversarial=p.step >= cfg.l1_warmup_steps,
+        hints=hints,
+        color_weights=run.data.color_weights,
         generator=generator,
-    )  # fmt: skip
+    )
     if not losses.pop("finite"):
         p.bad_in_a_row += 1
         p.counters["non_finite_steps"] += 1
@@ -432,10 +456,17 @@ def checkpoint(run: Run) -> None:
             state["ema_n_averaged"] = nets.ema.n_averaged
 
         def card(folder: Path) -> None:
-            record = run_record(run.out, cfg=run.cfg, step=p.step, wall_seconds=state["elapsed"],
-                                hardware=hardware_description(run.accelerator), counters=p.counters)  # fmt: skip
-            write_card(folder, record, repo_id=None, weights_dtype="float32",
-                       n_parameters=count_parameters(nets.G_eval))  # fmt: skip
+            record = run_record(
+                run.out,
+                cfg=run.cfg,
+                step=p.step,
+                wall_seconds=state["elapsed"],
+                hardware=hardware_description(run.accelerator),
+                counters=p.counters,
+            )
+            write_card(
+                folder, record, repo_id=None, weights_dtype="float32", n_parameters=count_parameters(nets.G_eval)
+            )
 
         save_checkpoint(state, run.out, model=nets.G_eval, write_card=card, keep=run.cfg.keep_checkpoints)
     run.accelerator.wait_for_everyone()
@@ -450,15 +481,30 @@ def validate(run: Run) -> None:
         for n_hints in (0, 10) if cfg.hints else (0,):
             summary = run_validation(run.nets.G_eval, run.data.validation, working_size=cfg.image_size, hints=n_hints)
             prefix = f"val/hints{n_hints}/" if n_hints else "val/"
-            acc.log({f"{prefix}{name}/{k}": v for name, s in summary.items() for k, v in s.as_dict().items()
-                     if k != "n_images"}, step=step)  # fmt: skip
+            acc.log(
+                {
+                    f"{prefix}{name}/{k}": v
+                    for name, s in summary.items()
+                    for k, v in s.as_dict().items()
+                    if k != "n_images"
+                },
+                step=step,
+            )
             m, g = summary["model"], summary["gray"]
             logger.info(
                 "step %d validation%s: PSNR %.2f dB (gray %.2f), SSIM %.4f, AuC %.4f, hue hit %.3f, "
                 "colorfulness %.1f vs real %.1f (%+.1f%%)",
-                step, f" with {n_hints} hints" if n_hints else "", m.psnr, g.psnr, m.ssim, m.auc, m.hue_hit,
-                m.colorfulness, m.colorfulness_real, m.colorfulness_gap,
-            )  # fmt: skip
+                step,
+                f" with {n_hints} hints" if n_hints else "",
+                m.psnr,
+                g.psnr,
+                m.ssim,
+                m.auc,
+                m.hue_hit,
+                m.colorfulness,
+                m.colorfulness_real,
+                m.colorfulness_gap,
+            )
             results = {k: s.as_dict() for k, s in summary.items()}
             record.update(results) if n_hints == 0 else record.update({f"hints{n_hints}": results})
         grid = sample_grid(run.nets.G_eval, run.data.validation[: cfg.sample_images], working_size=cfg.image_size)
@@ -476,9 +522,15 @@ def finish(run: Run) -> Path:
     export_dir, p, acc = run.out / "model", run.progress, run.accelerator
     wall = p.elapsed + time.monotonic() - run.started
     if acc.is_main_process:
-        record = write_run_record(run.out, cfg=run.cfg, step=p.step, wall_seconds=wall,
-                                  hardware=hardware_description(acc), counters=p.counters,
-                                  timings=run.data.timings)  # fmt: skip
+        record = write_run_record(
+            run.out,
+            cfg=run.cfg,
+            step=p.step,
+            wall_seconds=wall,
+            hardware=hardware_description(acc),
+            counters=p.counters,
+            timings=run.data.timings,
+        )
         export_model(run.nets.G_eval, export_dir, cfg=run.cfg, record=record, discriminator=run.nets.D_plain)
         logger.info("exported %s (wall time %.1f min, skipped: %s)", export_dir, wall / 60, p.counters)
         if run.cfg.push_to_hub:
@@ -526,8 +578,12 @@ def pick_mixed_precision(cfg: TrainConfig) -> str:
             times.append(time.perf_counter() - start)
         seconds[mode] = min(times[1:])
     choice = "bf16" if seconds["bf16"] < 0.9 * seconds["no"] else "no"
-    logger.info("mixed precision: %s (probe: fp32 %.2f s, bf16 %.2f s per forward/backward)",
-                choice, seconds["no"], seconds["bf16"])  # fmt: skip
+    logger.info(
+        "mixed precision: %s (probe: fp32 %.2f s, bf16 %.2f s per forward/backward)",
+        choice,
+        seconds["no"],
+        seconds["bf16"],
+    )
     return choice
 
 

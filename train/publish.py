@@ -77,8 +77,9 @@ def prepare_upload(run_dir: Path, repo_id: str, evaluations: dict[str, Path] | N
                 raise PublishError(f"--evaluation {name}={report}: not an evaluate report ({e})") from None
         record_path.write_text(json.dumps(record, indent=2, default=str))
         weights_dtype = record["config"].get("export_dtype", "float32")
-        card = render_card(export_dir, record, repo_id=repo_id, weights_dtype=weights_dtype,
-                           n_parameters=count_parameters(G))  # fmt: skip
+        card = render_card(
+            export_dir, record, repo_id=repo_id, weights_dtype=weights_dtype, n_parameters=count_parameters(G)
+        )
         return commit_operations(export_dir, card)
     return commit_operations(export_dir)
 
