@@ -1,6 +1,7 @@
 """Colorization metrics on what users see: 8-bit RGB images at full resolution.
 
-- PSNR (dB) and SSIM (Wang et al. 2004, Gaussian window, via scikit-image) against the real photo;
+- PSNR (dB) and SSIM (Wang et al. 2004: Gaussian window, sigma 1.5, 11 px, per RGB channel at full
+  resolution; scikit-image's definition, computed in torch) against the real photo;
 - colorfulness (Hasler & Suesstrunk 2003) of outputs and of the real photos: a model that washes
   everything out to sepia scores well on PSNR, this catches it;
 - AuC of the cumulative ab-error curve over thresholds 0..150 (Zhang et al. 2016);
@@ -21,8 +22,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
-from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+from skimage.metrics import peak_signal_noise_ratio
 
 from .color import gray_version, rgb_to_lab
 from .hints import sample_hints
@@ -33,6 +35,7 @@ AUC_MAX_THRESHOLD = 150  # thresholds 0, 1, ..., 150 in ab units
 HUE_REAL_CHROMA = 20.0  # a real pixel counts as colorful from this C*ab on
 HUE_OUTPUT_CHROMA = 10.0  # an output pixel must reach this C*ab to count as colored at all
 HUE_TOLERANCE_DEG = 45.0
+SSIM_SIGMA = 1.5
 SSIM_WINDOW = 11  # scikit-image's Gaussian window for sigma 1.5: 2 * int(3.5 * sigma + 0.5) + 1
 PSNR_CAP = 100.0  # identical images score this instead of inf, so one cannot dominate a mean
 
@@ -51,21 +54,39 @@ def psnr(output: np.ndarray, target: np.ndarray) -> float:
     return min(PSNR_CAP, float(peak_signal_noise_ratio(target, output, data_range=255)))
 
 
+def _gaussian_taps(sigma: float = SSIM_SIGMA) -> torch.Tensor:
+    radius = (SSIM_WINDOW - 1) // 2
+    x = torch.arange(-radius, radius + 1, dtype=torch.float64)
+    taps = torch.exp(-(x**2) / (2 * sigma**2))
+    return (taps / taps.sum()).float()
+
+
 def ssim(output: np.ndarray, target: np.ndarray) -> float:
-    """Structural similarity of two (H,W,3) uint8 images, Wang et al.'s Gaussian-window settings."""
+    """Structural similarity of two (H,W,3) uint8 images, Wang et al. 2004 with their Gaussian window
+    (sigma 1.5, 11 px), per RGB channel, averaged over the pixels where the window fits and the channels.
+
+    The same definition as scikit-image's `structural_similarity(..., gaussian_weights=True, sigma=1.5,
+    use_sample_covariance=False, data_range=255, channel_axis=-1)` (tested to 1e-4), computed in float32
+    with separable convolutions in torch: 8-10x faster at 1.6 MP, which made it most of an
+    `evaluate` run's time. Why by hand: scikit-image's runs in float64 on one core; kornia's and
+    torchmetrics' pad the borders (other numbers) and would be a dependency for one function.
+    """
     if min(output.shape[:2]) < SSIM_WINDOW:  # the window cannot fit: 1 if identical, else 0
         return float(np.array_equal(output, target))
-    return float(
-        structural_similarity(
-            output,
-            target,
-            channel_axis=-1,
-            data_range=255,
-            gaussian_weights=True,
-            sigma=1.5,
-            use_sample_covariance=False,
-        )
-    )
+    x, y = (_chw(a).float()[:, None] for a in (output, target))  # (3,1,H,W)
+    taps = _gaussian_taps()
+
+    def blur(t: torch.Tensor) -> torch.Tensor:  # valid-only separable Gaussian: (N,1,H,W) -> (N,1,H-10,W-10)
+        return F.conv2d(F.conv2d(t, taps.view(1, 1, -1, 1)), taps.view(1, 1, 1, -1))
+
+    with torch.inference_mode():
+        mu_x, mu_y = blur(x), blur(y)
+        var_x = blur(x * x) - mu_x * mu_x
+        var_y = blur(y * y) - mu_y * mu_y
+        cov = blur(x * y) - mu_x * mu_y
+        c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+        s = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x * mu_x + mu_y * mu_y + c1) * (var_x + var_y + c2))
+        return float(s.mean(dim=(1, 2, 3)).double().mean())
 
 
 def colorfulness(image: np.ndarray) -> float:

@@ -322,7 +322,7 @@ def test_cli_evaluate_video_writes_a_report(tmp_path, capsys):
 def test_strip_composition_matches_the_photo_path(size):
     """The video path composes in strips of rows to bound memory; it must give the photo path's pixels."""
     from pix2pix_color.color import lab_to_rgb
-    from pix2pix_color.inference import apply_guided, guided_coefficients
+    from pix2pix_color.image_processor import apply_guided, guided_coefficients
     from pix2pix_color.video import compose_strips
 
     torch.manual_seed(0)
