@@ -1,8 +1,11 @@
-"""Lab conversion speed: pix2pix_color.color vs scikit-image vs the textbook torch formula.
+"""Lab conversion speed: pix2pix_color.color vs scikit-image, OpenCV, kornia and the textbook torch formula.
 
+    pip install -e ".[bench]"   # kornia (OpenCV comes with the app extra)
     python benchmarks/bench_color.py [--quick]
 
-Both directions on uint8 sRGB input: rgb -> Lab (float32), Lab -> rgb (float in [0,1]).
+Both directions on uint8 sRGB input: rgb -> Lab (float32), Lab -> rgb (float in [0,1]). The last
+column is each method's largest L*a*b* difference from scikit-image's float64 result: OpenCV's and
+kornia's are libraries that do this job; the table says whether one could replace ours.
 """
 
 from __future__ import annotations
@@ -50,6 +53,33 @@ def skimage_both(images: np.ndarray) -> tuple[float, float]:
     return t_forward, t_back
 
 
+def opencv_both(images: np.ndarray) -> tuple[float, float, np.ndarray] | None:
+    """OpenCV's cvtColor on float32 RGB in [0,1] (its exact path; the uint8 one quantizes Lab to bytes)."""
+    try:
+        import cv2
+    except ImportError:
+        return None
+    floats = [img.astype(np.float32) / 255 for img in images]
+    forward = timeit(
+        lambda: [cv2.cvtColor(img.astype(np.float32) / 255, cv2.COLOR_RGB2Lab) for img in images], repeat=3
+    )
+    labs = [cv2.cvtColor(f, cv2.COLOR_RGB2Lab) for f in floats]
+    back = timeit(lambda: [cv2.cvtColor(lab, cv2.COLOR_Lab2RGB) for lab in labs], repeat=3)
+    return forward, back, np.stack(labs)
+
+
+def kornia_both(tensor: torch.Tensor) -> tuple[float, float, np.ndarray] | None:
+    try:
+        from kornia.color import lab_to_rgb as k_lab_to_rgb
+        from kornia.color import rgb_to_lab as k_rgb_to_lab
+    except ImportError:
+        return None
+    lab = k_rgb_to_lab(tensor.float() / 255)
+    forward = timeit(lambda: k_rgb_to_lab(tensor.float() / 255))
+    back = timeit(lambda: k_lab_to_rgb(lab, clip=True))
+    return forward, back, lab.permute(0, 2, 3, 1).numpy()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
@@ -63,17 +93,30 @@ def main() -> None:
         images = rng.integers(0, 256, (n, h, w, 3), dtype=np.uint8)
         tensor = torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()
         sk_f, sk_b = skimage_both(images)
+        truth = np.stack([rgb2lab(img) for img in images])
         lab = rgb_to_lab(tensor)
         results = {
-            "scikit-image": (sk_f, sk_b),
+            "scikit-image": (sk_f, sk_b, truth),
+            "OpenCV cvtColor (float32)": opencv_both(images),
+            "kornia.color": kornia_both(tensor),
             "torch, textbook formula": (
                 timeit(lambda: naive_rgb_to_lab(tensor)),
                 timeit(lambda: naive_lab_to_rgb(lab)),
+                naive_rgb_to_lab(tensor).permute(0, 2, 3, 1).numpy(),
             ),
-            "pix2pix_color.color": (timeit(lambda: rgb_to_lab(tensor)), timeit(lambda: lab_to_rgb(lab))),
+            "pix2pix_color.color": (
+                timeit(lambda: rgb_to_lab(tensor)),
+                timeit(lambda: lab_to_rgb(lab)),
+                lab.permute(0, 2, 3, 1).numpy(),
+            ),
         }
-        for method, (forward, back) in results.items():
+        for method, result in results.items():
+            if result is None:
+                rows.append([name, method, "not installed", "", "", "", ""])
+                continue
+            forward, back, got = result
             total = forward + back
+            error = float(np.abs(got.astype(np.float64) - truth).max())
             rows.append(
                 [
                     name,
@@ -82,10 +125,12 @@ def main() -> None:
                     f"{back * 1e3:.0f}",
                     f"{total * 1e3:.0f}",
                     f"{(sk_f + sk_b) / total:.1f}x",
+                    f"{error:.1e}",
                 ]
             )
     print(f"Lab conversion, uint8 sRGB <-> float L*a*b*, median wall time ({machine()})\n")
-    print(table(["input", "method", "rgb->lab ms", "lab->rgb ms", "both ms", "vs scikit-image"], rows))
+    headers = ["input", "method", "rgb->lab ms", "lab->rgb ms", "both ms", "vs scikit-image", "max |dLab|"]
+    print(table(headers, rows))
 
 
 if __name__ == "__main__":

@@ -225,11 +225,19 @@ def lab_to_rgb(lab: Tensor, dtype: torch.dtype = torch.float32) -> Tensor:
     return _map_pixels(functools.partial(_lab_to_rgb_pixels, out_dtype=dtype), lab, 3, dtype)
 
 
+def _gray_pixels(rgb: Tensor) -> Tensor:
+    """(..., 3, P) sRGB -> (..., 1, P) uint8: `_lab_to_rgb_pixels` of (its L*, 0, 0), green row only
+    (with a* = b* = 0 the three rows agree), the same operations in the same order."""
+    c = _constants(rgb.device)
+    L = (116 * _f(c["xyzn_from_rgb"][1:2] @ _to_linear(rgb, c)) - 16).clamp(0.0, 100.0)
+    f = ((L + 16) / 116).expand(*L.shape[:-2], 3, L.shape[-1])
+    return _linear_to_srgb(c["rgb_from_xyzn"][1:2] @ _f_inverse(f)).mul_(255).round_().to(torch.uint8)
+
+
 def gray_version(image: np.ndarray) -> np.ndarray:
     """(H,W,3) uint8 photo -> (H,W) uint8: how it looks in black and white (its own L*, a* = b* = 0)."""
-    lab = rgb_to_lab(torch.from_numpy(np.require(image, requirements=["W"])).permute(2, 0, 1))
-    lab[1:] = 0
-    return lab_to_rgb(lab, dtype=torch.uint8)[1].numpy()
+    rgb = torch.from_numpy(np.require(image, requirements=["W"])).permute(2, 0, 1)
+    return _map_pixels(_gray_pixels, rgb, 1, torch.uint8)[0].numpy()
 
 
 # Mean chroma C*ab (over a 64x64 thumbnail) below which a photo counts as black and white. JPEG noise

@@ -10,9 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+# Pixels per strip of `compose_rgb`: 2^17 measured fastest at 12 MP on 2 cores (2^15: 1.3x slower, op overhead).
+STRIP_PIXELS = 1 << 17
 
 
 def working_shape(height: int, width: int, long_side: int, multiple: int) -> tuple[int, int]:
@@ -76,3 +80,50 @@ def resize(x: Tensor, size: Sequence[int]) -> Tensor:
     """(B,C,h,w) -> (B,C,*size), bilinear; antialiased when shrinking so L* does not alias."""
     shrinking = size[0] < x.shape[-2] or size[1] < x.shape[-1]
     return F.interpolate(x, size=tuple(size), mode="bilinear", antialias=shrinking, align_corners=False)
+
+
+def compose_rgb(L: Tensor, coefficients: Tensor, limit: Tensor) -> np.ndarray:
+    """L* (H,W), `guided_coefficients`' maps (4,h,w) and chroma bound (1,h,w) -> the colorized image
+    (H,W,3) uint8: `apply_guided` and `lab_to_rgb` fused, the way photos and video frames are finished.
+
+    In strips of rows that the CPU's threads take in turn, each straight into the output: bilinear
+    resizing (align_corners=False) is separable, so the maps are widened once and a strip blends two
+    of their rows, and a strip's temporaries stay in cache. A 12 MP photo never holds its full-size
+    a*b*, coefficient maps or float RGB (~600 MB); 1.5x faster than the whole-image path on 2 cores,
+    and the same pixels up to float rounding (tested). Why by hand: no library fuses guided filtering
+    with Lab decoding.
+    """
+    from .color import _lab_to_rgb_pixels, _pool, lab_to_rgb
+
+    H, W = L.shape
+    h, w = coefficients.shape[-2:]
+    maps = torch.cat([coefficients, limit]).float()  # (5,h,w): slope a, b, offset a, b, bound
+    if H < h or W < w:  # smaller than the working grid: the whole-image path, which antialiases
+        L_full = L.float()[None, None]
+        ab = apply_guided(maps[None, :4], maps[None, 4:], L_full)
+        return lab_to_rgb(torch.cat([L_full, ab], dim=1)[0], dtype=torch.uint8).permute(1, 2, 0).numpy()
+    wide = F.interpolate(maps[None], size=(h, W), mode="bilinear", align_corners=False)[0]  # (5,h,W)
+    source = ((torch.arange(H, dtype=torch.float32) + 0.5) * (h / H) - 0.5).clamp(min=0)
+    top = source.floor().long().clamp(max=h - 1)
+    bottom = (top + 1).clamp(max=h - 1)
+    weight = (source - top)[:, None]
+    out = np.empty((H, W, 3), np.uint8)
+    out_view = torch.from_numpy(out)
+    rows_per_strip = max(1, STRIP_PIXELS // W)
+    inference = torch.is_inference_mode_enabled()
+
+    def strip(start: int) -> None:
+        rows = slice(start, min(H, start + rows_per_strip))
+        with torch.inference_mode(inference):
+            upper = wide[:, top[rows]]
+            maps_strip = upper + (wide[:, bottom[rows]] - upper) * weight[rows]  # (5,n,W)
+            L_strip = L[rows].float()
+            ab = maps_strip[:2] * (L_strip / 100.0) + maps_strip[2:4]
+            chroma_squared = ab[0] * ab[0] + ab[1] * ab[1]
+            ab *= torch.rsqrt(chroma_squared.clamp(min=1e-12)).mul_(maps_strip[4]).clamp_(max=1.0)
+            rgb = _lab_to_rgb_pixels(torch.cat([L_strip[None], ab]).view(3, -1), out_dtype=torch.uint8)
+            out_view[rows] = rgb.view(3, -1, W).permute(1, 2, 0)
+
+    # Each strip's ops are below torch's intra-op threshold: the pool's threads do not compete with it.
+    list(_pool(max(1, torch.get_num_threads())).map(strip, range(0, H, rows_per_strip)))
+    return out

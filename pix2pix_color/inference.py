@@ -22,7 +22,7 @@ from torch import Tensor
 from .color import denormalize_ab, gray_to_l, lab_to_rgb, normalize_l, rgb_to_l
 from .hints import HintError, Hints, hint_channels, hint_points
 from .hub import ModelLoadError
-from .image_processor import guided_upsample, resize, working_shape
+from .image_processor import apply_guided, compose_rgb, guided_coefficients, guided_upsample, resize, working_shape
 from .images import DEFAULT_MAX_PIXELS, DecodedImage, ImageError, decode, exif_of, open_image
 from .models import UNetGenerator
 from .propagation import propagate_hints
@@ -145,9 +145,15 @@ class Colorizer:
             return gray_to_l(decoded.gray.to(self.device))[None, None]
         return rgb_to_l(decoded.rgb.to(self.device))[None]
 
-    def _compose(self, L: Tensor, ab: Tensor, alpha: Tensor | None, exif: bytes | None) -> Image.Image:
-        rgb = lab_to_rgb(torch.cat([L, ab], dim=1)[0], dtype=torch.uint8)
-        array = rgb.permute(1, 2, 0).cpu().numpy()
+    def _compose(
+        self, L: Tensor, coefficients: Tensor, limit: Tensor, alpha: Tensor | None, exif: bytes | None
+    ) -> Image.Image:
+        """L* (1,1,H,W) and the guided filter's maps ((4,h,w), (1,h,w)) -> the output image."""
+        if L.device.type == "cpu":
+            array = compose_rgb(L[0, 0], coefficients, limit)
+        else:  # on a GPU the whole image at once is fastest
+            ab = apply_guided(coefficients[None], limit[None], L)
+            array = lab_to_rgb(torch.cat([L, ab], dim=1)[0], dtype=torch.uint8).permute(1, 2, 0).cpu().numpy()
         if alpha is not None:
             image = Image.fromarray(np.dstack([array, alpha.numpy()]), "RGBA")
         else:
@@ -256,9 +262,9 @@ class Colorizer:
                 hint_maps = torch.stack([hint_channels(p.points, tuple(p.L.shape[-2:]), size) for p in photos])
                 hint_maps = hint_maps.to(self.device)
             ab_low = self._generate(L_low, color_strength, hint_maps)
+            coefficients, limit = guided_coefficients(L_low, ab_low)  # the low-resolution half, batched
             for k, (i, p) in enumerate(zip(chunk, photos)):
-                ab = guided_upsample(L_low[k : k + 1], ab_low[k : k + 1], p.L)
-                outputs[i] = self._compose(p.L, ab, p.alpha, p.exif)
+                outputs[i] = self._compose(p.L, coefficients[k], limit[k], p.alpha, p.exif)
         return outputs
 
     def colorize_video(

@@ -30,13 +30,12 @@ from pathlib import Path
 import av
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from . import temporal
-from .color import gray_to_l, is_grayscale, lab_to_rgb, rgb_to_l
+from .color import gray_to_l, is_grayscale, rgb_to_l
 from .hints import HintError, Hints, hint_channels, hint_points
-from .image_processor import apply_guided, guided_coefficients, resize
+from .image_processor import compose_rgb, guided_coefficients, resize
 from .inference import VERSION
 
 VIDEO_SUFFIXES = {
@@ -358,46 +357,9 @@ class _Pipeline:
         ab_low = torch.from_numpy(np.ascontiguousarray(np.stack(ab_carry))).permute(0, 3, 1, 2)
         coefficients, limit = guided_coefficients(L_low, ab_low)
         for k, frame in enumerate(frames):
-            rgb = compose_strips(frame.L_full[0, 0], torch.cat([coefficients[k], limit[k]]))
+            rgb = compose_rgb(frame.L_full[0, 0], coefficients[k], limit[k])
             frame.L_full = frame.L_carry = None  # type: ignore[assignment]  # free the frame's memory now
             yield frame, rgb
-
-
-STRIP_ROWS = 128
-
-
-def compose_strips(L: Tensor, maps: Tensor) -> np.ndarray:
-    """L* (H,W) and the guided filter's low-resolution maps (5,h,w: slope a, b, offset a, b, chroma
-    bound) -> the colorized frame (H,W,3) uint8, as `image_processor.apply_guided` + `lab_to_rgb` compute it.
-
-    In strips of rows: bilinear resizing (align_corners=False) is separable, so the maps are widened
-    once and each strip blends two of their rows. A 1080p frame then needs ~15 MB of temporaries
-    instead of ~150 MB: less memory churn between the decode, colorize and encode threads, and a
-    flat peak memory whatever the video's length.
-    """
-    H, W = L.shape
-    h, w = maps.shape[-2:]
-    if H < h or W < w:  # a frame smaller than the carry grid: the whole-frame path, which antialiases
-        L_full = L.float()[None, None]
-        ab = apply_guided(maps[None, :4], maps[None, 4:], L_full)
-        return lab_to_rgb(torch.cat([L_full, ab], dim=1)[0], dtype=torch.uint8).permute(1, 2, 0).numpy()
-    wide = F.interpolate(maps[None], size=(h, W), mode="bilinear", align_corners=False)[0]  # (5,h,W)
-    source = ((torch.arange(H, dtype=torch.float32) + 0.5) * (h / H) - 0.5).clamp(min=0)
-    top = source.floor().long().clamp(max=h - 1)
-    bottom = (top + 1).clamp(max=h - 1)
-    weight = (source - top)[:, None]
-    out = np.empty((H, W, 3), np.uint8)
-    for start in range(0, H, STRIP_ROWS):
-        rows = slice(start, min(H, start + STRIP_ROWS))
-        upper = wide[:, top[rows]]
-        strip = upper + (wide[:, bottom[rows]] - upper) * weight[rows]  # (5,n,W)
-        L_strip = L[rows].float()
-        ab = strip[:2] * (L_strip / 100.0) + strip[2:4]
-        chroma_squared = ab[0] * ab[0] + ab[1] * ab[1]
-        ab *= torch.rsqrt(chroma_squared.clamp(min=1e-12)).mul_(strip[4]).clamp_(max=1.0)
-        rgb = lab_to_rgb(torch.cat([L_strip[None], ab]), dtype=torch.uint8)
-        out[rows] = rgb.permute(1, 2, 0).numpy()
-    return out
 
 
 def _hints_by_frame(hints, width: int, height: int, takes_hints: bool) -> dict[int, np.ndarray]:

@@ -109,3 +109,12 @@ def test_gray_version_keeps_lightness_and_drops_color():
     L_photo = rgb_to_lab(torch.from_numpy(photo).permute(2, 0, 1))[0]
     L_gray = gray_to_l(torch.from_numpy(gray))
     assert torch.allclose(L_photo, L_gray, atol=0.5)
+
+
+def test_gray_version_is_the_lab_round_trip_with_a_and_b_zeroed_for_every_srgb_color():
+    from pix2pix_color.color import gray_version, lab_to_rgb, rgb_to_lab
+
+    every = np.stack(np.meshgrid(*[np.arange(256)] * 3, indexing="ij"), -1).reshape(4096, 4096, 3).astype(np.uint8)
+    lab = rgb_to_lab(torch.from_numpy(every).permute(2, 0, 1))
+    lab[1:] = 0
+    assert np.array_equal(gray_version(every), lab_to_rgb(lab, dtype=torch.uint8)[1].numpy())

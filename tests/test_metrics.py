@@ -142,3 +142,31 @@ def test_a_photo_the_colorizer_refuses_is_skipped_with_a_note(photos, caplog):
     summary = evaluate(refuse_the_first, photos[:3])
     assert summary["model"].n_images == 2
     assert "photo.jpg: refused" in caplog.text
+
+
+def test_the_fast_metrics_equal_scikit_images_and_the_first_implementation(photos):
+    """SSIM, PSNR and colorfulness are computed by hand for speed: they must be the same numbers."""
+    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+    from pix2pix_color.metrics import metrics_against
+
+    real = np.asarray(landscape(160, 120, seed=3))
+    rng = np.random.default_rng(0)
+    noisy = np.clip(real.astype(int) + rng.integers(-25, 25, real.shape), 0, 255).astype(np.uint8)
+    gray = gray_version(real)
+    for output in (noisy, np.repeat(gray[..., None], 3, axis=-1)):
+        expected = structural_similarity(
+            output, real, channel_axis=-1, data_range=255, gaussian_weights=True, sigma=1.5,
+            use_sample_covariance=False,
+        )  # fmt: skip
+        assert ssim(output, real) == pytest.approx(expected, abs=1e-6)
+        assert psnr(output, real) == pytest.approx(peak_signal_noise_ratio(real, output, data_range=255), abs=1e-9)
+    r, g, b = (noisy[..., i].astype(np.float64) for i in range(3))
+    rg, yb = r - g, 0.5 * (r + g) - b
+    expected = np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean())
+    assert colorfulness(noisy) == pytest.approx(expected, rel=1e-9)
+    # A black-and-white output given as (H,W) scores exactly as its RGB version (up to Lab's float noise).
+    as_2d, as_rgb = metrics_against([gray, np.repeat(gray[..., None], 3, axis=-1)], real)
+    assert as_2d.ssim == pytest.approx(as_rgb.ssim, abs=1e-6) and as_2d.psnr == pytest.approx(as_rgb.psnr)
+    assert as_2d.auc == pytest.approx(as_rgb.auc, abs=2e-3) and as_2d.colorfulness == as_rgb.colorfulness == 0.0
+    assert as_2d.hue_hit == as_rgb.hue_hit == 0.0

@@ -319,17 +319,17 @@ def test_cli_evaluate_video_writes_a_report(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("size", [(1080, 1920), (480, 854), (63, 95), (1, 1)])
-def test_strip_composition_matches_the_photo_path(size):
-    """The video path composes in strips of rows to bound memory; it must give the photo path's pixels."""
+def test_strip_composition_matches_the_whole_image_path(size):
+    """Photos and frames are finished in strips of rows (memory, speed); the pixels must be those of
+    `apply_guided` + `lab_to_rgb` on the whole image."""
     from pix2pix_color.color import lab_to_rgb
-    from pix2pix_color.image_processor import apply_guided, guided_coefficients
-    from pix2pix_color.video import compose_strips
+    from pix2pix_color.image_processor import apply_guided, compose_rgb, guided_coefficients
 
     torch.manual_seed(0)
     L_low, ab_low = torch.rand(1, 1, 144, 256) * 100, torch.randn(1, 2, 144, 256) * 30
     coefficients, limit = guided_coefficients(L_low, ab_low)
     L = (torch.rand(1, 1, *size) * 100).half()
     expected = lab_to_rgb(torch.cat([L.float(), apply_guided(coefficients, limit, L.float())], 1)[0], dtype=torch.uint8)
-    got = compose_strips(L[0, 0], torch.cat([coefficients[0], limit[0]]))
+    got = compose_rgb(L[0, 0], coefficients[0], limit[0])
     assert got.shape == (*size, 3)
     assert np.abs(got.astype(int) - expected.permute(1, 2, 0).numpy()).max() <= 1  # float rounding only
