@@ -161,11 +161,13 @@ def speed(colorizer: Colorizer, folder: Path, quick: bool) -> None:
     print(table(["input", "pipeline", "frames/s", "ms/frame", "time vs naive"], rows))
 
 
+# VmHWM rather than ru_maxrss, which after fork+exec starts from the parent's own peak on Linux.
 MEMORY_CHILD = """
-import resource, sys
+import re, sys
+from pathlib import Path
 from pix2pix_color import Colorizer
 Colorizer.from_pretrained().colorize_video(sys.argv[1], sys.argv[2])
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(re.search(r"VmHWM:\\s+(\\d+) kB", Path("/proc/self/status").read_text()).group(1))
 """
 
 

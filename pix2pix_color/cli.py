@@ -159,7 +159,7 @@ def colorize_command(args: argparse.Namespace) -> int:
 
 
 def evaluate_command(args: argparse.Namespace) -> int:
-    from .metrics import evaluate
+    from .metrics import METHODS, evaluate
 
     try:
         colorizer = _load(args)
@@ -196,6 +196,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
     print(f"{'metric':<28}{'model':>10}{'gray':>10}")
     for name, m, g in rows:
         print(f"{name:<28}{m:>10}{g:>10}")
+    print(f"SSIM: {METHODS['ssim']}")
     report = {
         "source": source,
         "model_id": str(args.model) if args.model else "default",
@@ -203,6 +204,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
         "hints_per_photo": args.hints_per_photo,
         "model": model.as_dict(),
         "gray": gray.as_dict(),
+        "methods": METHODS,
     }
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)

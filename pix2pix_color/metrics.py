@@ -31,6 +31,17 @@ from .hints import sample_hints
 
 logger = logging.getLogger(__name__)
 
+# How each metric is computed, in words: written into every `pix2pix-color evaluate` report.
+METHODS = {
+    "psnr": "dB on 8-bit RGB at full resolution against the real photo, capped at 100",
+    "ssim": "Wang et al. 2004: Gaussian window sigma 1.5 (11 px), per RGB channel at full resolution, "
+    "mean over the pixels where the window fits (scikit-image's structural_similarity with "
+    "gaussian_weights=True, use_sample_covariance=False, data_range=255), computed in float32",
+    "auc": "area under the CDF of per-pixel a*b* error, thresholds 0-150 (Zhang et al. 2016)",
+    "hue_hit": "share of the real photo's pixels with C*ab >= 20 where the output has C*ab >= 10 and a hue "
+    "within 45 degrees",
+    "colorfulness": "Hasler and Suesstrunk 2003, on 8-bit RGB",
+}
 AUC_MAX_THRESHOLD = 150  # thresholds 0, 1, ..., 150 in ab units
 HUE_REAL_CHROMA = 20.0  # a real pixel counts as colorful from this C*ab on
 HUE_OUTPUT_CHROMA = 10.0  # an output pixel must reach this C*ab to count as colored at all

@@ -60,7 +60,9 @@ def test_evaluate_folder_writes_model_and_gray_baseline(tiny_model_dir, tmp_path
     report = json.loads(report_path.read_text())
     assert report["model"]["n_images"] == 3 and report["gray"]["n_images"] == 3
     assert report["gray"]["colorfulness"] < 1 and np.isfinite(report["model"]["psnr"])
-    assert "PSNR" in capsys.readouterr().out
+    assert "Gaussian window sigma 1.5 (11 px), per RGB channel at full resolution" in report["methods"]["ssim"]
+    out = capsys.readouterr().out
+    assert "PSNR" in out and "SSIM: Wang et al. 2004" in out
 
 
 def test_save_png_is_lossless_and_leaves_nothing_half_written(tmp_path, monkeypatch):
