@@ -97,7 +97,7 @@ def main() -> None:
     outputs = [np.asarray(o) for o in colorizer.colorize_batch([Image.fromarray(g, "L") for g in grays])]
     baselines = [np.repeat(g[..., None], 3, axis=-1) for g in grays]
     start = time.perf_counter()
-    ours = [metrics_against([o, b], r) for o, b, r in zip(outputs, baselines, reals)]
+    ours = [metrics_against([o, g], r) for o, g, r in zip(outputs, grays, reals)]  # as evaluate calls it
     t_ours = (time.perf_counter() - start) / n
     start = time.perf_counter()
     naive = [(naive_metrics(o, r), naive_metrics(b, r)) for o, b, r in zip(outputs, baselines, reals)]
