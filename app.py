@@ -489,6 +489,10 @@ class Handlers:
 
 # --- layout: each tab in its own function, wired to Handlers ------------------------------------------
 
+# The page's own events: not in the API docs (the API is /colorize and /colorize_video), and given
+# the uploads' file data as it is (the handlers check and open files themselves).
+UI_EVENT = dict(api_visibility="undocumented", preprocess=False)
+
 
 def hint_panel(
     upload, handlers: HintHandlers, *, title: str, canvas_label: str, ids: str, visible: bool, open: bool
@@ -504,11 +508,10 @@ def hint_panel(
         canvas = gr.Image(label=canvas_label, type="pil", interactive=False, elem_id=f"{ids}-canvas", buttons=[])
         info = gr.Markdown(_hints_note([]), elem_id=f"{ids}-info")
     if visible:
-        quiet = dict(api_visibility="undocumented", preprocess=False)
-        upload.change(handlers.show, [upload], [canvas, hints, base, scale, info], **quiet)
-        canvas.select(handlers.add, [base, hints, scale, color], [canvas, hints, info], **quiet)
-        undo_button.click(handlers.undo, [base, hints, scale], [canvas, hints, info], **quiet)
-        clear_button.click(handlers.clear, [base, scale], [canvas, hints, info], **quiet)
+        upload.change(handlers.show, [upload], [canvas, hints, base, scale, info], **UI_EVENT)
+        canvas.select(handlers.add, [base, hints, scale, color], [canvas, hints, info], **UI_EVENT)
+        undo_button.click(handlers.undo, [base, hints, scale], [canvas, hints, info], **UI_EVENT)
+        clear_button.click(handlers.clear, [base, scale], [canvas, hints, info], **UI_EVENT)
     return hints
 
 
@@ -551,13 +554,7 @@ def photo_tab(h: Handlers) -> None:
             slider = gr.ImageSlider(label="Before / after", type="pil", format="png", elem_id="result-slider")
             download = gr.File(label="Download (PNG, full resolution)", elem_id="download-png")
             info = gr.Markdown(elem_id="result-info")
-    run.click(
-        h.colorize_ui,
-        [photo, working, compare, strength, hints],
-        [slider, download, info],
-        api_visibility="undocumented",
-        preprocess=False,
-    )
+    run.click(h.colorize_ui, [photo, working, compare, strength, hints], [slider, download, info], **UI_EVENT)
     if EXAMPLES_DIR.is_dir():
         gr.Examples(
             examples=[[str(p)] for p in sorted(EXAMPLES_DIR.glob("*.jpg"))],
@@ -581,13 +578,7 @@ def batch_tab(h: Handlers) -> None:
     gallery = gr.Gallery(label="Colorized", columns=4, elem_id="batch-gallery")
     archive = gr.File(label="Download all (zip of PNGs)", elem_id="batch-zip")
     info = gr.Markdown(elem_id="batch-info")
-    run.click(
-        h.colorize_many,
-        [files, working, strength],
-        [gallery, archive, info],
-        api_visibility="undocumented",
-        preprocess=False,
-    )
+    run.click(h.colorize_many, [files, working, strength], [gallery, archive, info], **UI_EVENT)
 
 
 def video_tab(h: Handlers) -> None:
@@ -614,13 +605,7 @@ def video_tab(h: Handlers) -> None:
             played = gr.Video(label="Colorized", interactive=False, elem_id="video-output")
             download = gr.File(label="Download (MP4, H.264, original audio)", elem_id="video-download")
             info = gr.Markdown(elem_id="video-info")
-    run.click(
-        h.colorize_video_ui,
-        [video, strength, hints],
-        [played, download, info],
-        api_visibility="undocumented",
-        preprocess=False,
-    )
+    run.click(h.colorize_video_ui, [video, strength, hints], [played, download, info], **UI_EVENT)
 
 
 def api_endpoint(name: str, handler, *inputs: gr.components.Component) -> None:
