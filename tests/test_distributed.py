@@ -94,3 +94,16 @@ def test_processes_share_one_precision_decision_and_only_the_main_one_decodes_va
     rank0, rank1 = (json.loads((run / f"rank{r}.json").read_text()) for r in (0, 1))
     assert rank0["precision"] == rank1["precision"] == "bf16"  # the main process's answer, everywhere
     assert rank0["validation_decoded"] == 4 and rank1["validation_decoded"] == 0
+
+
+def test_too_few_usable_photos_across_two_processes_fail_fast_with_the_total(tmp_path):
+    from .conftest import jpeg_bytes, landscape, write_hub_dataset
+
+    usable = [jpeg_bytes(landscape(40, 36, seed=i)) for i in range(3)]
+    gray = [jpeg_bytes(landscape(40, 36, seed=9 + i).convert("L").convert("RGB")) for i in range(2)]
+    validation = [jpeg_bytes(landscape(40, 36, seed=50))]
+    dataset = write_hub_dataset(tmp_path / "ds", {"train": usable + gray, "validation": validation}, shards=1)
+    done = launch("none", dataset, tmp_path / "run", "--max-steps", "3", "--cache-limit-gb", "0", timeout=240)
+    assert done.returncode != 0  # and no hang: the timeout did not fire
+    assert "only 3 usable training photo(s); a step needs at least 2 per process (4 in all)" in done.stderr
+    assert "Skipped: 2 black and white" in done.stderr

@@ -49,6 +49,14 @@ def mean_over_processes(values: dict[str, Tensor], accelerator: Accelerator) -> 
     return dict(zip(values, stacked.tolist()))
 
 
+def sum_over_processes(counts: dict[str, int], accelerator: Accelerator) -> dict[str, int]:
+    """Integer counts of each process -> their totals, on every process."""
+    if accelerator.num_processes == 1 or not counts:
+        return dict(counts)
+    totals = accelerator.reduce(torch.tensor(list(counts.values()), device=accelerator.device), reduction="sum")
+    return dict(zip(counts, (int(v) for v in totals.tolist())))
+
+
 def rng_state() -> dict[str, Tensor]:
     state = {"torch": torch.get_rng_state()}
     if torch.cuda.is_available():

@@ -35,7 +35,14 @@ from . import data
 from .card import write_card
 from .checkpoint import load_latest_checkpoint, save_checkpoint
 from .config import CHANGEABLE_ON_RESUME, TrainConfig, command_line, resume_conflicts
-from .distributed import all_rng_states, decided_on_main, everyone, mean_over_processes, set_rng_state
+from .distributed import (
+    all_rng_states,
+    decided_on_main,
+    everyone,
+    mean_over_processes,
+    set_rng_state,
+    sum_over_processes,
+)
 from .export import export_model, run_record, write_run_record
 from .hints import simulate_hints
 from .publish import publish_or_explain
@@ -352,8 +359,9 @@ def train_epoch(run: Run) -> None:
     else:
         return  # the last step was reached inside the epoch
     if whole_epoch and not stepped:  # an epoch without a single trainable batch: the next would be the same
-        skipped = {k: p.counters[k] - skipped_before[k] for k in p.counters}
-        raise SystemExit(too_few_photos(run.cfg, usable, skipped, acc.num_processes))
+        seen = {k: p.counters[k] - skipped_before[k] for k in p.counters} | {"usable": usable}
+        seen = sum_over_processes(seen, acc)  # each process saw its own share of the photos
+        raise SystemExit(too_few_photos(run.cfg, seen.pop("usable"), seen, acc.num_processes))
     p.epoch += 1
     p.batches_in_epoch = 0
     logger.info("epoch %d done at step %d; skipped so far: %s", p.epoch, p.step, p.counters)
