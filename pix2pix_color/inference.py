@@ -19,6 +19,7 @@ import torch
 from PIL import Image
 from torch import Tensor
 
+from .backends import OnnxRuntimeBackend, choose_backend
 from .color import denormalize_ab, gray_to_l, lab_to_rgb, normalize_l, rgb_to_l
 from .hints import HintError, Hints, hint_channels, hint_points
 from .hub import ModelLoadError
@@ -70,8 +71,10 @@ class Colorizer:
         max_pixels: int = DEFAULT_MAX_PIXELS,
         color_strength: float = 1.0,
         model_id: str | None = None,
+        backend: OnnxRuntimeBackend | None = None,
     ):
         self.model_id = model_id or "(unnamed)"  # written into every colorized PNG
+        self.backend = backend  # None: the generator runs in PyTorch
         self.device = torch.device(device) if device is not None else next(generator.parameters()).device
         self.generator = generator.to(self.device).eval()
         self.working_size = check_working_size(working_size) or generator.image_size
@@ -87,9 +90,16 @@ class Colorizer:
         working_size: int | None = None,
         max_pixels: int = DEFAULT_MAX_PIXELS,
         color_strength: float = 1.0,
+        backend: str = "auto",
         **hub_kwargs,
     ) -> Colorizer:
-        """Load a Hub repo id or local folder; with no `model`, the model bundled with the package."""
+        """Load a Hub repo id or local folder; with no `model`, the model bundled with the package.
+
+        `backend`: "torch", "onnxruntime" (the model's `onnx/model.onnx` in ONNX Runtime, CPU only; needs
+        `pip install pix2pix-color[onnx]`), or "auto": ONNX Runtime on a CPU when it is installed, the
+        model ships the graph and a timed run is faster there; PyTorch otherwise. `colorizer.backend`
+        says which was chosen (None: PyTorch).
+        """
         bundled = model is None
         if bundled:
             model = default_model_path()
@@ -99,6 +109,9 @@ class Colorizer:
                 )
         generator = UNetGenerator.from_pretrained(os.fspath(model), **hub_kwargs)
         model_id = f"{BUNDLED_MODEL_ID} (bundled with the package)" if bundled else os.fspath(model)
+        target = torch.device(device) if device is not None else torch.device("cpu")
+        size = check_working_size(working_size) or generator.image_size
+        runtime = choose_backend(backend, os.fspath(model), generator.eval(), target, size, **hub_kwargs)
         return cls(
             generator,
             device=device,
@@ -106,6 +119,7 @@ class Colorizer:
             max_pixels=max_pixels,
             color_strength=color_strength,
             model_id=model_id,
+            backend=runtime,
         )
 
     def _working_shape(self, height: int, width: int, working_size: int | None) -> tuple[int, int]:
@@ -126,7 +140,8 @@ class Colorizer:
         """
         strength = self.color_strength if color_strength is None else _check_strength(color_strength)
         gain = self.generator.chroma_gain * strength
-        ab = denormalize_ab(self.generator.predict_ab(normalize_l(L_work), hints).float()) * gain
+        network = self.backend.predict_ab if self.backend is not None else self.generator.predict_ab
+        ab = denormalize_ab(network(normalize_l(L_work), hints).float().to(L_work.device)) * gain
         if hints is None:
             return ab
         user = torch.cat([denormalize_ab(hints[:, :2].float()), hints[:, 2:3].float()], dim=1)

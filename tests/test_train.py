@@ -172,7 +172,7 @@ def test_a_checkpoint_is_publishable_and_evaluable_as_a_model(hub_dataset, tmp_p
     train(tiny_config(hub_dataset, run, max_steps=2))
     model = run / "checkpoints" / "last" / "pretrained_model"
     sent = sorted(op.path_in_repo for op in prepare_upload(model, "me/checkpoint"))
-    assert sent == ["README.md", "config.json", "model.safetensors"]
+    assert sent == ["README.md", "config.json", "model.safetensors", "onnx/model.onnx"]
     report = tmp_path / "report.json"
     status = cli_main(["evaluate", "--model", str(model), "--dataset", str(hub_dataset), "-q", "--output", str(report)])
     assert status == 0 and json.loads(report.read_text())["model"]["n_images"] == 4
@@ -200,8 +200,8 @@ def test_export_to_writes_exactly_what_would_be_uploaded(hub_dataset, tmp_path):
     )
     upload = ["--export-to", str(tmp_path / "upload"), "--evaluation", f"other photos={report}"]
     assert publish_main([str(run), "me/model", *upload]) == 0
-    sent = {p.name for p in (tmp_path / "upload").iterdir()}
-    assert sent == set(UPLOADED_FILES)
+    sent = {str(p.relative_to(tmp_path / "upload")) for p in (tmp_path / "upload").rglob("*") if p.is_file()}
+    assert sent == set(UPLOADED_FILES) - {"onnx/model_fp16.onnx"}  # float32 weights: the float32 graph
     card = (tmp_path / "upload" / "README.md").read_text()
     assert 'Colorizer.from_pretrained("me/model")' in card and "model_name" not in card
     assert "| other photos | 4 |" in card  # the extra evaluation, in the card's results

@@ -79,3 +79,67 @@ def export_model(
         shutil.copyfile(samples, export_dir / "samples.png")
     write_card(export_dir, record, repo_id=repo_id, weights_dtype=cfg.export_dtype, n_parameters=count_parameters(G))
     return export_dir
+
+
+PARITY_TOLERANCE = 1e-3  # largest a*b* difference allowed, in the model's -1..1 output units
+
+
+def onnx_parity(generator: UNetGenerator, path: Path, sides: tuple[int, ...] = (1, 2, 4)) -> float:
+    """Largest |a*b*| difference between ONNX Runtime on `path` and PyTorch, over working shapes of
+    `sides` x the model's multiple (several aspect ratios, a batch of 2) with and without hints."""
+    from pix2pix_color.backends import OnnxRuntimeBackend
+
+    backend = OnnxRuntimeBackend(path, takes_hints=generator.hints)
+    generator = generator.eval()
+    rng = torch.Generator().manual_seed(0)
+    worst = 0.0
+    for k in sides:
+        h, w = k * generator.multiple, (k + 1) * generator.multiple
+        L = torch.rand(2, 1, h, w, generator=rng) * 2 - 1
+        for with_hints in (False, True) if generator.hints else (False,):
+            hints = None
+            if with_hints:
+                hints = torch.zeros(2, 3, h, w)
+                ys, xs = torch.randint(0, h, (10,), generator=rng), torch.randint(0, w, (10,), generator=rng)
+                hints[:, :2, ys, xs] = torch.rand(2, 2, 10, generator=rng) * 2 - 1
+                hints[:, 2, ys, xs] = 1.0
+            with torch.inference_mode():
+                expected = generator.predict_ab(L, hints)
+            worst = max(worst, float((backend.predict_ab(L, hints) - expected).abs().max()))
+    return worst
+
+
+def main(argv: list[str] | None = None) -> int:
+    """python -m train.export MODEL_DIR --onnx [--fp16]: write MODEL_DIR/onnx/model.onnx (or
+    model_fp16.onnx), kept only if ONNX Runtime's a*b* are within 1e-3 of PyTorch's."""
+    import argparse
+    import sys
+
+    from pix2pix_color.hub import ModelLoadError
+    from pix2pix_color.onnx_export import export_onnx
+
+    parser = argparse.ArgumentParser(prog="python -m train.export", description=main.__doc__.split("\n")[0])
+    parser.add_argument("model_dir", help="an exported model folder (config.json + model.safetensors)")
+    parser.add_argument("--onnx", action="store_true", required=True, help="write the ONNX graph")
+    parser.add_argument("--fp16", action="store_true", help="weights stored in float16 (onnx/model_fp16.onnx)")
+    args = parser.parse_args(argv)
+    try:
+        generator = UNetGenerator.from_pretrained(args.model_dir)
+    except ModelLoadError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    path = export_onnx(generator, args.model_dir, fp16=args.fp16)
+    worst = onnx_parity(generator, path)
+    if worst > PARITY_TOLERANCE:
+        path.unlink()
+        print(
+            f"error: ONNX Runtime differs from PyTorch by {worst:.2e} (limit {PARITY_TOLERANCE:g}); not kept",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"{path} ({path.stat().st_size / 1e6:.1f} MB), ONNX Runtime within {worst:.1e} of PyTorch")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from huggingface_hub import CommitOperationAdd, HfApi
 from huggingface_hub.errors import HfHubHTTPError, LocalTokenNotFoundError
+from safetensors import safe_open
 
 from pix2pix_color.hub import ModelLoadError
 from pix2pix_color.models import UNetGenerator, count_parameters
@@ -27,8 +28,16 @@ from .card import render_card
 
 logger = logging.getLogger(__name__)
 
-UPLOADED_FILES = ("model.safetensors", "config.json", "README.md", "samples.png", "discriminator.safetensors")
-OPTIONAL_FILES = ("samples.png", "discriminator.safetensors")
+UPLOADED_FILES = (
+    "model.safetensors",
+    "config.json",
+    "README.md",
+    "samples.png",
+    "discriminator.safetensors",
+    "onnx/model.onnx",
+    "onnx/model_fp16.onnx",
+)
+OPTIONAL_FILES = ("samples.png", "discriminator.safetensors", "onnx/model.onnx", "onnx/model_fp16.onnx")
 
 
 class PublishError(RuntimeError):
@@ -51,6 +60,26 @@ def commit_operations(export_dir: Path, card: str | None = None) -> list[CommitO
     ]
 
 
+def ensure_onnx(export_dir: Path, G: UNetGenerator) -> None:
+    """Every published model carries its ONNX graph (browsers and ONNX Runtime use it): written here if
+    the export has none, as float16 weights when the safetensors ones are (the same numbers at half
+    the size), and only if ONNX Runtime matches PyTorch within PARITY_TOLERANCE."""
+    from pix2pix_color.onnx_export import ONNX_DIR, ONNX_FILES, export_onnx
+
+    from .export import PARITY_TOLERANCE, onnx_parity
+
+    if any((export_dir / ONNX_DIR / name).is_file() for name in ONNX_FILES):
+        return
+    with safe_open(str(export_dir / "model.safetensors"), framework="pt") as f:
+        half = any(f.get_slice(k).get_dtype() == "F16" for k in f.keys())
+    path = export_onnx(G, export_dir, fp16=half)
+    worst = onnx_parity(G, path)
+    if worst > PARITY_TOLERANCE:
+        path.unlink()
+        raise PublishError(f"the ONNX export differs from PyTorch by {worst:.2e}; not publishing a wrong graph")
+    logger.info("wrote %s (ONNX Runtime within %.1e of PyTorch)", path, worst)
+
+
 def prepare_upload(run_dir: Path, repo_id: str, evaluations: dict[str, Path] | None = None) -> list[CommitOperationAdd]:
     """Re-check the export and render a card naming the repo; returns the commit's operations.
 
@@ -65,6 +94,7 @@ def prepare_upload(run_dir: Path, repo_id: str, evaluations: dict[str, Path] | N
     if not (export_dir / "config.json").is_file():
         raise PublishError(f"{run_dir} has no exported model (expected {export_dir}/config.json); did training finish?")
     G = UNetGenerator.from_pretrained(str(export_dir))  # proves the export loads strictly before it is sent
+    ensure_onnx(export_dir, G)
     if evaluations and not record_path.is_file():
         raise PublishError(f"{run_dir} has no run.json to add evaluations to")
     if record_path.is_file():
@@ -164,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
             target = Path(args.export_to)
             target.mkdir(parents=True, exist_ok=True)
             for op in prepare_upload(Path(args.run_dir), args.repo_id, evaluations):
+                (target / op.path_in_repo).parent.mkdir(parents=True, exist_ok=True)
                 if isinstance(op.path_or_fileobj, bytes):
                     (target / op.path_in_repo).write_bytes(op.path_or_fileobj)
                 else:

@@ -1,0 +1,120 @@
+"""Where the generator runs: PyTorch, or ONNX Runtime on the model's exported graph (`onnx_export`).
+
+A backend maps L (B,1,h,w) in [-1,1] [+ hints (B,3,h,w)] to a*b* (B,2,h,w) in [-1,1], as
+`UNetGenerator.predict_ab` does; `Colorizer` does everything around it the same way for both.
+ONNX Runtime is an optional extra (`pip install pix2pix-color[onnx]`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .hub import ModelLoadError, resolve_file
+from .models import HINT_CHANNELS, UNetGenerator
+from .onnx_export import ONNX_DIR, ONNX_FILES
+
+logger = logging.getLogger(__name__)
+BACKENDS = ("auto", "torch", "onnxruntime")
+
+
+class OnnxRuntimeBackend:
+    """One ONNX Runtime session on the CPU, set up to share the machine.
+
+    Its threads are as many as torch's, and they do not spin-wait between runs (onnxruntime issue
+    13808: by default idle ORT threads keep every core busy for a while after each run, starving
+    PyTorch, the video decoder and the app's other requests).
+    """
+
+    name = "onnxruntime"
+
+    def __init__(self, path: str | Path, *, takes_hints: bool, threads: int | None = None):
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise ModelLoadError(
+                "backend='onnxruntime' needs ONNX Runtime: pip install 'pix2pix-color[onnx]'"
+            ) from None
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or torch.get_num_threads()
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+        try:
+            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as e:  # noqa: BLE001 - ORT raises its own classes for a broken or foreign file
+            raise ModelLoadError(f"{path}: ONNX Runtime cannot load it ({str(e).splitlines()[0]})") from None
+        self.path = str(path)
+        self.takes_hints = takes_hints
+        names = [i.name for i in self.session.get_inputs()]
+        if names != (["L", "hints"] if takes_hints else ["L"]):
+            raise ModelLoadError(f"{path}: inputs {names} do not match the model's config.json")
+
+    def predict_ab(self, L: Tensor, hints: Tensor | None = None) -> Tensor:
+        feed = {"L": np.ascontiguousarray(L.detach().float().cpu().numpy())}
+        if self.takes_hints:
+            if hints is None:
+                hints = L.new_zeros(L.shape[0], HINT_CHANNELS, *L.shape[-2:])
+            feed["hints"] = np.ascontiguousarray(hints.detach().float().cpu().numpy())
+        return torch.from_numpy(self.session.run(None, feed)[0])
+
+
+def onnx_file(model: str, **hub_kwargs) -> Path | None:
+    """The model's ONNX graph (onnx/model.onnx, else onnx/model_fp16.onnx), or None if it has none."""
+    for name in ONNX_FILES:
+        try:
+            return resolve_file(model, f"{ONNX_DIR}/{name}", **hub_kwargs)
+        except ModelLoadError:
+            continue
+    return None
+
+
+def choose_backend(
+    choice: str, model: str, generator: UNetGenerator, device: torch.device, working_size: int, **hub_kwargs
+) -> OnnxRuntimeBackend | None:
+    """None for PyTorch, or an ONNX Runtime backend. "auto": ONNX Runtime when the device is the CPU,
+    onnxruntime is installed, the model ships its graph, and one timed run at the working size is
+    faster there than in PyTorch (the winner depends on the CPU)."""
+    if choice not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {choice!r}")
+    if choice == "torch":
+        return None
+    if device.type != "cpu":
+        if choice == "onnxruntime":
+            raise ModelLoadError("backend='onnxruntime' runs on the CPU; use device='cpu' or backend='torch'")
+        return None
+    if choice == "auto":
+        try:
+            import onnxruntime  # noqa: F401
+        except ImportError:
+            return None
+    path = onnx_file(model, **hub_kwargs)
+    if path is None:
+        if choice == "onnxruntime":
+            raise ModelLoadError(
+                f"{model}: the model has no {ONNX_DIR}/{ONNX_FILES[0]} (export it: python -m train.export)"
+            )
+        return None
+    backend = OnnxRuntimeBackend(path, takes_hints=generator.hints)
+    if choice == "auto":
+        side = max(generator.multiple, round(working_size / generator.multiple) * generator.multiple)
+        L = torch.zeros(1, 1, side, side)
+        seconds = {}
+        for name, run in (("torch", generator.predict_ab), ("onnxruntime", backend.predict_ab)):
+            with torch.inference_mode():
+                run(L)  # warm-up: first runs allocate
+                start = time.perf_counter()
+                run(L)
+                seconds[name] = time.perf_counter() - start
+        logger.info(
+            "backend auto: torch %.0f ms, onnxruntime %.0f ms", 1e3 * seconds["torch"], 1e3 * seconds["onnxruntime"]
+        )
+        if seconds["onnxruntime"] >= seconds["torch"]:
+            return None
+    return backend
