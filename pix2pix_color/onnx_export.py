@@ -46,6 +46,10 @@ class DecodingGraph(nn.Module):
         super().__init__()
         self.generator = generator
         if generator.head == "classification":
+            # logits / temperature folded into the (1x1) classifier: one division fewer per pixel and bin.
+            with torch.no_grad():
+                generator.classifier.weight /= generator.temperature
+                generator.classifier.bias /= generator.temperature
             centers = ab_bins.bin_centers()  # (Q,2)
             weights = torch.cat([centers.T, torch.ones(1, len(centers))]).view(3, len(centers), 1, 1)
             self.register_buffer("bin_weights", weights, persistent=False)
@@ -54,7 +58,7 @@ class DecodingGraph(nn.Module):
         out = self.generator(L, hints)
         if self.generator.head == "regression":
             return out
-        z = out.float() / self.generator.temperature
+        z = out.float()  # already divided by the temperature (see __init__)
         weights = (z - z.amax(dim=1, keepdim=True)).exp()
         sums = F.conv2d(weights, self.bin_weights)  # (B,3,h,w): sum p*a, sum p*b, sum p
         ab = sums[:, :2] / sums[:, 2:]
@@ -66,7 +70,7 @@ def export_onnx(generator: UNetGenerator, model_dir: str | Path, *, fp16: bool =
     external data (the generators here are far below ONNX's 2 GB limit)."""
     target = Path(model_dir) / ONNX_DIR / ONNX_FILES[1 if fp16 else 0]
     target.parent.mkdir(parents=True, exist_ok=True)
-    graph = DecodingGraph(_float32_copy(generator)).eval()
+    graph = DecodingGraph(_float32_copy(generator)).eval()  # a copy: the graph changes its classifier
     multiple = generator.multiple
     # An example of side 2 x multiple: torch.export fixes any dimension whose example is 1.
     L = torch.zeros(2, 1, 2 * multiple, 2 * multiple)
