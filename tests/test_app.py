@@ -22,8 +22,6 @@ from gradio_client.exceptions import AppError  # noqa: E402
 import app  # noqa: E402
 from pix2pix_color.color import gray_to_l, rgb_to_l  # noqa: E402
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-
 
 def _L(image: Image.Image) -> np.ndarray:
     import torch
@@ -93,21 +91,6 @@ def _png_bytes() -> bytes:
 
 # --------------------------------------------------------------------------------------------------
 # In a real browser
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"no browser at {CHROMIUM} (apt install chromium, or set CHROMIUM_PATH)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
-        )
-        yield browser
-        browser.close()
 
 
 def _colorize_in_page(page, root, photo: Path, screenshot: Path) -> list[list[int]]:

@@ -204,6 +204,7 @@ def test_export_to_writes_exactly_what_would_be_uploaded(hub_dataset, tmp_path):
     assert sent == set(UPLOADED_FILES) - {"onnx/model_fp16.onnx"}  # float32 weights: the float32 graph
     card = (tmp_path / "upload" / "README.md").read_text()
     assert 'Colorizer.from_pretrained("me/model")' in card and "model_name" not in card
+    assert "`onnx/model.onnx`: the generator with its decoding inside" in card  # the card lists the graph
     assert "| other photos | 4 |" in card  # the extra evaluation, in the card's results
     assert UNetGenerator.from_pretrained(tmp_path / "upload").image_size == 32
 

@@ -199,7 +199,13 @@ def _settings(cfg: dict, record: dict) -> str:
 
 
 def build_model_card(
-    record: dict, *, n_parameters: int, weights_dtype: str, weights_mb: float, repo_id: str | None = None
+    record: dict,
+    *,
+    n_parameters: int,
+    weights_dtype: str,
+    weights_mb: float,
+    repo_id: str | None = None,
+    onnx_files: list[str] | None = None,
 ) -> ModelCard:
     cfg = record["config"]
     data = record["dataset"]
@@ -258,14 +264,22 @@ def build_model_card(
         config_json=portable(json.dumps(cfg, indent=2)),
         image_size=cfg["image_size"],
         citation=CITATION,
+        onnx_files=onnx_files or [],
+        multiple=2 ** cfg["gen_depth"],
     )
 
 
 def render_card(export_dir: Path, record: dict, *, repo_id: str | None, weights_dtype: str, n_parameters: int) -> str:
     """The model card (README.md) of the model in `export_dir`, as text."""
     weights_mb = (export_dir / "model.safetensors").stat().st_size / 1e6
+    onnx_files = sorted(p.name for p in (export_dir / "onnx").glob("*.onnx"))
     card = build_model_card(
-        record, n_parameters=n_parameters, weights_dtype=weights_dtype, weights_mb=weights_mb, repo_id=repo_id
+        record,
+        n_parameters=n_parameters,
+        weights_dtype=weights_dtype,
+        weights_mb=weights_mb,
+        repo_id=repo_id,
+        onnx_files=onnx_files,
     )
     return str(card)
 

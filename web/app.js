@@ -1,0 +1,162 @@
+// The page: loads the model, takes a photo (pick, drop, paste), colorizes it in the browser, shows
+// before / after, lets the color strength change without running the network again, and saves a PNG.
+import { MAX_PIXELS, prepare, render, withText } from "./colorize.js";
+
+const VERSION = "0.1.0";
+const ORT_VERSION = "1.30.0"; // pinned in package.json; the CDN copy is the same release
+const DEFAULT_MODEL = "https://huggingface.co/pix2pix-color/pix2pix-color-landscapes/resolve/main/onnx/model_fp16.onnx";
+const params = new URLSearchParams(location.search);
+const modelUrl = new URL(params.get("model") || document.body.dataset.model || DEFAULT_MODEL, location.href).href;
+// Production loads onnxruntime-web from a CDN; `?ort=local` (the tests, an offline copy) from node_modules.
+const ortBase = params.get("ort") === "local"
+  ? new URL("node_modules/onnxruntime-web/dist/", import.meta.url).href
+  : `https://cdn.jsdelivr.net/npm/onnxruntime-web@${ORT_VERSION}/dist/`;
+
+const $ = (id) => document.getElementById(id);
+const status = $("status"), strength = $("strength"), download = $("download");
+let ort, session, config, prepared = null, source = null, busy = false;
+
+function say(text, error = false) {
+  status.textContent = text;
+  status.className = error ? "error" : "";
+  document.body.dataset.state = error ? "error" : busy ? "busy" : "ready";
+}
+
+// The model file, from the browser's cache after the first visit.
+async function cachedFetch(url) {
+  const cache = "caches" in self ? await caches.open("pix2pix-color-models") : null;
+  const hit = cache && (await cache.match(url));
+  if (hit) return hit;
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`HTTP ${response.status} for ${url}`);
+  if (cache) await cache.put(url, response.clone());
+  return response;
+}
+
+async function loadModel() {
+  try {
+    ort = await import(`${ortBase}ort.wasm.min.mjs`);
+    ort.env.wasm.wasmPaths = ortBase;
+    // Threads need cross-origin isolation (COOP/COEP headers); without it, one thread.
+    ort.env.wasm.numThreads = self.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
+    config = await (await cachedFetch(new URL("../config.json", modelUrl).href)).json();
+    const bytes = await (await cachedFetch(modelUrl)).arrayBuffer();
+    session = await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"] });
+  } catch (error) {
+    say(`The model could not be loaded (${error.message || error}). Check your connection and reload the page.`, true);
+    return;
+  }
+  $("about").textContent = `Model: ${modelUrl} (working size ${config.image_size} px). onnxruntime-web ${ORT_VERSION}, ` +
+    `${ort.env.wasm.numThreads} thread${ort.env.wasm.numThreads > 1 ? "s" : ""}` +
+    (self.crossOriginIsolated ? " (cross-origin isolated)" : " (not cross-origin isolated: one thread)") + ".";
+  say("Ready: choose, drop or paste a photo.");
+}
+
+function openImage(file) {
+  return new Promise((resolve, reject) => {
+    if (file.type && !file.type.startsWith("image/")) {
+      reject(new Error(`${file.name}: not an image file`));
+      return;
+    }
+    const url = URL.createObjectURL(file);
+    const image = new Image();
+    image.onload = () => resolve({ image, url });
+    image.onerror = () => { URL.revokeObjectURL(url); reject(new Error(`${file.name || "the file"}: not an image file, or a format this browser cannot read`)); };
+    image.src = url;
+  });
+}
+
+async function colorize(file) {
+  if (!session) { say("The model is not loaded yet.", true); return; }
+  if (busy) return;
+  busy = true;
+  say(`Colorizing ${file.name || "the pasted photo"}…`);
+  try {
+    const { image, url } = await openImage(file);
+    const width = image.naturalWidth, height = image.naturalHeight;
+    if (width * height > MAX_PIXELS) {
+      URL.revokeObjectURL(url);
+      throw new Error(`${file.name}: ${width}x${height} is ${Math.round(width * height / 1e6)} megapixels; the limit is ${MAX_PIXELS / 1e6} MP`);
+    }
+    const canvas = new OffscreenCanvas(width, height);
+    const context = canvas.getContext("2d", { willReadFrequently: true });
+    context.drawImage(image, 0, 0);
+    URL.revokeObjectURL(url);
+    const rgba = context.getImageData(0, 0, width, height).data;
+    const started = performance.now();
+    prepared = await prepare(ort, session, config, rgba, width, height);
+    source = { rgba, name: (file.name || "photo").replace(/\.[^.]+$/, "") };
+    draw();
+    const seconds = (performance.now() - started) / 1000;
+    document.body.dataset.seconds = seconds.toFixed(3);
+    say(`${width}x${height} pixels, the size of your photo, in ${seconds.toFixed(2)} s. Drag the slider to compare.`);
+    strength.disabled = false;
+  } catch (error) {
+    say(error.message || String(error), true);
+  } finally {
+    busy = false;
+    if (status.className !== "error") document.body.dataset.state = "ready";
+  }
+}
+
+function draw() {
+  const { width, height, L } = prepared;
+  const after = $("after"), before = $("before");
+  for (const c of [after, before]) { c.width = width; c.height = height; }
+  const out = render(prepared, Number(strength.value), source.rgba);
+  after.getContext("2d").putImageData(new ImageData(out, width, height), 0, 0);
+  const gray = new Uint8ClampedArray(4 * width * height);
+  for (let i = 0; i < L.length; i++) {
+    const y = L[i] > 8 ? ((L[i] + 16) / 116) ** 3 : L[i] / 903.3;
+    const v = Math.round(255 * (y > 0.0031308 ? 1.055 * y ** (1 / 2.4) - 0.055 : 12.92 * y));
+    gray.set([v, v, v, source.rgba[4 * i + 3]], 4 * i);
+  }
+  before.getContext("2d").putImageData(new ImageData(gray, width, height), 0, 0);
+  $("compare").style.display = "inline-block";
+  $("split").hidden = false;
+  split();
+  save(after);
+}
+
+function split() {
+  const wrap = $("before-wrap"), after = $("after");
+  wrap.style.width = `${$("split").value}%`;
+  $("before").style.width = `${after.clientWidth}px`;
+}
+
+// The PNG as the library writes it: full resolution, lossless, with which program and model made it.
+function save(canvas) {
+  canvas.toBlob(async (blob) => {
+    const png = withText(new Uint8Array(await blob.arrayBuffer()), {
+      Software: `pix2pix-color web ${VERSION}`,
+      Description: `colorized by pix2pix-color web ${VERSION} (in the browser), model ${modelUrl}`,
+    });
+    if (download.href.startsWith("blob:")) URL.revokeObjectURL(download.href);
+    download.href = URL.createObjectURL(new Blob([png], { type: "image/png" }));
+    download.download = `${source.name}-colorized.png`;
+    download.hidden = false;
+    document.body.dataset.png = "ready";
+  }, "image/png");
+}
+
+$("drop").addEventListener("click", () => $("file").click());
+$("drop").addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") $("file").click(); });
+$("file").addEventListener("change", (e) => e.target.files[0] && colorize(e.target.files[0]));
+$("drop").addEventListener("dragover", (e) => { e.preventDefault(); $("drop").classList.add("over"); });
+$("drop").addEventListener("dragleave", () => $("drop").classList.remove("over"));
+$("drop").addEventListener("drop", (e) => {
+  e.preventDefault();
+  $("drop").classList.remove("over");
+  if (e.dataTransfer.files[0]) colorize(e.dataTransfer.files[0]);
+});
+document.addEventListener("paste", (e) => {
+  const item = [...(e.clipboardData?.items || [])].find((i) => i.type.startsWith("image/"));
+  if (item) colorize(item.getAsFile());
+});
+strength.addEventListener("input", () => {
+  $("strength-value").textContent = Number(strength.value).toFixed(2);
+  if (prepared) { document.body.dataset.png = "pending"; draw(); }
+});
+$("split").addEventListener("input", split);
+window.addEventListener("resize", () => prepared && split());
+loadModel();

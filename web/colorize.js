@@ -1,0 +1,247 @@
+// pix2pix-color in the browser: the library's pipeline (pix2pix_color/inference.py) in JavaScript.
+//
+// The photo keeps its own full-resolution lightness (L*); the network predicts a*b* at the working
+// size; the a*b* come back to full size by the same guided upsampling as the library
+// (image_processor.py: a local linear model of a*b* on L*, its coefficients upsampled bilinearly,
+// chroma bounded by the largest predicted nearby), and L*a*b* -> sRGB with the same constants.
+// Written by hand because no maintained JavaScript library does guided upsampling or CIE Lab on
+// typed arrays; each function says which Python function it mirrors.
+
+export const MAX_PIXELS = 50_000_000; // pix2pix_color.images.DEFAULT_MAX_PIXELS
+const L_SCALE = 50, L_SHIFT = 1, AB_SCALE = 110; // pix2pix_color.color
+const XYZN_FROM_RGB_Y = [0.212671, 0.71516, 0.072169]; // the Y row (white Y = 1)
+const RGB_FROM_XYZN = [
+  [3.0799803022718044, -1.5371515162713185, -0.5428213080224701],
+  [-0.9212477523232383, 1.8759900014898907, 0.045247339514465995],
+  [0.05289046109881183, -0.20404133836651123, 1.1512320119619401],
+];
+
+const LINEAR = new Float32Array(256); // sRGB byte -> linear
+for (let v = 0; v < 256; v++) {
+  const x = v / 255;
+  LINEAR[v] = x > 0.04045 ? Math.pow((x + 0.055) / 1.055, 2.4) : x / 12.92;
+}
+
+function f(t) { return t > 0.008856 ? Math.cbrt(t) : 7.787 * t + 16 / 116; }
+function fInverse(t) { return t > 0.2068966 ? t * t * t : (t - 16 / 116) / 7.787; }
+function toSrgbByte(x) {
+  const c = x <= 0 ? 0 : x >= 1 ? 1 : x;
+  const s = c > 0.0031308 ? 1.055 * Math.pow(c, 1 / 2.4) - 0.055 : 12.92 * c;
+  return Math.round(Math.min(1, Math.max(0, s)) * 255);
+}
+
+// rgb_to_l: RGBA bytes (ImageData.data) -> L* (Float32Array, H*W) in [0,100].
+export function lightness(rgba, width, height) {
+  const L = new Float32Array(width * height);
+  const [ry, gy, by] = XYZN_FROM_RGB_Y;
+  for (let i = 0, p = 0; i < L.length; i++, p += 4) {
+    const y = ry * LINEAR[rgba[p]] + gy * LINEAR[rgba[p + 1]] + by * LINEAR[rgba[p + 2]];
+    L[i] = 116 * f(y) - 16;
+  }
+  return L;
+}
+
+// image_processor.working_shape: aspect kept, long side near `longSide`, both multiples of `multiple`.
+export function workingShape(height, width, longSide, multiple) {
+  const snap = (x) => Math.max(multiple, Math.round(x / multiple) * multiple);
+  const long = snap(longSide);
+  return height >= width ? [long, snap((long * width) / height)] : [snap((long * height) / width), long];
+}
+
+// One axis of torch's bilinear resize (align_corners=False); with `antialias` and shrinking, the
+// triangle filter widened by the scale, as F.interpolate(..., antialias=True) does.
+function axisWeights(inSize, outSize, antialias) {
+  const scale = inSize / outSize;
+  const support = antialias && scale > 1 ? scale : 1;
+  const taps = [];
+  for (let o = 0; o < outSize; o++) {
+    const center = (o + 0.5) * scale;
+    if (support === 1) {
+      const src = Math.max(0, center - 0.5);
+      const i0 = Math.min(Math.floor(src), inSize - 1), i1 = Math.min(i0 + 1, inSize - 1);
+      const w1 = src - i0;
+      taps.push([[i0, 1 - w1], [i1, w1]]);
+    } else {
+      const lo = Math.max(0, Math.floor(center - support + 0.5)), hi = Math.min(inSize, Math.floor(center + support + 0.5));
+      const row = [];
+      let total = 0;
+      for (let i = lo; i < hi; i++) {
+        const w = Math.max(0, 1 - Math.abs((i + 0.5 - center) / support));
+        if (w > 0) { row.push([i, w]); total += w; }
+      }
+      taps.push(row.map(([i, w]) => [i, w / total]));
+    }
+  }
+  return taps;
+}
+
+// image_processor.resize on `channels` planes (Float32Array, c*H*W) -> (c*h*w).
+export function resize(planes, channels, H, W, h, w) {
+  const antialias = h < H || w < W;
+  const rows = axisWeights(H, h, antialias), cols = axisWeights(W, w, antialias);
+  const tmp = new Float32Array(channels * H * w), out = new Float32Array(channels * h * w);
+  for (let c = 0; c < channels; c++) {
+    for (let y = 0; y < H; y++) {
+      const src = c * H * W + y * W, dst = c * H * w + y * w;
+      for (let x = 0; x < w; x++) {
+        let s = 0;
+        for (const [i, wt] of cols[x]) s += planes[src + i] * wt;
+        tmp[dst + x] = s;
+      }
+    }
+    for (let y = 0; y < h; y++) {
+      const dst = c * h * w + y * w;
+      for (const [i, wt] of rows[y]) {
+        const src = c * H * w + i * w;
+        for (let x = 0; x < w; x++) out[dst + x] += tmp[src + x] * wt;
+      }
+    }
+  }
+  return out;
+}
+
+// A (2r+1)^2 mean with count_include_pad=False (F.avg_pool2d in guided_coefficients).
+function boxMean(src, h, w, r) {
+  const tmp = new Float32Array(h * w), out = new Float32Array(h * w);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      let s = 0, n = 0;
+      for (let k = Math.max(0, x - r); k <= Math.min(w - 1, x + r); k++) { s += src[y * w + k]; n++; }
+      tmp[y * w + x] = s / n;
+    }
+  }
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      let s = 0, n = 0;
+      for (let k = Math.max(0, y - r); k <= Math.min(h - 1, y + r); k++) { s += tmp[k * w + x]; n++; }
+      out[y * w + x] = s / n;
+    }
+  }
+  return out;
+}
+
+// image_processor.guided_coefficients: L* (h*w) and a*b* (2*h*w) -> 5 maps (slope a, b, offset a, b, bound).
+export function guidedCoefficients(Llow, ab, h, w, radius = 2, eps = 1e-3) {
+  const n = h * w, guide = new Float32Array(n), sq = new Float32Array(n);
+  for (let i = 0; i < n; i++) { guide[i] = Llow[i] / 100; sq[i] = guide[i] * guide[i]; }
+  const meanG = boxMean(guide, h, w, radius), meanGG = boxMean(sq, h, w, radius);
+  const maps = new Float32Array(5 * n);
+  for (let c = 0; c < 2; c++) {
+    const a = ab.subarray(c * n, (c + 1) * n), ga = new Float32Array(n);
+    for (let i = 0; i < n; i++) ga[i] = guide[i] * a[i];
+    const meanA = boxMean(a, h, w, radius), meanGA = boxMean(ga, h, w, radius);
+    const slope = new Float32Array(n), offset = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      const variance = meanGG[i] - meanG[i] * meanG[i];
+      slope[i] = (meanGA[i] - meanG[i] * meanA[i]) / (variance + eps);
+      offset[i] = meanA[i] - slope[i] * meanG[i];
+    }
+    maps.set(boxMean(slope, h, w, radius), c * n);
+    maps.set(boxMean(offset, h, w, radius), (2 + c) * n);
+  }
+  const chroma = new Float32Array(n);
+  for (let i = 0; i < n; i++) chroma[i] = Math.hypot(ab[i], ab[n + i]);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      let m = 0;
+      for (let yy = Math.max(0, y - 1); yy <= Math.min(h - 1, y + 1); yy++)
+        for (let xx = Math.max(0, x - 1); xx <= Math.min(w - 1, x + 1); xx++) m = Math.max(m, chroma[yy * w + xx]);
+      maps[4 * n + y * w + x] = m;
+    }
+  }
+  return maps;
+}
+
+// image_processor.compose_rgb: full-size L* and the 5 maps -> RGBA bytes, alpha from `alpha` (or 255).
+export function compose(L, H, W, maps, h, w, alpha) {
+  const full = resize(maps, 5, h, w, H, W); // bilinear upsampling of the smooth maps
+  const n = H * W, out = new Uint8ClampedArray(4 * n);
+  for (let i = 0; i < n; i++) {
+    const l = L[i];
+    let a = full[i] * (l / 100) + full[2 * n + i];
+    let b = full[n + i] * (l / 100) + full[3 * n + i];
+    const c = Math.sqrt(a * a + b * b), bound = full[4 * n + i];
+    if (c > bound && c > 1e-6) { const s = bound / c; a *= s; b *= s; }
+    const fy = (Math.min(100, Math.max(0, l)) + 16) / 116;
+    const X = fInverse(fy + a / 500), Y = fInverse(fy), Z = fInverse(Math.max(0, fy - b / 200));
+    const p = 4 * i;
+    for (let k = 0; k < 3; k++) {
+      const m = RGB_FROM_XYZN[k];
+      out[p + k] = toSrgbByte(m[0] * X + m[1] * Y + m[2] * Z);
+    }
+    out[p + 3] = alpha ? alpha[p + 3] : 255;
+  }
+  return out;
+}
+
+// The network's part, given an ort.InferenceSession: L* at the working size -> a*b* (2*h*w), Lab units.
+export async function predictAb(ort, session, Llow, h, w, takesHints) {
+  const input = new Float32Array(h * w);
+  for (let i = 0; i < input.length; i++) input[i] = Llow[i] / L_SCALE - L_SHIFT;
+  const feeds = { L: new ort.Tensor("float32", input, [1, 1, h, w]) };
+  if (takesHints) feeds.hints = new ort.Tensor("float32", new Float32Array(3 * h * w), [1, 3, h, w]);
+  const result = await session.run(feeds);
+  const ab = result.ab.data;
+  const out = new Float32Array(ab.length);
+  for (let i = 0; i < ab.length; i++) out[i] = ab[i] * AB_SCALE;
+  return out;
+}
+
+// Colorize: RGBA bytes of the photo -> everything needed to (re)draw it at any color strength.
+export async function prepare(ort, session, config, rgba, width, height) {
+  const L = lightness(rgba, width, height);
+  const multiple = 2 ** config.depth;
+  const [h, w] = workingShape(height, width, config.image_size, multiple);
+  const Llow = resize(L, 1, height, width, h, w);
+  const ab = await predictAb(ort, session, Llow, h, w, Boolean(config.hints));
+  return { L, Llow, ab, h, w, width, height, gain: config.chroma_gain ?? 1 };
+}
+
+// Inference.Colorizer._generate's gain x strength, then the full-resolution finish.
+export function render(prepared, strength, alpha) {
+  const { L, Llow, ab, h, w, width, height, gain } = prepared;
+  const scaled = new Float32Array(ab.length);
+  for (let i = 0; i < ab.length; i++) scaled[i] = ab[i] * gain * strength;
+  const maps = guidedCoefficients(Llow, scaled, h, w);
+  return compose(L, height, width, maps, h, w, alpha);
+}
+
+// --- PNG provenance: the library's text chunks (Software, Description) written into the browser's PNG.
+
+const CRC_TABLE = new Uint32Array(256).map((_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+
+function crc32(bytes) {
+  let c = 0xffffffff;
+  for (const b of bytes) c = CRC_TABLE[(c ^ b) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+// An iTXt chunk (UTF-8 text, uncompressed), as PIL's add_itxt writes it.
+function itxtChunk(keyword, text) {
+  const enc = new TextEncoder();
+  const body = [...enc.encode(keyword), 0, 0, 0, 0, 0, ...enc.encode(text)];
+  const data = new Uint8Array([...enc.encode("iTXt"), ...body]);
+  const chunk = new Uint8Array(12 + body.length);
+  const view = new DataView(chunk.buffer);
+  view.setUint32(0, body.length);
+  chunk.set(data, 4);
+  view.setUint32(8 + body.length, crc32(data));
+  return chunk;
+}
+
+// PNG bytes -> the same PNG with the text chunks inserted before IEND.
+export function withText(png, entries) {
+  const iend = png.length - 12;
+  const chunks = Object.entries(entries).map(([k, v]) => itxtChunk(k, v));
+  const size = chunks.reduce((s, c) => s + c.length, 0);
+  const out = new Uint8Array(png.length + size);
+  out.set(png.subarray(0, iend), 0);
+  let at = iend;
+  for (const c of chunks) { out.set(c, at); at += c.length; }
+  out.set(png.subarray(iend), at);
+  return out;
+}
