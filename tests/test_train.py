@@ -212,9 +212,10 @@ def test_export_to_writes_exactly_what_would_be_uploaded(hub_dataset, tmp_path):
     bundled = default_model_path()
     target = tmp_path / "bundled-upload"
     assert publish_main([str(bundled), "pix2pix-color/pix2pix-color-landscapes", "--export-to", str(target)]) == 0
-    for p in target.iterdir():
-        assert p.name in UPLOADED_FILES and p.read_bytes() == (bundled / p.name).read_bytes()
-    assert {"config.json", "model.safetensors", "README.md"} <= {p.name for p in target.iterdir()}
+    sent = {str(p.relative_to(target)) for p in target.rglob("*") if p.is_file()}
+    for name in sent:
+        assert name in UPLOADED_FILES and (target / name).read_bytes() == (bundled / name).read_bytes()
+    assert {"config.json", "model.safetensors", "README.md", "onnx/model_fp16.onnx"} <= sent
 
 
 def test_learning_rate_schedule_and_epochs_become_steps(hub_dataset, tmp_path):
