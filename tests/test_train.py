@@ -156,6 +156,7 @@ def test_an_epoch_sees_every_photo_exactly_once(hub_dataset, tmp_path, world_siz
 def test_publish_failure_keeps_the_export_and_says_how_to_retry(hub_dataset, tmp_path):
     run = tmp_path / "run"
     train(tiny_config(hub_dataset, run, max_steps=2))
+
     def files() -> dict[str, bytes]:
         return {str(p.relative_to(run / "model")): p.read_bytes() for p in (run / "model").rglob("*") if p.is_file()}
 
