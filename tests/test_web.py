@@ -8,6 +8,7 @@ import http.server
 import io
 import threading
 from pathlib import Path
+from urllib.parse import urlparse
 
 import numpy as np
 import pytest
@@ -100,6 +101,12 @@ def test_a_photo_is_colorized_in_the_browser_like_the_library_and_nothing_leaves
         "Array.from(document.getElementById('after').getContext('2d').getImageData(500, 400, 1, 1).data)"
     )
     assert abs(gray[0] - gray[1]) <= 1 and abs(gray[1] - gray[2]) <= 1
+    # A second visit takes the model from the browser's cache: no request for it at all.
+    requests.clear()
+    page.reload()
+    _wait(page, "ready")
+    model_requests = [u for u in requests if urlparse(u).path.startswith("/pix2pix_color/default_model/")]
+    assert requests and model_requests == [], model_requests
     page.close()
 
 

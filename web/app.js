@@ -141,7 +141,10 @@ function save(canvas) {
 
 $("drop").addEventListener("click", () => $("file").click());
 $("drop").addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") $("file").click(); });
-$("file").addEventListener("change", (e) => e.target.files[0] && colorize(e.target.files[0]));
+$("file").addEventListener("change", (e) => {
+  if (e.target.files[0]) colorize(e.target.files[0]);
+  e.target.value = ""; // the same file chosen again is a new request
+});
 $("drop").addEventListener("dragover", (e) => { e.preventDefault(); $("drop").classList.add("over"); });
 $("drop").addEventListener("dragleave", () => $("drop").classList.remove("over"));
 $("drop").addEventListener("drop", (e) => {
