@@ -264,3 +264,16 @@ def test_calibration_of_a_classification_model_sets_its_temperature(hub_dataset,
     record = json.loads((run / "run.json").read_text())
     assert record["calibration"]["knob"] == "temperature"
     assert "annealed mean at temperature" in (run / "model" / "README.md").read_text()
+
+
+def test_a_discriminator_ships_only_when_adversarial_steps_trained_it(hub_dataset, tmp_path):
+    no_gan = train(tiny_config(hub_dataset, tmp_path / "l1", max_steps=2, l1_warmup_steps=5))
+    assert not (no_gan / "discriminator.safetensors").exists()
+    card = (no_gan / "README.md").read_text()
+    front = yaml.safe_load(card.split("---")[1])
+    assert "gan" not in front["tags"] and "regression" in front["tags"]
+    assert "discriminator: none trained (all 2 steps were the L1 loss alone, no adversarial step)" in card
+    gan = train(tiny_config(hub_dataset, tmp_path / "gan", max_steps=3, l1_warmup_steps=1))
+    assert (gan / "discriminator.safetensors").is_file()
+    card = (gan / "README.md").read_text()
+    assert "gan" in yaml.safe_load(card.split("---")[1])["tags"] and "2 adversarial steps" in card

@@ -198,6 +198,26 @@ def _settings(cfg: dict, record: dict) -> str:
     return text
 
 
+def adversarial_steps(cfg: dict, steps: int) -> int:
+    """How many of a run's steps trained against the discriminator (the first l1_warmup_steps do not)."""
+    return max(0, steps - cfg.get("l1_warmup_steps", 0))
+
+
+def _head_loss(cfg: dict) -> str:
+    return "L1 loss" if cfg.get("head", "regression") == "regression" else "cross-entropy over a*b* bins"
+
+
+def _tags(cfg: dict, record: dict) -> list[str]:
+    """What was trained, as Hub tags: "gan" only when adversarial steps ran."""
+    tags = ["pix2pix", "colorization", "image-colorization", "lab-color-space", "pytorch_model_hub_mixin"]
+    if adversarial_steps(cfg, record["steps"]):
+        tags.insert(3, "gan")
+    tags.append("classification" if cfg.get("head") == "classification" else "regression")
+    if cfg.get("hints"):
+        tags.append("color-hints")
+    return tags
+
+
 def build_model_card(
     record: dict,
     *,
@@ -220,7 +240,7 @@ def build_model_card(
         pipeline_tag="image-to-image",
         license="apache-2.0",
         datasets=[hub_dataset] if hub_dataset else None,
-        tags=["pix2pix", "colorization", "image-colorization", "gan", "lab-color-space", "pytorch_model_hub_mixin"],
+        tags=_tags(cfg, record),
         metrics=["psnr", "ssim"],
         model_name=repo_id or "pix2pix-color",
         eval_results=_eval_results(model_m, cfg, dataset_type, dataset_name) if model_m else None,
@@ -231,10 +251,17 @@ def build_model_card(
     for name, results in (record.get("evaluations") or {}).items():
         more_rows.append(_result_row(name, results))
     skipped = record.get("skipped") or {}
+    adversarial = adversarial_steps(cfg, record["steps"])
+    discriminator = (
+        f"{cfg['disc_layers']}-layer PatchGAN, {cfg['disc_base_channels']} base filters, "
+        f"{adversarial:,} adversarial steps"
+        if adversarial
+        else f"none trained (all {record['steps']:,} steps were the {_head_loss(cfg)} alone, no adversarial step)"
+    )
     generator = (
         f"U-Net depth {cfg['gen_depth']}, {cfg['gen_base_channels']} base filters capped at {cfg['gen_max_channels']}, "
         f"{n_parameters:,} parameters; weights stored in {weights_dtype} ({weights_mb:.1f} MB); discriminator: "
-        f"{cfg['disc_layers']}-layer PatchGAN, {cfg['disc_base_channels']} base filters"
+        f"{discriminator}"
     )
     return ModelCard.from_template(
         card_data,

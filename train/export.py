@@ -65,12 +65,14 @@ def export_model(
     discriminator: torch.nn.Module | None = None,
 ) -> Path:
     """Write config.json, model.safetensors (in cfg.export_dtype), README.md, samples.png and, given
-    one, discriminator.safetensors (so that `--init-from` can continue GAN training from it)."""
+    one, discriminator.safetensors (so that `--init-from` can continue GAN training from it; only a
+    discriminator that adversarial steps trained is given)."""
     export_dir.mkdir(parents=True, exist_ok=True)
     dtype = torch.float16 if cfg.export_dtype == "float16" else torch.float32
     exported = copy.deepcopy(G).to(memory_format=torch.contiguous_format).to(dtype).eval()
     (export_dir / "README.md").unlink(missing_ok=True)  # save_pretrained would keep a stale card
     exported.save_pretrained(export_dir)
+    (export_dir / "discriminator.safetensors").unlink(missing_ok=True)  # never a stale one from an earlier export
     if discriminator is not None:
         state = {k: v.detach().to(dtype).contiguous() for k, v in discriminator.state_dict().items()}
         save_file(state, export_dir / "discriminator.safetensors")

@@ -32,7 +32,7 @@ from pix2pix_color import ab_bins
 from pix2pix_color.models import PatchDiscriminator, UNetGenerator, count_parameters, init_weights
 
 from . import data
-from .card import write_card
+from .card import adversarial_steps, write_card
 from .checkpoint import load_latest_checkpoint, save_checkpoint
 from .config import CHANGEABLE_ON_RESUME, TrainConfig, command_line, resume_conflicts
 from .distributed import (
@@ -539,7 +539,12 @@ def finish(run: Run) -> Path:
             counters=p.counters,
             timings=run.data.timings,
         )
-        export_model(run.nets.G_eval, export_dir, cfg=run.cfg, record=record, discriminator=run.nets.D_plain)
+        # A discriminator is exported only if adversarial steps trained it: else `--init-from` would
+        # load random weights as if they were a trained critic.
+        trained = adversarial_steps(run.cfg.to_dict(), p.step) > 0
+        export_model(
+            run.nets.G_eval, export_dir, cfg=run.cfg, record=record, discriminator=run.nets.D_plain if trained else None
+        )
         logger.info("exported %s (wall time %.1f min, skipped: %s)", export_dir, wall / 60, p.counters)
         if run.cfg.push_to_hub:
             publish_or_explain(run.out, run.cfg.push_to_hub)
