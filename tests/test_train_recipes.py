@@ -197,7 +197,10 @@ def test_classification_run_with_hints_rebalancing_and_ema_then_fine_tuned_with_
     )
     assert status == 0
     log = (second / "train.log").read_text()
-    assert "generator: " in log and "discriminator loaded" in log
+    # The first run never took an adversarial step (warm-up 100 > its steps): it exported no discriminator,
+    # so the fine-tuning one starts fresh instead of loading random weights as if trained.
+    assert not (first / "model" / "discriminator.safetensors").exists()
+    assert "generator: " in log and "no discriminator.safetensors: the discriminator starts fresh" in log
     assert "; started from `" in (second / "model" / "README.md").read_text()
     model = UNetGenerator.from_pretrained(second / "model")
     assert model.head == "classification" and model.hints
