@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 from .hub import ModelLoadError, resolve_file
+from .image_processor import working_shape
 from .models import HINT_CHANNELS, UNetGenerator
 from .onnx_export import ONNX_DIR, ONNX_FILES
 
@@ -103,8 +104,7 @@ def choose_backend(
         return None
     backend = OnnxRuntimeBackend(path, takes_hints=generator.hints)
     if choice == "auto":
-        side = max(generator.multiple, round(working_size / generator.multiple) * generator.multiple)
-        L = torch.zeros(1, 1, side, side)
+        L = torch.zeros(1, 1, *working_shape(working_size, working_size, working_size, generator.multiple))
         seconds = {}
         for name, run in (("torch", generator.predict_ab), ("onnxruntime", backend.predict_ab)):
             with torch.inference_mode():

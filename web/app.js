@@ -1,6 +1,6 @@
 // The page: loads the model, takes a photo (pick, drop, paste), colorizes it in the browser, shows
 // before / after, lets the color strength change without running the network again, and saves a PNG.
-import { MAX_PIXELS, prepare, render, withText } from "./colorize.js";
+import { MAX_PIXELS, grayRgba, prepare, render, withText } from "./colorize.js";
 
 const VERSION = "0.1.0";
 const ORT_VERSION = "1.30.0"; // pinned in package.json; the CDN copy is the same release
@@ -105,13 +105,7 @@ function draw() {
   for (const c of [after, before]) { c.width = width; c.height = height; }
   const out = render(prepared, Number(strength.value), source.rgba);
   after.getContext("2d").putImageData(new ImageData(out, width, height), 0, 0);
-  const gray = new Uint8ClampedArray(4 * width * height);
-  for (let i = 0; i < L.length; i++) {
-    const y = L[i] > 8 ? ((L[i] + 16) / 116) ** 3 : L[i] / 903.3;
-    const v = Math.round(255 * (y > 0.0031308 ? 1.055 * y ** (1 / 2.4) - 0.055 : 12.92 * y));
-    gray.set([v, v, v, source.rgba[4 * i + 3]], 4 * i);
-  }
-  before.getContext("2d").putImageData(new ImageData(gray, width, height), 0, 0);
+  before.getContext("2d").putImageData(new ImageData(grayRgba(L, source.rgba), width, height), 0, 0);
   $("compare").style.display = "inline-block";
   $("split").hidden = false;
   split();

@@ -174,6 +174,17 @@ export function compose(L, H, W, maps, h, w, alpha) {
   return out;
 }
 
+// color.gray_version: the photo as it looks in black and white (its own L*, a* = b* = 0), as RGBA bytes.
+export function grayRgba(L, alpha) {
+  const out = new Uint8ClampedArray(4 * L.length);
+  for (let i = 0; i < L.length; i++) {
+    const v = toSrgbByte(fInverse((Math.min(100, Math.max(0, L[i])) + 16) / 116));
+    out[4 * i] = out[4 * i + 1] = out[4 * i + 2] = v;
+    out[4 * i + 3] = alpha ? alpha[4 * i + 3] : 255;
+  }
+  return out;
+}
+
 // The network's part, given an ort.InferenceSession: L* at the working size -> a*b* (2*h*w), Lab units.
 export async function predictAb(ort, session, Llow, h, w, takesHints) {
   const input = new Float32Array(h * w);
