@@ -4,9 +4,12 @@ cache, EMA, and --init-from warm starts."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 from safetensors.torch import save_file
 
 from pix2pix_color import ab_bins
@@ -14,10 +17,11 @@ from pix2pix_color.losses import bin_cross_entropy
 from pix2pix_color.models import PatchDiscriminator, UNetGenerator
 from train import data, with_preset
 from train.__main__ import main as train_main
+from train.config import resume_conflicts
 from train.hints import simulate_hints
 from train.warm_start import load_initial_weights
 
-from .conftest import TINY_TRAINING, tiny_flags, tiny_generator
+from .conftest import TINY_TRAINING, jpeg_bytes, landscape, tiny_flags, tiny_generator, write_hub_dataset
 
 
 def test_cross_entropy_gradient_is_softmax_minus_soft_target():
@@ -204,3 +208,67 @@ def test_classification_run_with_hints_rebalancing_and_ema_then_fine_tuned_with_
     assert "; started from `" in (second / "model" / "README.md").read_text()
     model = UNetGenerator.from_pretrained(second / "model")
     assert model.head == "classification" and model.hints
+
+
+def _solid(width: int, height: int, red: int) -> bytes:
+    """A photo identifiable after any crop or resize: one color, its red channel `red`."""
+    return jpeg_bytes(Image.new("RGB", (width, height), (red, 90, 160)))
+
+
+@pytest.fixture(scope="module")
+def mixed_sizes(tmp_path_factory):
+    """Six 40x40 thumbnails and two large photos (short side 80 = 2.5x the tiny training size)."""
+    train_images = [_solid(40, 40, 20 + 10 * i) for i in range(6)] + [_solid(120, 80, 200), _solid(80, 100, 240)]
+    validation = [jpeg_bytes(landscape(40, 40, seed=7))]
+    return write_hub_dataset(tmp_path_factory.mktemp("mixed"), {"train": train_images, "validation": validation})
+
+
+def _sources(batches) -> list[int]:
+    """The red value (rounded to the photos' step of 10) of every crop in the batches."""
+    return [10 * round(float(crop[0].float().mean()) / 10) for b in batches for crop in b["rgb"]]
+
+
+def test_large_photos_are_drawn_repeat_times_per_epoch_cached_and_streaming(mixed_sizes, tmp_path):
+    cfg = with_preset(
+        dataset=str(mixed_sizes),
+        output_dir=str(tmp_path),
+        max_steps=1,
+        **{**TINY_TRAINING, "batch_size": 2, "load_size": 36, "large_photo_repeat": 3},
+    )
+    splits = data.load_splits(cfg)
+    cache = data.build_cache(splits, cfg, limit_bytes=2**30)
+    assert cache.large == [False] * 6 + [True, True]
+    # Without --multiscale-crops every photo is kept at the load size, large ones too.
+    assert all(min(p.shape[-2:]) == 36 for p in cache.photos)
+    assert len(cache.epoch_indices(cfg)) == 6 + 2 * 3
+    cached = Counter(_sources(data.cached_batches(cache, cfg, epoch=0)))
+    streamed = Counter(_sources(data.training_loader(splits, cfg, epoch=0)))
+    for seen in (cached, streamed):
+        assert seen == {**{20 + 10 * i: 1 for i in range(6)}, 200: 3, 240: 3}
+
+
+def test_multiscale_crops_see_a_large_photo_from_close_up_to_whole():
+    cfg = with_preset(dataset="x", output_dir="y", max_steps=1, **{**TINY_TRAINING, "multiscale_crops": True})
+    assert data.kept_short_side(100, cfg) == 100  # large: its own size...
+    assert data.kept_short_side(400, cfg) == data.MULTISCALE_LIMIT * 32  # ...up to 4x the training size
+    assert data.kept_short_side(50, cfg) == cfg.load_size == 40  # a thumbnail: the load size
+    # A horizontal ramp, one gray level per pixel: a crop's spread of values is the width it covers.
+    ramp = torch.arange(120, dtype=torch.uint8).expand(3, 100, 120).contiguous()
+    rng = np.random.default_rng(0)
+    spreads = []
+    for _ in range(200):
+        crop = data.random_crop_flip(ramp, 32, False, rng, multiscale=True)
+        assert crop.shape == (3, 32, 32) and crop.dtype == torch.uint8
+        spreads.append(int(crop[0, 0, -1]) - int(crop[0, 0, 0]))
+    assert min(spreads) <= 40 and max(spreads) >= 85  # close-ups (about 32 px) to nearly all 100 px
+    assert len(set(spreads)) > 20
+    single = [data.random_crop_flip(ramp, 32, False, rng) for _ in range(20)]
+    assert {int(c[0, 0, -1]) - int(c[0, 0, 0]) for c in single} == {31}  # without: always 32 px wide
+
+
+def test_resuming_a_checkpoint_from_before_an_option_existed_takes_its_default():
+    cfg = with_preset(dataset="x", output_dir="y", max_steps=1, **TINY_TRAINING)
+    saved = {k: v for k, v in cfg.to_dict().items() if k not in ("large_photo_repeat", "multiscale_crops")}
+    assert resume_conflicts(saved, cfg) == []
+    changed = with_preset(dataset="x", output_dir="y", max_steps=1, **{**TINY_TRAINING, "large_photo_repeat": 2})
+    assert resume_conflicts(saved, changed) == ["--large-photo-repeat: 1 in the checkpoint, 2 now"]

@@ -36,6 +36,11 @@ class TrainConfig:
     shuffle_buffer: int = 1000
     num_workers: int = 2  # DataLoader processes decoding images (each reads its own shards)
     cache_limit_gb: float = 4.0  # decode the training split once into memory if it fits in this; 0: always stream
+    # a photo whose short side is at least 2x image_size is "large": draw it this many times per epoch
+    large_photo_repeat: int = 1
+    # keep large photos at up to 4x image_size and crop them at a random scale (from image_size to the
+    # whole short side, resized to image_size): close-ups and wide views of the same photo
+    multiscale_crops: bool = False
 
     # --- networks
 
@@ -97,6 +102,8 @@ class TrainConfig:
             problems.append("--color-rebalance must be in [0, 1]")
         if self.ema_decay is not None and not 0 < self.ema_decay < 1:
             problems.append("--ema-decay must be in (0, 1)")
+        if self.large_photo_repeat < 1:
+            problems.append("--large-photo-repeat must be at least 1")
         if self.cache_limit_gb < 0:
             problems.append("--cache-limit-gb must be 0 or more")
         if self.gan_mode not in ("vanilla", "lsgan"):
@@ -138,9 +145,11 @@ def resume_conflicts(saved: dict, cfg: TrainConfig) -> list[str]:
     """The options that differ between a checkpoint's config and `cfg` and may not change on resume,
     each as "--flag: X in the checkpoint, Y now"."""
     now = cfg.to_dict()
+    # An option newer than the checkpoint had its default then.
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig) if f.default is not dataclasses.MISSING}
     conflicts = []
     for name, value in now.items():
-        before = saved.get(name)
+        before = saved.get(name, defaults.get(name))
         before = tuple(before) if isinstance(before, list) else before
         if name not in CHANGEABLE_ON_RESUME and before != value:
             conflicts.append(f"--{name.replace('_', '-')}: {before!r} in the checkpoint, {value!r} now")

@@ -26,6 +26,7 @@ import fsspec
 import numpy as np
 import pyarrow.parquet as pq
 import torch
+import torch.nn.functional as F
 from datasets import Features, IterableDataset, Value, load_dataset_builder
 from datasets import Image as HFImage
 from datasets.distributed import split_dataset_by_node
@@ -179,61 +180,105 @@ def resize_short_side(image: Image.Image, short: int) -> Image.Image:
     return image.resize((max(short, round(w * scale)), max(short, round(h * scale))), Image.BICUBIC)
 
 
-def random_crop_flip(rgb: np.ndarray | Tensor, size: int, flip: bool, rng: np.random.Generator):
-    """(3,h,w) -> a random (3,size,size) crop, mirrored with probability 1/2 when `flip`."""
+# A photo is "large" when its short side is at least LARGE x the training size: in this dataset the
+# 300 varied 481x321 photos among 9,212 thumbnails of 150 px, which carry most of the warm hues.
+LARGE = 2
+# With --multiscale-crops a large photo is kept at up to this many times the training size.
+MULTISCALE_LIMIT = 4
+
+
+def is_large(short_side: int, cfg: TrainConfig) -> bool:
+    return short_side >= LARGE * cfg.image_size
+
+
+def kept_short_side(short_side: int, cfg: TrainConfig) -> int:
+    """The short side a training photo is resized to before cropping: the load size, or with
+    --multiscale-crops a large photo's own (up to MULTISCALE_LIMIT x the training size)."""
+    if cfg.multiscale_crops and is_large(short_side, cfg):
+        return min(short_side, MULTISCALE_LIMIT * cfg.image_size)
+    return cfg.load_size or cfg.image_size
+
+
+def random_crop_flip(
+    rgb: np.ndarray | Tensor, size: int, flip: bool, rng: np.random.Generator, *, multiscale: bool = False
+) -> Tensor | np.ndarray:
+    """uint8 (3,h,w) -> a random uint8 (3,size,size) crop, mirrored with probability 1/2 when `flip`.
+
+    `multiscale`: the crop's side is drawn log-uniformly from `size` to the short side and resized to
+    `size` (antialiased), so one photo gives close-ups (grass, leaves) as well as wide views.
+    """
     h, w = rgb.shape[-2:]
-    y, x = rng.integers(0, h - size + 1), rng.integers(0, w - size + 1)
-    crop = rgb[:, y : y + size, x : x + size]
+    side = size
+    if multiscale and min(h, w) > size:
+        side = int(round(size * (min(h, w) / size) ** rng.random()))
+    y, x = rng.integers(0, h - side + 1), rng.integers(0, w - side + 1)
+    crop = rgb[:, y : y + side, x : x + side]
+    if side != size:
+        crop = torch.as_tensor(np.ascontiguousarray(crop)).float()[None]
+        crop = F.interpolate(crop, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+        crop = crop[0].round_().clamp_(0, 255).to(torch.uint8)
+        crop = crop.numpy() if isinstance(rgb, np.ndarray) else crop
     if flip and rng.random() < 0.5:
         crop = crop[:, :, ::-1] if isinstance(crop, np.ndarray) else crop.flip(-1)
     return crop
 
 
-def _decoded(example: dict, load: int) -> tuple[np.ndarray | None, str, str | None, bytes | None]:
-    """Stream row -> (uint8 (3,h,w) with short side `load`, status, shard error, encoded bytes)."""
+def _decoded(example: dict, cfg: TrainConfig) -> tuple[np.ndarray | None, str, str | None, bytes | None, bool]:
+    """Stream row -> (uint8 (3,h,w) at `kept_short_side`, status, shard error, encoded bytes, large)."""
     if example.get("shard_error"):
-        return None, SHARD_FAILED, example["shard_error"], None
+        return None, SHARD_FAILED, example["shard_error"], None, False
     try:
         data = read_bytes(example["image"])
     except OSError:
-        return None, CORRUPT, None, None
+        return None, CORRUPT, None, None, False
     image, status = decode_photo(data)
     if image is None:
-        return None, status, None, data
-    return (
-        np.ascontiguousarray(np.asarray(resize_short_side(image, load), dtype=np.uint8).transpose(2, 0, 1)),
-        OK,
-        None,
-        data,
-    )
+        return None, status, None, data, False
+    short = min(image.size)
+    rgb = np.asarray(resize_short_side(image, kept_short_side(short, cfg)), dtype=np.uint8).transpose(2, 0, 1)
+    return np.ascontiguousarray(rgb), OK, None, data, is_large(short, cfg)
 
 
-def to_training_pair(example: dict, *, cfg: TrainConfig, epoch: int) -> dict:
-    """Encoded photo -> {"rgb": uint8 (3,S,S) or None, "status"}: resize, random crop, flip.
+def to_training_pairs(batch: dict, *, cfg: TrainConfig, epoch: int) -> dict:
+    """A batch of stream rows -> columns "rgb" (uint8 (3,S,S) or None), "status", "detail": one
+    random crop per photo, `large_photo_repeat` different ones per large photo.
 
     The random choices come from a generator seeded by (seed, epoch, photo content), so they do not
     depend on which worker or process handles the photo: runs and resumed runs see the same pairs.
     """
-    rgb, status, detail, data = _decoded(example, cfg.load_size or cfg.image_size)
-    if rgb is None:
-        return {"rgb": None, "status": status, "detail": detail}
-    digest = hashlib.sha256(f"{cfg.seed}/{epoch}/".encode() + data).digest()
-    rng = np.random.default_rng(int.from_bytes(digest[:8], "little"))
-    return {"rgb": random_crop_flip(rgb, cfg.image_size, cfg.flip, rng).copy(), "status": OK, "detail": None}
+    out: dict[str, list] = {"rgb": [], "status": [], "detail": []}
+    for values in zip(*batch.values()):
+        rgb, status, detail, data, large = _decoded(dict(zip(batch, values)), cfg)
+        if rgb is None:
+            out["rgb"].append(None), out["status"].append(status), out["detail"].append(detail)
+            continue
+        digest = hashlib.sha256(f"{cfg.seed}/{epoch}/".encode() + data).digest()
+        rng = np.random.default_rng(int.from_bytes(digest[:8], "little"))
+        for _ in range(cfg.large_photo_repeat if large else 1):
+            crop = random_crop_flip(rgb, cfg.image_size, cfg.flip, rng, multiscale=cfg.multiscale_crops and large)
+            out["rgb"].append(np.ascontiguousarray(crop)), out["status"].append(OK), out["detail"].append(None)
+    return out
 
 
-def _as_cache_row(example: dict, *, load: int) -> dict:
-    rgb, status, detail, _ = _decoded(example, load)
-    return {"rgb": rgb, "status": status, "detail": detail}
+def _as_cache_row(example: dict, *, cfg: TrainConfig) -> dict:
+    rgb, status, detail, _, large = _decoded(example, cfg)
+    return {"rgb": rgb, "status": status, "detail": detail, "large": large}
 
 
 @dataclass
 class PhotoCache:
-    """A split decoded once: uint8 (3,h,w) tensors with the short side at the load size."""
+    """A split decoded once: uint8 (3,h,w) tensors with the short side at `kept_short_side`."""
 
     photos: list[Tensor]
     skipped: dict[str, int]  # corrupt / grayscale / shards_failed met while building
     nbytes: int
+    large: list[bool] | None = None  # per photo: is it large (see `is_large`); None: none is
+
+    def epoch_indices(self, cfg: TrainConfig) -> Tensor:
+        """The photos one epoch draws: every photo once, a large one `large_photo_repeat` times."""
+        every = torch.arange(len(self.photos))
+        large = torch.tensor([i for i, big in enumerate(self.large or []) if big], dtype=torch.long)
+        return torch.cat([every, large.repeat(cfg.large_photo_repeat - 1)])
 
 
 def build_cache(splits: Splits, cfg: TrainConfig, *, limit_bytes: int) -> PhotoCache | None:
@@ -242,11 +287,10 @@ def build_cache(splits: Splits, cfg: TrainConfig, *, limit_bytes: int) -> PhotoC
     Every process builds the same cache (the whole split) and takes its share per epoch in
     `cached_batches`, so all processes run the same number of steps.
     """
-    load = cfg.load_size or cfg.image_size
-    ds = splits.train.map(partial(_as_cache_row, load=load), remove_columns=list(STREAM_FEATURES))
+    ds = splits.train.map(partial(_as_cache_row, cfg=cfg), remove_columns=list(STREAM_FEATURES))
     workers = min(cfg.num_workers, max(ds.num_shards, 1))
     loader = DataLoader(ds, batch_size=None, num_workers=workers, prefetch_factor=16 if workers else None)
-    photos, nbytes = [], 0
+    photos, large, nbytes = [], [], 0
     skipped = {CORRUPT: 0, GRAYSCALE: 0, "shards_failed": 0}
     for row in tqdm(loader, desc="caching photos", unit="photo", dynamic_ncols=True, mininterval=2):
         if row["status"] == SHARD_FAILED:
@@ -263,7 +307,8 @@ def build_cache(splits: Splits, cfg: TrainConfig, *, limit_bytes: int) -> PhotoC
                 )
                 return None
             photos.append(photo)
-    return PhotoCache(photos, skipped, nbytes)
+            large.append(bool(row["large"]))
+    return PhotoCache(photos, skipped, nbytes, large)
 
 
 def cached_batches(
@@ -271,23 +316,31 @@ def cached_batches(
 ) -> Iterator[dict]:
     """One epoch of batches from the cache for this process, from batch `start_batch` on.
 
-    The order is a permutation seeded by (seed, epoch), the same on every process; process `rank`
-    takes every `world_size`-th batch of it, and the epoch is cut to a whole number of batches per
-    process so that no process waits at a step the others never take.
+    The order is a permutation (seeded by (seed, epoch), the same on every process) of the epoch's
+    draws (`PhotoCache.epoch_indices`); process `rank` takes every `world_size`-th batch of it, and
+    the epoch is cut to a whole number of batches per process so that no process waits at a step
+    the others never take.
     """
     g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch)
-    order = torch.randperm(len(cache.photos), generator=g)
+    draws = cache.epoch_indices(cfg)
+    order = draws[torch.randperm(len(draws), generator=g)]
     per_process = len(order) // (cfg.batch_size * world_size)
     if per_process == 0:  # fewer photos than one global batch: one smaller batch each
         per_process, batch_size = 1, max(2, len(order) // world_size)
     else:
         batch_size = cfg.batch_size
     rng = np.random.default_rng([cfg.seed, epoch, rank])
+    large = cache.large or [False] * len(cache.photos)
     for b in range(per_process):
         global_batch = b * world_size + rank
         picks = order[global_batch * batch_size : (global_batch + 1) * batch_size]
         # Drawn for every batch, used or skipped, so a resumed epoch crops exactly as the first run.
-        crops = [random_crop_flip(cache.photos[i], cfg.image_size, cfg.flip, rng) for i in picks.tolist()]
+        crops = [
+            random_crop_flip(
+                cache.photos[i], cfg.image_size, cfg.flip, rng, multiscale=cfg.multiscale_crops and large[i]
+            )
+            for i in picks.tolist()
+        ]
         if b < start_batch:
             continue
         yield {"rgb": torch.stack(crops), "corrupt": 0, "grayscale": 0, "shards_failed": []}
@@ -310,7 +363,8 @@ def training_loader(splits: Splits, cfg: TrainConfig, *, epoch: int, rank: int =
     if world_size > 1:
         ds = split_dataset_by_node(ds, rank=rank, world_size=world_size)
     ds.set_epoch(epoch)
-    ds = ds.map(partial(to_training_pair, cfg=cfg, epoch=epoch), remove_columns=list(STREAM_FEATURES))
+    pairs = partial(to_training_pairs, cfg=cfg, epoch=epoch)
+    ds = ds.map(pairs, batched=True, batch_size=8, remove_columns=list(STREAM_FEATURES))
     workers = min(cfg.num_workers, max(ds.num_shards, 1))  # a worker without a shard would idle
     return DataLoader(
         ds,
