@@ -35,7 +35,11 @@ except ImportError:  # pragma: no cover - depends on the installation
 
 def _load(args: argparse.Namespace) -> Colorizer:
     return Colorizer.from_pretrained(
-        args.model, working_size=args.working_size, device=args.device, color_strength=args.color_strength
+        args.model,
+        working_size=args.working_size,
+        device=args.device,
+        color_strength=args.color_strength,
+        mirror_average=args.mirror_average,
     )
 
 
@@ -201,6 +205,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
         "source": source,
         "model_id": str(args.model) if args.model else "default",
         "working_size": colorizer.working_size,
+        "mirror_average": colorizer.mirror_average,
         "hints_per_photo": args.hints_per_photo,
         "model": model.as_dict(),
         "gray": gray.as_dict(),
@@ -340,6 +345,12 @@ def build_parser() -> argparse.ArgumentParser:
             default=1.0,
             help="factor on the model's colors: 1 = as calibrated on real photos (the default), 0 = gray, "
             f"up to {COLOR_STRENGTH_RANGE[1]:g}; the same as the app's Color strength slider",
+        )
+        p.add_argument(
+            "--mirror-average",
+            action="store_true",
+            help="test-time augmentation: average the colors predicted for the photo and its mirror image "
+            "(twice the network's time)",
         )
         p.add_argument("--device", type=_device, default=None, help="cpu, cuda, cuda:1... (default: cpu)")
         p.add_argument("--batch-size", type=_within(int, 1, 256, "a whole number"), default=8)

@@ -72,7 +72,9 @@ class Colorizer:
         color_strength: float = 1.0,
         model_id: str | None = None,
         backend: OnnxRuntimeBackend | None = None,
+        mirror_average: bool = False,
     ):
+        self.mirror_average = bool(mirror_average)  # test-time augmentation; see `_network`
         self.model_id = model_id or "(unnamed)"  # written into every colorized PNG
         self.backend = backend  # None: the generator runs in PyTorch
         self.device = torch.device(device) if device is not None else next(generator.parameters()).device
@@ -91,6 +93,7 @@ class Colorizer:
         max_pixels: int = DEFAULT_MAX_PIXELS,
         color_strength: float = 1.0,
         backend: str = "auto",
+        mirror_average: bool = False,
         **hub_kwargs,
     ) -> Colorizer:
         """Load a Hub repo id or local folder; with no `model`, the model bundled with the package.
@@ -98,7 +101,8 @@ class Colorizer:
         `backend`: "torch", "onnxruntime" (the model's `onnx/model.onnx` in ONNX Runtime, CPU only; needs
         `pip install pix2pix-color[onnx]`), or "auto": ONNX Runtime on a CPU when it is installed, the
         model ships the graph and a timed run is faster there; PyTorch otherwise. `colorizer.backend`
-        says which was chosen (None: PyTorch).
+        says which was chosen (None: PyTorch). `mirror_average`: test-time augmentation, the colors
+        are the mean of the photo's prediction and its mirror image's (twice the network's time).
         """
         bundled = model is None
         if bundled:
@@ -120,6 +124,7 @@ class Colorizer:
             color_strength=color_strength,
             model_id=model_id,
             backend=runtime,
+            mirror_average=mirror_average,
         )
 
     def _working_shape(self, height: int, width: int, working_size: int | None) -> tuple[int, int]:
@@ -140,12 +145,25 @@ class Colorizer:
         """
         strength = self.color_strength if color_strength is None else _check_strength(color_strength)
         gain = self.generator.chroma_gain * strength
-        network = self.backend.predict_ab if self.backend is not None else self.generator.predict_ab
-        ab = denormalize_ab(network(normalize_l(L_work), hints).float().to(L_work.device)) * gain
+        ab = denormalize_ab(self._network(normalize_l(L_work), hints).float().to(L_work.device)) * gain
         if hints is None:
             return ab
         user = torch.cat([denormalize_ab(hints[:, :2].float()), hints[:, 2:3].float()], dim=1)
         return torch.stack([propagate_hints(L_work[i], ab[i], user[i]) for i in range(len(ab))])
+
+    def _network(self, L: Tensor, hints: Tensor | None) -> Tensor:
+        """Model-space L (B,1,h,w) [+ hints (B,3,h,w)] -> a*b* (B,2,h,w) from the chosen backend.
+
+        With `mirror_average` the mirrored photo goes through in the same batch and its (mirrored
+        back) a*b* is averaged in: a landscape's colors do not depend on its left-right orientation,
+        so the two guesses differ only by the network's errors, which the mean reduces.
+        """
+        network = self.backend.predict_ab if self.backend is not None else self.generator.predict_ab
+        if not self.mirror_average:
+            return network(L, hints)
+        both = network(torch.cat([L, L.flip(-1)]), None if hints is None else torch.cat([hints, hints.flip(-1)]))
+        plain, mirrored = both.float().chunk(2)
+        return (plain + mirrored.flip(-1)) / 2
 
     @torch.inference_mode()
     def predict_ab(self, L: Tensor, working_size: int | None = None) -> Tensor:

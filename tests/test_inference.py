@@ -188,3 +188,24 @@ def test_a_batch_holds_at_most_batch_size_decoded_photos_however_many_are_given(
     assert peak["n"] <= 4
     streamed = colorizer.colorize_iter(photos[:3], batch_size=2)
     assert [r.size for r in streamed] == [(64, 48)] * 3
+
+
+def test_mirror_average_colors_a_mirrored_photo_as_the_mirror_of_its_colors():
+    torch.manual_seed(3)
+    G = tiny_generator()
+    with torch.no_grad():  # an untrained net is nearly gray: give it strong, lopsided colors
+        for p in G.parameters():
+            p.add_(torch.randn_like(p) * 0.3)
+    colorizer = Colorizer(G)
+    photo = landscape(100, 72, seed=5).convert("L")
+    plain = np.asarray(colorizer.colorize(photo), dtype=np.int16)
+    mirrored_plain = np.asarray(colorizer.colorize(ImageOps.mirror(photo)), dtype=np.int16)[:, ::-1]
+    assert np.abs(plain - mirrored_plain).max() > 3  # the network alone is not mirror-symmetric...
+    averaged = Colorizer(G, mirror_average=True)
+    tta = np.asarray(averaged.colorize(photo), dtype=np.int16)
+    tta_of_mirror = np.asarray(averaged.colorize(ImageOps.mirror(photo)), dtype=np.int16)[:, ::-1]
+    assert np.abs(tta - tta_of_mirror).max() <= 1  # ...the average is (up to rounding)
+    # It is the mean of the two guesses: between them wherever they differ.
+    a, b = np.minimum(plain, mirrored_plain), np.maximum(plain, mirrored_plain)
+    assert ((tta >= a - 2) & (tta <= b + 2)).mean() > 0.99
+    assert np.abs(luminance(Image.fromarray(tta.astype(np.uint8))) - luminance(photo)).mean() < 0.5
