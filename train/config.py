@@ -128,13 +128,14 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
-# What may change when a run is resumed: how long it runs, how it is bookkept and published, and
+# What may change when a run is resumed: how long it runs (steps, the learning-rate schedule, how
+# long the objective stays L1 alone before the GAN phase), how it is bookkept and published, and
 # how fast it computes. Everything else (data, networks, objective, seed) shapes the weights and
 # optimizer state in the checkpoint, so a resume must keep it (lerobot's resume guard does the same).
 CHANGEABLE_ON_RESUME = frozenset(
     {
         "max_steps", "epochs", "resume", "push_to_hub", "init_from", "preset", "num_workers", "cache_limit_gb",
-        "lr", "lr_decay_steps", "mixed_precision", "channels_last", "max_bad_steps", "checkpoint_every",
+        "lr", "lr_decay_steps", "l1_warmup_steps", "mixed_precision", "channels_last", "max_bad_steps", "checkpoint_every",
         "keep_checkpoints", "validate_every", "validation_images", "sample_images", "export_dtype",
         "dataset_hub_id", "log_every", "output_dir",
     }
