@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 import torch
 
 import train.data
@@ -186,3 +187,24 @@ def test_push_failure_keeps_the_export_and_says_how_to_publish(hub_dataset, tmp_
     assert "could not publish to someone/landscapes" in result.stderr
     assert f"python -m train.publish {out} someone/landscapes" in result.stderr
     assert {p.name for p in (out / "model").iterdir()} >= {"config.json", "model.safetensors", "README.md"}
+
+
+def test_parquet_shards_without_an_image_column_stop_with_one_line(tmp_path):
+    """Plain pyarrow tables (a struct of bytes, no `datasets` Image feature): said once, up front."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    root = tmp_path / "plain"
+    (root / "data").mkdir(parents=True)
+    table = pa.table({"image": [{"bytes": jpeg_bytes(landscape(40, 40, seed=i)), "path": None} for i in range(4)]})
+    for split in ("train", "validation"):
+        pq.write_table(table, root / "data" / f"{split}-00000-of-00001.parquet")
+    (root / "README.md").write_text(
+        "---\nconfigs:\n- config_name: default\n  data_files:\n  - split: train\n    path: data/train-*.parquet\n"
+        "  - split: validation\n    path: data/validation-*.parquet\n---\n"
+    )
+    with pytest.raises(SystemExit) as stop:
+        train.data.load_splits(with_preset(dataset=str(root), output_dir=str(tmp_path / "run"), max_steps=1))
+    message = str(stop.value)
+    assert "no image column (columns: ['image'])" in message and "Image feature" in message
+    assert "\n" not in message

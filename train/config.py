@@ -135,8 +135,8 @@ class TrainConfig:
 CHANGEABLE_ON_RESUME = frozenset(
     {
         "max_steps", "epochs", "resume", "push_to_hub", "init_from", "preset", "num_workers", "cache_limit_gb",
-        "lr", "lr_decay_steps", "l1_warmup_steps", "mixed_precision", "channels_last", "max_bad_steps", "checkpoint_every",
-        "keep_checkpoints", "validate_every", "validation_images", "sample_images", "export_dtype",
+        "lr", "lr_decay_steps", "l1_warmup_steps", "mixed_precision", "channels_last", "max_bad_steps",
+        "checkpoint_every", "keep_checkpoints", "validate_every", "validation_images", "sample_images", "export_dtype",
         "dataset_hub_id", "log_every", "output_dir",
     }
 )  # fmt: skip

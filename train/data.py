@@ -148,6 +148,14 @@ def load_splits(cfg: TrainConfig) -> Splits:
         )
     if cfg.train_split not in data_files:
         raise SystemExit(f"dataset {cfg.dataset!r} has no split {cfg.train_split!r} (it has {sorted(data_files)})")
+    if source.name == "parquet" and data_files[cfg.train_split]:
+        # Checked here, once: inside a DataLoader worker the same check would end in a traceback.
+        with fsspec.open(data_files[cfg.train_split][0], "rb") as f:
+            schema = pq.ParquetFile(f).schema_arrow
+        try:
+            _image_column(Features.from_arrow_schema(schema))
+        except SystemExit as e:
+            raise SystemExit(f"dataset {cfg.dataset!r}: {e} - write it with datasets' Image feature") from None
     train = _shard_stream(source.name, data_files[cfg.train_split])
     if cfg.validation_split in data_files:
         validation = _shard_stream(source.name, data_files[cfg.validation_split])

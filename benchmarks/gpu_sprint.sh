@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# One GPU sprint in one command of at most 8 minutes, on a machine that reaches no network:
+# install what .gpu_sprint/ carries, measure training images/s in bf16, train the shipped recipe
+# warm-started from the shipped model for the time left, export it, and score it on the carried
+# validation photos. Everything worth keeping lands in $OUT (the device tool brings it back).
+#
+#   python benchmarks/gpu_sprint_prepare.py          # here, once: wheels + a dataset subset
+#   device run: bash benchmarks/gpu_sprint.sh        # carry: [".gpu_sprint"]
+#   SPRINT_SECONDS=60 PROBE_STEPS=3 bash benchmarks/gpu_sprint.sh   # a tiny rehearsal on a CPU
+#
+# Back here: reassemble the weights (cat model.safetensors.part-* > model.safetensors, next to
+# config.json), then score on the full validation split and photos-hq with `pix2pix-color evaluate`;
+# ship only if it beats the shipped model on both, in PSNR and hue hit rate.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+START=$(date +%s)
+SPRINT_SECONDS=${SPRINT_SECONDS:-420}   # training + export + validation; the install comes first
+PROBE_STEPS=${PROBE_STEPS:-150}
+BATCH=${BATCH:-64}
+OUT=${OUT:-/tmp/gpu_sprint_out}
+WORK=${WORK:-/tmp/gpu_sprint}
+DATA=${DATA:-.gpu_sprint/landscapes}
+mkdir -p "$OUT" "$WORK"
+exec > >(tee "$OUT/sprint.log") 2>&1
+
+if [ -d .gpu_sprint/wheels ] && ! python3 -c "import datasets, tyro" 2>/dev/null; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .gpu_sprint/wheels/*.whl
+  export PYTHONPATH=/tmp/site:${PYTHONPATH:-}
+fi
+# The library, from this checkout (no build isolation: nothing can be downloaded).
+python3 -c "import pix2pix_color" 2>/dev/null || {
+  python3 -m pip install -q --no-index --no-deps --no-build-isolation --target /tmp/site . && export PYTHONPATH=/tmp/site:${PYTHONPATH:-}
+}
+export PYTHONPATH=$PWD:${PYTHONPATH:-}   # train/ runs from the checkout
+python3 - <<'EOF'
+import torch, datasets, accelerate
+device = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU (CPU rehearsal)"
+print(f"torch {torch.__version__}, datasets {datasets.__version__}, accelerate {accelerate.__version__}; {device}")
+EOF
+
+RECIPE=(--dataset "$DATA" --preset cpu-small --init-from pix2pix_color/default_model --head classification
+        --color-rebalance 0.5 --hints --batch-size "$BATCH" --mixed-precision bf16 --num-workers 4
+        --validation-images 300 --export-dtype float16 ${EXTRA_FLAGS:-})
+
+# 1. Speed: a short run; its run.json has the training loop's images/s.
+python3 -m train "${RECIPE[@]}" --output-dir "$WORK/probe" --max-steps "$PROBE_STEPS" \
+  --l1-warmup-steps "$PROBE_STEPS" --validate-every 100000 --checkpoint-every 100000
+RATE=$(python3 -c "import json; t=json.load(open('$WORK/probe/run.json'))['timings']; print(round(t['loop_steps'] * $BATCH / t['loop_seconds'], 1))")
+cp "$WORK/probe/run.json" "$OUT/probe_run.json"
+
+# 2. The longest run that fits: the time left, less a minute for export and validation.
+LEFT=$(( SPRINT_SECONDS - ($(date +%s) - START) - 60 ))
+STEPS=$(python3 -c "print(max(10, int($RATE * max($LEFT, 10) / $BATCH * 0.9)))")
+echo "probe: $RATE images/s at batch $BATCH; training $STEPS steps in the ${LEFT}s left"
+python3 -m train "${RECIPE[@]}" --output-dir "$WORK/run" --max-steps "$STEPS" --l1-warmup-steps "$STEPS" \
+  --lr 1e-4 --lr-decay-steps $(( STEPS / 2 )) --validate-every "$STEPS" --checkpoint-every $(( STEPS / 4 + 1 ))
+
+# 3. What comes back: files of at most 16 MiB each, at most 8 of them.
+MODEL="$WORK/run/model"
+cp "$MODEL/config.json" "$WORK/run/run.json" "$WORK/run/metrics.json" "$OUT/"
+split -b 15M "$MODEL/model.safetensors" "$OUT/model.safetensors.part-"
+python3 - "$OUT" "$STEPS" "$BATCH" <<'EOF'
+import json, sys
+out, steps, batch = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+probe, run, metrics = (json.load(open(f"{out}/{n}.json")) for n in ("probe_run", "run", "metrics"))
+rate = lambda record: round(record["timings"]["loop_steps"] * batch / record["timings"]["loop_seconds"], 1)
+summary = {
+    "hardware": run.get("hardware"),
+    "images_per_second_probe": rate(probe),
+    "images_per_second_run": rate(run),
+    "steps": steps,
+    "images_seen": steps * batch,
+    "validation": {k: metrics[k] for k in ("model", "gray") if k in metrics},
+}
+json.dump(summary, open(f"{out}/summary.json", "w"), indent=2)
+print(json.dumps(summary, indent=2))
+EOF
+echo "sprint done in $(( $(date +%s) - START )) s"

@@ -1,0 +1,127 @@
+"""Pack what `benchmarks/gpu_sprint.sh` needs on a GPU machine that reaches no network.
+
+    python benchmarks/gpu_sprint_prepare.py            # writes .gpu_sprint/ (git-ignored)
+    # then, with the device tool: run(command="bash benchmarks/gpu_sprint.sh", carry=[".gpu_sprint"])
+
+The device machine has PyTorch, accelerate, huggingface_hub, safetensors, scipy and pyarrow, but not
+`datasets` or `tyro`, and `../shared` does not travel: everything else must fit in the 64 MiB that
+travel with the working tree (the tracked repository is ~47 MB of it, the bundled model most). So
+this writes Python 3.12 wheels of the missing packages and a Hub-layout subset of the landscape
+dataset (every large photo, then as many thumbnails as fit, and validation photos), recompressed
+at the training resolution: a thumbnail is cropped from a 144-pixel resize anyway.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / ".gpu_sprint"
+TRAVEL_LIMIT = 64 * 2**20
+WHEELS = ["datasets==5.2.0", "dill==0.4.1", "multiprocess==0.70.19", "tyro==1.0.17", "docstring-parser==0.17.0"]
+WHEELS += ["typeguard==4.4.4"]
+PLATFORMS = ["manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64"]
+CARD = """---
+configs:
+- config_name: default
+  data_files:
+  - split: train
+    path: data/train-*.parquet
+  - split: validation
+    path: data/validation-*.parquet
+---
+A subset of the landscape dataset (see its card in ../shared/data/landscapes) for a GPU sprint.
+"""
+
+
+def tracked_bytes() -> int:
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout.split(b"\0")
+    return sum((ROOT / f.decode()).stat().st_size for f in files if f and (ROOT / f.decode()).is_file())
+
+
+def download_wheels(folder: Path) -> int:
+    folder.mkdir(parents=True, exist_ok=True)
+    platforms = [arg for p in PLATFORMS for arg in ("--platform", p)]
+    subprocess.run(
+        [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:", "--python-version",
+         "3.12", "--implementation", "cp", *platforms, "-d", str(folder), *WHEELS],
+        check=True,
+    )  # fmt: skip
+    return sum(p.stat().st_size for p in folder.glob("*.whl"))
+
+
+def recompressed(data: bytes, short_side: int, quality: int) -> bytes:
+    image = Image.open(io.BytesIO(data)).convert("RGB")
+    scale = short_side / min(image.size)
+    if scale < 1:
+        image = image.resize((round(image.width * scale), round(image.height * scale)), Image.BICUBIC)
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def rows(split: str, source: Path) -> list[dict]:
+    table = pa.concat_tables([pq.read_table(f) for f in sorted((source / "data").glob(f"{split}-*.parquet"))])
+    return table.to_pylist()
+
+
+def write_split(folder: Path, split: str, images: list[bytes]) -> int:
+    """One Parquet shard as `datasets` writes it: the column typed as an Image feature."""
+    from datasets import Dataset, Features
+    from datasets import Image as ImageFeature
+
+    path = folder / "data" / f"{split}-00000-of-00001.parquet"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = {"image": [{"bytes": b, "path": None} for b in images]}
+    Dataset.from_dict(rows, features=Features({"image": ImageFeature()})).to_parquet(str(path))
+    return path.stat().st_size
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", type=Path, default=ROOT.parent / "shared" / "data" / "landscapes")
+    parser.add_argument("--validation-photos", type=int, default=300)
+    parser.add_argument("--margin-mb", type=float, default=2.0, help="left free of the 64 MiB")
+    parser.add_argument("--quality", type=int, default=75)
+    args = parser.parse_args()
+
+    wheels = download_wheels(OUT / "wheels")
+    budget = TRAVEL_LIMIT - tracked_bytes() - wheels - int(args.margin_mb * 2**20)
+    data = OUT / "landscapes"
+    (data / "README.md").parent.mkdir(parents=True, exist_ok=True)
+    (data / "README.md").write_text(CARD)
+    validation = [recompressed(r["image"]["bytes"], 144, args.quality) for r in rows("validation", args.dataset)]
+    validation = validation[: args.validation_photos]
+    validation_size = write_split(data, "validation", validation)
+    budget -= validation_size
+    train = rows("train", args.dataset)
+    large = [r for r in train if r.get("label") == "bsds"]
+    small = [r for r in train if r.get("label") != "bsds"]
+    # The large photos first (they carry the warm hues), at 2x the training size (still "large" for
+    # --multiscale-crops); then as many thumbnails as fit.
+    images = [recompressed(r["image"]["bytes"], 256, args.quality) for r in large]
+    used = sum(map(len, images))
+    for r in small:
+        encoded = recompressed(r["image"]["bytes"], 144, args.quality)
+        if used + len(encoded) > 0.98 * budget:  # Parquet adds a little
+            break
+        images.append(encoded)
+        used += len(encoded)
+    size = write_split(data, "train", images)
+    print(
+        f"{OUT}: wheels {wheels / 2**20:.1f} MB, training photos {len(images)} ({len(large)} large; "
+        f"{size / 2**20:.1f} MB), validation {len(validation)}; with the repository "
+        f"{(tracked_bytes() + wheels + size + validation_size) / 2**20:.1f} MB of the 64 MiB that travel"
+    )
+
+
+if __name__ == "__main__":
+    main()
