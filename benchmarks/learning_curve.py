@@ -119,18 +119,24 @@ def table(args: argparse.Namespace) -> None:
         "hue_hit": "hue hit rate",
         "colorfulness_gap": "colorfulness vs real (%)",
     }
+    # One line per run and set; every run starts from the model it was warm-started from ("shipped").
+    runs = sorted({name.split("@")[0] for name, _ in results if "@" in name})
+    start = [r for name, r in results if "@" not in name]
     for ax, metric in zip(axes, METRICS):
-        for split, style in (("validation", "o-"), ("photos-hq", "s--")):
-            xs, ys = [], []
-            for _, r in results:
-                m, g = r["scores"][split]["model"], r["scores"][split]["gray"]
-                xs.append(r["images_seen"] / 1000)
-                ys.append(m[metric] - g[metric] if metric == "psnr" else m[metric])
-            ax.plot(xs, ys, style, label=split)
+        for split, marker in (("validation", "o"), ("photos-hq", "s")):
+            for k, run_name in enumerate(runs):
+                points = start + [r for name, r in results if name.split("@")[0] == run_name]
+                xs = [r["images_seen"] / 1000 for r in points]
+                ys = []
+                for r in points:
+                    m, g = r["scores"][split]["model"], r["scores"][split]["gray"]
+                    ys.append(m[metric] - g[metric] if metric == "psnr" else m[metric])
+                style = "-" if split == "validation" else "--"
+                ax.plot(xs, ys, marker + style, color=f"C{k}", label=f"{run_name}, {split}")
         ax.set_xlabel("images seen (thousands)")
         ax.set_title(labels[metric])
         ax.grid(alpha=0.3)
-    axes[0].legend()
+    axes[0].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(PLOT, dpi=110)
     print(f"written {PLOT}")
