@@ -49,9 +49,9 @@ def training_photos(n: int, large: int) -> tuple[list[Image.Image], list[Image.I
     cfg = with_preset(dataset=str(LANDSCAPES), output_dir="/tmp/hint-reach", max_steps=1, preset="cpu-small")
     small, big = [], []
     for photo in data.usable_photos(data.load_splits(cfg).train):
-        if min(photo.size) >= 256:
-            big.append(photo) if len(big) < large else None
-        elif len(small) < n:
+        if min(photo.size) >= 256 and len(big) < large:
+            big.append(photo)
+        elif min(photo.size) < 256 and len(small) < n:
             small.append(photo)
         if len(small) >= n and len(big) >= large:
             break

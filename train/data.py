@@ -26,7 +26,6 @@ import fsspec
 import numpy as np
 import pyarrow.parquet as pq
 import torch
-import torch.nn.functional as F
 from datasets import Features, IterableDataset, Value, load_dataset_builder
 from datasets import Image as HFImage
 from datasets.distributed import split_dataset_by_node
@@ -37,6 +36,7 @@ from tqdm.auto import tqdm
 
 from pix2pix_color import ab_bins
 from pix2pix_color.color import is_grayscale, normalize_ab, normalize_l, rgb_to_lab
+from pix2pix_color.image_processor import resize
 from pix2pix_color.images import ImageError, open_image
 
 from .config import TrainConfig
@@ -222,8 +222,7 @@ def random_crop_flip(
     y, x = rng.integers(0, h - side + 1), rng.integers(0, w - side + 1)
     crop = rgb[:, y : y + side, x : x + side]
     if side != size:
-        crop = torch.as_tensor(np.ascontiguousarray(crop)).float()[None]
-        crop = F.interpolate(crop, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+        crop = resize(torch.as_tensor(np.ascontiguousarray(crop)).float()[None], (size, size))
         crop = crop[0].round_().clamp_(0, 255).to(torch.uint8)
         crop = crop.numpy() if isinstance(rgb, np.ndarray) else crop
     if flip and rng.random() < 0.5:
