@@ -126,7 +126,7 @@ def _published(tmp_path, **kwargs):
 def test_init_from_adds_zero_hint_channels_so_the_network_starts_as_published(tmp_path):
     folder, published, published_D = _published(tmp_path)
     G, D = tiny_generator(seed=5, hints=True), PatchDiscriminator(base_channels=8, n_layers=3)
-    notes = load_initial_weights(G, D, str(folder))
+    G, notes = load_initial_weights(G, D, str(folder))
     assert "hint input channels added with zero weights" in notes
     assert "discriminator loaded from discriminator.safetensors" in notes
     L = torch.rand(2, 1, 64, 64) * 2 - 1
@@ -141,13 +141,27 @@ def test_init_from_adds_zero_hint_channels_so_the_network_starts_as_published(tm
 def test_init_from_another_head_keeps_the_body_and_refuses_another_size(tmp_path):
     folder, published, _ = _published(tmp_path)
     G = tiny_generator(seed=5, head="classification")
-    notes = load_initial_weights(G, PatchDiscriminator(base_channels=8, n_layers=3), str(folder))
+    G, notes = load_initial_weights(G, PatchDiscriminator(base_channels=8, n_layers=3), str(folder))
     assert any("started fresh" in n and "classifier.weight" in n for n in notes)
     assert torch.equal(G.state_dict()["net.model.0.weight"], published.state_dict()["net.model.0.weight"])
     with pytest.raises(SystemExit, match="does not match this run's flags"):
         load_initial_weights(tiny_generator(depth=4), PatchDiscriminator(base_channels=8, n_layers=3), str(folder))
     with pytest.raises(SystemExit, match="--init-from"):
         load_initial_weights(tiny_generator(), PatchDiscriminator(), str(tmp_path / "nowhere"))
+
+
+def test_init_from_decodes_as_the_published_model_when_the_head_is_the_same(tmp_path):
+    folder, published, _ = _published(tmp_path, head="classification", temperature=0.7)
+    D = PatchDiscriminator(base_channels=8, n_layers=3)
+    G, notes = load_initial_weights(tiny_generator(seed=5, head="classification", hints=True), D, str(folder))
+    assert G.temperature == 0.7 and G.hints and "decoding as published: temperature 0.7, chroma gain 1.0" in notes
+    L = torch.rand(2, 1, 64, 64) * 2 - 1
+    assert torch.allclose(G.eval().predict_ab(L), published.predict_ab(L), atol=1e-6)  # the colors, not only logits
+    G.save_pretrained(tmp_path / "continued")  # what its checkpoints and export will say
+    assert json.loads((tmp_path / "continued" / "config.json").read_text())["temperature"] == 0.7
+    # A new head has no calibrated decoding yet: it keeps the defaults.
+    G, notes = load_initial_weights(tiny_generator(seed=5), D, str(folder))
+    assert G.temperature == 1.0 and not any("decoding as published" in n for n in notes)
 
 
 def test_classification_run_with_hints_rebalancing_and_ema_then_fine_tuned_with_init_from(hub_dataset, tmp_path):

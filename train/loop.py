@@ -211,7 +211,8 @@ def build_networks(cfg: TrainConfig, accelerator: Accelerator):
     set_seed(cfg.seed)  # the same initial networks (and EMA copy) on every process
     G, D = build_models(cfg)
     if cfg.init_from:
-        for line in load_initial_weights(G, D, cfg.init_from):
+        G, notes = load_initial_weights(G, D, cfg.init_from)
+        for line in notes:
             logger.info("--init-from %s: %s", cfg.init_from, line)
     ema = None
     if cfg.ema_decay:

@@ -6,6 +6,10 @@ channel widths); two changes are allowed, since both extend a trained network ra
 - a hint-free generator into a `--hints` run: the hint channels' input weights start at zero, so
   the network starts out exactly as the published one and learns to use hints from there;
 - another `--head`: the shared body is loaded and the new head starts fresh (listed in the log).
+
+With the same head, the run also takes the published decoding (`temperature`, `chroma_gain`: what
+`train.calibrate` chose), so its validation and checkpoints are decoded as the published model is
+until the run is calibrated again: a continuation is compared with its start like for like.
 """
 
 from __future__ import annotations
@@ -20,8 +24,11 @@ FIRST_CONV = "net.model.0.weight"  # the generator's input convolution, (out, in
 DISCRIMINATOR_FILE = "discriminator.safetensors"
 
 
-def load_initial_weights(G: UNetGenerator, D: PatchDiscriminator, source: str) -> list[str]:
-    """Copy `source`'s weights into G (and D when it ships one); returns what was done, for the log."""
+def load_initial_weights(
+    G: UNetGenerator, D: PatchDiscriminator, source: str
+) -> tuple[UNetGenerator, list[str]]:
+    """Copy `source`'s weights into G (and D when it ships one); returns G, with the published decoding
+    when the heads match (a new module: the decoding is config, not a weight), and what was done, for the log."""
     try:
         published = UNetGenerator.from_pretrained(source)
     except ModelLoadError as e:
@@ -49,8 +56,12 @@ def load_initial_weights(G: UNetGenerator, D: PatchDiscriminator, source: str) -
     notes.append(f"generator: {len(kept)} of {len(target)} tensors loaded")
     if fresh:
         notes.append(f"started fresh (head {published.head} -> {G.head}): {', '.join(fresh)}")
+    if published.head == G.head:
+        decoding = {"temperature": published.temperature, "chroma_gain": published.chroma_gain}
+        G = G.with_decoding(**decoding)
+        notes.append(f"decoding as published: temperature {published.temperature}, chroma gain {published.chroma_gain}")
     notes.append(_load_discriminator(D, source))
-    return notes
+    return G, notes
 
 
 def _widths(G: UNetGenerator) -> list[int]:
