@@ -136,7 +136,13 @@ class Colorizer:
     def takes_hints(self) -> bool:
         return self.generator.hints
 
-    def _generate(self, L_work: Tensor, color_strength: float | None = None, hints: Tensor | None = None) -> Tensor:
+    def _generate(
+        self,
+        L_work: Tensor,
+        color_strength: float | None = None,
+        hints: Tensor | None = None,
+        photo_shapes: Sequence[tuple[int, int]] | None = None,
+    ) -> Tensor:
         """L* (B,1,h,w) [+ hint channels (B,3,h,w)] at working resolution -> a*b* (B,2,h,w).
 
         The a*b* are scaled by the model's calibrated `chroma_gain` (config.json) times the color
@@ -149,7 +155,9 @@ class Colorizer:
         if hints is None:
             return ab
         user = torch.cat([denormalize_ab(hints[:, :2].float()), hints[:, 2:3].float()], dim=1)
-        return torch.stack([propagate_hints(L_work[i], ab[i], user[i]) for i in range(len(ab))])
+        # Each photo's (H, W): the hints are solved on a grid of its own shape, not the working grid's.
+        shapes = photo_shapes or [None] * len(ab)
+        return torch.stack([propagate_hints(L_work[i], ab[i], user[i], photo_shape=shapes[i]) for i in range(len(ab))])
 
     def _network(self, L: Tensor, hints: Tensor | None) -> Tensor:
         """Model-space L (B,1,h,w) [+ hints (B,3,h,w)] -> a*b* (B,2,h,w) from the chosen backend.
@@ -294,7 +302,7 @@ class Colorizer:
             if self.takes_hints and any(p.points is not None for p in photos):
                 hint_maps = torch.stack([hint_channels(p.points, tuple(p.L.shape[-2:]), size) for p in photos])
                 hint_maps = hint_maps.to(self.device)
-            ab_low = self._generate(L_low, color_strength, hint_maps)
+            ab_low = self._generate(L_low, color_strength, hint_maps, [tuple(p.L.shape[-2:]) for p in photos])
             coefficients, limit = guided_coefficients(L_low, ab_low)  # the low-resolution half, batched
             for k, (i, p) in enumerate(zip(chunk, photos)):
                 outputs[i] = self._compose(p.L, coefficients[k], limit[k], p.alpha, p.exif)

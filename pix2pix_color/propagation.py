@@ -5,14 +5,14 @@ to *spread* a single clicked point over a whole region only with far more traini
 project's models get (measured: 10 hints moved the validation PSNR by +0.06 dB). So the colorizer
 also propagates each hint's residual, the difference between the color the user gave and the color
 the network predicted there, with the classical colorization-by-optimization energy (Levin,
-Lischinski & Weiss 2004) at the working resolution:
+Lischinski & Weiss 2004) on a small grid of the photo's shape (`solve_shape`):
 
     minimise  sum_(r,s neighbours) w_rs (d_r - d_s)^2  +  lam sum_r d_r^2  +  mu sum_(hints h) (d_h - t_h)^2
 
 with w_rs = exp(-(L_r - L_s)^2 / 2 sigma^2): the correction d flows freely within a region of even
 lightness, stops at the photo's edges, and fades with distance (lam) so that far regions keep the
-network's colors. It is one sparse linear solve per photo (scipy; ~12k unknowns at the default
-working size, a few tens of milliseconds); the result is then upsampled with the photo's edges like
+network's colors. It is one sparse linear solve per photo (scipy; at most 16k unknowns, a few tens
+of milliseconds); the result is then upsampled with the photo's edges like
 any prediction. Why by hand: no maintained library solves this for an arbitrary guide image.
 """
 
@@ -25,38 +25,59 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-# A hint's reach is a share of the photo's long side, so a click spreads over the same part of the
-# photo at any working size (it was 80 working pixels: 62% of the photo at 128 px, 16% at 512).
+# A hint's reach is a share of the photo's long side, and every hint is solved on one grid, the
+# photo's own shape at SOLVE_SIDE px (it was the working grid, up to 256 px): how strongly an edge
+# holds a hint back depends on the grid it is solved on, since a soft edge (a shadow, a slope) that
+# is a 6 L* step between neighbours at 128 px is two 3 L* steps at 256 px, which the weights below
+# let through far more easily. On the working grid one click recolored 21% of a photo at "Auto" and
+# 45% at 512 px (benchmarks/hint_reach.py); on one grid it is the same share at every working size.
+# The working grid's own aspect is not the photo's (its sides are multiples of the network's 2**depth:
+# a 16:9 photo is 128x128 at "Auto"), so the grid is laid out from the photo's shape when given.
 # SIGMA_L and REACH are chosen on training photos (benchmarks/hint_reach.py), not on the validation
-# photos the card reports: the most help from 10 sampled hints (+1.83 dB) among the constants with
-# which one click recolors at most a quarter of a photo on average (15% at "Auto", 22% at 512 px).
+# photos the card reports: the most help from 10 sampled hints among the constants with which one
+# click recolors at most a quarter of a photo on average.
 SIGMA_L = 6.0  # L* difference (0-100) at which neighbours are ~60% linked: edges of ~15 L* block
 REACH = 0.25  # a hint's reach in an even region, as a share of the long side
 HINT_WEIGHT = 100.0  # hints are nearly hard constraints
-MAX_SIDE = 256  # propagate at most at this long side, then upsample the (smooth) correction
+SOLVE_SIDE = 128  # the long side of the grid every hint is solved on (the bundled model's working size)
 
 
-def propagate_hints(L: Tensor, ab: Tensor, hints: Tensor, *, sigma: float = SIGMA_L, reach: float = REACH) -> Tensor:
+def solve_shape(photo_shape: tuple[int, int]) -> tuple[int, int]:
+    """(H, W) of a photo -> the (h, w) grid its hints are solved on: its aspect, long side SOLVE_SIDE."""
+    H, W = photo_shape
+    scale = SOLVE_SIDE / max(H, W)
+    return max(1, round(H * scale)), max(1, round(W * scale))
+
+
+def propagate_hints(
+    L: Tensor,
+    ab: Tensor,
+    hints: Tensor,
+    *,
+    photo_shape: tuple[int, int] | None = None,
+    sigma: float = SIGMA_L,
+    reach: float = REACH,
+) -> Tensor:
     """L* (1,h,w) in [0,100], predicted a*b* (2,h,w) and hint channels (3,h,w; a*b* in Lab units and
-    a 0/1 mask) -> a*b* (2,h,w) that equals the hints where they are and blends into `ab` along edges."""
+    a 0/1 mask), all on the working grid -> a*b* (2,h,w) that equals the hints where they are and
+    blends into `ab` along edges. `photo_shape`: the (H, W) of the photo the working grid was resized
+    from (default: the working grid's own shape), so that the solve grid has the photo's aspect."""
     mask = hints[2] > 0
     if not bool(mask.any()):
         return ab
     h, w = L.shape[-2:]
-    scale = min(1.0, MAX_SIDE / max(h, w))
-    decay = 1.0 / (reach * max(h, w) * scale) ** 2  # in the pixels of the grid that is solved
-    if scale < 1.0:
-        size = (max(1, round(h * scale)), max(1, round(w * scale)))
-        L_small = F.interpolate(L[None], size=size, mode="area")[0]
-        target_small = _pool_hints(hints[:2] - ab, mask, size)
-        correction = _solve(L_small, *target_small, decay=decay, sigma=sigma)
-        return ab + F.interpolate(correction[None], size=(h, w), mode="bilinear", align_corners=False)[0]
-    correction = _solve(L, (hints[:2] - ab) * mask, mask.float(), decay=decay, sigma=sigma)
-    return ab + correction
+    grid = solve_shape(photo_shape or (h, w))
+    decay = 1.0 / (reach * max(grid)) ** 2  # in the pixels of the grid that is solved
+    if grid == (h, w):
+        return ab + _solve(L, (hints[:2] - ab) * mask, mask.float(), decay=decay, sigma=sigma)
+    L_grid = F.interpolate(L[None], size=grid, mode="bilinear", antialias=True, align_corners=False)[0]
+    target, grid_mask = _pool_hints(hints[:2] - ab, mask, grid)
+    correction = _solve(L_grid, target, grid_mask, decay=decay, sigma=sigma)
+    return ab + F.interpolate(correction[None], size=(h, w), mode="bilinear", align_corners=False)[0]
 
 
 def _pool_hints(residual: Tensor, mask: Tensor, size: tuple[int, int]) -> tuple[Tensor, Tensor]:
-    """Residuals at hint pixels averaged onto a smaller grid, and that grid's hint mask."""
+    """Residuals at hint pixels averaged onto another grid, and that grid's hint mask."""
     m = mask.float()[None]
     total = F.adaptive_avg_pool2d((residual * m)[None], size)[0]
     count = F.adaptive_avg_pool2d(m[None], size)[0]

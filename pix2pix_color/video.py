@@ -319,6 +319,7 @@ class _Pipeline:
                 L_work.to(self.colorizer.device),
                 self.strength,
                 None if hint_maps is None else hint_maps.to(self.colorizer.device),
+                [(self.H, self.W)] * len(batch),
             )
             guesses = resize(ab.float().cpu(), self.carry).permute(0, 2, 3, 1).numpy()
         for frame, guess in zip(batch, guesses):

@@ -199,13 +199,13 @@ def test_a_small_scribble_keeps_every_pixel():
     assert len(hint_points(scribble, 300, 200)) == 10
 
 
-def test_hints_on_a_working_grid_above_256_px_are_pooled_and_still_reach_their_color():
-    """Above MAX_SIDE the correction is solved on a smaller grid and upsampled: the hinted spot still
+def test_hints_on_a_working_grid_above_the_solve_grid_are_pooled_and_still_reach_their_color():
+    """Above SOLVE_SIDE the correction is solved on a smaller grid and upsampled: the hinted spot still
     gets its color, the correction stops at an edge, and it fades far away in an even region."""
-    from pix2pix_color.propagation import MAX_SIDE, propagate_hints
+    from pix2pix_color.propagation import SOLVE_SIDE, propagate_hints
 
-    h, w = 300, 480  # long side above MAX_SIDE
-    assert max(h, w) > MAX_SIDE
+    h, w = 300, 480  # long side above SOLVE_SIDE
+    assert max(h, w) > SOLVE_SIDE
     L = torch.full((1, h, w), 40.0)
     L[:, :, 240:] = 90.0  # a sharp edge down the middle
     ab = torch.zeros(2, h, w)
