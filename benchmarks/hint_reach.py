@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 LANDSCAPES = ROOT.parent / "shared" / "data" / "landscapes"
 FLOOD_LIMIT = 0.25  # one click may recolor a quarter of a photo on average: an object, not the scene
 SIGMAS = (3.0, 4.0, 6.0)
-REACHES = (0.1, 0.15, 0.25, 0.4)
+REACHES = (0.1, 0.15, 0.2, 0.25, 0.4)
 
 
 def with_constants(sigma: float, reach: float):
@@ -116,19 +116,14 @@ def check(colorizer: Colorizer) -> None:
     hq = ROOT.parent / "shared" / "data" / "photos-hq" / "validation"
     examples += sorted(hq.glob("*.jpg"))[:6] if hq.is_dir() else []
     check = []
-    for name, rule in (("before: 80 working px", _old_rule), (f"now: {SIGMA_L:g} / {REACH:g}", None)):
-        inference.propagate_hints = rule or functools.partial(propagate_hints, sigma=SIGMA_L, reach=REACH)
-        for size in (None, 512):
-            shares = [moved_share(colorizer, Image.open(p), size) for p in examples]
-            check.append([name, size or "Auto", f"{100 * np.mean(shares):.0f}%", f"{100 * max(shares):.0f}%"])
+    with_constants(SIGMA_L, REACH)
+    for size in (None, 256, 512):
+        shares = [moved_share(colorizer, Image.open(p), size) for p in examples]
+        check.append(
+            [f"{SIGMA_L:g} / {REACH:g}", size or "Auto", f"{100 * np.mean(shares):.0f}%", f"{100 * max(shares):.0f}%"]
+        )
     print(f"\ncheck on {len(examples)} example and photos-hq photos: share moved by one red click\n")
-    print(table(["propagation", "working size", "mean", "largest"], check))
-
-
-def _old_rule(L, ab, hints):
-    h, w = L.shape[-2:]
-    solved = max(h, w) * min(1.0, 256 / max(h, w))
-    return propagate_hints(L, ab, hints, sigma=6.0, reach=80 / solved)
+    print(table(["SIGMA_L / REACH", "working size", "mean", "largest"], check))
 
 
 if __name__ == "__main__":

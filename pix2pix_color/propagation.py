@@ -34,9 +34,9 @@ from torch import Tensor
 # The working grid's own aspect is not the photo's (its sides are multiples of the network's 2**depth:
 # a 16:9 photo is 128x128 at "Auto"), so the grid is laid out from the photo's shape when given.
 # SIGMA_L and REACH are chosen on training photos (benchmarks/hint_reach.py), not on the validation
-# photos the card reports: the most help from 10 sampled hints among the constants with which one
-# click recolors at most a quarter of a photo on average.
-SIGMA_L = 6.0  # L* difference (0-100) at which neighbours are ~60% linked: edges of ~15 L* block
+# photos the card reports: the most help from 10 sampled hints (+1.62 dB) among the constants with
+# which one click recolors at most a quarter of a photo on average (22% at "Auto", 20% at 512 px).
+SIGMA_L = 4.0  # L* difference (0-100) at which neighbours are ~60% linked: edges of ~10 L* block
 REACH = 0.25  # a hint's reach in an even region, as a share of the long side
 HINT_WEIGHT = 100.0  # hints are nearly hard constraints
 SOLVE_SIDE = 128  # the long side of the grid every hint is solved on (the bundled model's working size)
