@@ -2,6 +2,8 @@
 
     python benchmarks/learning_curve.py score RUN_DIR [RUN_DIR ...]   # every checkpoint of the runs
     python benchmarks/learning_curve.py score --model pix2pix_color/default_model --images-seen 80000 --name shipped
+    python benchmarks/learning_curve.py score --model runs/study-cls-rebal-hints-1250/model \
+        --images-seen 20000 --name scratch@1250
     python benchmarks/learning_curve.py table                          # table + plot from the results
 
 Each model is scored like the card's numbers: `pix2pix_color.metrics.evaluate` at full resolution
@@ -9,8 +11,14 @@ Each model is scored like the card's numbers: `pix2pix_color.metrics.evaluate` a
 them, never trained on). Checkpoints of a run are decoded at the shipped model's temperature (0.76;
 a run's own checkpoints would decode at 1, which is less colorful), so points differ only by
 training. "images seen" counts from scratch: a run warm-started from the shipped model (80,000
-images) starts there. Results: benchmarks/results/learning_curve.json; plot:
-benchmarks/results/learning_curve.png (needs matplotlib: `pip install -e ".[bench]"`).
+images) starts there; the points named scratch@STEPS are the shipped recipe trained from scratch for
+fewer steps with its whole schedule (`recipe_study.py --steps`, calibrated like the shipped model),
+so the curve reads both ways from the shipped model: less compute from scratch, more as a
+continuation. A third set, "general", is 4 photos that are not landscapes (a person, a cat, a cup of
+coffee, a rocket at night: scikit-image's bundled public-domain/CC0 photos, 0.2-0.3 MP), the kind of
+photo the card warns about; 4 photos say little, and they are reported as such. Results:
+benchmarks/results/learning_curve.json; plot: benchmarks/results/learning_curve.png (needs matplotlib:
+`pip install -e ".[bench]"`).
 """
 
 from __future__ import annotations
@@ -35,6 +43,14 @@ SHARED = ROOT.parent / "shared" / "data"
 SHIPPED_IMAGES = 80_000
 TEMPERATURE = 0.76
 METRICS = ("psnr", "hue_hit", "colorfulness_gap")
+GENERAL = ("astronaut", "chelsea", "coffee", "rocket")  # skimage.data: public domain or CC0 (their docstrings)
+
+
+def general_photos() -> list:
+    from PIL import Image
+    from skimage import data
+
+    return [Image.fromarray(getattr(data, name)()) for name in GENERAL]
 
 
 def load(path: Path) -> dict:
@@ -44,7 +60,7 @@ def load(path: Path) -> dict:
 def score_model(G: UNetGenerator, validation: list, photos_hq: list) -> dict:
     colorizer = Colorizer(G.eval())
     scores = {}
-    for name, photos in (("validation", validation), ("photos-hq", photos_hq)):
+    for name, photos in (("validation", validation), ("photos-hq", photos_hq), ("general", general_photos())):
         result = evaluate(colorizer.colorize_batch, photos, batch_size=8)
         scores[name] = {k: v.as_dict() for k, v in result.items()}
     return scores
@@ -92,9 +108,9 @@ def score(args: argparse.Namespace) -> None:
 def table(args: argparse.Namespace) -> None:
     results = sorted(load(RESULTS).items(), key=lambda kv: (kv[1]["images_seen"], kv[0]))
     columns = ["PSNR (vs gray)", "hue hit", "colorfulness"]
-    header = [f"{split} {c}" for split in ("validation", "photos-hq") for c in columns]
+    header = [f"{split} {c}" for split in ("validation", "photos-hq") for c in columns] + ["general PSNR (vs gray)"]
     print("| model | images seen | " + " | ".join(header) + " |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for name, r in results:
         cells = []
         for split in ("validation", "photos-hq"):
@@ -104,6 +120,9 @@ def table(args: argparse.Namespace) -> None:
                 f"{m['hue_hit']:.3f}",
                 f"{m['colorfulness_gap']:+.1f}%",
             ]
+        general = r["scores"].get("general")
+        m, g = (general["model"], general["gray"]) if general else ({}, {})
+        cells.append(f"{m['psnr']:.2f} ({m['psnr'] - g['psnr']:+.2f})" if general else "-")
         print(f"| {name} | {r['images_seen']:,} | " + " | ".join(cells) + " |")
     try:
         import matplotlib
@@ -119,13 +138,15 @@ def table(args: argparse.Namespace) -> None:
         "hue_hit": "hue hit rate",
         "colorfulness_gap": "colorfulness vs real (%)",
     }
-    # One line per run and set; every run starts from the model it was warm-started from ("shipped").
+    # One line per run and set, each through the shipped model: a warm-started run starts from it,
+    # the from-scratch points ("scratch") end at it (it is the same recipe at 80,000 images).
     runs = sorted({name.split("@")[0] for name, _ in results if "@" in name})
-    start = [r for name, r in results if "@" not in name]
+    start = [r for name, r in results if name == "shipped"]
     for ax, metric in zip(axes, METRICS):
         for split, marker in (("validation", "o"), ("photos-hq", "s")):
             for k, run_name in enumerate(runs):
                 points = start + [r for name, r in results if name.split("@")[0] == run_name]
+                points.sort(key=lambda r: r["images_seen"])
                 xs = [r["images_seen"] / 1000 for r in points]
                 ys = []
                 for r in points:
