@@ -52,6 +52,7 @@ def main() -> None:
     # Working sizes are multiples of the network's 2**depth (128 for the bundled model): 96 would be 128, 192 256.
     parser.add_argument("--second-sizes", type=int, nargs="*", default=[256], help="of the two-size average")
     parser.add_argument("--no-timing", action="store_true", help="scores only (timings need the cores to itself)")
+    parser.add_argument("--no-scores", action="store_true", help="timings only")
     args = parser.parse_args()
     plain = Colorizer.from_pretrained(args.model)
     shared = dict(backend=plain.backend, model_id=plain.model_id)
@@ -69,6 +70,8 @@ def main() -> None:
         rows = [[name, f"{t * 1e3:.0f}", f"{t / times['plain']:.2f}x"] for name, t in times.items()]
         print(table(["1 MP photo (1280x800)", "ms", "vs plain"], rows))
 
+    if args.no_scores:
+        return
     sets = {
         "validation": list(_photos_from_dataset(str(SHARED / "landscapes"), "validation", args.validation_photos)),
         "photos-hq": list(_photos_from_folder(SHARED / "photos-hq", None)),
