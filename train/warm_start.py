@@ -24,9 +24,7 @@ FIRST_CONV = "net.model.0.weight"  # the generator's input convolution, (out, in
 DISCRIMINATOR_FILE = "discriminator.safetensors"
 
 
-def load_initial_weights(
-    G: UNetGenerator, D: PatchDiscriminator, source: str
-) -> tuple[UNetGenerator, list[str]]:
+def load_initial_weights(G: UNetGenerator, D: PatchDiscriminator, source: str) -> tuple[UNetGenerator, list[str]]:
     """Copy `source`'s weights into G (and D when it ships one); returns G, with the published decoding
     when the heads match (a new module: the decoding is config, not a weight), and what was done, for the log."""
     try:
