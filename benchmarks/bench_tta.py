@@ -1,7 +1,7 @@
 """Test-time augmentation: what averaging over the mirror image (`mirror_average`), or over two
 working sizes, gains and costs.
 
-    python benchmarks/bench_tta.py [--model DIR] [--validation-photos 500] [--second-sizes 96 192]
+    python benchmarks/bench_tta.py [--model DIR] [--validation-photos 500] [--second-sizes 256 384]
 
 Cost: a 1 MP photo (1280x800) colorized the app's way (`Colorizer.colorize`, backend "auto"), plain,
 with the mirror average and with each two-size average, median of 7, side by side in one run. Gain:
@@ -9,7 +9,7 @@ PSNR, hue hit rate and colorfulness on validation photos and photos-hq (full res
 `pix2pix_color.metrics.evaluate`). The issue's budget: 1 MP in about 0.1 s with TTA if it is on by
 default. The two-size average lives here, not in the library, until it pays: `TwoSizeColorizer`
 predicts at the working size and at a second long side, brings the second a*b* back to the working
-grid (area-averaged or bilinear) and averages the two before the usual upsampling.
+grid (antialiased bilinear) and averages the two before the usual upsampling.
 """
 
 from __future__ import annotations

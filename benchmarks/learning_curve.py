@@ -57,10 +57,10 @@ def load(path: Path) -> dict:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def score_model(G: UNetGenerator, validation: list, photos_hq: list) -> dict:
+def score_model(G: UNetGenerator, sets: dict[str, list]) -> dict:
     colorizer = Colorizer(G.eval())
     scores = {}
-    for name, photos in (("validation", validation), ("photos-hq", photos_hq), ("general", general_photos())):
+    for name, photos in sets.items():
         result = evaluate(colorizer.colorize_batch, photos, batch_size=8)
         scores[name] = {k: v.as_dict() for k, v in result.items()}
     return scores
@@ -80,6 +80,7 @@ def score(args: argparse.Namespace) -> None:
     results = load(RESULTS)
     validation = list(_photos_from_dataset(str(SHARED / "landscapes"), "validation", args.validation_photos))
     photos_hq = list(_photos_from_folder(SHARED / "photos-hq", None))
+    sets = {"validation": validation, "photos-hq": photos_hq, "general": general_photos()}
     todo = []
     if args.model:
         todo.append((args.name, args.images_seen, Path(args.model), None))
@@ -94,7 +95,7 @@ def score(args: argparse.Namespace) -> None:
         if temperature is not None and G.head == "classification":
             G = G.with_decoding(temperature=temperature)
         with torch.inference_mode():
-            scores = score_model(G, validation, photos_hq)
+            scores = score_model(G, sets)
         results[name] = {"images_seen": seen, "model": str(path), "temperature": G.temperature, "scores": scores}
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(json.dumps(results, indent=1))

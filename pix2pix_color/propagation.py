@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .image_processor import resize
+
 # A hint's reach is a share of the photo's long side, and every hint is solved on one grid, the
 # photo's own shape at SOLVE_SIDE px (it was the working grid, up to 256 px): how strongly an edge
 # holds a hint back depends on the grid it is solved on, since a soft edge (a shadow, a slope) that
@@ -70,7 +72,7 @@ def propagate_hints(
     decay = 1.0 / (reach * max(grid)) ** 2  # in the pixels of the grid that is solved
     if grid == (h, w):
         return ab + _solve(L, (hints[:2] - ab) * mask, mask.float(), decay=decay, sigma=sigma)
-    L_grid = F.interpolate(L[None], size=grid, mode="bilinear", antialias=True, align_corners=False)[0]
+    L_grid = resize(L[None], grid)[0]
     target, grid_mask = _pool_hints(hints[:2] - ab, mask, grid)
     correction = _solve(L_grid, target, grid_mask, decay=decay, sigma=sigma)
     return ab + F.interpolate(correction[None], size=(h, w), mode="bilinear", align_corners=False)[0]
