@@ -229,6 +229,8 @@ def test_learning_rate_schedule_and_epochs_become_steps(hub_dataset, tmp_path):
     cfg = tiny_config(hub_dataset, tmp_path / "unused", max_steps=100, lr=1e-3, lr_decay_steps=40)
     assert [learning_rate(s, 100, cfg) for s in (0, 59, 60, 80, 99)] == pytest.approx([1e-3, 1e-3, 1e-3, 5e-4, 2.5e-5])
     assert learning_rate(99, 100, tiny_config(hub_dataset, tmp_path, max_steps=100, lr=1e-3)) == 1e-3  # no decay
+    warm = tiny_config(hub_dataset, tmp_path / "unused", max_steps=100, lr=1e-3, lr_warmup_steps=10, lr_decay_steps=40)
+    assert [learning_rate(s, 100, warm) for s in (0, 4, 9, 30, 80)] == pytest.approx([1e-4, 5e-4, 1e-3, 1e-3, 5e-4])
 
     run = tmp_path / "epochs"
     train(tiny_config(hub_dataset, run, max_steps=None, epochs=2, lr_decay_steps=2))

@@ -193,6 +193,8 @@ def _settings(cfg: dict, record: dict) -> str:
     if cfg.get("init_from"):
         text += f"; started from `{cfg['init_from']}`"
     text += f"; Adam lr {cfg['lr']:g}, betas {tuple(cfg['betas'])}"
+    if cfg.get("lr_warmup_steps"):
+        text += f", linear warm-up over the first {cfg['lr_warmup_steps']} steps"
     if cfg["lr_decay_steps"]:
         text += f", linear decay over the last {cfg['lr_decay_steps']} steps"
     return text

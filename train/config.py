@@ -65,6 +65,9 @@ class TrainConfig:
     betas: tuple[float, float] = (0.5, 0.999)
     l1_warmup_steps: int = 0  # train G with L1 alone for this many steps before the GAN phase
     lr_decay_steps: int = 0  # paper schedule: constant, then linear to 0 over the last N steps
+    # linear warm-up from 0 over the first N steps: a warm start (--init-from) begins with a fresh Adam
+    # state, whose first updates are about lr in size for every weight, however small its gradient
+    lr_warmup_steps: int = 0
     # "auto" (bf16 on GPU; on CPU whichever a 2-step probe measures faster), "bf16" or "no"
     mixed_precision: Literal["auto", "bf16", "no"] = "auto"
     channels_last: bool | None = None  # None: on GPU only
@@ -118,6 +121,8 @@ class TrainConfig:
             problems.append("--export-dtype must be float32 or float16")
         if self.preset is not None and self.preset not in PRESETS:
             problems.append(f"--preset must be one of {sorted(PRESETS)}")
+        if self.lr_warmup_steps < 0:
+            problems.append("--lr-warmup-steps must be 0 or more")
         for name in ("checkpoint_every", "validate_every", "log_every", "keep_checkpoints", "max_bad_steps"):
             if getattr(self, name) < 1:
                 problems.append(f"--{name.replace('_', '-')} must be at least 1")
@@ -135,7 +140,8 @@ class TrainConfig:
 CHANGEABLE_ON_RESUME = frozenset(
     {
         "max_steps", "epochs", "resume", "push_to_hub", "init_from", "preset", "num_workers", "cache_limit_gb",
-        "lr", "lr_decay_steps", "l1_warmup_steps", "mixed_precision", "channels_last", "max_bad_steps",
+        "lr", "lr_decay_steps", "lr_warmup_steps", "l1_warmup_steps", "mixed_precision", "channels_last",
+        "max_bad_steps",
         "checkpoint_every", "keep_checkpoints", "validate_every", "validation_images", "sample_images", "export_dtype",
         "dataset_hub_id", "log_every", "output_dir",
     }

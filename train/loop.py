@@ -560,11 +560,13 @@ def finish(run: Run) -> Path:
 
 
 def learning_rate(step: int, total_steps: int, cfg: TrainConfig) -> float:
-    """pix2pix's schedule: constant, then linear decay to 0 over the last `lr_decay_steps` steps."""
+    """pix2pix's schedule: constant, then linear decay to 0 over the last `lr_decay_steps` steps; with
+    `lr_warmup_steps`, the first steps rise linearly to it (step 0 already takes a small step)."""
+    warmup = min(1.0, (step + 1) / cfg.lr_warmup_steps) if cfg.lr_warmup_steps > 0 else 1.0
     decay_start = total_steps - cfg.lr_decay_steps
     if cfg.lr_decay_steps <= 0 or step < decay_start:
-        return cfg.lr
-    return cfg.lr * max(0.0, 1.0 - (step - decay_start) / cfg.lr_decay_steps)
+        return cfg.lr * warmup
+    return cfg.lr * warmup * max(0.0, 1.0 - (step - decay_start) / cfg.lr_decay_steps)
 
 
 def pick_mixed_precision(cfg: TrainConfig) -> str:
