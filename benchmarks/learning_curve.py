@@ -78,9 +78,6 @@ def checkpoints(run: Path) -> list[tuple[int, Path]]:
 
 def score(args: argparse.Namespace) -> None:
     results = load(RESULTS)
-    validation = list(_photos_from_dataset(str(SHARED / "landscapes"), "validation", args.validation_photos))
-    photos_hq = list(_photos_from_folder(SHARED / "photos-hq", None))
-    sets = {"validation": validation, "photos-hq": photos_hq, "general": general_photos()}
     todo = []
     if args.model:
         todo.append((args.name, args.images_seen, Path(args.model), None))
@@ -88,14 +85,19 @@ def score(args: argparse.Namespace) -> None:
         start = SHIPPED_IMAGES if args.warm_started else 0
         for step, path in checkpoints(run):
             todo.append((f"{run.name}@{step}", start + step * args.batch_size, path, TEMPERATURE))
+    todo = [t for t in todo if args.again or t[0] not in results]
+    if not todo:
+        return  # nothing new: the photo sets are not even decoded (a watcher calls this every few minutes)
+    validation = list(_photos_from_dataset(str(SHARED / "landscapes"), "validation", args.validation_photos))
+    photos_hq = list(_photos_from_folder(SHARED / "photos-hq", None))
+    sets = {"validation": validation, "photos-hq": photos_hq, "general": general_photos()}
     for name, seen, path, temperature in todo:
-        if name in results and not args.again:
-            continue
         G = UNetGenerator.from_pretrained(str(path))
         if temperature is not None and G.head == "classification":
             G = G.with_decoding(temperature=temperature)
         with torch.inference_mode():
             scores = score_model(G, sets)
+        results = load(RESULTS)  # read again: another scorer (a watcher on a running run) may have added to it
         results[name] = {"images_seen": seen, "model": str(path), "temperature": G.temperature, "scores": scores}
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(json.dumps(results, indent=1))
