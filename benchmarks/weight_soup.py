@@ -42,21 +42,33 @@ def soup(a: UNetGenerator, b: UNetGenerator, alpha: float) -> UNetGenerator:
     return b
 
 
+def run_config(run: Path) -> TrainConfig:
+    """The training config of a finished run (run.json) or of one still running (its latest checkpoint)."""
+    finished = run / "run.json"
+    if finished.is_file():
+        saved = json.loads(finished.read_text())["config"]
+    else:
+        steps = sorted((run / "checkpoints").glob("*/training_state/training_step.json"))
+        if not steps:
+            raise SystemExit(f"error: {run} has neither run.json nor a checkpoint to read its training config from")
+        saved = json.loads(steps[-1].read_text())["config"]
+    return TrainConfig(**{**saved, "betas": tuple(saved["betas"])})
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("a", help="model folder (alpha 0)")
     parser.add_argument("b", help="model folder (alpha 1)")
     parser.add_argument("out", help="folder to write the soup to")
     parser.add_argument("--alpha", type=float, default=0.5)
-    parser.add_argument("--run", help="a run folder whose run.json names the training data to calibrate on")
+    parser.add_argument("--run", help="a run folder (finished or running): its config names the photos to calibrate on")
     parser.add_argument("--photos", type=int, default=200)
     parser.add_argument("--target-gap", type=float, default=-14.0, help="colorfulness gap, percent")
     args = parser.parse_args()
     with torch.no_grad():
         G = soup(UNetGenerator.from_pretrained(args.a), UNetGenerator.from_pretrained(args.b), args.alpha)
     if args.run:
-        record = json.loads((Path(args.run) / "run.json").read_text())
-        cfg = TrainConfig(**{**record["config"], "betas": tuple(record["config"]["betas"])})
+        cfg = run_config(Path(args.run))
         photos = list(data.usable_photos(data.load_splits(cfg).train, args.photos))
         t, curve = fit_temperature(G, photos, args.target_gap)
         print(f"temperature {t:.2f}: colorfulness gap {curve[t]:+.1f}% on {len(photos)} training photos")
