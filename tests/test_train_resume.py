@@ -135,3 +135,13 @@ def test_the_log_reports_losses_averaged_over_the_interval_and_images_per_second
     assert logged[2] == pytest.approx(np.mean(seen[0:2]), rel=1e-5)
     assert logged[4] == pytest.approx(np.mean(seen[2:4]), rel=1e-5)
     assert all(e.value > 0 for e in events.Scalars("train/images_per_second"))
+
+
+def test_a_checkpoint_inside_a_logging_interval_leaves_its_images_per_second_true(monkeypatch):
+    # 16 images in the first 2 s, a 30 s checkpoint, 16 more in 2 s: 32 images in 4 s of training.
+    meter = train.loop.LossMeter(since=0.0)
+    meter.add({"loss_g_l1": torch.tensor(1.0)}, images=16)
+    monkeypatch.setattr(train.loop.time, "monotonic", lambda: 32.0)
+    meter.exclude(2.0)
+    meter.add({"loss_g_l1": torch.tensor(1.0)}, images=16)
+    assert meter.images / (34.0 - meter.since) == pytest.approx(8.0)

@@ -114,8 +114,12 @@ class LossMeter:
         self.steps += 1
         self.images += images
 
-    def restart_clock(self) -> None:  # after a checkpoint or validation: not training time
-        self.since = time.monotonic()
+    def exclude(self, since: float) -> None:
+        """Leave the time from `since` until now (a checkpoint, a validation) out of the interval.
+
+        The interval's images before the pause stay counted, so restarting the clock instead would
+        divide them by too short a time (a mid-interval checkpoint showed 280 img/s for 4)."""
+        self.since += time.monotonic() - since
 
 
 @dataclass
@@ -446,6 +450,7 @@ def log_interval(run: Run, lr: float) -> None:
 def checkpoint(run: Run) -> None:
     """Save a resumable checkpoint whose pretrained_model/ is a loadable, publishable model."""
     nets, p = run.nets, run.progress
+    paused = time.monotonic()
     rng = all_rng_states()  # every process's random state, in rank order (a collective call)
     if run.accelerator.is_main_process:
         state = {
@@ -479,12 +484,13 @@ def checkpoint(run: Run) -> None:
 
         save_checkpoint(state, run.out, model=nets.G_eval, write_card=card, keep=run.cfg.keep_checkpoints)
     run.accelerator.wait_for_everyone()
-    run.meter.restart_clock()
+    run.meter.exclude(paused)
 
 
 def validate(run: Run) -> None:
     """Metrics (with 10 hints too for a hint model) and the sample grid, on the main process."""
     cfg, step, acc = run.cfg, run.progress.step, run.accelerator
+    paused = time.monotonic()
     if acc.is_main_process:
         record = {"step": step}
         for n_hints in (0, 10) if cfg.hints else (0,):
@@ -523,7 +529,7 @@ def validate(run: Run) -> None:
         run.tracker.add_image("samples", np.asarray(grid), step, dataformats="HWC")
         (run.out / "metrics.json").write_text(json.dumps(record, indent=2))
     acc.wait_for_everyone()
-    run.meter.restart_clock()
+    run.meter.exclude(paused)
 
 
 def finish(run: Run) -> Path:
