@@ -52,9 +52,13 @@ cp "$WORK/probe/run.json" "$OUT/probe_run.json"
 #    A warm start begins with a fresh Adam state: the warm-up and the EMA keep its first steps from
 #    costing what the shipped model had (CPU long runs: photos-hq 20.74 dB at +32,000 images with
 #    both, 20.48 without; benchmarks/README.md).
+#    At most MAX_EPOCHS passes over the carried photos, a fifth of the split: on the CPU the
+#    continuations' best photos-hq points came within 7 passes over the whole split, and every pass
+#    after that traded photos-hq PSNR for bolder colors (benchmarks/README.md, gen4 and gen5).
 LEFT=$(( SPRINT_SECONDS - ($(date +%s) - START) - 60 ))
-STEPS=$(python3 -c "print(max(10, int($RATE * max($LEFT, 10) / $BATCH * 0.9)))")
-echo "probe: $RATE images/s at batch $BATCH; training $STEPS steps in the ${LEFT}s left"
+PHOTOS=$(python3 -c "import glob, pyarrow.parquet as pq; print(sum(pq.ParquetFile(f).metadata.num_rows for f in glob.glob('$DATA/data/train-*.parquet')))")
+STEPS=$(python3 -c "print(max(10, min(int($RATE * max($LEFT, 10) / $BATCH * 0.9), ${MAX_EPOCHS:-20} * $PHOTOS // $BATCH)))")
+echo "probe: $RATE images/s at batch $BATCH; training $STEPS steps (at most ${MAX_EPOCHS:-20} passes over $PHOTOS photos) in the ${LEFT}s left"
 python3 -m train "${RECIPE[@]}" --output-dir "$WORK/run" --max-steps "$STEPS" --l1-warmup-steps "$STEPS" \
   --lr 1e-4 --lr-warmup-steps $(( STEPS / 10 + 1 )) --lr-decay-steps $(( STEPS / 2 )) --ema-decay 0.999 \
   --validate-every "$STEPS" --checkpoint-every $(( STEPS / 4 + 1 ))
@@ -67,9 +71,9 @@ python3 -m train.calibrate "$WORK/run" --photos 200
 MODEL="$WORK/run/model"
 cp "$MODEL/config.json" "$WORK/run/run.json" "$WORK/run/metrics.json" "$OUT/"
 split -b 15M "$MODEL/model.safetensors" "$OUT/model.safetensors.part-"
-python3 - "$OUT" "$STEPS" "$BATCH" <<'EOF'
+python3 - "$OUT" "$STEPS" "$BATCH" "$PHOTOS" <<'EOF'
 import json, sys
-out, steps, batch = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+out, steps, batch, photos = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 probe, run, metrics = (json.load(open(f"{out}/{n}.json")) for n in ("probe_run", "run", "metrics"))
 rate = lambda record: round(record["timings"]["loop_steps"] * batch / record["timings"]["loop_seconds"], 1)
 summary = {
@@ -78,6 +82,7 @@ summary = {
     "images_per_second_run": rate(run),
     "steps": steps,
     "images_seen": steps * batch,
+    "passes_over_the_photos": round(steps * batch / photos, 1),
     "validation": {k: metrics[k] for k in ("model", "gray") if k in metrics},
 }
 json.dump(summary, open(f"{out}/summary.json", "w"), indent=2)
