@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 from pix2pix_color import UNetGenerator  # noqa: E402
 from train import data  # noqa: E402
 from train.calibrate import fit_temperature  # noqa: E402
+from train.checkpoint import STATE_DIR, STEP_FILE, list_checkpoints  # noqa: E402
 from train.config import TrainConfig  # noqa: E402
 
 
@@ -46,13 +47,11 @@ def run_config(run: Path) -> TrainConfig:
     """The training config of a finished run (run.json) or of one still running (its latest checkpoint)."""
     finished = run / "run.json"
     if finished.is_file():
-        saved = json.loads(finished.read_text())["config"]
-    else:
-        steps = sorted((run / "checkpoints").glob("*/training_state/training_step.json"))
-        if not steps:
-            raise SystemExit(f"error: {run} has neither run.json nor a checkpoint to read its training config from")
-        saved = json.loads(steps[-1].read_text())["config"]
-    return TrainConfig(**{**saved, "betas": tuple(saved["betas"])})
+        return TrainConfig.from_dict(json.loads(finished.read_text())["config"])
+    done = list_checkpoints(run)
+    if not done:
+        raise SystemExit(f"error: {run} has neither run.json nor a checkpoint to read its training config from")
+    return TrainConfig.from_dict(json.loads((done[-1] / STATE_DIR / STEP_FILE).read_text())["config"])
 
 
 def main() -> int:

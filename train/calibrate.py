@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {run} holds no finished run (run.json and model/)", file=sys.stderr)
         return 2
     record = json.loads(record_path.read_text())
-    cfg = TrainConfig(**{**record["config"], "betas": tuple(record["config"]["betas"])})
+    cfg = TrainConfig.from_dict(record["config"])
     splits = data.load_splits(cfg)
     photos = list(data.usable_photos(splits.train, args.photos))
 

@@ -132,6 +132,11 @@ class TrainConfig:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
+    @classmethod
+    def from_dict(cls, saved: dict) -> TrainConfig:
+        """The inverse of `to_dict` (as run.json and checkpoints store it: JSON has no tuples)."""
+        return cls(**{**saved, "betas": tuple(saved["betas"])})
+
 
 # What may change when a run is resumed: how long it runs (steps, the learning-rate schedule, how
 # long the objective stays L1 alone before the GAN phase), how it is bookkept and published, and
