@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +18,7 @@ import torch
 from PIL import Image
 from torch import Tensor
 
+from ._version import __version__ as VERSION
 from .backends import OnnxRuntimeBackend, choose_backend
 from .color import denormalize_ab, gray_to_l, lab_to_rgb, normalize_l, rgb_to_l
 from .hints import HintError, Hints, hint_channels, hint_points
@@ -29,7 +29,6 @@ from .models import UNetGenerator
 from .propagation import propagate_hints
 
 DEFAULT_MODEL_DIR = Path(__file__).parent / "default_model"
-VERSION = version("pix2pix-color")  # from the installed metadata, not the package: no import cycle
 BUNDLED_MODEL_ID = "pix2pix-color/pix2pix-color-landscapes"  # where the bundled model is published
 # The one answer for every front end (library, CLI, app): 1 is the calibrated colorfulness, 0 gray,
 # 2 twice as colorful (already garish; more only saturates).

@@ -36,7 +36,7 @@ from . import temporal
 from .color import gray_to_l, is_grayscale, rgb_to_l
 from .hints import HintError, Hints, hint_channels, hint_points
 from .image_processor import compose_rgb, guided_coefficients, resize
-from .inference import VERSION
+from ._version import __version__ as VERSION
 
 VIDEO_SUFFIXES = {
     ".mp4",
