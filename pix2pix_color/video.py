@@ -33,10 +33,10 @@ import torch
 from torch import Tensor
 
 from . import temporal
+from ._version import __version__ as VERSION
 from .color import gray_to_l, is_grayscale, rgb_to_l
 from .hints import HintError, Hints, hint_channels, hint_points
 from .image_processor import compose_rgb, guided_coefficients, resize
-from ._version import __version__ as VERSION
 
 VIDEO_SUFFIXES = {
     ".mp4",

@@ -85,7 +85,8 @@ def test_the_space_starts_from_exactly_the_uploaded_files_and_colorizes(tmp_path
     env = {"GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
     env.update({k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")})
     log = (tmp_path / "space.log").open("w")
-    process = subprocess.Popen([sys.executable, str(launcher)], cwd=space, env=env, stdout=log, stderr=subprocess.STDOUT)
+    command = [sys.executable, str(launcher)]
+    process = subprocess.Popen(command, cwd=space, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         client = None
         deadline = time.monotonic() + 300
