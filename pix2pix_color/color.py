@@ -216,6 +216,19 @@ def gray_to_l(gray: Tensor) -> Tensor:
     return 116 * _f(linear) - 16
 
 
+def l_to_gray(L: Tensor) -> Tensor:
+    """L* (any shape) in [0,100] -> the sRGB gray level in [0,1] of the color (L*, 0, 0), same shape.
+
+    Plain differentiable tensor ops (no threads, no lookup table), so it can sit inside a network
+    and its ONNX graph; the same formula as `lab_to_rgb` on a* = b* = 0.
+    """
+    fy = (L.clamp(0.0, 100.0) + 16) / 116
+    linear = torch.where(fy > 0.2068966, fy * fy * fy, (fy - 16 / 116) / 7.787)
+    k = 0.0031308
+    srgb = torch.where(linear > k, 1.055 * linear.clamp_min(k) ** (1 / 2.4) - 0.055, 12.92 * linear)
+    return srgb.clamp(0.0, 1.0)
+
+
 def lab_to_rgb(lab: Tensor, dtype: torch.dtype = torch.float32) -> Tensor:
     """L*a*b* (..., 3, H, W) -> sRGB (..., 3, H, W), float in [0,1] or uint8 (dtype=torch.uint8).
 

@@ -18,6 +18,7 @@ from torch import Tensor, nn
 
 from . import ab_bins
 from .color import normalize_ab
+from .efficientnet import STRIDE, EfficientUNet
 from .hub import CONFIG_NAME, WEIGHTS_NAME, ModelLoadError, load_safetensors_strict, resolve_file
 
 # Bounds for the architecture arguments. They are checked before a single weight is allocated, so
@@ -93,6 +94,9 @@ class _SkipBlock(nn.Module):
 
 
 HEADS = ("regression", "classification")
+# "none": pix2pix's own U-Net, every weight trained from scratch; "efficientnet-lite0": an ImageNet-
+# pretrained EfficientNet-Lite0 encoder under a U-Net decoder (pix2pix_color.efficientnet).
+ENCODERS = ("none", "efficientnet-lite0")
 HINT_CHANNELS = 3  # hint a*, hint b* (model scale), and a mask that is 1 where a hint was given
 
 
@@ -117,6 +121,11 @@ class UNetGenerator(
     `hints=True` adds three input channels: a*b* a user chose at some pixels and their mask
     (Zhang et al. 2017); without hints they are zeros, which is automatic colorization.
 
+    `encoder="efficientnet-lite0"` replaces the U-Net's encoder by EfficientNet-Lite0 (ImageNet
+    weights when training starts: it has seen grass, leaves and cats) and its decoder by
+    3x3-convolution stages back to half resolution; `depth` is then the encoder's 5 (sides multiples
+    of 32), and `base_channels` / `max_channels` size the decoder (doubling from stride 2, capped).
+
     `image_size`, `chroma_gain` and `temperature` are not architecture: the resolution the weights
     were trained at (`Colorizer`'s default working resolution), and the calibrated factor on the
     predicted a*b* and decoding temperature (`train.calibrate` measures them on training photos).
@@ -134,8 +143,13 @@ class UNetGenerator(
         head: str = "regression",
         temperature: float = 1.0,
         hints: bool = False,
+        encoder: str = "none",
     ):
         super().__init__()
+        if encoder not in ENCODERS:
+            raise ValueError(f"encoder must be one of {ENCODERS}, got {encoder!r}")
+        if encoder != "none" and depth != 5:
+            raise ValueError(f"depth must be 5 with encoder {encoder!r} (its stride is {STRIDE}), got {depth!r}")
         _check_int("depth", depth, 2, MAX_DEPTH)
         _check_int("base_channels", base_channels, 1, MAX_CHANNELS)
         _check_int("max_channels", max_channels, base_channels, MAX_CHANNELS)
@@ -153,6 +167,15 @@ class UNetGenerator(
         self.image_size = image_size
         self.head = head
         self.hints = hints
+        self.encoder = encoder
+        if encoder != "none":
+            widths = tuple(min(base_channels * 2**level, max_channels) for level in range(4))
+            self.net = EfficientUNet(widths=widths, hints=hints)
+            if head == "classification":
+                self.classifier = nn.Conv2d(widths[0], ab_bins.num_bins(), 1)
+            else:
+                self.regressor = nn.Conv2d(widths[0], 2, 1)
+            return
 
         channels = [min(base_channels * 2**level, max_channels) for level in range(depth)]
         # Build from the bottleneck outwards. Level i downsamples channels[i-1] -> channels[i];
@@ -282,8 +305,14 @@ class UNetGenerator(
                 raise ValueError(
                     f"expected hints of shape {(L.shape[0], HINT_CHANNELS, *L.shape[-2:])}, got {tuple(hints.shape)}"
                 )
-            L = torch.cat([L, hints.to(L.dtype)], dim=1)
-        out = self.net(L)
+            hints = hints.to(L.dtype)
+        if self.encoder != "none":
+            out = self.net(L, hints)  # (B,C,H/2,W/2)
+            if self.head == "regression":
+                up = F.interpolate(self.regressor(out), size=L.shape[-2:], mode="bilinear", align_corners=False)
+                return torch.tanh(up)
+        else:
+            out = self.net(torch.cat([L, hints], dim=1) if self.hints else L)
         if self.head == "regression":
             return out
         if pixels is None:

@@ -302,3 +302,16 @@ def browser():
         )
         yield browser
         browser.close()
+
+
+def _solid(width: int, height: int, red: int) -> bytes:
+    """A photo identifiable after any crop or resize: one color, its red channel `red`."""
+    return jpeg_bytes(Image.new("RGB", (width, height), (red, 90, 160)))
+
+
+@pytest.fixture(scope="session")
+def mixed_sizes(tmp_path_factory):
+    """Six 40x40 thumbnails and two large photos (short side 80 = 2.5x the tiny training size)."""
+    train_images = [_solid(40, 40, 20 + 10 * i) for i in range(6)] + [_solid(120, 80, 200), _solid(80, 100, 240)]
+    validation = [jpeg_bytes(landscape(40, 40, seed=7))]
+    return write_hub_dataset(tmp_path_factory.mktemp("mixed"), {"train": train_images, "validation": validation})

@@ -9,7 +9,6 @@ from collections import Counter
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 from safetensors.torch import save_file
 
 from pix2pix_color import ab_bins
@@ -21,7 +20,7 @@ from train.config import resume_conflicts
 from train.hints import simulate_hints
 from train.warm_start import load_initial_weights
 
-from .conftest import TINY_TRAINING, jpeg_bytes, landscape, tiny_flags, tiny_generator, write_hub_dataset
+from .conftest import TINY_TRAINING, tiny_flags, tiny_generator
 
 
 def test_cross_entropy_gradient_is_softmax_minus_soft_target():
@@ -222,19 +221,6 @@ def test_classification_run_with_hints_rebalancing_and_ema_then_fine_tuned_with_
     assert "; started from `" in (second / "model" / "README.md").read_text()
     model = UNetGenerator.from_pretrained(second / "model")
     assert model.head == "classification" and model.hints
-
-
-def _solid(width: int, height: int, red: int) -> bytes:
-    """A photo identifiable after any crop or resize: one color, its red channel `red`."""
-    return jpeg_bytes(Image.new("RGB", (width, height), (red, 90, 160)))
-
-
-@pytest.fixture(scope="module")
-def mixed_sizes(tmp_path_factory):
-    """Six 40x40 thumbnails and two large photos (short side 80 = 2.5x the tiny training size)."""
-    train_images = [_solid(40, 40, 20 + 10 * i) for i in range(6)] + [_solid(120, 80, 200), _solid(80, 100, 240)]
-    validation = [jpeg_bytes(landscape(40, 40, seed=7))]
-    return write_hub_dataset(tmp_path_factory.mktemp("mixed"), {"train": train_images, "validation": validation})
 
 
 def _sources(batches) -> list[int]:

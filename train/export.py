@@ -49,6 +49,7 @@ def run_record(
         "skipped": counters,
         "metrics": json.loads(metrics_path.read_text()) if metrics_path.is_file() else None,
         "dataset": dataset_card_info(cfg.dataset),
+        "mixed_datasets": [dataset_card_info(other) for other in cfg.mix_with],
         "date": datetime.date.today().isoformat(),
         "versions": {"pix2pix_color": pix2pix_color.__version__, "torch": torch.__version__},
     }

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from accelerate import Accelerator, PartialState
-from accelerate.utils import set_seed
+from accelerate.utils import DistributedDataParallelKwargs, set_seed
 from PIL import Image
 from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
@@ -45,6 +45,7 @@ from .distributed import (
 )
 from .export import export_model, run_record, write_run_record
 from .hints import simulate_hints
+from .pretrained import load_imagenet_encoder
 from .publish import publish_or_explain
 from .step import gan_step
 from .validate import run_validation, sample_grid
@@ -188,7 +189,11 @@ def start_accelerator(cfg: TrainConfig, out: Path) -> Accelerator:
     cpu = not torch.cuda.is_available()
     state = PartialState(cpu=cpu)  # the processes can talk from here on: decide the precision once
     precision = decided_on_main(lambda: pick_mixed_precision(cfg), state)
-    accelerator = Accelerator(cpu=cpu, mixed_precision=precision, log_with="tensorboard", project_dir=str(out))
+    # A frozen encoder takes no gradient for a while; DDP must be told, or it waits for them.
+    handlers = [DistributedDataParallelKwargs(find_unused_parameters=True)] if cfg.freeze_encoder_steps else []
+    accelerator = Accelerator(
+        cpu=cpu, mixed_precision=precision, log_with="tensorboard", project_dir=str(out), kwargs_handlers=handlers
+    )
     _setup_logging(out, accelerator.is_main_process)
     if accelerator.is_main_process:  # every invocation of a run (first, resumed...) for its record
         with open(out / "commands.txt", "a") as f:
@@ -205,6 +210,7 @@ def build_models(cfg: TrainConfig) -> tuple[UNetGenerator, PatchDiscriminator]:
         image_size=cfg.image_size,
         head=cfg.head,
         hints=cfg.hints,
+        encoder=cfg.gen_encoder,
     )
     D = PatchDiscriminator(base_channels=cfg.disc_base_channels, n_layers=cfg.disc_layers)
     return init_weights(G), init_weights(D)
@@ -218,13 +224,27 @@ def build_networks(cfg: TrainConfig, accelerator: Accelerator):
         G, notes = load_initial_weights(G, D, cfg.init_from)
         for line in notes:
             logger.info("--init-from %s: %s", cfg.init_from, line)
+    elif cfg.gen_encoder != "none":  # a resumed run then loads its own weights over these
+        logger.info("encoder: %d ImageNet tensors of EfficientNet-Lite0 loaded", load_imagenet_encoder(G))
     ema = None
     if cfg.ema_decay:
         ema = AveragedModel(G, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
     set_seed(cfg.seed + accelerator.process_index)  # then each process its own dropout stream
-    opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=cfg.betas)
+    opt_g = torch.optim.Adam(generator_param_groups(G, cfg), lr=cfg.lr, betas=cfg.betas)
     opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr, betas=cfg.betas)
     return G, D, ema, opt_g, opt_d
+
+
+def generator_param_groups(G: UNetGenerator, cfg: TrainConfig) -> list[dict]:
+    """G's parameters for Adam: a pretrained encoder's at `encoder_lr_scale` x the rate (it already
+    knows ImageNet; full-size steps would wash that out before the decoder has learnt anything)."""
+    if cfg.gen_encoder == "none":
+        return [{"params": list(G.parameters()), "lr_scale": 1.0}]
+    encoder = {id(p) for p in G.net.encoder.parameters()}
+    return [
+        {"params": [p for p in G.parameters() if id(p) in encoder], "lr_scale": cfg.encoder_lr_scale},
+        {"params": [p for p in G.parameters() if id(p) not in encoder], "lr_scale": 1.0},
+    ]
 
 
 def resume(cfg, out, G, D, ema, opt_g, opt_d, accelerator: Accelerator) -> Progress:
@@ -390,7 +410,11 @@ def train_step(run: Run, batch: dict) -> None:
     hints = simulate_hints(ab, generator) if cfg.hints else None
     lr = learning_rate(p.step, run.data.total_steps, cfg)
     for group in (*nets.opt_g.param_groups, *nets.opt_d.param_groups):
-        group["lr"] = lr
+        group["lr"] = lr * group.get("lr_scale", 1.0)
+    if cfg.gen_encoder != "none":
+        nets.G_plain.net.freeze_encoder(p.step < cfg.freeze_encoder_steps)
+        if cfg.freeze_encoder_steps:  # a thawed encoder's fresh Adam state warms up again
+            nets.opt_g.param_groups[0]["lr"] *= encoder_thaw(p.step, cfg)
     losses = gan_step(
         nets.G,
         nets.D,
@@ -573,6 +597,14 @@ def learning_rate(step: int, total_steps: int, cfg: TrainConfig) -> float:
     if cfg.lr_decay_steps <= 0 or step < decay_start:
         return cfg.lr * warmup
     return cfg.lr * warmup * max(0.0, 1.0 - (step - decay_start) / cfg.lr_decay_steps)
+
+
+def encoder_thaw(step: int, cfg: TrainConfig) -> float:
+    """Factor on the encoder's learning rate: 0 while frozen, then a linear rise over
+    `lr_warmup_steps` (at least 100): Adam's first updates are about lr in size for every weight,
+    however small its gradient, which would jolt the pretrained weights all at once."""
+    thawed = step - cfg.freeze_encoder_steps + 1
+    return min(1.0, max(0.0, thawed / max(cfg.lr_warmup_steps, 100)))
 
 
 def pick_mixed_precision(cfg: TrainConfig) -> str:

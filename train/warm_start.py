@@ -21,6 +21,7 @@ from pix2pix_color.hub import ModelLoadError, resolve_file
 from pix2pix_color.models import PatchDiscriminator, UNetGenerator
 
 FIRST_CONV = "net.model.0.weight"  # the generator's input convolution, (out, in_channels, 4, 4)
+HINTED_DECODER_CONV = "net.up2.0.weight"  # an encoder model's stride-2 stage: skip features, then hints
 DISCRIMINATOR_FILE = "discriminator.safetensors"
 
 
@@ -31,6 +32,11 @@ def load_initial_weights(G: UNetGenerator, D: PatchDiscriminator, source: str) -
         published = UNetGenerator.from_pretrained(source)
     except ModelLoadError as e:
         raise SystemExit(f"--init-from: {e}") from None
+    if published.encoder != G.encoder:
+        raise SystemExit(
+            f"--init-from {source}: its generator's encoder is {published.encoder!r}, this run's "
+            f"{G.encoder!r}; set --gen-encoder to the published model's"
+        )
     if (published.depth, _widths(published)) != (G.depth, _widths(G)):
         raise SystemExit(
             f"--init-from {source}: its generator (depth {published.depth}, channels {_widths(published)}) does not "
@@ -40,14 +46,22 @@ def load_initial_weights(G: UNetGenerator, D: PatchDiscriminator, source: str) -
     state = {k: v.float() for k, v in published.state_dict().items()}
     notes = []
     target = G.state_dict()
-    if state[FIRST_CONV].shape[1] < target[FIRST_CONV].shape[1]:
-        grown = torch.zeros_like(target[FIRST_CONV])
-        grown[:, : state[FIRST_CONV].shape[1]] = state[FIRST_CONV]
-        state[FIRST_CONV] = grown
-        notes.append("hint input channels added with zero weights")
-    elif state[FIRST_CONV].shape[1] > target[FIRST_CONV].shape[1]:
-        state[FIRST_CONV] = state[FIRST_CONV][:, : target[FIRST_CONV].shape[1]].contiguous()
-        notes.append("the published model's hint input channels dropped (this run trains without --hints)")
+    # The convolutions that take the hint channels (the U-Net's first; an encoder model's last
+    # decoder stage, whose hint channels come last): grown with zero weights or cut to fit.
+    for name in (FIRST_CONV, HINTED_DECODER_CONV):
+        if name not in target or name not in state or state[name].shape[1] == target[name].shape[1]:
+            continue
+        have, want = state[name].shape[1], target[name].shape[1]
+        if have < want:
+            grown = torch.zeros_like(target[name])
+            grown[:, :have] = state[name]
+            state[name] = grown
+            note = "hint input channels added with zero weights"
+        else:
+            state[name] = state[name][:, :want].contiguous()
+            note = "the published model's hint input channels dropped (this run trains without --hints)"
+        if note not in notes:
+            notes.append(note)
     kept = {k: v for k, v in state.items() if k in target and v.shape == target[k].shape}
     fresh = sorted(set(target) - set(kept))
     G.load_state_dict({**target, **kept})
