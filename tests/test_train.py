@@ -10,8 +10,10 @@ import torch
 import yaml
 from huggingface_hub import HfApi
 from PIL import Image
+from safetensors.torch import load_file
 
 from pix2pix_color import Colorizer, UNetGenerator
+from pix2pix_color.onnx_export import export_onnx
 from train import with_preset
 from train.__main__ import main as train_main
 from train.checkpoint import load_latest_checkpoint
@@ -245,7 +247,11 @@ def test_calibration_sets_the_chroma_gain_and_rewrites_the_card(hub_dataset, tmp
 
     run = tmp_path / "run"
     train(tiny_config(hub_dataset, run, max_steps=2))
+    # One adversarial step trained the discriminator: calibrating must keep it (it re-exports the model).
+    trained_d = load_file(run / "model" / "discriminator.safetensors")
     assert calibrate_main([str(run), "--photos", "4", "--target-gap", "-50"]) == 0
+    kept_d = load_file(run / "model" / "discriminator.safetensors")
+    assert kept_d.keys() == trained_d.keys() and all(torch.equal(kept_d[k], trained_d[k]) for k in trained_d)
     gain = json.loads((run / "model" / "config.json").read_text())["chroma_gain"]
     assert 1.0 <= gain <= 3.0
     record = json.loads((run / "run.json").read_text())
@@ -266,6 +272,49 @@ def test_calibration_of_a_classification_model_sets_its_temperature(hub_dataset,
     record = json.loads((run / "run.json").read_text())
     assert record["calibration"]["knob"] == "temperature"
     assert "annealed mean at temperature" in (run / "model" / "README.md").read_text()
+
+
+def test_a_calibrated_model_is_never_published_with_a_stale_onnx_graph(hub_dataset, tmp_path):
+    """The temperature is folded into the ONNX graph's weights; calibration changes config.json. So
+    calibration drops the graph, and publishing checks any graph it finds against the weights."""
+    from train.calibrate import main as calibrate_main
+    from train.export import PARITY_TOLERANCE, onnx_parity
+    from train.publish import main as publish_main
+
+    run = tmp_path / "run"
+    train(tiny_config(hub_dataset, run, max_steps=2, head="classification", l1_warmup_steps=10))
+    G = UNetGenerator.from_pretrained(run / "model")
+    stale = export_onnx(G, run / "model")  # T = 1.0 inside
+    assert calibrate_main([str(run), "--photos", "4", "--target-gap", "0"]) == 0
+    calibrated = UNetGenerator.from_pretrained(run / "model")
+    assert calibrated.temperature < 1.0
+    assert not stale.exists()  # the graph of the old decoding is gone
+
+    # A graph that does not match the weights (an older calibration, a hand copy) is caught at publishing.
+    other = UNetGenerator.from_pretrained(run / "model")
+    with torch.no_grad():
+        other.classifier.bias[0] += 20.0  # one bin dominates: a clearly different a*b*
+    export_onnx(other, run / "model")
+    assert onnx_parity(calibrated, stale) > PARITY_TOLERANCE
+    record_before = (run / "run.json").read_bytes()
+    target = tmp_path / "upload"
+    assert publish_main([str(run), "me/model", "--export-to", str(target)]) == 0
+    assert onnx_parity(calibrated, target / "onnx" / "model.onnx") <= PARITY_TOLERANCE
+    # --export-to leaves the run as it was: no new graph in it, run.json untouched.
+    assert onnx_parity(calibrated, stale) > PARITY_TOLERANCE
+    assert (run / "run.json").read_bytes() == record_before
+    assert not any(p.name.startswith(".staging") for p in target.iterdir())
+
+
+def test_publishing_at_the_end_of_training_never_raises(tmp_path, monkeypatch, caplog):
+    from train import publish as publish_module
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the ONNX exporter crashed")
+
+    monkeypatch.setattr(publish_module, "prepare_upload", broken)
+    assert publish_module.publish_or_explain(tmp_path, "me/model") is False
+    assert "the ONNX exporter crashed" in caplog.text and "python -m train.publish" in caplog.text
 
 
 def test_a_discriminator_ships_only_when_adversarial_steps_trained_it(hub_dataset, tmp_path):

@@ -25,11 +25,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
+from safetensors.torch import load_file
 
 from pix2pix_color import Colorizer, UNetGenerator, ab_bins
 from pix2pix_color.color import gray_to_l, gray_version, lab_to_rgb, normalize_l
 from pix2pix_color.image_processor import guided_upsample, resize, working_shape
 from pix2pix_color.metrics import colorfulness
+from pix2pix_color.onnx_export import ONNX_DIR
 
 from . import data
 from .config import TrainConfig
@@ -150,7 +152,16 @@ def main(argv: list[str] | None = None) -> int:
     }
     record["metrics"] = metrics
     record_path.write_text(json.dumps(record, indent=2, default=str))
-    export_model(G, export, cfg=cfg, record=record)  # config.json, weights and card, each by its one owner
+    # The trained discriminator goes back in as it was (the export replaces the folder's files), and
+    # an ONNX graph goes: it holds the old decoding (a classification head's temperature is folded
+    # into its weights). Publishing writes a new one and checks it against PyTorch.
+    disc_path = export / "discriminator.safetensors"
+    discriminator = load_file(disc_path) if disc_path.is_file() else None
+    stale = sorted((export / ONNX_DIR).glob("*.onnx"))
+    for graph in stale:
+        graph.unlink()
+        logger.info("removed %s: it decodes as before calibration (publishing writes a new one)", graph)
+    export_model(G, export, cfg=cfg, record=record, discriminator=discriminator)  # config, weights, card
     model, gray = summary["model"], summary["gray"]
     print(
         f"{knob} {value:.2f}; validation ({model.n_images} photos): "

@@ -333,10 +333,20 @@ def build_model_card(
     )
 
 
-def render_card(export_dir: Path, record: dict, *, repo_id: str | None, weights_dtype: str, n_parameters: int) -> str:
-    """The model card (README.md) of the model in `export_dir`, as text."""
+def render_card(
+    export_dir: Path,
+    record: dict,
+    *,
+    repo_id: str | None,
+    weights_dtype: str,
+    n_parameters: int,
+    onnx_files: list[str] | None = None,
+) -> str:
+    """The model card (README.md) of the model in `export_dir`, as text; `onnx_files`: the graphs
+    it ships (default: those in the folder's onnx/)."""
     weights_mb = (export_dir / "model.safetensors").stat().st_size / 1e6
-    onnx_files = sorted(p.name for p in (export_dir / "onnx").glob("*.onnx"))
+    if onnx_files is None:
+        onnx_files = sorted(p.name for p in (export_dir / "onnx").glob("*.onnx"))
     card = build_model_card(
         record,
         n_parameters=n_parameters,

@@ -63,11 +63,11 @@ def export_model(
     cfg: TrainConfig,
     record: dict,
     repo_id: str | None = None,
-    discriminator: torch.nn.Module | None = None,
+    discriminator: torch.nn.Module | dict[str, torch.Tensor] | None = None,
 ) -> Path:
     """Write config.json, model.safetensors (in cfg.export_dtype), README.md, samples.png and, given
-    one, discriminator.safetensors (so that `--init-from` can continue GAN training from it; only a
-    discriminator that adversarial steps trained is given)."""
+    one (a module, or its saved tensors), discriminator.safetensors (so that `--init-from` can
+    continue GAN training from it; only a discriminator that adversarial steps trained is given)."""
     export_dir.mkdir(parents=True, exist_ok=True)
     dtype = torch.float16 if cfg.export_dtype == "float16" else torch.float32
     exported = copy.deepcopy(G).to(memory_format=torch.contiguous_format).to(dtype).eval()
@@ -75,7 +75,8 @@ def export_model(
     exported.save_pretrained(export_dir)
     (export_dir / "discriminator.safetensors").unlink(missing_ok=True)  # never a stale one from an earlier export
     if discriminator is not None:
-        state = {k: v.detach().to(dtype).contiguous() for k, v in discriminator.state_dict().items()}
+        tensors = discriminator if isinstance(discriminator, dict) else discriminator.state_dict()
+        state = {k: v.detach().to(dtype).contiguous() for k, v in tensors.items()}
         save_file(state, export_dir / "discriminator.safetensors")
     samples = Path(cfg.output_dir) / "samples.png"
     if samples.is_file():
