@@ -45,9 +45,7 @@ class PublishError(RuntimeError):
     """Publishing failed; the message says why and how to retry."""
 
 
-def commit_operations(
-    export_dir: Path, card: str | None = None, graph: Path | None = None
-) -> list[CommitOperationAdd]:
+def commit_operations(export_dir: Path, card: str | None = None, graph: Path | None = None) -> list[CommitOperationAdd]:
     """The one commit that publishing makes: exactly these files from the export folder, with
     `card` (text) as README.md in place of the folder's own when given, and with `graph` (checked
     against the weights, maybe written elsewhere) as the one ONNX graph when given."""
