@@ -208,3 +208,29 @@ def test_parquet_shards_without_an_image_column_stop_with_one_line(tmp_path):
     message = str(stop.value)
     assert "no image column (columns: ['image'])" in message and "Image feature" in message
     assert "\n" not in message
+
+
+def test_a_bad_generator_loss_after_the_discriminator_stepped_is_reported_as_such():
+    """pix2pix steps D first and G against the updated D, so a non-finite G loss is only found after D
+    moved: the step must say that D's update was applied and G's was not (review M1)."""
+    from accelerate import Accelerator
+
+    from pix2pix_color.models import PatchDiscriminator
+
+    from .conftest import tiny_generator
+
+    cfg = with_preset(dataset="x", output_dir="y", max_steps=1, **{**TINY_TRAINING, "image_size": 32})
+    G, D = tiny_generator(), PatchDiscriminator(base_channels=8, n_layers=3)
+
+    class Exploding(torch.nn.Module):  # what G's adversarial term sees: D, returning infinity
+        def forward(self, L, ab):
+            return D(L, ab) * float("inf")
+
+    opt_g, opt_d = torch.optim.Adam(G.parameters(), 1e-3), torch.optim.Adam(D.parameters(), 1e-3)
+    g_before = {k: v.clone() for k, v in G.state_dict().items()}
+    d_before = {k: v.clone() for k, v in D.state_dict().items()}
+    L, ab = torch.rand(2, 1, 32, 32) * 2 - 1, torch.rand(2, 2, 32, 32) * 0.4 - 0.2
+    losses = train.step.gan_step(G, D, Exploding(), opt_g, opt_d, L, ab, cfg, Accelerator(cpu=True), adversarial=True)
+    assert losses["d_applied"] is True and losses["finite"] is False
+    assert any(not torch.equal(v, d_before[k]) for k, v in D.state_dict().items())
+    assert all(torch.equal(v, g_before[k]) for k, v in G.state_dict().items() if v.is_floating_point())

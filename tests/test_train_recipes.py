@@ -272,3 +272,16 @@ def test_resuming_a_checkpoint_from_before_an_option_existed_takes_its_default()
     assert resume_conflicts(saved, cfg) == []
     changed = with_preset(dataset="x", output_dir="y", max_steps=1, **{**TINY_TRAINING, "large_photo_repeat": 2})
     assert resume_conflicts(saved, changed) == ["--large-photo-repeat: 1 in the checkpoint, 2 now"]
+
+
+def test_a_resumed_continuation_keeps_the_published_decoding(hub_dataset, tmp_path):
+    """--init-from may change on resume; the decoding it brought (temperature 0.7) is the run's and
+    comes back from the checkpoint, so a resume without --init-from validates and exports at 0.7."""
+    folder, _, _ = _published(tmp_path, head="classification", temperature=0.7)
+    out = tmp_path / "continued"
+    common = ["--dataset", str(hub_dataset), "--output-dir", str(out), *tiny_flags(l1_warmup_steps=100)]
+    common += ["--head", "classification", "--image-size", "64", "--load-size", "64"]
+    assert train_main([*common, "--max-steps", "2", "--init-from", str(folder)]) == 0
+    assert train_main([*common, "--max-steps", "4", "--resume"]) == 0
+    assert json.loads((out / "model" / "config.json").read_text())["temperature"] == 0.7
+    assert "resumed from" in (out / "train.log").read_text()

@@ -142,9 +142,10 @@ def list_checkpoints(output_dir: str | Path) -> list[Path]:
 
 def load_checkpoint(path: Path) -> dict:
     """A checkpoint folder -> the state given to `save_checkpoint`, plus "G" (the raw generator's
-    weights), "G_ema" (the EMA's state dict, when it was on) and "path"."""
+    weights), "G_ema" (the EMA's state dict, when it was on), "decoding" (the model's temperature
+    and chroma gain) and "path"."""
     model_weights = load_file(path / MODEL_DIR / WEIGHTS_NAME)
-    json.loads((path / MODEL_DIR / CONFIG_NAME).read_text())  # present and readable, or this one is unusable
+    model_config = json.loads((path / MODEL_DIR / CONFIG_NAME).read_text())  # readable, or this one is unusable
     tensors = load_file(path / STATE_DIR / STATE_FILE)
     with safe_open(path / STATE_DIR / STATE_FILE, framework="pt") as f:
         state = _join(json.loads(f.metadata()["state"]), tensors)
@@ -154,6 +155,9 @@ def load_checkpoint(path: Path) -> dict:
         state["G_ema"]["n_averaged"] = state.pop("ema_n_averaged")
     else:
         state["G"] = model_weights
+    # The decoding is config, not a weight: a run that took a published model's temperature
+    # (--init-from) must resume with it, whatever the resuming command says.
+    state["decoding"] = {k: model_config[k] for k in ("temperature", "chroma_gain") if k in model_config}
     state["path"] = str(path)
     return state
 

@@ -147,8 +147,9 @@ def train(cfg: TrainConfig) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     accelerator = start_accelerator(cfg, out)
     channels_last = cfg.channels_last if cfg.channels_last is not None else accelerator.device.type == "cuda"
-    G, D, ema, opt_g, opt_d = build_networks(cfg, accelerator)
-    progress = resume(cfg, out, G, D, ema, opt_g, opt_d, accelerator)
+    saved = load_latest_checkpoint(out) if cfg.resume else None
+    G, D, ema, opt_g, opt_d = build_networks(cfg, accelerator, decoding=saved and saved["decoding"])
+    progress = resume(cfg, saved, out, G, D, ema, opt_g, opt_d, accelerator)
     nets = place(G, D, ema, opt_g, opt_d, accelerator, channels_last)
     run = Run(cfg, out, accelerator, nets, progress, prepare_data(cfg, accelerator, progress), channels_last)
     accelerator.init_trackers("logs", config=_flat(cfg.to_dict()))
@@ -216,15 +217,18 @@ def build_models(cfg: TrainConfig) -> tuple[UNetGenerator, PatchDiscriminator]:
     return init_weights(G), init_weights(D)
 
 
-def build_networks(cfg: TrainConfig, accelerator: Accelerator):
-    """G and D (from --init-from if given), G's EMA copy, and both optimizers; not yet on the device."""
+def build_networks(cfg: TrainConfig, accelerator: Accelerator, decoding: dict | None = None):
+    """G and D (from --init-from if given), G's EMA copy, and both optimizers; not yet on the device.
+    `decoding`: a resumed checkpoint's temperature and chroma gain, which G takes over."""
     set_seed(cfg.seed)  # the same initial networks (and EMA copy) on every process
     G, D = build_models(cfg)
-    if cfg.init_from:
+    if decoding:  # a resume: the checkpoint's weights replace these, and its decoding stays
+        G = G.with_decoding(**decoding)
+    elif cfg.init_from:
         G, notes = load_initial_weights(G, D, cfg.init_from)
         for line in notes:
             logger.info("--init-from %s: %s", cfg.init_from, line)
-    elif cfg.gen_encoder != "none":  # a resumed run then loads its own weights over these
+    elif cfg.gen_encoder != "none":
         logger.info("encoder: %d ImageNet tensors of EfficientNet-Lite0 loaded", load_imagenet_encoder(G))
     ema = None
     if cfg.ema_decay:
@@ -247,9 +251,8 @@ def generator_param_groups(G: UNetGenerator, cfg: TrainConfig) -> list[dict]:
     ]
 
 
-def resume(cfg, out, G, D, ema, opt_g, opt_d, accelerator: Accelerator) -> Progress:
-    """Load the newest checkpoint into the networks when --resume is set; returns where it left off."""
-    checkpoint = load_latest_checkpoint(out) if cfg.resume else None
+def resume(cfg, checkpoint: dict | None, out, G, D, ema, opt_g, opt_d, accelerator: Accelerator) -> Progress:
+    """Load the newest checkpoint (read when --resume is set) into the networks; returns where it left off."""
     if checkpoint is None:
         if cfg.resume:
             logger.info("--resume: no checkpoint in %s yet, starting from scratch", out)
@@ -430,10 +433,16 @@ def train_step(run: Run, batch: dict) -> None:
         color_weights=run.data.color_weights,
         generator=generator,
     )
+    d_applied = losses.pop("d_applied")
     if not losses.pop("finite"):
         p.bad_in_a_row += 1
         p.counters["non_finite_steps"] += 1
-        logger.warning("step %d: non-finite loss (%s); the update was not applied", p.step + 1, _fmt(losses))
+        what = (
+            "the generator's update was not applied (the discriminator's was)"
+            if d_applied
+            else ("the update was not applied")
+        )
+        logger.warning("step %d: non-finite loss (%s); %s", p.step + 1, _fmt(losses), what)
         if p.bad_in_a_row >= cfg.max_bad_steps:
             raise NonFiniteLossError(
                 f"{p.bad_in_a_row} consecutive non-finite losses ending at step {p.step + 1}; stopping. "

@@ -79,18 +79,20 @@ def gan_step(
 ) -> dict[str, Tensor | bool]:
     """One pix2pix step on a batch: L (B,1,H,W), ab (B,2,H,W), both in model space; hints (B,3,H,W).
 
-    D learns to tell (L, real ab) from (L, G(L)) (BCE or LSGAN, the two halves averaged); G minimises
-    the adversarial loss plus lambda_l1 x its reconstruction loss. With `adversarial=False`
-    (warm-up) G trains on the reconstruction loss alone and D is left untouched. A non-finite loss
-    on any process is applied by none: the optimizer step is skipped everywhere and `finite` in
-    the result is False. `D_plain` is D without its DDP wrapper: G's step goes through it so that
-    D's frozen parameters take no part in gradient synchronisation.
+    D learns to tell (L, real ab) from (L, G(L)) (BCE or LSGAN, the two halves averaged); then G,
+    against the updated D as in pix2pix, minimises the adversarial loss plus lambda_l1 x its
+    reconstruction loss. With `adversarial=False` (warm-up) G trains on the reconstruction loss
+    alone and D is left untouched. A non-finite loss on any process is applied by none, network by
+    network: a bad D loss skips both steps; a bad G loss (found only after D's step, which needs
+    D's update) skips G's. The result says what moved: `d_applied` and `finite` (G's step).
+    `D_plain` is D without its DDP wrapper: G's step goes through it so that D's frozen parameters
+    take no part in gradient synchronisation.
     """
     generator = generator if generator is not None else torch.Generator().manual_seed(0)
     loss_rec, fake = reconstruction_loss(
         G, L, ab, hints, cfg, color_weights=color_weights, generator=generator, need_fake=adversarial
     )
-    losses: dict[str, Tensor | bool] = {}
+    losses: dict[str, Tensor | bool] = {"d_applied": False}
     if adversarial:
         D.requires_grad_(True)
         opt_d.zero_grad(set_to_none=True)
@@ -104,6 +106,7 @@ def gan_step(
             losses["finite"] = False
             return losses
         opt_d.step()
+        losses["d_applied"] = True
     opt_g.zero_grad(set_to_none=True)
     loss_g = cfg.lambda_l1 * loss_rec
     if adversarial:
