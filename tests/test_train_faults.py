@@ -17,7 +17,7 @@ import torch
 import train.data
 import train.loop
 import train.step
-from train import with_preset
+from train import TrainError, with_preset
 from train.__main__ import main as train_main
 from train.checkpoint import checkpoint_dir, list_checkpoints, load_latest_checkpoint
 
@@ -203,11 +203,28 @@ def test_parquet_shards_without_an_image_column_stop_with_one_line(tmp_path):
         "---\nconfigs:\n- config_name: default\n  data_files:\n  - split: train\n    path: data/train-*.parquet\n"
         "  - split: validation\n    path: data/validation-*.parquet\n---\n"
     )
-    with pytest.raises(SystemExit) as stop:
+    with pytest.raises(TrainError) as stop:
         train.data.load_splits(with_preset(dataset=str(root), output_dir=str(tmp_path / "run"), max_steps=1))
     message = str(stop.value)
     assert "no image column (columns: ['image'])" in message and "Image feature" in message
     assert "\n" not in message
+
+
+def test_a_later_shard_without_an_image_column_is_skipped_like_an_unreadable_one(tmp_path):
+    """Only the first shard's schema is checked up front; a later odd one goes through the shard
+    retry-and-skip path (it was a SystemExit, which no `except Exception` catches: review M6)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    train_photos = [jpeg_bytes(landscape(40, 40, seed=i)) for i in range(6)]
+    photos = {"train": train_photos, "validation": [jpeg_bytes(landscape())]}
+    root = write_hub_dataset(tmp_path / "ds", photos, shards=1)
+    odd = pa.table({"image": [{"bytes": jpeg_bytes(landscape(40, 40, seed=9)), "path": None}]})
+    pq.write_table(odd, root / "data" / "train-00001-of-00001.parquet")
+    shards = [[str(p)] for p in sorted((root / "data").glob("train-*"))]
+    rows = list(train.data.read_shards(shards, builder="parquet", retries=0))
+    assert sum(r["image"] is not None for r in rows) == 6
+    assert [r["shard_error"] for r in rows if r["shard_error"]] and "no image column" in rows[-1]["shard_error"]
 
 
 def test_a_bad_generator_loss_after_the_discriminator_stepped_is_reported_as_such():

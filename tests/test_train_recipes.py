@@ -14,7 +14,7 @@ from safetensors.torch import save_file
 from pix2pix_color import ab_bins
 from pix2pix_color.losses import bin_cross_entropy
 from pix2pix_color.models import PatchDiscriminator, UNetGenerator
-from train import data, with_preset
+from train import TrainError, data, with_preset
 from train.__main__ import main as train_main
 from train.config import resume_conflicts
 from train.hints import simulate_hints
@@ -143,9 +143,9 @@ def test_init_from_another_head_keeps_the_body_and_refuses_another_size(tmp_path
     G, notes = load_initial_weights(G, PatchDiscriminator(base_channels=8, n_layers=3), str(folder))
     assert any("started fresh" in n and "classifier.weight" in n for n in notes)
     assert torch.equal(G.state_dict()["net.model.0.weight"], published.state_dict()["net.model.0.weight"])
-    with pytest.raises(SystemExit, match="does not match this run's flags"):
+    with pytest.raises(TrainError, match="does not match this run's flags"):
         load_initial_weights(tiny_generator(depth=4), PatchDiscriminator(base_channels=8, n_layers=3), str(folder))
-    with pytest.raises(SystemExit, match="--init-from"):
+    with pytest.raises(TrainError, match="--init-from"):
         load_initial_weights(tiny_generator(), PatchDiscriminator(), str(tmp_path / "nowhere"))
 
 

@@ -1,8 +1,8 @@
 """pix2pix-color training: stream a photo dataset, train pix2pix (L -> ab), validate, publish."""
 
-from .config import PRESETS, TrainConfig, parse_config, with_preset
+from .config import PRESETS, TrainConfig, TrainError, parse_config, with_preset
 
-__all__ = ["PRESETS", "TrainConfig", "parse_config", "train", "with_preset"]
+__all__ = ["PRESETS", "TrainConfig", "TrainError", "parse_config", "train", "with_preset"]
 
 
 def train(cfg: TrainConfig):

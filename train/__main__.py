@@ -2,7 +2,7 @@
 
 import sys
 
-from .config import parse_config
+from .config import TrainError, parse_config
 from .loop import NonFiniteLossError, train
 
 
@@ -10,7 +10,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = parse_config(argv)
     try:
         train(cfg)
-    except NonFiniteLossError as e:
+    except (TrainError, NonFiniteLossError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -11,6 +11,12 @@ from typing import Literal
 import tyro
 
 
+class TrainError(ValueError):
+    """Training cannot start or go on with this data, model or config; the message says why in one
+    line. The library raises it (a notebook's kernel survives); `python -m train` prints it and
+    exits with 2, like a bad flag."""
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     # --- where from, where to, how long

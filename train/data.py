@@ -39,7 +39,7 @@ from pix2pix_color.color import is_grayscale, normalize_ab, normalize_l, rgb_to_
 from pix2pix_color.image_processor import resize
 from pix2pix_color.images import ImageError, open_image
 
-from .config import TrainConfig
+from .config import TrainConfig, TrainError
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def _image_column(features: Features | None) -> str:
     for name, feature in (features or {}).items():
         if isinstance(feature, HFImage):
             return name
-    raise SystemExit(f"the dataset has no image column (columns: {list(features or {})})")
+    raise TrainError(f"the dataset has no image column (columns: {list(features or {})})")
 
 
 def read_bytes(field: dict) -> bytes:
@@ -141,21 +141,21 @@ def _open_source(dataset: str, split: str) -> tuple[str, dict[str, list[str]]]:
         source = load_dataset_builder(dataset)
         data_files = {str(name): list(files) for name, files in (source.config.data_files or {}).items()}
     except (FileNotFoundError, ValueError) as e:
-        raise SystemExit(f"dataset {dataset!r} cannot be opened: {e}") from None
+        raise TrainError(f"dataset {dataset!r} cannot be opened: {e}") from None
     if source.name not in ("parquet", "imagefolder"):
-        raise SystemExit(
+        raise TrainError(
             f"dataset {dataset!r} is stored as {source.name!r}; Parquet shards or a folder of images are supported"
         )
     if split not in data_files:
-        raise SystemExit(f"dataset {dataset!r} has no split {split!r} (it has {sorted(data_files)})")
+        raise TrainError(f"dataset {dataset!r} has no split {split!r} (it has {sorted(data_files)})")
     if source.name == "parquet" and data_files[split]:
         # Checked here, once: inside a DataLoader worker the same check would end in a traceback.
         with fsspec.open(data_files[split][0], "rb") as f:
             schema = pq.ParquetFile(f).schema_arrow
         try:
             _image_column(Features.from_arrow_schema(schema))
-        except SystemExit as e:
-            raise SystemExit(f"dataset {dataset!r}: {e} - write it with datasets' Image feature") from None
+        except TrainError as e:
+            raise TrainError(f"dataset {dataset!r}: {e} - write it with datasets' Image feature") from None
     return source.name, data_files
 
 

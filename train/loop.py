@@ -34,7 +34,7 @@ from pix2pix_color.models import PatchDiscriminator, UNetGenerator, count_parame
 from . import data
 from .card import adversarial_steps, write_card
 from .checkpoint import load_latest_checkpoint, save_checkpoint
-from .config import CHANGEABLE_ON_RESUME, TrainConfig, command_line, resume_conflicts
+from .config import CHANGEABLE_ON_RESUME, TrainConfig, TrainError, command_line, resume_conflicts
 from .distributed import (
     all_rng_states,
     decided_on_main,
@@ -260,7 +260,7 @@ def resume(cfg, checkpoint: dict | None, out, G, D, ema, opt_g, opt_d, accelerat
     conflicts = resume_conflicts(checkpoint["config"], cfg)
     if conflicts:
         changeable = ", ".join(f"--{n.replace('_', '-')}" for n in sorted(CHANGEABLE_ON_RESUME - {"resume"}))
-        raise SystemExit(
+        raise TrainError(
             f"cannot resume {checkpoint['path']}: {'; '.join(conflicts)}. Resume with the run's original values "
             f"for these (or start a new --output-dir, e.g. with --init-from {checkpoint['path']}/pretrained_model); "
             f"only these may change on resume: {changeable}"
@@ -321,7 +321,7 @@ def prepare_data(cfg: TrainConfig, accelerator: Accelerator, progress: Progress)
             cache.skipped,
         )
         if len(cache.photos) < 2 * accelerator.num_processes:
-            raise SystemExit(too_few_photos(cfg, len(cache.photos), cache.skipped, accelerator.num_processes))
+            raise TrainError(too_few_photos(cfg, len(cache.photos), cache.skipped, accelerator.num_processes))
     color_weights = None
     if cfg.color_rebalance is not None:
         photos = cache.photos if cache is not None else data.training_photos(splits)
@@ -337,7 +337,7 @@ def prepare_data(cfg: TrainConfig, accelerator: Accelerator, progress: Progress)
     if accelerator.is_main_process:  # only the main process validates: the others never decode the split
         validation = list(data.validation_photos(splits, cfg.validation_images))
     if decided_on_main(lambda: len(validation), accelerator.state) == 0:
-        raise SystemExit("the validation split holds no usable photo")
+        raise TrainError("the validation split holds no usable photo")
     total_steps = _total_steps(cfg, splits, cache, accelerator.num_processes)
     return TrainingData(splits, cache, total_steps, color_weights, validation, timings)
 
@@ -389,7 +389,7 @@ def train_epoch(run: Run) -> None:
     if whole_epoch and not stepped:  # an epoch without a single trainable batch: the next would be the same
         seen = {k: p.counters[k] - skipped_before[k] for k in p.counters} | {"usable": usable}
         seen = sum_over_processes(seen, acc)  # each process saw its own share of the photos
-        raise SystemExit(too_few_photos(run.cfg, seen.pop("usable"), seen, acc.num_processes))
+        raise TrainError(too_few_photos(run.cfg, seen.pop("usable"), seen, acc.num_processes))
     p.epoch += 1
     p.batches_in_epoch = 0
     logger.info("epoch %d done at step %d; skipped so far: %s", p.epoch, p.step, p.counters)

@@ -20,6 +20,8 @@ from safetensors.torch import load_file
 from pix2pix_color.hub import ModelLoadError, resolve_file
 from pix2pix_color.models import PatchDiscriminator, UNetGenerator
 
+from .config import TrainError
+
 FIRST_CONV = "net.model.0.weight"  # the generator's input convolution, (out, in_channels, 4, 4)
 HINTED_DECODER_CONV = "net.up2.0.weight"  # an encoder model's stride-2 stage: skip features, then hints
 DISCRIMINATOR_FILE = "discriminator.safetensors"
@@ -31,14 +33,14 @@ def load_initial_weights(G: UNetGenerator, D: PatchDiscriminator, source: str) -
     try:
         published = UNetGenerator.from_pretrained(source)
     except ModelLoadError as e:
-        raise SystemExit(f"--init-from: {e}") from None
+        raise TrainError(f"--init-from: {e}") from None
     if published.encoder != G.encoder:
-        raise SystemExit(
+        raise TrainError(
             f"--init-from {source}: its generator's encoder is {published.encoder!r}, this run's "
             f"{G.encoder!r}; set --gen-encoder to the published model's"
         )
     if (published.depth, _widths(published)) != (G.depth, _widths(G)):
-        raise SystemExit(
+        raise TrainError(
             f"--init-from {source}: its generator (depth {published.depth}, channels {_widths(published)}) does not "
             f"match this run's flags (depth {G.depth}, channels {_widths(G)}); set --gen-depth, "
             "--gen-base-channels and --gen-max-channels to the published model's config.json"
