@@ -245,6 +245,8 @@ def test_large_photos_are_drawn_repeat_times_per_epoch_cached_and_streaming(mixe
     streamed = Counter(_sources(data.training_loader(splits, cfg, epoch=0)))
     for seen in (cached, streamed):
         assert seen == {**{20 + 10 * i: 1 for i in range(6)}, 200: 3, 240: 3}
+    # --epochs counts the same draws either way (it counted rows when streaming: review M3).
+    assert data.count_examples(splits.train, cfg) == len(cache.epoch_indices(cfg)) == 12
 
 
 def test_multiscale_crops_see_a_large_photo_from_close_up_to_whole():

@@ -15,6 +15,7 @@ The costly Lab conversion runs batched on the training device with `pix2pix_colo
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import os
 import time
@@ -447,6 +448,21 @@ def validation_photos(splits: Splits, limit: int | None) -> Iterator[Image.Image
     return usable_photos(splits.validation, limit)
 
 
-def count_examples(ds: IterableDataset) -> int:
-    """Rows in a split, for turning --epochs into steps (one pass over the encoded rows)."""
-    return sum(1 for example in ds if example["image"] is not None)
+def count_examples(ds: IterableDataset, cfg: TrainConfig | None = None) -> int:
+    """Training pairs one epoch of a split gives, for turning --epochs into steps (one pass over the
+    encoded rows): a row each, and with `cfg.large_photo_repeat` that many for a large photo, as
+    `to_training_pairs` draws them and `PhotoCache.epoch_indices` counts them, so --epochs means
+    the same streamed or cached. Only the header of a photo is read for its size."""
+    repeat = cfg.large_photo_repeat if cfg is not None else 1
+    total = 0
+    for example in ds:
+        if example["image"] is None:
+            continue
+        total += 1
+        if repeat > 1:
+            try:
+                with Image.open(io.BytesIO(read_bytes(example["image"]))) as image:
+                    total += (repeat - 1) * is_large(min(image.size), cfg)
+            except (OSError, Image.DecompressionBombError):
+                pass  # undecodable: skipped in training as well
+    return total

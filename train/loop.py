@@ -671,7 +671,7 @@ def _total_steps(cfg: TrainConfig, splits: data.Splits, cache: data.PhotoCache |
     if cache is not None:  # whole global batches only (data.cached_batches)
         per_epoch = max(1, len(cache.epoch_indices(cfg)) // global_batch)
     else:
-        per_epoch = max(1, math.ceil(data.count_examples(splits.train) / global_batch))
+        per_epoch = max(1, math.ceil(data.count_examples(splits.train, cfg) / global_batch))
     return max(1, math.ceil(cfg.epochs * per_epoch))
 
 
