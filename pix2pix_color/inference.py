@@ -8,6 +8,7 @@ the input's size and sharpness, whatever resolution the model was trained at.
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -261,16 +262,23 @@ class Colorizer:
         batch_size: int = 8,
     ) -> Iterator[Image.Image | ImageError | HintError]:
         """`colorize_batch` one result at a time, for callers that save each output as it comes:
-        then memory stays flat whatever the number of inputs."""
-        images = list(images)
-        if hints is not None and (isinstance(hints, (str, bytes, Image.Image)) or len(hints) != len(images)):
+        then memory stays flat whatever the number of inputs. `images` may be any iterable (a
+        generator of paths, a `datasets` column): it is read `batch_size` at a time, never whole."""
+        if hints is not None and (isinstance(hints, (str, bytes, Image.Image)) or not isinstance(hints, Sequence)):
             raise HintError("hints for a batch must be a list with one entry (or None) per image")
-        for start in range(0, len(images), batch_size):
-            group = range(start, min(start + batch_size, len(images)))
-            decoded = [self._prepare(images[i], hints[i] if hints is not None else None) for i in group]
+        if hints is not None and hasattr(images, "__len__") and len(hints) != len(images):
+            raise HintError("hints for a batch must be a list with one entry (or None) per image")
+        inputs, start = iter(images), 0
+        while group := list(itertools.islice(inputs, batch_size)):
+            if hints is not None and start + len(group) > len(hints):
+                raise HintError("hints for a batch must be a list with one entry (or None) per image")
+            photo_hints = hints[start : start + len(group)] if hints is not None else [None] * len(group)
+            decoded = [self._prepare(image, h) for image, h in zip(group, photo_hints)]
+            del group
             with torch.inference_mode():
                 results = self._colorize_decoded(decoded, working_size, color_strength)
             del decoded
+            start += len(results)
             yield from results
 
     def _prepare(self, image: ImageInput, hints: Hints) -> _Decoded | ImageError | HintError:

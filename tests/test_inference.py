@@ -209,3 +209,23 @@ def test_mirror_average_colors_a_mirrored_photo_as_the_mirror_of_its_colors():
     a, b = np.minimum(plain, mirrored_plain), np.maximum(plain, mirrored_plain)
     assert ((tta >= a - 2) & (tta <= b + 2)).mean() > 0.99
     assert np.abs(luminance(Image.fromarray(tta.astype(np.uint8))) - luminance(photo)).mean() < 0.5
+
+
+def test_colorize_iter_reads_a_generator_a_batch_at_a_time():
+    """Streams, not lists (review M7): a generator of inputs is read batch_size at a time, so the
+    first results come back before the later inputs are even made."""
+    from pix2pix_color import Colorizer
+
+    from .conftest import landscape, tiny_generator
+
+    made = []
+
+    def photos():
+        for i in range(7):
+            made.append(i)
+            yield landscape(48, 32, seed=i).convert("L")
+
+    results = Colorizer(tiny_generator()).colorize_iter(photos(), batch_size=3)
+    first = next(results)
+    assert first.size == (48, 32) and made == [0, 1, 2]
+    assert len([first, *results]) == 7 and made == list(range(7))

@@ -16,6 +16,7 @@ import os
 import platform
 import sys
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -96,7 +97,12 @@ class TrainingData:
     cache: data.PhotoCache | None  # the training split decoded in memory, or None: streamed
     total_steps: int
     color_weights: Tensor | None  # per-bin loss weights (class rebalancing)
-    validation: list[Image.Image]  # on the main process only: the others never validate
+    # On the main process only (the others never validate): the validation photos, streamed anew at
+    # each validation instead of held at full resolution for the whole run (a 5% carve of a large
+    # dataset would not fit in memory); their count, and the few kept for the sample grid.
+    validation: Callable[[], Iterator[Image.Image]]
+    validation_count: int
+    samples: list[Image.Image]
     timings: dict[str, float]
 
 
@@ -155,7 +161,7 @@ def train(cfg: TrainConfig) -> Path:
     accelerator.init_trackers("logs", config=_flat(cfg.to_dict()))
     logger.info(
         "%d validation photos; training for %d steps on %s",
-        len(run.data.validation),
+        run.data.validation_count,
         run.data.total_steps,
         hardware_description(accelerator),
     )
@@ -333,13 +339,20 @@ def prepare_data(cfg: TrainConfig, accelerator: Accelerator, progress: Progress)
             color_weights.min(),
             color_weights.max(),
         )
-    validation = []
+
+    def validation() -> Iterator[Image.Image]:
+        return data.validation_photos(splits, cfg.validation_images)
+
+    count, samples = 0, []
     if accelerator.is_main_process:  # only the main process validates: the others never decode the split
-        validation = list(data.validation_photos(splits, cfg.validation_images))
-    if decided_on_main(lambda: len(validation), accelerator.state) == 0:
+        for photo in validation():
+            count += 1
+            if len(samples) < cfg.sample_images:
+                samples.append(photo)
+    if decided_on_main(lambda: count, accelerator.state) == 0:
         raise TrainError("the validation split holds no usable photo")
     total_steps = _total_steps(cfg, splits, cache, accelerator.num_processes)
-    return TrainingData(splits, cache, total_steps, color_weights, validation, timings)
+    return TrainingData(splits, cache, total_steps, color_weights, validation, count, samples, timings)
 
 
 def too_few_photos(cfg: TrainConfig, usable: int, skipped: dict[str, int], processes: int) -> str:
@@ -527,7 +540,8 @@ def validate(run: Run) -> None:
     if acc.is_main_process:
         record = {"step": step}
         for n_hints in (0, 10) if cfg.hints else (0,):
-            summary = run_validation(run.nets.G_eval, run.data.validation, working_size=cfg.image_size, hints=n_hints)
+            photos = run.data.validation()
+            summary = run_validation(run.nets.G_eval, photos, working_size=cfg.image_size, hints=n_hints)
             prefix = f"val/hints{n_hints}/" if n_hints else "val/"
             acc.log(
                 {
@@ -555,7 +569,7 @@ def validate(run: Run) -> None:
             )
             results = {k: s.as_dict() for k, s in summary.items()}
             record.update(results) if n_hints == 0 else record.update({f"hints{n_hints}": results})
-        grid = sample_grid(run.nets.G_eval, run.data.validation[: cfg.sample_images], working_size=cfg.image_size)
+        grid = sample_grid(run.nets.G_eval, run.data.samples, working_size=cfg.image_size)
         (run.out / "samples").mkdir(exist_ok=True)
         grid.save(run.out / "samples" / f"step-{step:08d}.png")
         grid.save(run.out / "samples.png")

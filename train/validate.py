@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 from PIL import Image
 
@@ -12,7 +14,7 @@ from pix2pix_color.models import UNetGenerator
 
 
 def run_validation(
-    G: UNetGenerator, photos: list[Image.Image], *, working_size: int, hints: int = 0
+    G: UNetGenerator, photos: Iterable[Image.Image], *, working_size: int, hints: int = 0
 ) -> dict[str, Summary]:
     """Metrics of G and of the grayscale baseline on the validation photos; G's mode is restored.
 
