@@ -34,7 +34,7 @@ from pix2pix_color import Colorizer, ImageError, ModelLoadError
 from pix2pix_color.color import gray_version, is_grayscale
 from pix2pix_color.hints import HintError, parse_color, parse_hints_json, parse_video_hints_json
 from pix2pix_color.images import DEFAULT_MAX_PIXELS, open_image, save_png
-from pix2pix_color.inference import COLOR_STRENGTH_RANGE, WORKING_SIZE_RANGE
+from pix2pix_color.pipeline import COLOR_STRENGTH_RANGE, WORKING_SIZE_RANGE, check_strength, check_working_size
 from pix2pix_color.video import VideoError, read_frames
 
 try:  # ZeroGPU on Spaces; a no-op decorator anywhere else
@@ -195,27 +195,24 @@ def _open(upload) -> Image.Image:
 
 
 def _working_size(choice) -> int | None:
+    """The app's "Auto" or a number of pixels -> the library's check (one range for every front end)."""
     if choice in (None, "", "Auto"):
         return None
-    try:
-        size = int(choice)
-    except (TypeError, ValueError):
-        size = 0
     low, high = WORKING_SIZE_RANGE
-    if not low <= size <= high:
-        raise user_error(f"Working resolution must be Auto or a number of pixels from {low} to {high}, not {choice!r}.")
-    return size
+    try:
+        return check_working_size(int(choice))
+    except (TypeError, ValueError):
+        raise user_error(
+            f"Working resolution must be Auto or a number of pixels from {low} to {high}, not {choice!r}."
+        ) from None
 
 
 def _strength(value) -> float:
     low, high = COLOR_STRENGTH_RANGE
     try:
-        strength = float(value)
+        return check_strength(float(value))
     except (TypeError, ValueError):
-        strength = -1.0
-    if not low <= strength <= high:
-        raise user_error(f"Color strength must be a number from {low:g} to {high:g}, not {value!r}.")
-    return strength
+        raise user_error(f"Color strength must be a number from {low:g} to {high:g}, not {value!r}.") from None
 
 
 def _output_file(stem: str, suffix: str) -> Path:

@@ -42,6 +42,8 @@ def network_rows(name: str, G: UNetGenerator, graph: Path, sides: list[tuple[int
 
 def parity_rows(n: int) -> list[list[str]]:
     paths = sorted(PHOTOS_HQ.glob("*.jpg"))[:n] if PHOTOS_HQ.is_dir() else []
+    if not paths:
+        raise SystemExit(f"no photos in {PHOTOS_HQ}: the parity check needs ../shared/data/photos-hq")
     pt, ort = Colorizer.from_pretrained(backend="torch"), Colorizer.from_pretrained(backend="onnxruntime")
     rows = []
     for working in (None, 512):

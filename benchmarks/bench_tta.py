@@ -7,7 +7,7 @@ Cost: a 1 MP photo (1280x800) colorized the app's way (`Colorizer.colorize`, bac
 with the mirror average and with each two-size average, median of 7, side by side in one run. Gain:
 PSNR, hue hit rate and colorfulness on validation photos and photos-hq (full resolution,
 `pix2pix_color.metrics.evaluate`). The issue's budget: 1 MP in about 0.1 s with TTA if it is on by
-default. The two-size average lives here, not in the library, until it pays: `TwoSizeColorizer`
+default. The two-size average lives here, not in the library, until it pays: `TwoSizeNetwork`
 predicts at the working size and at a second long side, brings the second a*b* back to the working
 grid (antialiased bilinear) and averages the two before the usual upsampling.
 """
@@ -22,27 +22,27 @@ import torch.nn.functional as F
 from common import machine, photo, table, timeit
 
 from pix2pix_color import Colorizer
-from pix2pix_color.cli import _photos_from_dataset, _photos_from_folder
 from pix2pix_color.image_processor import resize, working_shape
 from pix2pix_color.metrics import evaluate
+from pix2pix_color.photo_sets import photos_from_dataset, photos_from_folder
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
-class TwoSizeColorizer(Colorizer):
-    """The colors are the mean of the network's answer at the working size and at `second_size`."""
+class TwoSizeNetwork:
+    """A backend (anything with `predict_ab`, as `Colorizer` takes): the mean of the network's answer
+    at the working size and at `second_size`."""
 
-    def __init__(self, *args, second_size: int, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.second_size = second_size
+    def __init__(self, network, multiple: int, second_size: int):
+        self.network, self.multiple, self.second_size = network, multiple, second_size
 
-    def _network(self, L: torch.Tensor, hints: torch.Tensor | None) -> torch.Tensor:
-        first = super()._network(L, hints)
-        shape = working_shape(*L.shape[-2:], self.second_size, self.generator.multiple)  # L is at the working size
+    def predict_ab(self, L: torch.Tensor, hints: torch.Tensor | None = None) -> torch.Tensor:
+        first = self.network.predict_ab(L, hints).float()
+        shape = working_shape(*L.shape[-2:], self.second_size, self.multiple)  # L is at the working size
         other_hints = None if hints is None else F.interpolate(hints, size=shape, mode="nearest")
-        second = super()._network(resize(L, shape), other_hints).float()
+        second = self.network.predict_ab(resize(L, shape), other_hints).float()
         second = F.interpolate(second, size=L.shape[-2:], mode="bilinear", antialias=True, align_corners=False)
-        return (first.float() + second) / 2
+        return (first + second) / 2
 
 
 def main() -> None:
@@ -60,7 +60,8 @@ def main() -> None:
     for size in args.second_sizes:
         size = max(working_shape(size, size, size, plain.generator.multiple))
         name = f"{plain.working_size}+{size}"
-        variants[name] = TwoSizeColorizer(plain.generator, second_size=size, **shared)
+        network = TwoSizeNetwork(plain.backend or plain.generator, plain.generator.multiple, size)
+        variants[name] = Colorizer(plain.generator, backend=network, model_id=plain.model_id)
     backend = plain.backend.name if plain.backend is not None else "torch"
 
     print(f"{machine()}; backend {backend}\n")
@@ -73,8 +74,8 @@ def main() -> None:
     if args.no_scores:
         return
     sets = {
-        "validation": list(_photos_from_dataset(str(SHARED / "landscapes"), "validation", args.validation_photos)),
-        "photos-hq": list(_photos_from_folder(SHARED / "photos-hq", None)),
+        "validation": list(photos_from_dataset(str(SHARED / "landscapes"), "validation", args.validation_photos)),
+        "photos-hq": list(photos_from_folder(SHARED / "photos-hq", None)),
     }
     rows = []
     for name, photos in sets.items():

@@ -30,8 +30,8 @@ from common import machine, table
 from PIL import Image
 
 from pix2pix_color import Colorizer
-from pix2pix_color.metrics import evaluate_video
-from pix2pix_color.video import ENCODER, ENCODER_OPTIONS, write_black_and_white
+from pix2pix_color.video import ENCODER, ENCODER_OPTIONS
+from pix2pix_color.video_metrics import evaluate_video, write_black_and_white
 
 PHOTOS_HQ = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "photos-hq" / "validation"
 SHOTS = ["lake_sherburne.jpg", "mountains_and_forest.jpg", "morskie_oko.jpg"]

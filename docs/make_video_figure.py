@@ -24,7 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from bench_video import make_color_clip  # noqa: E402
 
 from pix2pix_color import Colorizer  # noqa: E402
-from pix2pix_color.video import read_frames, write_black_and_white  # noqa: E402
+from pix2pix_color.video import read_frames  # noqa: E402
+from pix2pix_color.video_metrics import write_black_and_white  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "video_frames.jpg"
 COLUMNS = range(4, 16, 2)

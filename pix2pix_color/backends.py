@@ -99,7 +99,8 @@ def choose_backend(
     if path is None:
         if choice == "onnxruntime":
             raise ModelLoadError(
-                f"{model}: the model has no {ONNX_DIR}/{ONNX_FILES[0]} (export it: python -m train.export)"
+                f"{model}: the model has no {ONNX_DIR}/{ONNX_FILES[0]} (export one from a checkout of the "
+                "repository: python -m train.export MODEL_DIR --onnx)"
             )
         return None
     backend = OnnxRuntimeBackend(path, takes_hints=generator.hints)

@@ -21,8 +21,9 @@ from tqdm.auto import tqdm
 
 from .hints import MAX_HINT_POINTS, HintError, parse_hints_json, parse_video_hints_json
 from .hub import ModelLoadError
-from .images import IMAGE_SUFFIXES, ImageError, find_images, open_image, save_png
+from .images import IMAGE_SUFFIXES, ImageError, save_png
 from .inference import COLOR_STRENGTH_RANGE, WORKING_SIZE_RANGE, Colorizer
+from .temporal import DEFAULT_SMOOTHING, check_smoothing
 
 try:  # the [video] extra: PyAV and OpenCV
     from .video import VIDEO_SUFFIXES, VideoError, is_video
@@ -96,9 +97,6 @@ def colorize_command(args: argparse.Namespace) -> int:
     if not inputs:
         print("error: no images or videos found in the given inputs", file=sys.stderr)
         return 2
-    if not 0 <= args.smoothing < 1:
-        print(f"error: --smoothing must be at least 0 and below 1, got {args.smoothing}", file=sys.stderr)
-        return 2
     try:
         colorizer = _load(args)
     except ModelLoadError as e:
@@ -163,7 +161,8 @@ def colorize_command(args: argparse.Namespace) -> int:
 
 
 def evaluate_command(args: argparse.Namespace) -> int:
-    from .metrics import METHODS, evaluate
+    from .metrics import METHODS, NoPhotosError, evaluate
+    from .photo_sets import PhotoSetError, photos_from_dataset, photos_from_folder
 
     try:
         colorizer = _load(args)
@@ -173,17 +172,17 @@ def evaluate_command(args: argparse.Namespace) -> int:
     if args.video:
         return _evaluate_video(args, colorizer)
     if args.images:
-        photos = _photos_from_folder(Path(args.images), args.limit)
+        photos = photos_from_folder(Path(args.images), args.limit)
         source = args.images
     else:
-        photos = _photos_from_dataset(args.dataset, args.split, args.limit)
+        photos = photos_from_dataset(args.dataset, args.split, args.limit)
         source = f"{args.dataset} [{args.split}]"
     photos = tqdm(photos, desc="evaluate", unit="image", disable=args.quiet)
     try:
         results = evaluate(
             colorizer.colorize_batch, photos, batch_size=args.batch_size, hints_per_photo=args.hints_per_photo
         )
-    except ValueError as e:
+    except (PhotoSetError, NoPhotosError) as e:  # the user's input; any other ValueError is a bug of ours
         print(f"error: {e}", file=sys.stderr)
         return 2
     model, gray = results["model"], results["gray"]
@@ -220,11 +219,8 @@ def evaluate_command(args: argparse.Namespace) -> int:
 
 def _evaluate_video(args: argparse.Namespace, colorizer: Colorizer) -> int:
     """evaluate --video: the shipped (temporally consistent) path against per-frame colorization."""
-    from .metrics import evaluate_video
+    from .video_metrics import evaluate_video
 
-    if not 0 <= args.smoothing < 1:
-        print(f"error: --smoothing must be at least 0 and below 1, got {args.smoothing}", file=sys.stderr)
-        return 2
     try:
         results = evaluate_video(colorizer, args.video, film_look=args.film_look, smoothing=args.smoothing)
     except VideoError as e:
@@ -259,46 +255,6 @@ def _evaluate_video(args: argparse.Namespace, colorizer: Colorizer) -> int:
     return 0
 
 
-def _photos_from_folder(folder: Path, limit: int | None):
-    count = 0
-    for path in find_images([folder]):
-        if limit is not None and count >= limit:
-            return
-        try:
-            yield open_image(path).convert("RGB")
-            count += 1
-        except ImageError as e:
-            tqdm.write(f"skipped {e}", file=sys.stderr)
-
-
-def _photos_from_dataset(dataset: str, split: str, limit: int | None):
-    try:
-        from datasets import Image as ImageFeature
-        from datasets import load_dataset
-    except ImportError:
-        raise SystemExit("error: --dataset needs the `datasets` package (pip install 'pix2pix-color[train]')") from None
-    try:
-        stream = load_dataset(dataset, split=split, streaming=True)
-    except (FileNotFoundError, ValueError) as e:
-        raise SystemExit(f"error: cannot open {dataset} [{split}]: {e}") from None
-    column = next((k for k, f in (stream.features or {}).items() if isinstance(f, ImageFeature)), None)
-    if column is None:
-        raise SystemExit(f"error: {dataset} has no image column")
-    count = 0
-    # Decoded here rather than by `datasets`, so that one corrupt photo is skipped, not fatal.
-    for example in stream.cast_column(column, ImageFeature(decode=False)):
-        if limit is not None and count >= limit:
-            return
-        field = example[column]
-        try:
-            image = open_image(field["bytes"] if field.get("bytes") else field["path"])
-        except ImageError as e:
-            tqdm.write(f"skipped {e}", file=sys.stderr)
-            continue
-        yield image.convert("RGB")
-        count += 1
-
-
 def _within(kind: type, low: float, high: float | None, what: str):
     """An argparse type: `kind` between `low` and `high` (inclusive), else one line naming the range,
     which argparse prints as "error: argument --x: ..." with exit code 2 (no traceback)."""
@@ -314,6 +270,14 @@ def _within(kind: type, low: float, high: float | None, what: str):
         return value
 
     return parse
+
+
+def _smoothing(text: str) -> float:
+    """An argparse type for --smoothing: the library's own check (temporal.check_smoothing)."""
+    try:
+        return check_smoothing(float(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number at least 0 and below 1, not {text!r}") from None
 
 
 def _device(text: str) -> str:
@@ -367,8 +331,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.add_argument(
         "--smoothing",
-        type=_within(float, 0.0, 1.0, "a number"),
-        default=0.9,
+        type=_smoothing,
+        default=DEFAULT_SMOOTHING,
         help="videos: how much of its color a tracked pixel carries from frame to frame (0 = every frame on "
         "its own; default 0.9)",
     )
@@ -409,8 +373,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--film-look", action="store_true", help="--video: add grain and exposure flicker to the input")
     e.add_argument(
         "--smoothing",
-        type=_within(float, 0.0, 1.0, "a number"),
-        default=0.9,
+        type=_smoothing,
+        default=DEFAULT_SMOOTHING,
         help="--video: the temporal smoothing scored",
     )
     common(e)

@@ -132,7 +132,7 @@ def _rgb_to_l_pixels(rgb: Tensor) -> Tensor:
     return 116 * _f(y) - 16
 
 
-def _lab_to_rgb_pixels(lab: Tensor, out_dtype: torch.dtype = torch.float32) -> Tensor:
+def lab_to_rgb_pixels(lab: Tensor, out_dtype: torch.dtype = torch.float32) -> Tensor:
     """(..., 3, P) L*a*b* -> (..., 3, P) sRGB in [0,1] (or uint8), clipped to the gamut."""
     c = _constants(lab.device)
     # NaN and huge values (a broken model, a hostile input) must not become NaN pixels: L* outside
@@ -149,7 +149,8 @@ def _lab_to_rgb_pixels(lab: Tensor, out_dtype: torch.dtype = torch.float32) -> T
 
 
 @functools.cache
-def _pool(workers: int) -> ThreadPoolExecutor:
+def worker_pool(workers: int) -> ThreadPoolExecutor:
+    """The shared threads that run per-pixel kernels on cache-sized chunks (one pool per size)."""
     return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pix2pix-color")
 
 
@@ -181,7 +182,7 @@ def _map_pixels(kernel: Callable[[Tensor], Tensor], x: Tensor, out_channels: int
     tasks = [(i, start) for i in range(n_images) for start in range(0, pixels, _CHUNK_PIXELS)]
     # Each chunk's ops are below torch's intra-op parallel threshold, so the pool's threads do not
     # compete with torch's own; list() re-raises a worker's exception here.
-    list(_pool(workers).map(work, tasks))
+    list(worker_pool(workers).map(work, tasks))
     return out.reshape(*batch, out_channels, height, width)
 
 
@@ -235,11 +236,11 @@ def lab_to_rgb(lab: Tensor, dtype: torch.dtype = torch.float32) -> Tensor:
     Out-of-gamut colors are clipped to valid RGB; the result is never NaN and never wraps around.
     """
     _check_shape(lab, "lab_to_rgb")
-    return _map_pixels(functools.partial(_lab_to_rgb_pixels, out_dtype=dtype), lab, 3, dtype)
+    return _map_pixels(functools.partial(lab_to_rgb_pixels, out_dtype=dtype), lab, 3, dtype)
 
 
 def _gray_pixels(rgb: Tensor) -> Tensor:
-    """(..., 3, P) sRGB -> (..., 1, P) uint8: `_lab_to_rgb_pixels` of (its L*, 0, 0), green row only
+    """(..., 3, P) sRGB -> (..., 1, P) uint8: `lab_to_rgb_pixels` of (its L*, 0, 0), green row only
     (with a* = b* = 0 the three rows agree), the same operations in the same order."""
     c = _constants(rgb.device)
     L = (116 * _f(c["xyzn_from_rgb"][1:2] @ _to_linear(rgb, c)) - 16).clamp(0.0, 100.0)

@@ -32,7 +32,7 @@ LITE0_STAGES = ((1, 3, 1, 1, 16), (2, 3, 2, 6, 24), (2, 5, 2, 6, 40), (3, 3, 2, 
 STEM_CHANNELS, HEAD_CHANNELS = 32, 1280
 BN_EPS = 1e-3  # TensorFlow's, which the weights were trained with
 # The converted weights expect TensorFlow's input scaling, 2x - 1 of sRGB in [0,1], not torchvision's
-# ImageNet mean/std: top-1 on 1,564 ImageNet photos 0.793 against 0.704 (benchmarks/bench_encoder.py).
+# ImageNet mean/std: top-1 on 1,564 ImageNet photos 0.793 against 0.704 (experiments/encoder_imagenet.py).
 # The block after which each stride's features are taken: strides 2, 4, 8, 16, 32.
 FEATURE_BLOCKS = (0, 2, 4, 10, 15)
 FEATURE_CHANNELS = (16, 24, 40, 112, 320)

@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .color import lab_to_rgb, lab_to_rgb_pixels, worker_pool
+
 # Pixels per strip of `compose_rgb`: 2^17 measured fastest at 12 MP on 2 cores (2^15: 1.3x slower, op overhead).
 STRIP_PIXELS = 1 << 17
 
@@ -93,8 +95,6 @@ def compose_rgb(L: Tensor, coefficients: Tensor, limit: Tensor) -> np.ndarray:
     and the same pixels up to float rounding (tested). Why by hand: no library fuses guided filtering
     with Lab decoding.
     """
-    from .color import _lab_to_rgb_pixels, _pool, lab_to_rgb
-
     H, W = L.shape
     h, w = coefficients.shape[-2:]
     maps = torch.cat([coefficients, limit]).float()  # (5,h,w): slope a, b, offset a, b, bound
@@ -121,9 +121,9 @@ def compose_rgb(L: Tensor, coefficients: Tensor, limit: Tensor) -> np.ndarray:
             ab = maps_strip[:2] * (L_strip / 100.0) + maps_strip[2:4]
             chroma_squared = ab[0] * ab[0] + ab[1] * ab[1]
             ab *= torch.rsqrt(chroma_squared.clamp(min=1e-12)).mul_(maps_strip[4]).clamp_(max=1.0)
-            rgb = _lab_to_rgb_pixels(torch.cat([L_strip[None], ab]).view(3, -1), out_dtype=torch.uint8)
+            rgb = lab_to_rgb_pixels(torch.cat([L_strip[None], ab]).view(3, -1), out_dtype=torch.uint8)
             out_view[rows] = rgb.view(3, -1, W).permute(1, 2, 0)
 
     # Each strip's ops are below torch's intra-op threshold: the pool's threads do not compete with it.
-    list(_pool(max(1, torch.get_num_threads())).map(strip, range(0, H, rows_per_strip)))
+    list(worker_pool(max(1, torch.get_num_threads())).map(strip, range(0, H, rows_per_strip)))
     return out

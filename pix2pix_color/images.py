@@ -50,7 +50,8 @@ class DecodedImage:
     alpha: Tensor | None
 
 
-def _name(source: object) -> str:
+def source_name(source: object) -> str:
+    """What to call an input in a message: a path's file name, a PIL image's filename, else "image"."""
     if isinstance(source, (str, os.PathLike)):
         return os.path.basename(os.fspath(source)) or os.fspath(source)
     return getattr(source, "filename", None) or "image"
@@ -62,7 +63,7 @@ def open_image(source: str | os.PathLike | bytes | Image.Image, *, max_pixels: i
     The size is checked from the header before any pixel is decoded, so a decompression bomb costs
     nothing. Animated images give their first frame.
     """
-    name = _name(source)
+    name = source_name(source)
     if isinstance(source, Image.Image):
         image = source
     else:
@@ -134,7 +135,10 @@ def decode(image: Image.Image) -> DecodedImage:
         if mode.startswith("I;16") or (values.size and 0 <= values.min() and values.max() <= 65535 and mode == "I"):
             values = values / 65535.0
         elif mode == "F" and values.size and values.max() > 1.0:
-            values = values / values.max()
+            # A float image's scale is not in the file; 0-1 is the convention, and 0-255 and 0-65535
+            # the two others seen. A fixed scale per range, never the photo's own maximum (which
+            # would make one photo's brightness depend on its content).
+            values = values / (255.0 if values.max() <= 255.0 else 65535.0)
         return DecodedImage(torch.from_numpy(np.clip(values, 0.0, 1.0)), None, alpha)
     rgb = image.convert("RGB")  # CMYK, YCbCr, P without transparency, LAB, HSV...
     return DecodedImage(None, torch.from_numpy(np.asarray(rgb, dtype=np.uint8).copy()).permute(2, 0, 1), alpha)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,38 +20,35 @@ from torch import Tensor
 
 from ._version import __version__ as VERSION
 from .backends import OnnxRuntimeBackend, choose_backend
-from .color import denormalize_ab, gray_to_l, lab_to_rgb, normalize_l, rgb_to_l
-from .hints import HintError, Hints, hint_channels, hint_points
+from .hints import HintError, Hints, hint_channels
 from .hub import ModelLoadError
-from .image_processor import apply_guided, compose_rgb, guided_coefficients, guided_upsample, resize, working_shape
-from .images import DEFAULT_MAX_PIXELS, DecodedImage, ImageError, decode, exif_of, open_image
+from .image_processor import guided_upsample, resize
+from .images import DEFAULT_MAX_PIXELS, ImageError
 from .models import UNetGenerator
-from .propagation import propagate_hints
+from .pipeline import (
+    COLOR_STRENGTH_RANGE,
+    WORKING_SIZE_RANGE,
+    ImageInput,
+    Photo,
+    PredictOptions,
+    check_strength,
+    check_working_size,
+    finish_batch,
+    predict,
+    prepare,
+    working_grid,
+)
+from .propagation import REACH, SIGMA_L
+
+__all__ = ["COLOR_STRENGTH_RANGE", "WORKING_SIZE_RANGE", "Colorizer", "ImageInput", "check_working_size"]
 
 DEFAULT_MODEL_DIR = Path(__file__).parent / "default_model"
 BUNDLED_MODEL_ID = "pix2pix-color/pix2pix-color-landscapes"  # where the bundled model is published
-# The one answer for every front end (library, CLI, app): 1 is the calibrated colorfulness, 0 gray,
-# 2 twice as colorful (already garish; more only saturates).
-COLOR_STRENGTH_RANGE = (0.0, 2.0)
-# Long side of the working grid: below 16 px a photo is a few color blobs; above 1024 the model sees
-# too little context per pixel and memory grows with its square.
-WORKING_SIZE_RANGE = (16, 1024)
-ImageInput = str | os.PathLike | bytes | Image.Image
 
 
 def default_model_path() -> Path:
     """The model folder shipped inside the package (Hub layout: config.json, model.safetensors)."""
     return DEFAULT_MODEL_DIR
-
-
-@dataclass
-class _Decoded:
-    """One input, ready for the generator: L* (1,1,H,W), alpha (H,W) or None, hint points, EXIF."""
-
-    L: Tensor
-    alpha: Tensor | None
-    points: np.ndarray | None
-    exif: bytes | None
 
 
 class Colorizer:
@@ -73,15 +69,18 @@ class Colorizer:
         model_id: str | None = None,
         backend: OnnxRuntimeBackend | None = None,
         mirror_average: bool = False,
+        hint_sigma: float = SIGMA_L,
+        hint_reach: float = REACH,
     ):
-        self.mirror_average = bool(mirror_average)  # test-time augmentation; see `_network`
+        self.mirror_average = bool(mirror_average)  # test-time augmentation; see `pipeline.network_ab`
+        self.hint_sigma, self.hint_reach = hint_sigma, hint_reach  # how hints propagate; see `propagation`
         self.model_id = model_id or "(unnamed)"  # written into every colorized PNG
         self.backend = backend  # None: the generator runs in PyTorch
         self.device = torch.device(device) if device is not None else next(generator.parameters()).device
         self.generator = generator.to(self.device).eval()
         self.working_size = check_working_size(working_size) or generator.image_size
         self.max_pixels = max_pixels
-        self.color_strength = _check_strength(color_strength)
+        self.color_strength = check_strength(color_strength)
 
     @classmethod
     def from_pretrained(
@@ -127,84 +126,27 @@ class Colorizer:
             mirror_average=mirror_average,
         )
 
-    def _working_shape(self, height: int, width: int, working_size: int | None) -> tuple[int, int]:
-        return working_shape(
-            height, width, check_working_size(working_size) or self.working_size, self.generator.multiple
+    def options(self, working_size: int | None = None, color_strength: float | None = None) -> PredictOptions:
+        """This colorizer's `PredictOptions`, with a call's own working size and strength where given."""
+        return PredictOptions(
+            working_size=working_size or self.working_size,
+            color_strength=self.color_strength if color_strength is None else color_strength,
+            mirror_average=self.mirror_average,
+            hint_sigma=self.hint_sigma,
+            hint_reach=self.hint_reach,
         )
 
     @property
     def takes_hints(self) -> bool:
         return self.generator.hints
 
-    def _generate(
-        self,
-        L_work: Tensor,
-        color_strength: float | None = None,
-        hints: Tensor | None = None,
-        photo_shapes: Sequence[tuple[int, int]] | None = None,
-    ) -> Tensor:
-        """L* (B,1,h,w) [+ hint channels (B,3,h,w)] at working resolution -> a*b* (B,2,h,w).
-
-        The a*b* are scaled by the model's calibrated `chroma_gain` (config.json) times the color
-        strength; that scales the model's own guesses. Hints then pull the colors to the ones the
-        user gave, along the photo's edges (`pix2pix_color.propagation`), so they are kept as given.
-        """
-        strength = self.color_strength if color_strength is None else _check_strength(color_strength)
-        gain = self.generator.chroma_gain * strength
-        ab = denormalize_ab(self._network(normalize_l(L_work), hints).float().to(L_work.device)) * gain
-        if hints is None:
-            return ab
-        user = torch.cat([denormalize_ab(hints[:, :2].float()), hints[:, 2:3].float()], dim=1)
-        # Each photo's (H, W): the hints are solved on a grid of its own shape, not the working grid's.
-        shapes = photo_shapes or [None] * len(ab)
-        return torch.stack([propagate_hints(L_work[i], ab[i], user[i], photo_shape=shapes[i]) for i in range(len(ab))])
-
-    def _network(self, L: Tensor, hints: Tensor | None) -> Tensor:
-        """Model-space L (B,1,h,w) [+ hints (B,3,h,w)] -> a*b* (B,2,h,w) from the chosen backend.
-
-        With `mirror_average` the mirrored photo goes through in the same batch and its (mirrored
-        back) a*b* is averaged in: a landscape's colors do not depend on its left-right orientation,
-        so the two guesses differ only by the network's errors, which the mean reduces.
-        """
-        network = self.backend.predict_ab if self.backend is not None else self.generator.predict_ab
-        if not self.mirror_average:
-            return network(L, hints)
-        both = network(torch.cat([L, L.flip(-1)]), None if hints is None else torch.cat([hints, hints.flip(-1)]))
-        plain, mirrored = both.float().chunk(2)
-        return (plain + mirrored.flip(-1)) / 2
-
     @torch.inference_mode()
     def predict_ab(self, L: Tensor, working_size: int | None = None) -> Tensor:
         """L* (B,1,H,W) in [0,100] at full resolution -> a*b* (B,2,H,W) at the same resolution."""
+        options = self.options(working_size)
         L = L.to(self.device)
-        L_low = resize(L, self._working_shape(*L.shape[-2:], working_size))
-        return guided_upsample(L_low, self._generate(L_low), L)
-
-    def _luminance(self, decoded: DecodedImage) -> Tensor:
-        """(1,1,H,W) L* of the image as shown."""
-        if decoded.gray is not None:
-            return gray_to_l(decoded.gray.to(self.device))[None, None]
-        return rgb_to_l(decoded.rgb.to(self.device))[None]
-
-    def _compose(
-        self, L: Tensor, coefficients: Tensor, limit: Tensor, alpha: Tensor | None, exif: bytes | None
-    ) -> Image.Image:
-        """L* (1,1,H,W) and the guided filter's maps ((4,h,w), (1,h,w)) -> the output image."""
-        if L.device.type == "cpu":
-            array = compose_rgb(L[0, 0], coefficients, limit)
-        else:  # on a GPU the whole image at once is fastest
-            ab = apply_guided(coefficients[None], limit[None], L)
-            array = lab_to_rgb(torch.cat([L, ab], dim=1)[0], dtype=torch.uint8).permute(1, 2, 0).cpu().numpy()
-        if alpha is not None:
-            image = Image.fromarray(np.dstack([array, alpha.numpy()]), "RGBA")
-        else:
-            image = Image.fromarray(array, "RGB")
-        # What `save_png` writes into the file: the photo's own EXIF, and what made its colors.
-        image.info["Software"] = f"pix2pix-color {VERSION}"
-        image.info["Description"] = f"colorized by pix2pix-color {VERSION}, model {self.model_id}"
-        if exif:
-            image.info["exif"] = exif
-        return image
+        L_low = resize(L, working_grid(self.generator, tuple(L.shape[-2:]), options))
+        return guided_upsample(L_low, predict(self.generator, L_low, options=options, backend=self.backend), L)
 
     def colorize(
         self,
@@ -281,39 +223,45 @@ class Colorizer:
             start += len(results)
             yield from results
 
-    def _prepare(self, image: ImageInput, hints: Hints) -> _Decoded | ImageError | HintError:
+    def _prepare(self, image: ImageInput, hints: Hints) -> Photo | ImageError | HintError:
         try:
-            opened = open_image(image, max_pixels=self.max_pixels)
-            decoded = decode(opened)
-            L = self._luminance(decoded)
-            points = hint_points(hints, L.shape[-1], L.shape[-2]) if hints is not None else None
-            if points is not None and not self.takes_hints:
-                raise HintError('this model takes no color hints (its config.json has no "hints": true)')
+            return prepare(image, hints, takes_hints=self.takes_hints, max_pixels=self.max_pixels, device=self.device)
         except (ImageError, HintError) as e:
             return e
-        return _Decoded(L, decoded.alpha, points, exif_of(opened))
 
     def _colorize_decoded(
-        self, inputs: list[_Decoded | Exception], working_size: int | None, color_strength: float | None
+        self, inputs: list[Photo | Exception], working_size: int | None, color_strength: float | None
     ) -> list[Image.Image | Exception]:
-        """Decoded photos -> colorized images (errors passed through), one generator call per working shape."""
+        """Prepared photos -> colorized images (errors passed through), one network call per working grid."""
+        options = self.options(working_size, color_strength)
         outputs: list = list(inputs)
         groups: dict[tuple[int, int], list[int]] = {}
         for i, item in enumerate(inputs):
-            if isinstance(item, _Decoded):
-                groups.setdefault(self._working_shape(*item.L.shape[-2:], working_size), []).append(i)
+            if isinstance(item, Photo):
+                groups.setdefault(working_grid(self.generator, item.shape, options), []).append(i)
         for size, chunk in groups.items():
             photos = [inputs[i] for i in chunk]
             L_low = torch.cat([resize(p.L, size) for p in photos])
             hint_maps = None
             if self.takes_hints and any(p.points is not None for p in photos):
-                hint_maps = torch.stack([hint_channels(p.points, tuple(p.L.shape[-2:]), size) for p in photos])
-                hint_maps = hint_maps.to(self.device)
-            ab_low = self._generate(L_low, color_strength, hint_maps, [tuple(p.L.shape[-2:]) for p in photos])
-            coefficients, limit = guided_coefficients(L_low, ab_low)  # the low-resolution half, batched
-            for k, (i, p) in enumerate(zip(chunk, photos)):
-                outputs[i] = self._compose(p.L, coefficients[k], limit[k], p.alpha, p.exif)
+                hint_maps = torch.stack([hint_channels(p.points, p.shape, size) for p in photos]).to(self.device)
+            ab_low = predict(self.generator, L_low, hint_maps, [p.shape for p in photos], options, backend=self.backend)
+            for i, p, array in zip(chunk, photos, finish_batch([p.L for p in photos], L_low, ab_low)):
+                outputs[i] = self._image(array, p)
         return outputs
+
+    def _image(self, array: np.ndarray, photo: Photo) -> Image.Image:
+        """The finished (H,W,3) pixels -> the output image, with the input's alpha and EXIF and what
+        made its colors (what `save_png` writes into the file)."""
+        if photo.alpha is not None:
+            image = Image.fromarray(np.dstack([array, photo.alpha.numpy()]), "RGBA")
+        else:
+            image = Image.fromarray(array, "RGB")
+        image.info["Software"] = f"pix2pix-color {VERSION}"
+        image.info["Description"] = f"colorized by pix2pix-color {VERSION}, model {self.model_id}"
+        if photo.exif:
+            image.info["exif"] = photo.exif
+        return image
 
     def colorize_video(
         self,
@@ -357,20 +305,3 @@ class Colorizer:
             max_seconds=max_seconds,
             max_pixels=max_pixels,
         )
-
-
-def _check_strength(value: float) -> float:
-    low, high = COLOR_STRENGTH_RANGE
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
-        raise ValueError(f"color_strength must be a number from {low:g} to {high:g}, got {value!r}")
-    return float(value)
-
-
-def check_working_size(value: int | None) -> int | None:
-    """None (the model's training size) or a long side in WORKING_SIZE_RANGE; anything else raises ValueError."""
-    low, high = WORKING_SIZE_RANGE
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
-        raise ValueError(f"working_size must be a whole number of pixels from {low} to {high}, got {value!r}")
-    return int(value)

@@ -158,12 +158,13 @@ def _chw(image: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.require(image, requirements=["W"])).permute(2, 0, 1)
 
 
-def _ab(image: np.ndarray) -> torch.Tensor:
+def ab_of(image: np.ndarray) -> torch.Tensor:
+    """(H,W,3) uint8 sRGB -> its a*b* (2,H,W)."""
     return rgb_to_lab(_chw(image))[1:]
 
 
 def _ab_pair(output, target) -> tuple[torch.Tensor, torch.Tensor]:
-    return tuple(x.float() if isinstance(x, torch.Tensor) else _ab(x) for x in (output, target))
+    return tuple(x.float() if isinstance(x, torch.Tensor) else ab_of(x) for x in (output, target))
 
 
 def ab_error_auc(output: np.ndarray | torch.Tensor, target: np.ndarray | torch.Tensor) -> float:
@@ -224,12 +225,12 @@ def metrics_against(outputs: list[Image.Image | np.ndarray], target: Image.Image
     for out in outs:
         if out.shape[:2] != ref.shape[:2]:
             raise ValueError(f"output {out.shape} and target {ref.shape} differ in size")
-    ab_ref = _ab(ref)
+    ab_ref = ab_of(ref)
     ssims = ssim_against(outs, ref)
     results = []
     for out, structural in zip(outs, ssims):
         gray = out.ndim == 2
-        ab_out = torch.zeros_like(ab_ref) if gray else _ab(out)
+        ab_out = torch.zeros_like(ab_ref) if gray else ab_of(out)
         auc, hue_hit = ab_error_auc(ab_out, ab_ref), hue_hit_rate(ab_out, ab_ref)
         results.append(ImageMetrics(psnr(out, ref), structural, 0.0 if gray else colorfulness(out), auc, hue_hit))
     return results
@@ -266,6 +267,10 @@ def summarize(per_image: list[ImageMetrics], real_colorfulness: list[float]) -> 
         colorfulness_real=real,
         colorfulness_gap=100.0 * (out - real) / real if real > 0 else 0.0,
     )
+
+
+class NoPhotosError(ValueError):
+    """`evaluate` was given no photo it could score."""
 
 
 def evaluate(
@@ -309,196 +314,8 @@ def evaluate(
     if batch:
         flush()
     if not model_metrics:
-        raise ValueError("no images to evaluate")
+        raise NoPhotosError("no photos to evaluate (none could be read, or every one was skipped)")
     return {
         "model": summarize(model_metrics, real_colorfulness),
         "gray": summarize(gray_metrics, real_colorfulness),
     }
-
-
-# ---- Video: temporal consistency (Lai et al. 2018; Liu et al. 2021, "TCVC") --------------------------
-
-CDC_GAPS = (1, 2, 4)  # frame distances that TCVC's color distribution consistency averages over
-
-
-def warping_error(ab: np.ndarray, ab_previous: np.ndarray, flow_to_previous: np.ndarray, mask: np.ndarray) -> float:
-    """E_warp of one frame pair (Lai et al. 2018), in squared a*b* units; NaN if no pixel is tracked.
-
-    ab, ab_previous (h,w,2) a*b* of frames t and t-1; flow_to_previous (h,w,2) from t to t-1 (estimated
-    on the true footage's lightness); mask (h,w) 1 where frame t's pixel is visible in t-1. The mean
-    over those pixels of |ab_t - warp(ab_t-1)|^2.
-    """
-    from .temporal import warp
-
-    error = np.square(ab - warp(np.ascontiguousarray(ab_previous), flow_to_previous)).sum(-1)
-    total = float(mask.sum())
-    return float((error * mask).sum() / total) if total > 0 else float("nan")
-
-
-def color_histograms(rgb: np.ndarray) -> np.ndarray:
-    """(H,W,3) uint8 frame -> (3,256) per-channel histograms, each summing to 1."""
-    counts = np.stack([np.bincount(rgb[..., c].ravel(), minlength=256) for c in range(3)]).astype(np.float64)
-    return counts / max(1, rgb.shape[0] * rgb.shape[1])
-
-
-def js_divergence(p: np.ndarray, q: np.ndarray) -> float:
-    """Jensen-Shannon divergence (natural log) of two histograms (..., bins), averaged over leading axes."""
-    m = (p + q) / 2
-
-    def kl(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        safe = a > 0
-        return np.where(safe, a * np.log(np.where(safe, a, 1) / np.where(safe, b, 1)), 0.0).sum(-1)
-
-    return float(np.mean(0.5 * kl(p, m) + 0.5 * kl(q, m)))
-
-
-def color_distribution_consistency(histograms: list[np.ndarray], shots: list[int] | None = None) -> float:
-    """CDC (Liu et al. 2021): the JS divergence of the RGB channel histograms of frames i and i+d, averaged
-    over channels and frame pairs, then over d in (1, 2, 4). Lower is steadier.
-
-    `histograms`: (3,256) per frame (`color_histograms`); `shots`: each frame's shot number, so that
-    pairs across a cut (where colors are meant to change) are left out. NaN for fewer than 2 frames.
-    """
-    shots = shots or [0] * len(histograms)
-    per_gap = []
-    for gap in CDC_GAPS:
-        values = [
-            js_divergence(histograms[i], histograms[i + gap])
-            for i in range(len(histograms) - gap)
-            if shots[i] == shots[i + gap]
-        ]
-        if values:
-            per_gap.append(float(np.mean(values)))
-    return float(np.mean(per_gap)) if per_gap else float("nan")
-
-
-@dataclass
-class VideoSummary:
-    """One colorization of a video against its real colors: temporal steadiness and per-frame quality."""
-
-    frames: int
-    warping_error: float  # E_warp, mean squared a*b* difference along the motion (non-occluded pixels)
-    cdc: float  # color distribution consistency (JS divergence; lower is steadier)
-    psnr: float  # per-frame mean, dB
-    hue_hit: float  # per-frame mean over frames with colorful pixels
-
-    def as_dict(self) -> dict[str, float]:
-        return asdict(self)
-
-
-class VideoScorer:
-    """Scores one colorization of a video frame by frame (`add`), in constant memory.
-
-    The motion (flow, occlusion, cuts) is estimated once per frame pair on the real footage by the
-    caller (`evaluate_video`) and shared by every scorer, so all methods are judged on the same
-    pixels.
-    """
-
-    def __init__(self):
-        self.previous_ab: np.ndarray | None = None
-        self.recent: list[tuple[np.ndarray, int]] = []  # (histograms, shot) of the last frames, for CDC
-        self.cdc_sums = {gap: [0.0, 0] for gap in CDC_GAPS}
-        self.errors: list[float] = []
-        self.psnr: list[float] = []
-        self.hue: list[float] = []
-        self.frames = 0
-
-    def add(
-        self, output: np.ndarray, real: np.ndarray, shot: int, to_previous: np.ndarray | None, mask: np.ndarray | None
-    ) -> None:
-        """output, real (h,w,3) uint8; `shot` this frame's shot number; flow (h,w,2) from this frame to the
-        previous one and its reliability (h,w), None at a shot's first frame."""
-        ab_out, ab_real = _ab(output), _ab(real)
-        ab = ab_out.permute(1, 2, 0).numpy()
-        self.frames += 1
-        self.psnr.append(psnr(output, real))
-        hit = hue_hit_rate(ab_out, ab_real)
-        if not np.isnan(hit):
-            self.hue.append(hit)
-        if to_previous is not None and self.previous_ab is not None:
-            error = warping_error(ab, self.previous_ab, to_previous, mask)
-            if not np.isnan(error):
-                self.errors.append(error)
-        self.previous_ab = ab
-        self.recent.append((color_histograms(output), shot))
-        if len(self.recent) > max(CDC_GAPS):
-            self._score_oldest()
-
-    def _score_oldest(self) -> None:
-        """CDC pairs frames up to 4 apart: score the oldest held frame's pairs, then forget it."""
-        (first, shot), rest = self.recent[0], self.recent[1:]
-        for gap in CDC_GAPS:
-            if gap <= len(rest) and rest[gap - 1][1] == shot:
-                self.cdc_sums[gap][0] += js_divergence(first, rest[gap - 1][0])
-                self.cdc_sums[gap][1] += 1
-        self.recent.pop(0)
-
-    def summary(self) -> VideoSummary:
-        while self.recent:
-            self._score_oldest()
-        per_gap = [total / n for total, n in self.cdc_sums.values() if n]
-        return VideoSummary(
-            frames=self.frames,
-            warping_error=float(np.mean(self.errors)) if self.errors else float("nan"),
-            cdc=float(np.mean(per_gap)) if per_gap else float("nan"),
-            psnr=float(np.mean(self.psnr)) if self.psnr else float("nan"),
-            hue_hit=float(np.mean(self.hue)) if self.hue else float("nan"),
-        )
-
-
-def evaluate_video(
-    colorizer,
-    video,
-    *,
-    film_look: bool = False,
-    smoothing: float | None = None,
-    working_size: int | None = None,
-    side: int = 480,
-    seed: int = 0,
-    workdir=None,
-) -> dict[str, VideoSummary]:
-    """Colorize the black-and-white version of a real color video two ways and score both against it.
-
-    "temporal": `colorize_video` as it ships; "per_frame": the same pipeline with smoothing 0, every
-    frame colorized on its own; "gray": the black-and-white input itself; "real": the real footage
-    scored against itself (its own E_warp and CDC: the floor that textured, moving footage sets).
-    `film_look` adds grain and exposure flicker to the input, as old film has. Frames are compared at
-    `side` px on the long side; flow is estimated on the real footage's L* (DIS, `temporal`).
-    """
-    import tempfile
-    from pathlib import Path
-
-    import cv2
-
-    from .color import rgb_to_l
-    from .temporal import DEFAULT_SMOOTHING, FlowEstimator, flow_input, is_cut, reliable, thumbnail
-    from .video import read_frames, write_black_and_white
-
-    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
-        gray_path, ours, per_frame = (Path(tmp) / n for n in ("gray.mp4", "temporal.mp4", "per_frame.mp4"))
-        write_black_and_white(video, gray_path, film_look=film_look, seed=seed)
-        smoothing = DEFAULT_SMOOTHING if smoothing is None else smoothing
-        colorizer.colorize_video(gray_path, ours, working_size=working_size, smoothing=smoothing)
-        colorizer.colorize_video(gray_path, per_frame, working_size=working_size, smoothing=0.0)
-        scorers = {k: VideoScorer() for k in ("temporal", "per_frame", "gray", "real")}
-        flow = FlowEstimator()
-        previous = None  # (flow input, thumbnail) of the previous real frame
-        shot = 0
-        streams = [read_frames(p) for p in (video, ours, per_frame, gray_path)]
-        for real, *outputs in zip(*streams):
-            h, w = real.shape[:2]
-            scale = min(1.0, side / max(h, w))
-            size = (max(1, round(w * scale)), max(1, round(h * scale)))
-            real, *outputs = (cv2.resize(x[:h, :w], size, interpolation=cv2.INTER_AREA) for x in (real, *outputs))
-            L = rgb_to_l(torch.from_numpy(real).permute(2, 0, 1))[0].numpy()
-            current = (flow_input(L), thumbnail(L))
-            to_previous = mask = None
-            if previous is not None:
-                to_previous, to_current = flow(current[0], previous[0]), flow(previous[0], current[0])
-                mask = reliable(to_previous, to_current)
-                if is_cut(previous[1], current[1], float(mask.mean())):
-                    shot, to_previous, mask = shot + 1, None, None
-            previous = current
-            for key, output in zip(("temporal", "per_frame", "gray", "real"), (*outputs, real)):
-                scorers[key].add(output, real, shot, to_previous, mask)
-    return {k: s.summary() for k, s in scorers.items()}

@@ -161,6 +161,12 @@ class UNetGenerator(
             raise ValueError(f"head must be one of {HEADS}, got {head!r}")
         if not isinstance(hints, bool):
             raise ValueError(f"hints must be true or false, got {hints!r}")
+        # The model's own config (what config.json says), so copies never read the mixin's private state.
+        self.config = dict(
+            depth=depth, base_channels=base_channels, max_channels=max_channels, dropout=dropout,
+            image_size=image_size, chroma_gain=chroma_gain, head=head, temperature=temperature, hints=hints,
+            encoder=encoder,
+        )  # fmt: skip
         self.chroma_gain = float(chroma_gain)
         self.temperature = float(temperature)
         self.depth = depth
@@ -207,7 +213,7 @@ class UNetGenerator(
         unknown = set(settings) - {"chroma_gain", "temperature"}
         if unknown:
             raise ValueError(f"not a decoding setting: {', '.join(sorted(unknown))}")
-        model = type(self)(**{**self._hub_mixin_config, **settings})
+        model = type(self)(**{**self.config, **settings})
         model.load_state_dict(self.state_dict())
         return model.to(next(self.parameters()).device).train(self.training)
 
@@ -322,11 +328,39 @@ class UNetGenerator(
 
     def predict_ab(self, L: Tensor, hints: Tensor | None = None, *, temperature: float | None = None) -> Tensor:
         """L (B,1,H,W) [+ hints (B,3,H,W)] -> ab (B,2,H,W) in model scale, whatever the head."""
-        out = self(L, hints)
+        return self.decode(self(L, hints), L.shape[-2:], temperature=temperature)
+
+    def decode(
+        self, out: Tensor, size: tuple[int, int], *, temperature: float | None = None, exp_weighted: bool = False
+    ) -> Tensor:
+        """The head's raw output (`forward`) -> ab (B,2,*size) in model scale: a classification head's
+        bins by the annealed mean at `temperature` (default: the model's), upsampled from half
+        resolution. The one decoding: inference, training's GAN step, calibration and the ONNX
+        graph (`exp_weighted`: its kernel, see `ab_bins.annealed_mean`) all go through it."""
         if self.head == "regression":
             return out
-        ab = ab_bins.annealed_mean(out, self.temperature if temperature is None else temperature)
-        return F.interpolate(normalize_ab(ab), size=L.shape[-2:], mode="bilinear", align_corners=False)
+        T = self.temperature if temperature is None else temperature
+        ab = ab_bins.annealed_mean(out, T, exp_weighted=exp_weighted)
+        return F.interpolate(normalize_ab(ab), size=tuple(size), mode="bilinear", align_corners=False)
+
+
+# Generator sizes, beside the model (as DiT's DiT_XL_2): the architecture arguments of each, which the
+# training presets and the tests take from here instead of retyping them.
+GENERATOR_SIZES: dict[str, dict] = {
+    "unet_256": dict(depth=8, base_channels=64, max_channels=512),  # pix2pix's own: 54,409,858 parameters
+    "unet_small": dict(depth=7, base_channels=32, max_channels=256),  # the second/third default models: 10.5M
+    "lite0_unet": dict(
+        depth=5, base_channels=32, max_channels=256, encoder="efficientnet-lite0"
+    ),  # 4.4M with hints and the bins
+}
+
+
+def generator(size: str, **kwargs) -> UNetGenerator:
+    """A generator of a named size (`GENERATOR_SIZES`), other arguments as given:
+    `generator("lite0_unet", head="classification", hints=True)`."""
+    if size not in GENERATOR_SIZES:
+        raise ValueError(f"size must be one of {', '.join(GENERATOR_SIZES)}, got {size!r}")
+    return UNetGenerator(**{**GENERATOR_SIZES[size], **kwargs})
 
 
 def _config_of(model_id: str, hub_kwargs: dict) -> object:
@@ -336,7 +370,8 @@ def _config_of(model_id: str, hub_kwargs: dict) -> object:
 
 
 class PatchDiscriminator(nn.Module):
-    """(L (B,1,H,W), ab (B,2,H,W)) -> real/fake logits (B,1,H/8-2,W/8-2): 30x30 for 256x256.
+    """(L (B,1,H,W), ab (B,2,H,W)) -> real/fake logits (B,1,h,w): with the default n_layers=3,
+    (B,1,H/8-2,W/8-2), 30x30 for 256x256.
 
     The 70x70 PatchGAN: each logit sees a 70x70 receptive field. `n_layers` stride-2 convs from
     `base_channels` filters (doubling, capped at 8x), then a stride-1 conv and a 1-channel stride-1 conv.

@@ -32,10 +32,10 @@ from .image_processor import resize
 # holds a hint back depends on the grid it is solved on, since a soft edge (a shadow, a slope) that
 # is a 6 L* step between neighbours at 128 px is two 3 L* steps at 256 px, which the weights below
 # let through far more easily. On the working grid one click recolored 21% of a photo at "Auto" and
-# 45% at 512 px (benchmarks/hint_reach.py); on one grid it is the same share at every working size.
+# 45% at 512 px (experiments/hint_reach.py); on one grid it is the same share at every working size.
 # The working grid's own aspect is not the photo's (its sides are multiples of the network's 2**depth:
 # a 16:9 photo is 128x128 at "Auto"), so the grid is laid out from the photo's shape when given.
-# SIGMA_L and REACH are chosen on training photos (benchmarks/hint_reach.py), not on the validation
+# SIGMA_L and REACH are chosen on training photos (experiments/hint_reach.py), not on the validation
 # photos the card reports: the most help from 10 sampled hints (+1.62 dB) among the constants with
 # which one click recolors at most a quarter of a photo on average (22% at "Auto", 20% at 512 px).
 SIGMA_L = 4.0  # L* difference (0-100) at which neighbours are ~60% linked: edges of ~10 L* block

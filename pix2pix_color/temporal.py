@@ -11,8 +11,10 @@ P_t is the model's own guess, `warp` moves the neighbour's a*b* onto frame t wit
 m_t is 1 where the flow is reliable (forward-backward consistent, inside the frame) and 0 where the
 content is new or occluded, so new content takes the model's guess at once. The forward pass alone is
 a recursive (exponential) average: colors would lag behind the motion's history. Running it once
-more backwards over its own output (as `scipy.signal.filtfilt` does for signals) gives a symmetric,
-lag-free average along each motion trajectory. Everything here works at the "carry grid", a small
+more backwards over its own output (as `scipy.signal.filtfilt` does for signals) gives a nearly
+symmetric average along each motion trajectory: the video pipeline runs the backward pass over a
+window of 16-31 frames (memory stays bounded), so a frame's weight on colors beyond 16 frames ahead
+is at most 0.9^16 ~ 0.19 of what a whole-shot pass would give. Everything here works at the "carry grid", a small
 aspect-preserving resolution: a*b* are smooth, and the full-resolution detail comes afterwards from
 the frame's own L* (guided upsampling), as for photos.
 
@@ -34,6 +36,16 @@ MIN_CARRY_SIDE = 16  # short side at least this (DIS needs a few 8x8 patches)
 # frames each way (enough to cancel grain and exposure flicker) while the reliability mask lets new
 # content in at once. Measured in benchmarks/bench_video.py.
 DEFAULT_SMOOTHING = 0.9
+
+
+def check_smoothing(value: float) -> float:
+    """A smoothing in [0, 1) (1 would never let a frame's own colors in); anything else raises ValueError.
+    The one check the library, the CLI and the app share."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
+        raise ValueError(f"smoothing must be at least 0 and below 1, got {value!r}")
+    return float(value)
+
+
 # A cut: consecutive frames whose flicker-normalised thumbnails correlate less than this, or whose
 # flow is reliable on less than CUT_MIN_RELIABLE of the frame.
 CUT_MAX_CORRELATION = 0.5

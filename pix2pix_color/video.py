@@ -1,10 +1,11 @@
 """Video colorization: decode -> colorize -> encode, streaming, with colors carried along the motion.
 
 Frames flow through a bounded window: decoded frames wait for a batch of the generator, then for
-the backward pass of `pix2pix_color.temporal` (at most WINDOW frames ahead), and are encoded as soon
-as they are final, so memory does not grow with the video's length. The output is an H.264 (yuv420p)
-MP4 with the input's frame count, timestamps, rotation and display aspect, and the input's audio
-streams copied packet for packet (re-encoded to AAC only where MP4 cannot hold the codec).
+the backward pass of `pix2pix_color.temporal` (at most EMIT + LOOKAHEAD frames of a shot are held),
+and are encoded as soon as they are final, so memory does not grow with the video's length. The
+output is an H.264 (yuv420p) MP4 with the input's frame count, timestamps, rotation and display
+aspect, and the input's audio streams copied packet for packet (re-encoded to AAC only where MP4
+cannot hold the codec).
 
 Shot detection is our own (`temporal.is_cut`) rather than PySceneDetect's: its detectors score
 HSV differences of full-resolution BGR frames, so a black-and-white film's exposure flicker reads
@@ -36,7 +37,9 @@ from . import temporal
 from ._version import __version__ as VERSION
 from .color import gray_to_l, is_grayscale, rgb_to_l
 from .hints import HintError, Hints, hint_channels, hint_points
-from .image_processor import compose_rgb, guided_coefficients, resize
+from .image_processor import guided_coefficients, resize
+from .images import source_name
+from .pipeline import PredictOptions, finish, predict, working_grid
 
 VIDEO_SUFFIXES = {
     ".mp4",
@@ -96,12 +99,9 @@ class VideoResult:
     audio: list[str] = field(default_factory=list)  # per audio stream: "copied aac" or "re-encoded pcm_s16le to aac"
 
 
-def _name(path: str | os.PathLike) -> str:
-    return os.path.basename(os.fspath(path)) or os.fspath(path)
-
-
-def _open(src: str | os.PathLike) -> av.container.InputContainer:
-    name = _name(src)
+def open_video(src: str | os.PathLike) -> av.container.InputContainer:
+    """The file opened for demuxing; `VideoError` with one line for a missing, empty or unreadable one."""
+    name = source_name(src)
     path = Path(src)
     if not path.is_file():
         raise VideoError(f"{name}: no such file")
@@ -154,7 +154,8 @@ def _encrypted(path: Path) -> bool:
     return False
 
 
-def _video_stream(container: av.container.InputContainer, name: str) -> av.video.stream.VideoStream:
+def video_stream(container: av.container.InputContainer, name: str) -> av.video.stream.VideoStream:
+    """The container's moving-picture stream (not cover art); `VideoError` for a still image or audio."""
     streams = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
     if not streams:
         kind = "an audio-only file" if container.streams.audio else "a file with no video stream"
@@ -171,13 +172,13 @@ def _fps(stream) -> float:
 
 def probe_video(src: str | os.PathLike) -> VideoInfo:
     """Read a video's header (and its first frame, for the rotation); raises `VideoError`."""
-    name = _name(src)
-    with _open(src) as container:
-        stream = _video_stream(container, name)
+    name = source_name(src)
+    with open_video(src) as container:
+        stream = video_stream(container, name)
         if container.format.name.startswith("mov") and _encrypted(Path(src)):
             raise VideoError(f"{name}: the video is encrypted (CENC/DRM); only unprotected files can be read")
         first = _first_frame(container, stream, name)
-        rotation = _quarter_turns(first.rotation) * 90
+        rotation = quarter_turns(first.rotation) * 90
         width, height = (first.height, first.width) if rotation % 180 else (first.width, first.height)
         duration = 0.0
         if stream.duration and stream.time_base:
@@ -205,7 +206,8 @@ def _first_frame(container, stream, name: str) -> av.VideoFrame:
     raise VideoError(f"{name}: the video has no frames")
 
 
-def _quarter_turns(rotation: float | None) -> int:
+def quarter_turns(rotation: float | None) -> int:
+    """A stream's display rotation (degrees) as counter-clockwise quarter turns for np.rot90."""
     return int(round((rotation or 0) / 90)) % 4
 
 
@@ -213,7 +215,7 @@ def is_video(path: str | os.PathLike) -> bool:
     """Whether a file is a video by its content (any extension): FFmpeg finds a moving-picture stream."""
     try:
         with av.open(os.fspath(path), metadata_errors="ignore") as container:
-            _video_stream(container, "")
+            video_stream(container, "")
             return True
     except (av.error.FFmpegError, VideoError, OSError, UnicodeDecodeError):
         return False
@@ -250,17 +252,17 @@ class _Pipeline:
         size: tuple[int, int],
         *,
         hints: dict[int, np.ndarray],
-        working_size: int | None,
-        strength: float | None,
+        options: PredictOptions,
         smoothing: float,
         batch_size: int,
     ):
         self.colorizer = colorizer
         self.H, self.W = size
-        self.work = colorizer._working_shape(self.H, self.W, working_size)
+        self.options = options
+        self.work = working_grid(colorizer.generator, size, options)
         self.carry = temporal.carry_shape(self.H, self.W)
         self.scale = (self.carry[1] / self.W, self.carry[0] / self.H)
-        self.hints, self.strength, self.smoothing, self.batch_size = hints, strength, smoothing, batch_size
+        self.hints, self.smoothing, self.batch_size = hints, smoothing, batch_size
         self.flow = temporal.FlowEstimator()
         self.pending: list[_Frame] = []  # decoded, waiting for the generator
         self.shot: list[_Frame] = []  # carried forward, waiting for the backward pass
@@ -315,11 +317,14 @@ class _Pipeline:
         if any(f.hints is not None and len(f.hints) for f in batch):
             hint_maps = torch.stack([hint_channels(f.hints, (self.H, self.W), self.work) for f in batch])
         with torch.inference_mode():
-            ab = self.colorizer._generate(
-                L_work.to(self.colorizer.device),
-                self.strength,
-                None if hint_maps is None else hint_maps.to(self.colorizer.device),
+            device = self.colorizer.device
+            ab = predict(
+                self.colorizer.generator,
+                L_work.to(device),
+                None if hint_maps is None else hint_maps.to(device),
                 [(self.H, self.W)] * len(batch),
+                self.options,
+                backend=self.colorizer.backend,
             )
             guesses = resize(ab.float().cpu(), self.carry).permute(0, 2, 3, 1).numpy()
         for frame, guess in zip(batch, guesses):
@@ -358,7 +363,7 @@ class _Pipeline:
         ab_low = torch.from_numpy(np.ascontiguousarray(np.stack(ab_carry))).permute(0, 3, 1, 2)
         coefficients, limit = guided_coefficients(L_low, ab_low)
         for k, frame in enumerate(frames):
-            rgb = compose_rgb(frame.L_full[0, 0], coefficients[k], limit[k])
+            rgb = finish(frame.L_full, coefficients[k], limit[k])
             frame.L_full = frame.L_carry = None  # type: ignore[assignment]  # free the frame's memory now
             yield frame, rgb
 
@@ -387,7 +392,7 @@ class _Writer:
         self.container = av.open(os.fspath(path), "w", format="mp4")
         self.container.metadata["comment"] = f"colorized by pix2pix-color {VERSION}, model {model_id}"
         self.container.metadata["encoder"] = f"pix2pix-color {VERSION}"
-        self.rotation = _quarter_turns(first.rotation)
+        self.rotation = quarter_turns(first.rotation)
         # yuv420p needs even sides: an odd side gets one repeated edge pixel, and the sample aspect
         # ratio is adjusted so that the player shows the input's exact display aspect.
         w, h = first.width, first.height
@@ -491,9 +496,9 @@ def colorize_video(
     """Colorize a video file into an H.264 MP4 at `dst`; see `Colorizer.colorize_video`."""
     from tqdm.auto import tqdm
 
-    name = _name(src)
-    if not 0.0 <= smoothing < 1.0:
-        raise ValueError(f"smoothing must be at least 0 and below 1, got {smoothing!r}")
+    name = source_name(src)
+    temporal.check_smoothing(smoothing)
+    options = colorizer.options(working_size, color_strength)  # bad values fail before any decoding
     info = probe_video(src)
     limit = max_pixels or min(colorizer.max_pixels, MAX_FRAME_PIXELS)
     if info.width * info.height > limit:
@@ -513,8 +518,8 @@ def colorize_video(
         report = progress or (lambda done, total: None)
     writer = output = None
     try:
-        with _open(src) as inp:
-            stream = _video_stream(inp, name)
+        with open_video(src) as inp:
+            stream = video_stream(inp, name)
             stream.thread_type = "AUTO"
             pipeline = None
             early_audio: list[av.Packet] = []
@@ -533,8 +538,7 @@ def colorize_video(
                         colorizer,
                         (info.height, info.width),
                         hints=per_frame_hints,
-                        working_size=working_size,
-                        strength=color_strength,
+                        options=options,
                         smoothing=smoothing,
                         batch_size=batch_size,
                     )
@@ -700,7 +704,7 @@ def _decode(packet: av.Packet, name: str, decoded: int):
 def _upright_pixels(frame: av.VideoFrame, info: VideoInfo) -> np.ndarray:
     """A decoded frame -> uint8 pixels as the player shows them (rotation applied): (H,W) for a
     black-and-white frame (its luma, 4x cheaper to turn into L* than RGB), (H,W,3) RGB otherwise."""
-    turns = _quarter_turns(frame.rotation)
+    turns = quarter_turns(frame.rotation)
     coded_w, coded_h = (info.height, info.width) if info.rotation % 180 else (info.width, info.height)
     if (frame.width, frame.height) != (coded_w, coded_h):  # a mid-stream size change: keep the first size
         frame = frame.reformat(width=coded_w, height=coded_h)
@@ -717,62 +721,14 @@ def _is_gray(frame: av.VideoFrame) -> bool:
 
 def read_frames(src: str | os.PathLike):
     """Yield each frame of a video as (H,W,3) uint8 RGB, upright (rotation applied)."""
-    name = _name(src)
-    with _open(src) as container:
-        stream = _video_stream(container, name)
+    name = source_name(src)
+    with open_video(src) as container:
+        stream = video_stream(container, name)
         stream.thread_type = "AUTO"
         try:
             for frame in container.decode(stream):
                 rgb = frame.to_ndarray(format="rgb24")
-                turns = _quarter_turns(frame.rotation)
+                turns = quarter_turns(frame.rotation)
                 yield np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
         except av.error.FFmpegError:
             raise VideoError(f"{name}: the video data is corrupt or truncated") from None
-
-
-FILM_GRAIN = 12.0  # standard deviation of the simulated grain, in 8-bit levels
-FILM_FLICKER = 0.08  # frame-to-frame exposure change: gain within 1 +- this, offset within +- 40x this levels
-
-
-def write_black_and_white(
-    src: str | os.PathLike, dst: str | os.PathLike, *, film_look: bool = False, seed: int = 0, crf: int = 4
-) -> int:
-    """Write the black-and-white version of a color video (each frame's own L*, as `gray_version`) as a
-    MP4 with the same timestamps (H.264 at `crf`: 4 is near-lossless, for scoring; 18 is what a typical
-    good file has); `film_look` adds grain and exposure flicker, as old film has (seeded). Returns the
-    frame count. Used to score colorizations against the real colors, and by the benchmarks."""
-    from .color import gray_version
-
-    rng = np.random.default_rng(seed)
-    name = _name(src)
-    count = 0
-    with _open(src) as inp, av.open(os.fspath(dst), "w", format="mp4") as out:
-        stream = _video_stream(inp, name)
-        video = None
-        for frame in inp.decode(stream):
-            turns = _quarter_turns(frame.rotation)
-            rgb = frame.to_ndarray(format="rgb24")
-            gray = gray_version(np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb).astype(np.float32)
-            if film_look:
-                gain, offset = 1 + rng.uniform(-FILM_FLICKER, FILM_FLICKER), rng.uniform(-40, 40) * FILM_FLICKER
-                gray = gray * gain + offset + rng.normal(0, FILM_GRAIN, gray.shape).astype(np.float32)
-            gray = np.clip(gray, 0, 255).astype(np.uint8)
-            if video is None:
-                video = out.add_stream(
-                    ENCODER, rate=stream.average_rate or 25, options={"crf": str(crf), "preset": "veryfast"}
-                )
-                video.width, video.height, video.pix_fmt = (
-                    gray.shape[1] + gray.shape[1] % 2,
-                    gray.shape[0] + gray.shape[0] % 2,
-                    "yuv420p",
-                )
-                video.time_base = video.codec_context.time_base = stream.time_base
-            gray = np.pad(gray, ((0, video.height - gray.shape[0]), (0, video.width - gray.shape[1])), mode="edge")
-            new = av.VideoFrame.from_ndarray(gray, format="gray").reformat(format="yuv420p")
-            new.pts, new.time_base = frame.pts if frame.pts is not None else count, stream.time_base
-            out.mux(video.encode(new))
-            count += 1
-        if video is None:
-            raise VideoError(f"{name}: the video has no frames")
-        out.mux(video.encode(None))
-    return count

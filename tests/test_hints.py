@@ -174,7 +174,7 @@ def test_a_hints_reach_is_the_same_share_of_the_photo_at_any_working_size():
 
     # A photo without a single edge (the worst case, a bokeh): the click's color fades with distance
     # over about half of it at both sizes (a one-pixel click is a slightly smaller source on the finer
-    # grid: 55% and 47%). Real photos have edges: 15% and 22% (benchmarks/hint_reach.py).
+    # grid: 55% and 47%). Real photos have edges: 15% and 22% (experiments/hint_reach.py).
     small, large = moved_share(128), moved_share(256)
     assert 0.2 < small < 0.7 and abs(small - large) < 0.2 * small
 

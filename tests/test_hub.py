@@ -32,6 +32,7 @@ def test_save_and_load_round_trip(tmp_path):
         "head": "regression",
         "temperature": 1.0,
         "hints": False,
+        "encoder": "none",  # the architecture, stated: a model folder says what it needs
     }
     loaded = UNetGenerator.from_pretrained(tmp_path / "m")
     assert not loaded.training

@@ -14,8 +14,14 @@ import torch
 from pix2pix_color import Colorizer, temporal
 from pix2pix_color.cli import main
 from pix2pix_color.color import rgb_to_lab
-from pix2pix_color.metrics import color_distribution_consistency, color_histograms, evaluate_video, warping_error
-from pix2pix_color.video import EMIT, LOOKAHEAD, VideoError, _Pipeline, _Writer, read_frames, write_black_and_white
+from pix2pix_color.video import EMIT, LOOKAHEAD, VideoError, _Pipeline, _Writer, read_frames
+from pix2pix_color.video_metrics import (
+    VideoScorer,
+    color_histograms,
+    evaluate_video,
+    warping_error,
+    write_black_and_white,
+)
 
 from .video_files import broken_videos, make_clip
 
@@ -196,14 +202,21 @@ def test_warping_error_and_cdc_are_zero_for_still_frames_and_grow_with_change():
     mask = np.ones((32, 48), np.float32)
     assert warping_error(ab, ab, still, mask) == 0.0
     assert warping_error(ab + 2, ab, still, mask) == pytest.approx(8.0)
+    # CDC as the shipped scorer computes it (frame by frame, in constant memory), not a second copy.
     frame = (np.random.default_rng(1).random((32, 48, 3)) * 255).astype(np.uint8)
-    steady = [color_histograms(frame)] * 6
-    shifting = [color_histograms(np.clip(frame.astype(int) + 20 * i, 0, 255).astype(np.uint8)) for i in range(6)]
-    assert color_distribution_consistency(steady) == 0.0
-    assert color_distribution_consistency(shifting) > 0.01
-    assert color_distribution_consistency(shifting, shots=[0, 1, 2, 3, 4, 5]) != color_distribution_consistency(
-        shifting
-    )
+    frames = {"steady": [frame] * 6}
+    frames["shifting"] = [np.clip(frame.astype(int) + 20 * i, 0, 255).astype(np.uint8) for i in range(6)]
+
+    def cdc(name: str, shots: list[int]) -> float:
+        scorer = VideoScorer()
+        for out, shot in zip(frames[name], shots):
+            scorer.add(out, frame, shot, None, None)
+        return scorer.summary().cdc
+
+    assert cdc("steady", [0] * 6) == 0.0
+    assert cdc("shifting", [0] * 6) > 0.01
+    assert np.isnan(cdc("shifting", list(range(6))))  # every pair crosses a cut: nothing is compared
+    assert color_histograms(frame).shape == (3, 256)
 
 
 def test_memory_is_bounded_by_the_window_not_the_length(colorizer, tmp_path, monkeypatch):

@@ -23,15 +23,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
 from safetensors.torch import load_file
+from torch import Tensor
 
-from pix2pix_color import Colorizer, UNetGenerator, ab_bins
-from pix2pix_color.color import gray_to_l, gray_version, lab_to_rgb, normalize_l
-from pix2pix_color.image_processor import guided_upsample, resize, working_shape
+from pix2pix_color import UNetGenerator
+from pix2pix_color.color import denormalize_ab, gray_to_l, gray_version, normalize_l
+from pix2pix_color.image_processor import resize
 from pix2pix_color.metrics import colorfulness
 from pix2pix_color.onnx_export import ONNX_DIR
+from pix2pix_color.pipeline import PredictOptions, finish_batch, predict, working_grid
 
 from . import data
 from .config import TrainConfig
@@ -41,18 +42,30 @@ from .validate import run_validation, sample_grid
 logger = logging.getLogger(__name__)
 
 
-def colorfulness_gap(G: UNetGenerator, photos: list[Image.Image], gains: list[float]) -> dict[float, float]:
-    """Percent gap between outputs' and real mean colorfulness, for each gain (one model pass per photo)."""
-    colorizer = Colorizer(G, color_strength=1.0 / G.chroma_gain)  # the raw a*b*, whatever the config says
+def _gray_inputs(photos: list[Image.Image]) -> list[Tensor]:
+    """Each photo's black-and-white version as the colorizer gets it: L* (1,1,H,W)."""
+    return [gray_to_l(torch.from_numpy(gray_version(np.asarray(p))))[None, None] for p in photos]
+
+
+def _colorfulness_gaps(photos: list[Image.Image], outputs) -> float:
     real = float(np.mean([colorfulness(np.asarray(p)) for p in photos]))
-    totals = {g: 0.0 for g in gains}
-    for photo in photos:
-        L = gray_to_l(torch.from_numpy(gray_version(np.asarray(photo))))[None, None]
-        ab = colorizer.predict_ab(L)
-        for g in gains:
-            rgb = lab_to_rgb(torch.cat([L, ab * g], dim=1)[0], dtype=torch.uint8).permute(1, 2, 0).numpy()
-            totals[g] += colorfulness(rgb)
-    return {g: 100.0 * (totals[g] / len(photos) - real) / real for g in gains}
+    return 100.0 * (float(np.mean([colorfulness(rgb) for rgb in outputs])) - real) / real
+
+
+def colorfulness_gap(G: UNetGenerator, photos: list[Image.Image], gains: list[float]) -> dict[float, float]:
+    """Percent gap between outputs' and real mean colorfulness, for each gain (one model pass per photo).
+
+    The pipeline's own steps with the raw network (chroma gain 1, whatever config.json says): the
+    a*b* are linear in the gain, so one prediction per photo serves every gain."""
+    raw = PredictOptions(chroma_gain=1.0)
+    outputs: dict[float, list[np.ndarray]] = {g: [] for g in gains}
+    for L in _gray_inputs(photos):
+        L_low = resize(L, working_grid(G, tuple(L.shape[-2:]), raw))
+        with torch.inference_mode():
+            ab = predict(G, L_low, options=raw)
+            for g in gains:
+                outputs[g].extend(finish_batch([L], L_low, ab * g))
+    return {g: _colorfulness_gaps(photos, outputs[g]) for g in gains}
 
 
 def fit_gain(G: UNetGenerator, photos: list[Image.Image], target_gap: float) -> tuple[float, dict[float, float]]:
@@ -68,21 +81,19 @@ def fit_gain(G: UNetGenerator, photos: list[Image.Image], target_gap: float) -> 
 def colorfulness_gap_by_temperature(
     G: UNetGenerator, photos: list[Image.Image], temperatures: list[float]
 ) -> dict[float, float]:
-    """Like `colorfulness_gap`, for a classification head's decoding temperature (one pass per photo)."""
-    real = float(np.mean([colorfulness(np.asarray(p)) for p in photos]))
-    totals = {t: 0.0 for t in temperatures}
+    """Like `colorfulness_gap`, for a classification head's decoding temperature: one network pass
+    per photo, its bins decoded at every temperature by the model's own `decode`."""
     G = G.eval()
-    for photo in photos:
-        L = gray_to_l(torch.from_numpy(gray_version(np.asarray(photo))))[None, None]
-        L_low = resize(L, working_shape(*L.shape[-2:], G.image_size, G.multiple))
+    options = PredictOptions()
+    outputs: dict[float, list[np.ndarray]] = {t: [] for t in temperatures}
+    for L in _gray_inputs(photos):
+        L_low = resize(L, working_grid(G, tuple(L.shape[-2:]), options))
         with torch.inference_mode():
             logits = G(normalize_l(L_low))
-        for t in temperatures:
-            ab_low = F.interpolate(ab_bins.annealed_mean(logits, t), size=L_low.shape[-2:], mode="bilinear")
-            ab = guided_upsample(L_low, ab_low * G.chroma_gain, L)
-            rgb = lab_to_rgb(torch.cat([L, ab], dim=1)[0], dtype=torch.uint8).permute(1, 2, 0).numpy()
-            totals[t] += colorfulness(rgb)
-    return {t: 100.0 * (totals[t] / len(photos) - real) / real for t in temperatures}
+            for t in temperatures:
+                ab = denormalize_ab(G.decode(logits, L_low.shape[-2:], temperature=t)) * G.chroma_gain
+                outputs[t].extend(finish_batch([L], L_low, ab))
+    return {t: _colorfulness_gaps(photos, outputs[t]) for t in temperatures}
 
 
 def fit_temperature(G: UNetGenerator, photos: list[Image.Image], target_gap: float) -> tuple[float, dict]:

@@ -15,6 +15,10 @@ from pathlib import Path
 
 from huggingface_hub import DatasetCard, EvalResult, ModelCard, ModelCardData
 
+from pix2pix_color import ab_bins
+
+from .hints import GEOMETRIC_P
+
 logger = logging.getLogger(__name__)
 
 TEMPLATE = Path(__file__).with_name("model_card.md")
@@ -94,7 +98,7 @@ def _recipe(cfg: dict, steps: int) -> str:
     loss = (
         "L1"
         if cfg.get("head", "regression") == "regression"
-        else "cross-entropy over 253 a\\*b\\* bins (annealed-mean decoding)"
+        else f"cross-entropy over {ab_bins.num_bins()} a\\*b\\* bins (annealed-mean decoding)"
     )
     if cfg.get("color_rebalance") is not None:
         loss += f", class-rebalanced (lambda {cfg['color_rebalance']:g})"
@@ -104,7 +108,10 @@ def _recipe(cfg: dict, steps: int) -> str:
         text = f"{loss} until step {cfg['l1_warmup_steps']}, "
         text += f"then {cfg['gan_mode']} GAN + {cfg['lambda_l1']:g} x {loss.split(',')[0]}"
     if cfg.get("hints"):
-        text += "; simulated color hints (half the photos none, the others a geometric number of points, mean 8)"
+        text += (
+            "; simulated color hints (half the photos none, the others a geometric number of points, "
+            f"mean {1 / GEOMETRIC_P:g})"
+        )
     if cfg.get("ema_decay"):
         text += f"; generator EMA {cfg['ema_decay']:g} (exported)"
     return text

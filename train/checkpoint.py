@@ -166,7 +166,10 @@ def load_latest_checkpoint(output_dir: str | Path) -> dict | None:
     """The newest checkpoint that loads; an unreadable one (disk trouble) is reported and skipped."""
     folder = checkpoint_dir(output_dir)
     for stale in folder.glob(".*.tmp"):  # left by a run killed while writing
-        shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink(missing_ok=True)
+        if stale.is_dir():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            stale.unlink(missing_ok=True)
     for path in reversed(list_checkpoints(output_dir)):
         try:
             return load_checkpoint(path)

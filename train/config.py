@@ -10,6 +10,15 @@ from typing import Literal
 
 import tyro
 
+from pix2pix_color.models import GENERATOR_SIZES
+
+
+def generator_flags(size: str) -> dict:
+    """A generator size of `pix2pix_color.models.GENERATOR_SIZES` as this config's gen_* fields."""
+    names = {"depth": "gen_depth", "base_channels": "gen_base_channels", "max_channels": "gen_max_channels",
+             "encoder": "gen_encoder"}  # fmt: skip
+    return {names[k]: v for k, v in GENERATOR_SIZES[size].items()}
+
 
 class TrainError(ValueError):
     """Training cannot start or go on with this data, model or config; the message says why in one
@@ -196,16 +205,13 @@ def resume_conflicts(saved: dict, cfg: TrainConfig) -> list[str]:
 
 # The seed's settings, and a size that trains on a 2-core CPU in about two hours.
 PRESETS: dict[str, dict] = {
-    "paper": dict(image_size=256, batch_size=32, gen_depth=8, gen_base_channels=64, gen_max_channels=512),
+    "paper": dict(image_size=256, batch_size=32, **generator_flags("unet_256")),
     # EfficientNet-Lite0 under a light decoder, bf16 where it pays: 43 img/s with the encoder frozen,
-    # 18 img/s with it training, for 16 crops of 192 px on the 2-core AMD EPYC (benchmarks/README.md).
+    # 18 img/s with it training, for 16 crops of 192 px on the 2-core AMD EPYC (experiments/README.md).
     "cpu-pretrained": dict(
         image_size=192,
         batch_size=16,
-        gen_depth=5,
-        gen_encoder="efficientnet-lite0",
-        gen_base_channels=32,
-        gen_max_channels=256,
+        **generator_flags("lite0_unet"),
         disc_base_channels=32,
         num_workers=1,
         channels_last=True,
@@ -217,9 +223,7 @@ PRESETS: dict[str, dict] = {
         image_size=128,
         load_size=144,
         batch_size=16,
-        gen_depth=7,
-        gen_base_channels=32,
-        gen_max_channels=256,
+        **generator_flags("unet_small"),
         disc_base_channels=32,
         l1_warmup_steps=1000,
         num_workers=1,

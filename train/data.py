@@ -271,13 +271,15 @@ def to_training_pairs(batch: dict, *, cfg: TrainConfig, epoch: int) -> dict:
     for values in zip(*batch.values()):
         rgb, status, detail, data, large = _decoded(dict(zip(batch, values)), cfg)
         if rgb is None:
-            out["rgb"].append(None), out["status"].append(status), out["detail"].append(detail)
+            for column, value in (("rgb", None), ("status", status), ("detail", detail)):
+                out[column].append(value)
             continue
         digest = hashlib.sha256(f"{cfg.seed}/{epoch}/".encode() + data).digest()
         rng = np.random.default_rng(int.from_bytes(digest[:8], "little"))
         for _ in range(cfg.large_photo_repeat if large else 1):
             crop = random_crop_flip(rgb, cfg.image_size, cfg.flip, rng, multiscale=cfg.multiscale_crops and large)
-            out["rgb"].append(np.ascontiguousarray(crop)), out["status"].append(OK), out["detail"].append(None)
+            for column, value in (("rgb", np.ascontiguousarray(crop)), ("status", OK), ("detail", None)):
+                out[column].append(value)
     return out
 
 

@@ -12,7 +12,7 @@ import torch
 from safetensors.torch import save_file
 
 import pix2pix_color
-from pix2pix_color.models import UNetGenerator, count_parameters
+from pix2pix_color.models import HINT_CHANNELS, UNetGenerator, count_parameters
 
 from .card import dataset_card_info, write_card
 from .config import TrainConfig
@@ -103,7 +103,7 @@ def onnx_parity(generator: UNetGenerator, path: Path, sides: tuple[int, ...] = (
         for with_hints in (False, True) if generator.hints else (False,):
             hints = None
             if with_hints:
-                hints = torch.zeros(2, 3, h, w)
+                hints = torch.zeros(2, HINT_CHANNELS, h, w)
                 ys, xs = torch.randint(0, h, (10,), generator=rng), torch.randint(0, w, (10,), generator=rng)
                 hints[:, :2, ys, xs] = torch.rand(2, 2, 10, generator=rng) * 2 - 1
                 hints[:, 2, ys, xs] = 1.0

@@ -568,7 +568,10 @@ def validate(run: Run) -> None:
                 m.colorfulness_gap,
             )
             results = {k: s.as_dict() for k, s in summary.items()}
-            record.update(results) if n_hints == 0 else record.update({f"hints{n_hints}": results})
+            if n_hints:
+                record[f"hints{n_hints}"] = results
+            else:
+                record.update(results)
         grid = sample_grid(run.nets.G_eval, run.data.samples, working_size=cfg.image_size)
         (run.out / "samples").mkdir(exist_ok=True)
         grid.save(run.out / "samples" / f"step-{step:08d}.png")
@@ -671,7 +674,8 @@ def hardware_description(accelerator: Accelerator) -> str:
         return f"{accelerator.num_processes} x {name}, {precision}"
     cpu = platform.processor() or platform.machine()
     try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+        with open("/proc/cpuinfo") as info:
+            cpu = next(line.split(":", 1)[1].strip() for line in info if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
     processes = f"{accelerator.num_processes} processes, " if accelerator.num_processes > 1 else ""
@@ -704,9 +708,19 @@ def _flat(config: dict) -> dict:
 
 
 def _setup_logging(out: Path, main: bool) -> None:
-    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
-    if main:
-        handlers.append(logging.FileHandler(out / "train.log"))
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", handlers=handlers, force=True
-    )
+    """Log to stderr and (main process) RUN/train.log. Only the handlers this function added before
+    are replaced: a caller's own logging setup (a notebook, an application) stays as it was."""
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if getattr(h, "pix2pix_train", False)]:
+        root.removeHandler(handler)
+        handler.close()
+    handlers: list[logging.Handler] = [logging.FileHandler(out / "train.log")] if main else []
+    if not any(isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler) for h in root.handlers):
+        handlers.append(logging.StreamHandler(sys.stderr))
+    formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in handlers:
+        handler.pix2pix_train = True
+        handler.setFormatter(formatter)
+        root.addHandler(handler)
+    if root.level > logging.INFO or root.level == logging.NOTSET:
+        root.setLevel(logging.INFO)

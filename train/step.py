@@ -8,7 +8,7 @@ from accelerate import Accelerator
 from torch import Tensor, nn
 
 from pix2pix_color import ab_bins
-from pix2pix_color.color import denormalize_ab, normalize_ab
+from pix2pix_color.color import denormalize_ab
 from pix2pix_color.losses import bin_cross_entropy, gan_loss, l1_loss
 
 from .config import TrainConfig
@@ -48,13 +48,17 @@ def reconstruction_loss(
     if need_fake:  # the discriminator needs whole images: score every pixel
         logits = G(L, hints)
         rows = logits.movedim(1, -1).reshape(-1, logits.shape[1])
-        fake = F.interpolate(normalize_ab(ab_bins.annealed_mean(logits, 1.0)), size=L.shape[-2:], mode="bilinear")
+        fake = _unwrapped(G).decode(logits, L.shape[-2:], temperature=1.0)
     else:
         pixels = torch.randperm(len(true_ab), generator=generator)[: int(len(true_ab) * CLASSIFIER_PIXEL_SHARE)]
         pixels = pixels.to(L.device)
         rows, true_ab, fake = G(L, hints, pixels=pixels), true_ab[pixels], None
     weights = color_weights[ab_bins.nearest_bin(true_ab)] if color_weights is not None else None
     return bin_cross_entropy(rows, true_ab, weights), fake
+
+
+def _unwrapped(G: nn.Module) -> nn.Module:
+    return G.module if hasattr(G, "module") else G  # DDP wraps the generator; decode is its own method
 
 
 def _all_finite(loss: Tensor, accelerator: Accelerator) -> bool:

@@ -1,6 +1,6 @@
 """Where does one model win or lose against another? Per-photo metrics of two models on one photo set.
 
-    python benchmarks/per_photo.py pix2pix_color/default_model runs/gen4/model \
+    python experiments/per_photo.py pix2pix_color/default_model runs/gen4/model \
         --images ../shared/data/photos-hq/validation [--temperature 0.76] [--worst 8]
 
 A mean PSNR hides whether a model is worse everywhere or much worse on a few photos. This scores

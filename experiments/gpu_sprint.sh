@@ -4,9 +4,9 @@
 # warm-started from the shipped model for the time left, export it, and score it on the carried
 # validation photos. Everything worth keeping lands in $OUT (the device tool brings it back).
 #
-#   python benchmarks/gpu_sprint_prepare.py          # here, once: wheels + a dataset subset
-#   device run: bash benchmarks/gpu_sprint.sh        # carry: [".gpu_sprint"]
-#   SPRINT_SECONDS=60 PROBE_STEPS=3 bash benchmarks/gpu_sprint.sh   # a tiny rehearsal on a CPU
+#   python experiments/gpu_sprint_prepare.py          # here, once: wheels + a dataset subset
+#   device run: bash experiments/gpu_sprint.sh        # carry: [".gpu_sprint"]
+#   SPRINT_SECONDS=60 PROBE_STEPS=3 bash experiments/gpu_sprint.sh   # a tiny rehearsal on a CPU
 #
 # Back here: reassemble the weights (cat model.safetensors.part-* > model.safetensors, next to
 # config.json), then score on the full validation split and photos-hq with `pix2pix-color evaluate`;
@@ -51,10 +51,10 @@ cp "$WORK/probe/run.json" "$OUT/probe_run.json"
 # 2. The longest run that fits: the time left, less a minute for export, calibration and validation.
 #    A warm start begins with a fresh Adam state: the warm-up and the EMA keep its first steps from
 #    costing what the shipped model had (CPU long runs: photos-hq 20.74 dB at +32,000 images with
-#    both, 20.48 without; benchmarks/README.md).
+#    both, 20.48 without; experiments/README.md).
 #    At most MAX_EPOCHS passes over the carried photos, a fifth of the split: on the CPU the
 #    continuations' best photos-hq points came within 7 passes over the whole split, and every pass
-#    after that traded photos-hq PSNR for bolder colors (benchmarks/README.md, gen4 and gen5).
+#    after that traded photos-hq PSNR for bolder colors (experiments/README.md, gen4 and gen5).
 LEFT=$(( SPRINT_SECONDS - ($(date +%s) - START) - 60 ))
 PHOTOS=$(python3 -c "import glob, pyarrow.parquet as pq; print(sum(pq.ParquetFile(f).metadata.num_rows for f in glob.glob('$DATA/data/train-*.parquet')))")
 STEPS=$(python3 -c "print(max(10, min(int($RATE * max($LEFT, 10) / $BATCH * 0.9), ${MAX_EPOCHS:-20} * $PHOTOS // $BATCH)))")

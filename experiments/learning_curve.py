@@ -1,10 +1,10 @@
 """Learning curve: is the default model limited by compute or by data?
 
-    python benchmarks/learning_curve.py score RUN_DIR [RUN_DIR ...]   # every checkpoint of the runs
-    python benchmarks/learning_curve.py score --model pix2pix_color/default_model --images-seen 80000 --name shipped
-    python benchmarks/learning_curve.py score --model runs/study-cls-rebal-hints-1250/model \
+    python experiments/learning_curve.py score RUN_DIR [RUN_DIR ...]   # every checkpoint of the runs
+    python experiments/learning_curve.py score --model pix2pix_color/default_model --images-seen 80000 --name shipped
+    python experiments/learning_curve.py score --model runs/study-cls-rebal-hints-1250/model \
         --images-seen 20000 --name scratch@1250
-    python benchmarks/learning_curve.py table                          # table + plot from the results
+    python experiments/learning_curve.py table                          # table + plot from the results
 
 Each model is scored like the card's numbers: `pix2pix_color.metrics.evaluate` at full resolution
 (the app's working size), on validation photos and on `photos-hq` (large photos as people upload
@@ -17,7 +17,7 @@ so the curve reads both ways from the shipped model: less compute from scratch, 
 continuation. A third set, "general", is 4 photos that are not landscapes (a person, a cat, a cup of
 coffee, a rocket at night: scikit-image's bundled public-domain/CC0 photos, 0.2-0.3 MP), the kind of
 photo the card warns about; 4 photos say little, and they are reported as such. Results:
-benchmarks/results/learning_curve.json; plot: benchmarks/results/learning_curve.png (needs matplotlib:
+experiments/results/learning_curve.json; plot: experiments/results/learning_curve.png (needs matplotlib:
 `pip install -e ".[bench]"`).
 """
 
@@ -34,11 +34,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from pix2pix_color import Colorizer, UNetGenerator  # noqa: E402
-from pix2pix_color.cli import _photos_from_dataset, _photos_from_folder  # noqa: E402
 from pix2pix_color.metrics import evaluate  # noqa: E402
+from pix2pix_color.photo_sets import photos_from_dataset, photos_from_folder  # noqa: E402
 
-RESULTS = ROOT / "benchmarks" / "results" / "learning_curve.json"
-PLOT = ROOT / "benchmarks" / "results" / "learning_curve.png"
+RESULTS = ROOT / "experiments" / "results" / "learning_curve.json"
+PLOT = ROOT / "experiments" / "results" / "learning_curve.png"
 SHARED = ROOT.parent / "shared" / "data"
 SHIPPED_IMAGES = 80_000
 TEMPERATURE = 0.76
@@ -88,8 +88,8 @@ def score(args: argparse.Namespace) -> None:
     todo = [t for t in todo if args.again or t[0] not in results]
     if not todo:
         return  # nothing new: the photo sets are not even decoded (a watcher calls this every few minutes)
-    validation = list(_photos_from_dataset(str(SHARED / "landscapes"), "validation", args.validation_photos))
-    photos_hq = list(_photos_from_folder(SHARED / "photos-hq", None))
+    validation = list(photos_from_dataset(str(SHARED / "landscapes"), "validation", args.validation_photos))
+    photos_hq = list(photos_from_folder(SHARED / "photos-hq", None))
     sets = {"validation": validation, "photos-hq": photos_hq, "general": general_photos()}
     for name, seen, path, temperature in todo:
         G = UNetGenerator.from_pretrained(str(path))

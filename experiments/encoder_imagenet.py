@@ -3,7 +3,7 @@ sample photos of ../shared/data/photos-varied (kind "sample", label "n02346627_.
 over those whose WordNet id is one of the 1,000 ImageNet classes, in colour and in gray (what the
 colorizer's encoder sees), with the two input normalisations a converted TF checkpoint may expect.
 
-    python benchmarks/bench_encoder.py [--limit N]
+    python experiments/encoder_imagenet.py [--limit N]
 """
 
 from __future__ import annotations
@@ -11,14 +11,17 @@ from __future__ import annotations
 import argparse
 import glob
 import io
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
 import torch
-from common import machine, table
 from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))  # their table() and machine()
+from common import machine, table  # noqa: E402
 
 from pix2pix_color.color import l_to_gray, rgb_to_l
 from train.pretrained import imagenet_encoder

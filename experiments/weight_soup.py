@@ -1,8 +1,8 @@
 """A weight soup of the shipped model and a continuation of it, calibrated like the shipped model.
 
-    python benchmarks/weight_soup.py pix2pix_color/default_model runs/gen3b/model runs/soup --alpha 0.5 \
+    python experiments/weight_soup.py pix2pix_color/default_model runs/gen3b/model runs/soup --alpha 0.5 \
         --run runs/gen3b
-    python benchmarks/learning_curve.py score --model runs/soup --images-seen 304000 --name soup
+    python experiments/learning_curve.py score --model runs/soup --images-seen 304000 --name soup
 
 Interpolating the weights of a model and its fine-tuned continuation (WiSE-FT, Wortsman et al.
 2022) often keeps the continuation's gains where the data agree and the original's robustness where

@@ -1,7 +1,7 @@
-"""Pack what `benchmarks/gpu_sprint.sh` needs on a GPU machine that reaches no network.
+"""Pack what `experiments/gpu_sprint.sh` needs on a GPU machine that reaches no network.
 
-    python benchmarks/gpu_sprint_prepare.py            # writes .gpu_sprint/ (git-ignored)
-    # then, with the device tool: run(command="bash benchmarks/gpu_sprint.sh", carry=[".gpu_sprint"])
+    python experiments/gpu_sprint_prepare.py            # writes .gpu_sprint/ (git-ignored)
+    # then, with the device tool: run(command="bash experiments/gpu_sprint.sh", carry=[".gpu_sprint"])
 
 The device machine has PyTorch, accelerate, huggingface_hub, safetensors, scipy and pyarrow, but not
 `datasets` or `tyro`, and `../shared` does not travel: everything else must fit in the 64 MiB that
@@ -103,7 +103,7 @@ def main() -> None:
     validation_size = write_split(data, "validation", validation)
     budget -= validation_size
     # The split's own (shuffled) order, as many photos as fit. So the large photos keep their natural
-    # share (3%: weighting them up cost photos-hq PSNR in the CPU runs, benchmarks/README.md), and the
+    # share (3%: weighting them up cost photos-hq PSNR in the CPU runs, experiments/README.md), and the
     # first 200 are the photos train.calibrate fitted the shipped model's temperature on (with the
     # large photos first it fitted 0.40 on them alone: +5% colorfulness on validation, -0.2 dB).
     images, n_large, used = [], 0, 0

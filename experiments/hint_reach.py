@@ -1,6 +1,6 @@
 """How far a color hint spreads: the propagation constants chosen on training photos.
 
-    python benchmarks/hint_reach.py [--photos 150] [--large 20]
+    python experiments/hint_reach.py [--photos 150] [--large 20]
 
 Two things pull apart. Ten hints sampled all over a photo reward a hint that floods (each pixel is
 near some hint whose color is right there), while a user who clicks once on a red leaf wants the
@@ -19,19 +19,20 @@ measured with the chosen constants as a check (never for the choice).
 from __future__ import annotations
 
 import argparse
-import functools
+import sys
 from pathlib import Path
 
 import numpy as np
 import torch
-from common import machine, table
 from PIL import Image
 
-import pix2pix_color.inference as inference
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))  # their table() and machine()
+from common import machine, table  # noqa: E402
+
 from pix2pix_color import Colorizer
 from pix2pix_color.color import gray_version, rgb_to_lab
 from pix2pix_color.metrics import evaluate
-from pix2pix_color.propagation import REACH, SIGMA_L, propagate_hints
+from pix2pix_color.propagation import REACH, SIGMA_L
 from train import data, with_preset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,10 +40,6 @@ LANDSCAPES = ROOT.parent / "shared" / "data" / "landscapes"
 FLOOD_LIMIT = 0.25  # one click may recolor a quarter of a photo on average: an object, not the scene
 SIGMAS = (3.0, 4.0, 6.0)
 REACHES = (0.1, 0.15, 0.2, 0.25, 0.4)
-
-
-def with_constants(sigma: float, reach: float):
-    inference.propagate_hints = functools.partial(propagate_hints, sigma=sigma, reach=reach)
 
 
 def training_photos(n: int, large: int) -> tuple[list[Image.Image], list[Image.Image]]:
@@ -83,13 +80,20 @@ def main() -> None:
     check(colorizer)
 
 
+def with_constants(colorizer: Colorizer, sigma: float, reach: float) -> Colorizer:
+    """The same model and backend, its hints propagated with these constants (the library's own option)."""
+    return Colorizer(
+        colorizer.generator, backend=colorizer.backend, model_id=colorizer.model_id, hint_sigma=sigma, hint_reach=reach
+    )
+
+
 def choose(colorizer: Colorizer, args: argparse.Namespace) -> None:
     photos, large = training_photos(args.photos, args.large)
     base = evaluate(colorizer.colorize_batch, photos)["model"]
     rows, candidates = [], []
     for sigma in SIGMAS:
         for reach in REACHES:
-            with_constants(sigma, reach)
+            colorizer = with_constants(colorizer, sigma, reach)
             hinted = evaluate(colorizer.colorize_batch, photos, hints_per_photo=10)["model"]
             spread = flood(colorizer, large)
             ok = max(spread.values()) <= FLOOD_LIMIT
@@ -116,7 +120,7 @@ def check(colorizer: Colorizer) -> None:
     hq = ROOT.parent / "shared" / "data" / "photos-hq" / "validation"
     examples += sorted(hq.glob("*.jpg"))[:6] if hq.is_dir() else []
     check = []
-    with_constants(SIGMA_L, REACH)
+    colorizer = with_constants(colorizer, SIGMA_L, REACH)
     for size in (None, 256, 512):
         shares = [moved_share(colorizer, Image.open(p), size) for p in examples]
         check.append(

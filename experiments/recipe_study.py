@@ -1,8 +1,8 @@
 """Recipe study at equal compute: which way of training gives the best default model?
 
-    python benchmarks/recipe_study.py --recipes l1 cls-rebal ...   # train + evaluate, skipping finished ones
-    python benchmarks/recipe_study.py --recipes cls-rebal+hints --steps 1250   # the same recipe at less compute
-    python benchmarks/recipe_study.py --table                      # print the table from the results
+    python experiments/recipe_study.py --recipes l1 cls-rebal ...   # train + evaluate, skipping finished ones
+    python experiments/recipe_study.py --recipes cls-rebal+hints --steps 1250   # the same recipe at less compute
+    python experiments/recipe_study.py --table                      # print the table from the results
 
 Every recipe trains the cpu-small generator (depth 7, 32 -> 256 channels, 128 px crops) from scratch
 for the same number of steps at the same batch size, so each sees the same number of images (5,000
@@ -12,7 +12,7 @@ is then calibrated the same way on 200 training photos (`python -m train.calibra
 colorfulness: a chroma gain for regression, a decoding temperature for classification) and
 `pix2pix-color evaluate` scores its exported model, at full resolution, on the whole validation split
 and on `photos-hq` (large photos as people upload them). Results go to
-benchmarks/results/recipe_study.json; the table is in benchmarks/README.md.
+experiments/results/recipe_study.json; the table is in experiments/README.md.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "results" / "recipe_study.json"
+RESULTS = ROOT / "experiments" / "results" / "recipe_study.json"
 STEPS = 5000
 
 
@@ -87,7 +87,7 @@ def run(cmd: list[str]) -> None:
 
 
 def evaluate(model: Path, name: str, args: argparse.Namespace, hints: int) -> dict:
-    out = ROOT / "benchmarks" / "results" / "study" / f"{name}.json"
+    out = ROOT / "experiments" / "results" / "study" / f"{name}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     sets = {
         "validation": ["--dataset", args.dataset, "--split", "validation"],

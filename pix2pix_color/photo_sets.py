@@ -1,0 +1,63 @@
+"""Photo sets for evaluation and benchmarks: a folder of images or a `datasets` split, as a stream
+of RGB photos. A photo that cannot be read is skipped with a note; a set that cannot be opened
+raises `PhotoSetError` with a one-line reason."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from PIL import Image
+from tqdm.auto import tqdm
+
+from .images import ImageError, find_images, open_image
+
+
+class PhotoSetError(ValueError):
+    """A photo set cannot be opened (no such dataset or split, no image column, `datasets` missing)."""
+
+
+def photos_from_folder(folder: str | Path, limit: int | None = None) -> Iterator[Image.Image]:
+    """The images under `folder` (recursively, in name order) as RGB, at most `limit`."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise PhotoSetError(f"{folder} is not a folder")
+    count = 0
+    for path in find_images([folder]):
+        if limit is not None and count >= limit:
+            return
+        try:
+            yield open_image(path).convert("RGB")
+            count += 1
+        except ImageError as e:
+            tqdm.write(f"skipped {e}", file=sys.stderr)
+
+
+def photos_from_dataset(dataset: str, split: str = "validation", limit: int | None = None) -> Iterator[Image.Image]:
+    """A `datasets` split (Hub id or Hub-layout folder), streamed, as RGB photos, at most `limit`."""
+    try:
+        from datasets import Image as ImageFeature
+        from datasets import load_dataset
+    except ImportError:
+        raise PhotoSetError("--dataset needs the `datasets` package (pip install 'pix2pix-color[train]')") from None
+    try:
+        stream = load_dataset(dataset, split=split, streaming=True)
+    except (FileNotFoundError, ValueError) as e:
+        raise PhotoSetError(f"cannot open {dataset} [{split}]: {e}") from None
+    column = next((k for k, f in (stream.features or {}).items() if isinstance(f, ImageFeature)), None)
+    if column is None:
+        raise PhotoSetError(f"{dataset} has no image column")
+    count = 0
+    # Decoded here rather than by `datasets`, so that one corrupt photo is skipped, not fatal.
+    for example in stream.cast_column(column, ImageFeature(decode=False)):
+        if limit is not None and count >= limit:
+            return
+        field = example[column]
+        try:
+            image = open_image(field["bytes"] if field.get("bytes") else field["path"])
+        except ImageError as e:
+            tqdm.write(f"skipped {e}", file=sys.stderr)
+            continue
+        yield image.convert("RGB")
+        count += 1

@@ -1,0 +1,209 @@
+"""The colorization pipeline as three public steps that photos, batches, video, calibration, the
+ONNX checks and the benchmarks all compose:
+
+    prepare(image, hints)                    -> Photo: L* (1,1,H,W), alpha, hint points, EXIF
+    predict(net, L_work, hint_maps, shapes)  -> a*b* (B,2,h,w) on the working grid, calibrated
+    finish(L_full, coefficients, limit)      -> (H,W,3) uint8 RGB at full resolution
+
+with one frozen `PredictOptions` holding every per-call setting and the one place their ranges are
+checked. `Colorizer` (inference.py) is these steps plus batching; `video.py` runs them frame by
+frame. The network is a `UNetGenerator` or an `OnnxRuntimeBackend`: anything with
+`predict_ab(L, hints)` in model space.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import Tensor
+
+from . import propagation
+from .color import denormalize_ab, gray_to_l, lab_to_rgb, normalize_l, rgb_to_l
+from .hints import HintError, Hints, hint_points
+from .image_processor import apply_guided, compose_rgb, guided_coefficients, working_shape
+from .images import DEFAULT_MAX_PIXELS, decode, exif_of, open_image
+from .models import UNetGenerator
+
+ImageInput = str | os.PathLike | bytes | Image.Image
+# The one answer for every front end (library, CLI, app): 1 is the calibrated colorfulness, 0 gray,
+# 2 twice as colorful (already garish; more only saturates).
+COLOR_STRENGTH_RANGE = (0.0, 2.0)
+# Long side of the working grid: below 16 px a photo is a few color blobs; above 1024 the model sees
+# too little context per pixel and memory grows with its square (the ONNX graph's limit too).
+WORKING_SIZE_RANGE = (16, 1024)
+
+
+def check_strength(value: float) -> float:
+    """A color strength in COLOR_STRENGTH_RANGE, as float; anything else raises ValueError."""
+    low, high = COLOR_STRENGTH_RANGE
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+        raise ValueError(f"color_strength must be a number from {low:g} to {high:g}, got {value!r}")
+    return float(value)
+
+
+def check_working_size(value: int | None) -> int | None:
+    """None (the model's training size) or a long side in WORKING_SIZE_RANGE; anything else raises ValueError."""
+    low, high = WORKING_SIZE_RANGE
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
+        raise ValueError(f"working_size must be a whole number of pixels from {low} to {high}, got {value!r}")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class PredictOptions:
+    """Everything a call may set about how colors are predicted; checked once, here.
+
+    `working_size`: the long side of the working grid (None: the model's training size).
+    `color_strength`: a factor on the model's calibrated colors (1 as calibrated, 0 gray).
+    `mirror_average`: average the colors predicted for the photo and its mirror image.
+    `temperature`, `chroma_gain`: the decoding, when not the model's own (calibration measures
+    the raw network this way; None: the model's config.json).
+    `hint_sigma`, `hint_reach`: how hints propagate (`pix2pix_color.propagation`).
+    """
+
+    working_size: int | None = None
+    color_strength: float = 1.0
+    mirror_average: bool = False
+    temperature: float | None = None
+    chroma_gain: float | None = None
+    hint_sigma: float = propagation.SIGMA_L
+    hint_reach: float = propagation.REACH
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "working_size", check_working_size(self.working_size))
+        object.__setattr__(self, "color_strength", check_strength(self.color_strength))
+        object.__setattr__(self, "mirror_average", bool(self.mirror_average))
+        if self.temperature is not None and not 0.05 <= self.temperature <= 2:
+            raise ValueError(f"temperature must be from 0.05 to 2, got {self.temperature!r}")
+        if self.chroma_gain is not None and not 0 < self.chroma_gain <= 4:
+            raise ValueError(f"chroma_gain must be above 0 and at most 4, got {self.chroma_gain!r}")
+        if not self.hint_sigma > 0 or not self.hint_reach > 0:
+            raise ValueError("hint_sigma and hint_reach must be positive")
+
+
+@dataclass
+class Photo:
+    """One input, ready for the network: L* (1,1,H,W) as shown, alpha (H,W) or None, hint points
+    (N,5: x, y, a*, b*, weight) in its pixels or None, and its EXIF bytes."""
+
+    L: Tensor
+    alpha: Tensor | None
+    points: np.ndarray | None
+    exif: bytes | None
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return tuple(self.L.shape[-2:])
+
+
+def prepare(
+    image: ImageInput,
+    hints: Hints = None,
+    *,
+    takes_hints: bool,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    device: torch.device | str = "cpu",
+) -> Photo:
+    """Decode an image (path, bytes or PIL; EXIF orientation applied) to its L*, alpha and hint
+    points. Raises `ImageError` or `HintError` with a one-line reason."""
+    opened = open_image(image, max_pixels=max_pixels)
+    decoded = decode(opened)
+    if decoded.gray is not None:
+        L = gray_to_l(decoded.gray.to(device))[None, None]
+    else:
+        L = rgb_to_l(decoded.rgb.to(device))[None]
+    points = hint_points(hints, L.shape[-1], L.shape[-2]) if hints is not None else None
+    if points is not None and not takes_hints:
+        raise HintError('this model takes no color hints (its config.json has no "hints": true)')
+    return Photo(L, decoded.alpha, points, exif_of(opened))
+
+
+def working_grid(generator: UNetGenerator, shape: tuple[int, int], options: PredictOptions) -> tuple[int, int]:
+    """(h, w) of the grid the network sees for a photo of `shape` (H, W): its aspect, the long side
+    at the working size, both sides multiples of the network's."""
+    long_side = options.working_size or generator.image_size
+    return working_shape(*shape, long_side, generator.multiple)
+
+
+def network_ab(
+    generator: UNetGenerator, L: Tensor, hints: Tensor | None, options: PredictOptions, backend=None
+) -> Tensor:
+    """Model-space L (B,1,h,w) [+ hints (B,3,h,w)] -> the network's a*b* (B,2,h,w) in model space,
+    from the backend (ONNX Runtime) or the generator, with the decoding `options` ask for.
+
+    With `mirror_average` the mirrored photo goes through in the same batch and its (mirrored
+    back) a*b* is averaged in: a photo's colors do not depend on its left-right orientation, so the
+    two guesses differ only by the network's errors, which the mean reduces.
+    """
+    if backend is not None and options.temperature is None:
+        run = backend.predict_ab
+    else:  # another temperature than the one folded into the ONNX graph: PyTorch
+
+        def run(L, hints):
+            return generator.predict_ab(L, hints, temperature=options.temperature)
+
+    if not options.mirror_average:
+        return run(L, hints).float()
+    both = run(torch.cat([L, L.flip(-1)]), None if hints is None else torch.cat([hints, hints.flip(-1)]))
+    plain, mirrored = both.float().chunk(2)
+    return (plain + mirrored.flip(-1)) / 2
+
+
+def predict(
+    generator: UNetGenerator,
+    L_work: Tensor,
+    hint_maps: Tensor | None = None,
+    photo_shapes: Sequence[tuple[int, int]] | None = None,
+    options: PredictOptions = PredictOptions(),
+    *,
+    backend=None,
+) -> Tensor:
+    """L* (B,1,h,w) in [0,100] on the working grid [+ hint channels (B,3,h,w)] -> a*b* (B,2,h,w).
+
+    The network's a*b* times the calibrated `chroma_gain` times the color strength; then hints pull
+    the colors to the ones the user gave, along the photo's edges (`pix2pix_color.propagation`,
+    solved on a grid of each photo's own shape, `photo_shapes`), so they are kept as given.
+    """
+    gain = (generator.chroma_gain if options.chroma_gain is None else options.chroma_gain) * options.color_strength
+    ab = denormalize_ab(network_ab(generator, normalize_l(L_work), hint_maps, options, backend).to(L_work.device))
+    ab = ab * gain
+    if hint_maps is None:
+        return ab
+    user = torch.cat([denormalize_ab(hint_maps[:, :2].float()), hint_maps[:, 2:3].float()], dim=1)
+    shapes = photo_shapes or [None] * len(ab)
+    return torch.stack(
+        [
+            propagation.propagate_hints(
+                L_work[i], ab[i], user[i], photo_shape=shapes[i], sigma=options.hint_sigma, reach=options.hint_reach
+            )
+            for i in range(len(ab))
+        ]
+    )
+
+
+def finish(L_full: Tensor, coefficients: Tensor, limit: Tensor) -> np.ndarray:
+    """L* (1,1,H,W) and the guided filter's maps of its working grid ((4,h,w), (1,h,w): see
+    `image_processor.guided_coefficients`, batched over photos) -> (H,W,3) uint8 sRGB: the predicted
+    colors upsampled along the photo's own edges and recombined with its full-resolution L*.
+
+    The device decides how: on the CPU in cache-sized strips (`compose_rgb`), on a GPU the whole
+    image at once (fastest there)."""
+    if L_full.device.type == "cpu":
+        return compose_rgb(L_full[0, 0], coefficients, limit)
+    ab = apply_guided(coefficients[None], limit[None], L_full)
+    return lab_to_rgb(torch.cat([L_full, ab], dim=1)[0], dtype=torch.uint8).permute(1, 2, 0).cpu().numpy()
+
+
+def finish_batch(L_fulls: Sequence[Tensor], L_work: Tensor, ab_work: Tensor):
+    """`finish` for photos that share a working grid: the guided filter's small half in one batched
+    call, then each photo's full-resolution half, one at a time (yields (H,W,3) uint8 arrays)."""
+    coefficients, limit = guided_coefficients(L_work, ab_work)
+    for k, L_full in enumerate(L_fulls):
+        yield finish(L_full, coefficients[k], limit[k])
