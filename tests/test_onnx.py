@@ -84,7 +84,7 @@ def test_the_installed_package_stays_under_50_mb():
     assert not (package / "default_model" / "discriminator.safetensors").exists()  # never trained: not shipped
 
 
-def test_backend_choices_and_their_errors(tmp_path, tiny_model_dir):
+def test_backend_choices_and_their_errors(tmp_path, tiny_model_dir, monkeypatch):
     with pytest.raises(ModelLoadError, match=r"has no onnx/model\.onnx .*python -m train\.export"):
         Colorizer.from_pretrained(tiny_model_dir, backend="onnxruntime")
     assert Colorizer.from_pretrained(tiny_model_dir, backend="auto").backend is None  # no graph: PyTorch
@@ -93,6 +93,16 @@ def test_backend_choices_and_their_errors(tmp_path, tiny_model_dir):
     export_onnx(UNetGenerator.from_pretrained(tiny_model_dir), tiny_model_dir)
     auto = Colorizer.from_pretrained(tiny_model_dir, backend="auto")  # whichever measured faster here
     assert auto.colorize(landscape(70, 50).convert("L")).size == (70, 50)
+    # The environment fixes what "auto" takes (a Space whose CPU makes the timing a coin toss).
+    monkeypatch.setenv("PIX2PIX_COLOR_BACKEND", "onnxruntime")
+    assert Colorizer.from_pretrained(tiny_model_dir, backend="auto").backend.name == "onnxruntime"
+    monkeypatch.setenv("PIX2PIX_COLOR_BACKEND", "torch")
+    assert Colorizer.from_pretrained(tiny_model_dir, backend="auto").backend is None
+    assert Colorizer.from_pretrained(tiny_model_dir, backend="onnxruntime").backend is not None  # explicit wins
+    monkeypatch.setenv("PIX2PIX_COLOR_BACKEND", "tensorflow")
+    with pytest.raises(ValueError, match="PIX2PIX_COLOR_BACKEND must be torch or onnxruntime"):
+        Colorizer.from_pretrained(tiny_model_dir, backend="auto")
+    monkeypatch.delenv("PIX2PIX_COLOR_BACKEND")
     (tiny_model_dir / "onnx" / "model.onnx").write_bytes(b"not a graph")
     with pytest.raises(ModelLoadError, match="ONNX Runtime cannot load it"):
         Colorizer.from_pretrained(tiny_model_dir, backend="onnxruntime")
