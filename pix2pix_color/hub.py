@@ -9,7 +9,9 @@ back to pickled `pytorch_model.bin`. These helpers replace that part, around saf
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import torch
 from huggingface_hub import hf_hub_download
@@ -33,6 +35,35 @@ class ModelLoadError(RuntimeError):
     """A model could not be loaded; the message says which model and why, in one line."""
 
 
+PROBE_TIMEOUT_S = 3.0
+
+
+def hub_reachable(timeout: float = PROBE_TIMEOUT_S) -> bool:
+    """Whether the Hub endpoint (HF_ENDPOINT) accepts a connection, and offline mode is off.
+
+    Asked before a download: without a network huggingface_hub retries each request with backoff
+    (11 warnings over 25 s before one error); one refused or timed-out connection says the same."""
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return False
+    url = urlsplit(constants.ENDPOINT)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        with socket.create_connection((url.hostname, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def offline_kwargs(model_id: str, hub_kwargs: dict) -> dict:
+    """`hub_kwargs` with local_files_only=True when `model_id` is a Hub id and the Hub cannot be
+    reached: the local cache answers at once, and a model that is not in it fails at once."""
+    if os.path.isdir(model_id) or hub_kwargs.get("local_files_only") or hub_reachable():
+        return hub_kwargs
+    return {**hub_kwargs, "local_files_only": True}
+
+
 def resolve_file(model_id: str, filename: str, **download_kwargs) -> Path:
     """The local path of `filename` in a model folder or Hub repo (downloaded to the HF cache)."""
     if os.path.isdir(model_id):
@@ -49,9 +80,11 @@ def resolve_file(model_id: str, filename: str, **download_kwargs) -> Path:
     except RevisionNotFoundError:
         raise ModelLoadError(f"{model_id}: the requested revision does not exist") from None
     except (LocalEntryNotFoundError, OfflineModeIsEnabled):
+        from huggingface_hub import constants
+
         raise ModelLoadError(
-            f"{model_id}: cannot download {filename} (offline, or the Hub is unreachable) and it is "
-            "not in the local cache"
+            f"{model_id}: cannot download {filename}: {constants.ENDPOINT} cannot be reached (offline?) "
+            "and the model is not in the local cache"
         ) from None
     except EntryNotFoundError:
         raise ModelLoadError(f"{model_id}: the repo has no {filename}") from None

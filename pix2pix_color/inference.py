@@ -21,7 +21,7 @@ from torch import Tensor
 from ._version import __version__ as VERSION
 from .backends import OnnxRuntimeBackend, choose_backend
 from .hints import HintError, Hints, hint_channels
-from .hub import ModelLoadError
+from .hub import ModelLoadError, offline_kwargs
 from .image_processor import guided_upsample, resize
 from .images import DEFAULT_MAX_PIXELS, ImageError
 from .models import UNetGenerator
@@ -110,6 +110,7 @@ class Colorizer:
                 raise ModelLoadError(
                     "no default model is bundled with this installation: pass a model folder or Hub repo id"
                 )
+        hub_kwargs = offline_kwargs(os.fspath(model), hub_kwargs)  # without a network: the cache, at once
         generator = UNetGenerator.from_pretrained(os.fspath(model), **hub_kwargs)
         model_id = f"{BUNDLED_MODEL_ID} (bundled with the package)" if bundled else os.fspath(model)
         target = torch.device(device) if device is not None else torch.device("cpu")

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from . import ab_bins
 from .color import normalize_ab
 from .efficientnet import STRIDE, EfficientUNet
-from .hub import CONFIG_NAME, WEIGHTS_NAME, ModelLoadError, load_safetensors_strict, resolve_file
+from .hub import CONFIG_NAME, WEIGHTS_NAME, ModelLoadError, load_safetensors_strict, offline_kwargs, resolve_file
 
 # Bounds for the architecture arguments. They are checked before a single weight is allocated, so
 # a hostile `config.json` (depth 1000, a billion channels) is refused instead of exhausting memory.
@@ -224,6 +224,7 @@ class UNetGenerator(
         Every failure is a `ModelLoadError` naming the model and the reason.
         """
         model_id = os.fspath(pretrained_model_name_or_path)
+        kwargs = offline_kwargs(model_id, kwargs)
         try:
             return super().from_pretrained(model_id, **kwargs)
         except ModelLoadError:
@@ -240,6 +241,13 @@ class UNetGenerator(
                 raise ModelLoadError(f"{model_id}: {CONFIG_NAME} must hold a JSON object") from None
             raise
         except OSError as e:
+            if kwargs.get("local_files_only") and not os.path.isdir(model_id):
+                from huggingface_hub import constants
+
+                raise ModelLoadError(
+                    f"{model_id}: {constants.ENDPOINT} cannot be reached (offline?) and the model is not in "
+                    "the local cache; connect once to download it, or pass a model folder"
+                ) from None
             raise ModelLoadError(f"{model_id}: cannot be loaded: {e}") from None
 
     @classmethod

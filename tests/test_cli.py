@@ -1,4 +1,5 @@
 import json
+import os
 
 import numpy as np
 import pytest
@@ -153,3 +154,29 @@ def test_the_library_refuses_the_same_ranges():
         Colorizer(tiny_generator(), color_strength=2.5)
     with pytest.raises(ValueError, match="from 16 to 1024"):
         check_working_size(4096)
+
+
+def test_a_hub_model_without_a_network_fails_at_once_with_one_line(tmp_path):
+    """Offline (here: an endpoint that refuses connections), `--model org/name` is answered by the
+    local cache at once: one line naming the repo, not a minute of retry warnings (issue 30, item 10)."""
+    import socket
+    import subprocess
+    import sys
+
+    from .conftest import landscape
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    photo = tmp_path / "photo.png"
+    landscape(40, 30).convert("L").save(photo)
+    env = {**os.environ, "HF_ENDPOINT": f"http://127.0.0.1:{port}", "HF_HOME": str(tmp_path / "hf")}
+    result = subprocess.run(
+        [sys.executable, "-m", "pix2pix_color.cli", "colorize", str(photo), "-o", str(tmp_path / "out"),
+         "--model", "someone/some-model"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert "someone/some-model" in lines[0] and "cannot be reached (offline?)" in lines[0]
