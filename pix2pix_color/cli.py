@@ -44,30 +44,34 @@ def _load(args: argparse.Namespace) -> Colorizer:
     )
 
 
-def _output_paths(inputs: list[Path], out_dir: Path, videos: set[Path] = frozenset()) -> list[Path]:
-    """OUT_DIR/<stem>.png (<stem>.mp4 for a video), made unique when stems repeat, never one of the inputs."""
+def _output_paths(inputs: list[Path], out_dir: Path, videos: set[Path], relative: dict[Path, Path]) -> list[Path]:
+    """Where each result goes: the input's place under OUT_DIR (a folder's tree is mirrored, a file
+    given by itself goes to the top), as <stem>.png (<stem>.mp4 for a video); made unique with -2,
+    -3... only when two inputs would meet (photo.jpg and photo.tif), never one of the inputs."""
     taken: set[Path] = set()
     sources = {p.resolve() for p in inputs}
     paths = []
     for p in inputs:
         suffix = ".mp4" if p in videos else ".png"
-        candidate, n = out_dir / f"{p.stem}{suffix}", 1
+        place = out_dir / relative.get(p, Path(p.name)).parent
+        candidate, n = place / f"{p.stem}{suffix}", 1
         while candidate in taken or candidate.resolve() in sources:
             n += 1
-            candidate = out_dir / f"{p.stem}-{n}{suffix}"
+            candidate = place / f"{p.stem}-{n}{suffix}"
         taken.add(candidate)
         paths.append(candidate)
     return paths
 
 
-def find_inputs(inputs: list[str]) -> tuple[list[Path], set[Path]]:
-    """Photos and videos among the given files and (recursively) folders; which ones are videos.
+def find_inputs(inputs: list[str]) -> tuple[list[Path], set[Path], dict[Path, Path]]:
+    """Photos and videos among the given files and (recursively) folders; which ones are videos; and
+    each one's path relative to the folder it was found in (its place in the mirrored output tree).
 
     Videos are recognised by content, whatever their name: a file that is not a photo by its suffix is
     asked whether FFmpeg finds a moving picture in it (a renamed `film.dat` counts, `notes.txt` does
     not); files with a video suffix count as videos either way, so that a broken one is reported.
     """
-    found, videos = [], set()
+    found, videos, relative = [], set(), {}
     for item in inputs:
         path = Path(item)
         if path.is_dir():
@@ -78,12 +82,15 @@ def find_inputs(inputs: list[str]) -> tuple[list[Path], set[Path]]:
                 elif suffix in VIDEO_SUFFIXES or (is_video is not None and is_video(p)):
                     found.append(p)  # a broken .mp4 is reported as a failed video, not passed over
                     videos.add(p)
+                else:
+                    continue
+                relative[p] = p.relative_to(path)
         else:
             found.append(path)
             suffix = path.suffix.lower()
             if suffix in VIDEO_SUFFIXES or (suffix not in IMAGE_SUFFIXES and is_video is not None and is_video(path)):
                 videos.add(path)
-    return found, videos
+    return found, videos, relative
 
 
 def _read_hints(path: str, for_video: bool):
@@ -93,7 +100,7 @@ def _read_hints(path: str, for_video: bool):
 
 
 def colorize_command(args: argparse.Namespace) -> int:
-    inputs, videos = find_inputs(args.inputs)
+    inputs, videos, relative = find_inputs(args.inputs)
     if not inputs:
         print("error: no images or videos found in the given inputs", file=sys.stderr)
         return 2
@@ -118,7 +125,10 @@ def colorize_command(args: argparse.Namespace) -> int:
     out_dir = Path(args.output)
     out_dir.mkdir(parents=True, exist_ok=True)
     failed = 0
-    jobs = list(zip(inputs, _output_paths(inputs, out_dir, videos)))
+    jobs = list(zip(inputs, _output_paths(inputs, out_dir, videos, relative)))
+    renamed = [(source, target) for source, target in jobs if target.stem != source.stem]
+    for source, target in renamed:  # said, so that nobody has to guess which file became which
+        print(f"{source} -> {target} (another input has the same name)", file=sys.stderr)
     video_jobs = [(source, target) for source, target in jobs if source in videos]
     jobs = [job for job in jobs if job[0] not in videos]
     if video_jobs and is_video is None:
@@ -126,6 +136,7 @@ def colorize_command(args: argparse.Namespace) -> int:
         return 2
     for source, target in video_jobs:
         try:
+            target.parent.mkdir(parents=True, exist_ok=True)
             colorizer.colorize_video(
                 source,
                 target,
@@ -153,6 +164,7 @@ def colorize_command(args: argparse.Namespace) -> int:
                     failed += 1
                     tqdm.write(f"skipped {source}: {str(result).split(': ', 1)[-1]}", file=sys.stderr)
                     continue
+                target.parent.mkdir(parents=True, exist_ok=True)
                 save_png(result, target)
     done = len(inputs) - failed
     if not args.quiet:

@@ -26,11 +26,24 @@ def test_colorize_folder_with_a_corrupt_file(tiny_model_dir, tmp_path, capsys):
     assert status == 1  # one file failed
     err = capsys.readouterr().err
     assert "scan.jpg" in err and "not an image" in err
-    written = {p.name: Image.open(p) for p in out.iterdir()}
-    assert set(written) == {"valley.png", "valley-2.png", "coast.png"}
+    # The input tree is mirrored: photos of one name in different folders keep their own places.
+    written = {str(p.relative_to(out)): Image.open(p) for p in out.rglob("*.png")}
+    assert set(written) == {"valley.png", "nested/valley.png", "nested/coast.png"}
     sizes = {name: (img.size, img.mode) for name, img in written.items()}
-    assert sizes["coast.png"] == ((64, 90), "RGB")
-    assert {sizes["valley.png"], sizes["valley-2.png"]} == {((123, 77), "RGB"), ((40, 30), "RGBA")}
+    assert sizes["nested/coast.png"] == ((64, 90), "RGB")
+    assert sizes["valley.png"] == ((123, 77), "RGB") and sizes["nested/valley.png"] == ((40, 30), "RGBA")
+
+
+def test_inputs_that_would_meet_in_the_output_are_renamed_and_the_mapping_printed(tiny_model_dir, tmp_path, capsys):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    landscape(40, 30).convert("L").save(inputs / "barn.png")
+    landscape(50, 30).convert("L").save(inputs / "barn.jpg")
+    out = tmp_path / "out"
+    assert main(["colorize", str(inputs), "-o", str(out), "--model", str(tiny_model_dir), "-q"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["barn-2.png", "barn.png"]
+    err = capsys.readouterr().err
+    assert f"{inputs / 'barn.png'} -> {out / 'barn-2.png'} (another input has the same name)" in err
 
 
 def test_colorize_never_overwrites_an_input(tiny_model_dir, tmp_path):
@@ -132,7 +145,8 @@ def test_colorize_with_hints_file_needs_a_hint_model_and_one_photo(tmp_path, cap
         (["--working-size", "99999"], "argument --working-size: must be a whole number of pixels from 16 to 1024"),
         (["--working-size", "8"], "argument --working-size: must be a whole number of pixels from 16 to 1024"),
         (["--batch-size", "0"], "argument --batch-size: must be a whole number from 1 to 256"),
-        (["--smoothing", "nan"], "argument --smoothing: must be a number from 0 to 1"),
+        (["--smoothing", "nan"], "argument --smoothing: must be a number at least 0 and below 1"),
+        (["--smoothing", "1"], "argument --smoothing: must be a number at least 0 and below 1"),
         (["--device", "gpu7"], "argument --device: 'gpu7' is not a device"),
     ],
 )
