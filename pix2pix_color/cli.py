@@ -190,9 +190,14 @@ def evaluate_command(args: argparse.Namespace) -> int:
         photos = photos_from_dataset(args.dataset, args.split, args.limit)
         source = f"{args.dataset} [{args.split}]"
     photos = tqdm(photos, desc="evaluate", unit="image", disable=args.quiet)
+    per_photo: list[dict] = []
     try:
         results = evaluate(
-            colorizer.colorize_batch, photos, batch_size=args.batch_size, hints_per_photo=args.hints_per_photo
+            colorizer.colorize_batch,
+            photos,
+            batch_size=args.batch_size,
+            hints_per_photo=args.hints_per_photo,
+            per_photo=per_photo,
         )
     except (PhotoSetError, NoPhotosError) as e:  # the user's input; any other ValueError is a bug of ours
         print(f"error: {e}", file=sys.stderr)
@@ -221,12 +226,22 @@ def evaluate_command(args: argparse.Namespace) -> int:
         "model": model.as_dict(),
         "gray": gray.as_dict(),
         "methods": METHODS,
+        "photos": per_photo,  # one row per photo: its scores, or why it was skipped
     }
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2))
     print(f"written {out}")
     return 0
+
+
+VIDEO_METRICS_EXPLAINED = """\
+E_warp: how much a pixel's color changes from one frame to the next along the motion (optical flow of
+  the real footage, occluded pixels left out); it sees flicker of small regions. CDC: how much a
+  frame's overall color distribution (RGB histograms) changes over 1, 2 and 4 frames; it sees whole-
+  frame shifts and is blind to which pixel has which color. They can disagree: colors that swap places
+  between regions raise E_warp but not CDC, a global tint that drifts slowly raises CDC more than E_warp.
+  The "real" column is the footage itself: the floor that moving, textured content sets for both."""
 
 
 def _evaluate_video(args: argparse.Namespace, colorizer: Colorizer) -> int:
@@ -252,6 +267,7 @@ def _evaluate_video(args: argparse.Namespace, colorizer: Colorizer) -> int:
         scale = 1000 if key == "cdc" else 1
         cells = "".join(f"{fmt.format(getattr(results[c], key) * scale):>11}" for c in columns)
         print(f"{label:<36}{cells}")
+    print(VIDEO_METRICS_EXPLAINED)
     report = {
         "source": args.video,
         "model_id": str(args.model) if args.model else "default",

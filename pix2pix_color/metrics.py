@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from .color import gray_version, rgb_to_lab
+from .color import gray_version, is_grayscale, rgb_to_lab
 from .hints import sample_hints
 
 logger = logging.getLogger(__name__)
@@ -273,8 +273,17 @@ class NoPhotosError(ValueError):
     """`evaluate` was given no photo it could score."""
 
 
+MIN_SIDE = SSIM_WINDOW  # a photo must be at least one SSIM window across to be scored at all
+
+
 def evaluate(
-    colorize_batch, images: Iterable[Image.Image], *, batch_size: int = 16, hints_per_photo: int = 0, seed: int = 0
+    colorize_batch,
+    images: Iterable[Image.Image],
+    *,
+    batch_size: int = 16,
+    hints_per_photo: int = 0,
+    seed: int = 0,
+    per_photo: list[dict] | None = None,
 ) -> dict[str, Summary]:
     """Metrics of a colorizer and of the grayscale baseline on real color photos.
 
@@ -283,32 +292,55 @@ def evaluate(
     exactly what a black-and-white input would give it. With `hints_per_photo`, each photo also
     gets that many color hints sampled from the real photo (seeded: the same points for every
     model), passed as `colorize_batch(grays, hints=[...])`. Returns {"model": ..., "gray": ...}.
+
+    A black-and-white photo (nothing to compare colors with: the gray baseline would score its
+    PSNR cap) and one smaller than MIN_SIDE are skipped with a logged note each. `per_photo`, if
+    given, receives one row per photo: its name (`image.info["source"]`, as `photo_sets` sets it),
+    the model's PSNR, hue hit rate and colorfulness, the gray baseline's PSNR, or why it was skipped.
     """
     rng = np.random.default_rng(seed)
     model_metrics: list[ImageMetrics] = []
     gray_metrics: list[ImageMetrics] = []
     real_colorfulness: list[float] = []
-    batch: list[np.ndarray] = []
+    batch: list[tuple[np.ndarray, str]] = []
+    rows = per_photo if per_photo is not None else []
+
+    def skip(name: str, reason: str) -> None:
+        logger.warning("skipped %s: %s", name, reason)
+        rows.append({"file": name, "skipped": reason})
 
     def flush() -> None:
-        grays = [gray_version(img) for img in batch]
+        grays = [gray_version(img) for img, _ in batch]
         inputs = [Image.fromarray(g, "L") for g in grays]
         if hints_per_photo:
-            outputs = colorize_batch(inputs, hints=[sample_hints(img, hints_per_photo, rng) for img in batch])
+            outputs = colorize_batch(inputs, hints=[sample_hints(img, hints_per_photo, rng) for img, _ in batch])
         else:
             outputs = colorize_batch(inputs)
-        for real, gray, out in zip(batch, grays, outputs):
+        for (real, name), gray, out in zip(batch, grays, outputs):
             if isinstance(out, Exception):  # a colorizer's per-item error: skipped, never the whole run
-                logger.warning("skipped a %dx%d photo: %s", real.shape[1], real.shape[0], out)
+                skip(name, str(out))
                 continue
             model, baseline = metrics_against([out, gray], real)
             model_metrics.append(model)
             gray_metrics.append(baseline)
             real_colorfulness.append(colorfulness(real))
+            rows.append(
+                {"file": name, "psnr": round(model.psnr, 3), "hue_hit": round(model.hue_hit, 4),
+                 "colorfulness": round(model.colorfulness, 2), "colorfulness_real": round(real_colorfulness[-1], 2),
+                 "gray_psnr": round(baseline.psnr, 3)}
+            )  # fmt: skip
         batch.clear()
 
-    for image in images:
-        batch.append(_as_uint8(image))
+    for index, image in enumerate(images):
+        name = str(getattr(image, "info", {}).get("source") or f"photo {index + 1}")
+        array = _as_uint8(image)
+        if min(array.shape[:2]) < MIN_SIDE:
+            skip(name, f"{array.shape[1]}x{array.shape[0]} px, smaller than {MIN_SIDE} px: too small to score")
+            continue
+        if is_grayscale(Image.fromarray(array)):
+            skip(name, "black and white: there are no real colors to compare with")
+            continue
+        batch.append((array, name))
         if len(batch) == batch_size:
             flush()
     if batch:

@@ -28,10 +28,13 @@ def photos_from_folder(folder: str | Path, limit: int | None = None) -> Iterator
         if limit is not None and count >= limit:
             return
         try:
-            yield open_image(path).convert("RGB")
-            count += 1
+            image = open_image(path).convert("RGB")
         except ImageError as e:
             tqdm.write(f"skipped {e}", file=sys.stderr)
+            continue
+        image.info["source"] = str(path.relative_to(folder))  # its name in evaluation reports
+        yield image
+        count += 1
 
 
 def photos_from_dataset(dataset: str, split: str = "validation", limit: int | None = None) -> Iterator[Image.Image]:
@@ -59,5 +62,7 @@ def photos_from_dataset(dataset: str, split: str = "validation", limit: int | No
         except ImageError as e:
             tqdm.write(f"skipped {e}", file=sys.stderr)
             continue
-        yield image.convert("RGB")
+        image = image.convert("RGB")
+        image.info["source"] = f"{split}[{count}]" if not field.get("path") else str(field["path"])
+        yield image
         count += 1

@@ -194,3 +194,25 @@ def test_a_hub_model_without_a_network_fails_at_once_with_one_line(tmp_path):
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr
     assert "someone/some-model" in lines[0] and "cannot be reached (offline?)" in lines[0]
+
+
+def test_evaluate_skips_black_and_white_and_tiny_photos_and_writes_per_photo_rows(tiny_model_dir, tmp_path, caplog):
+    """A folder of "color photos" with a black-and-white one and a 3x3 image in it: both are named and
+    skipped (the gray baseline jumped from 16 to 37 dB when they were scored), the others get rows."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    landscape(96, 64, seed=1).save(folder / "a_color.png")
+    landscape(80, 60, seed=2).save(folder / "b_color.png")
+    landscape(96, 64, seed=3).convert("L").convert("RGB").save(folder / "c_black_and_white.png")
+    landscape(3, 3, seed=4).save(folder / "d_tiny.png")
+    report = tmp_path / "report.json"
+    args = ["evaluate", "--images", str(folder), "--model", str(tiny_model_dir), "-q", "--output", str(report)]
+    assert main(args) == 0
+    data = json.loads(report.read_text())
+    assert data["model"]["n_images"] == 2
+    rows = {row["file"]: row for row in data["photos"]}
+    assert set(rows) == {"a_color.png", "b_color.png", "c_black_and_white.png", "d_tiny.png"}
+    assert "black and white" in rows["c_black_and_white.png"]["skipped"]
+    assert "too small to score" in rows["d_tiny.png"]["skipped"]
+    assert {"psnr", "hue_hit", "colorfulness", "gray_psnr"} <= set(rows["a_color.png"])
+    assert "skipped c_black_and_white.png: black and white" in caplog.text
