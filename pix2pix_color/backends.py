@@ -2,7 +2,7 @@
 
 A backend maps L (B,1,h,w) in [-1,1] [+ hints (B,3,h,w)] to a*b* (B,2,h,w) in [-1,1], as
 `UNetGenerator.predict_ab` does; `Colorizer` does everything around it the same way for both.
-ONNX Runtime is an optional extra (`pip install pix2pix-color[onnx]`).
+ONNX Runtime is optional (`pip install onnxruntime`, in the `onnx` and `app` extras).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ class OnnxRuntimeBackend:
             import onnxruntime as ort
         except ImportError:
             raise ModelLoadError(
-                "backend='onnxruntime' needs ONNX Runtime: pip install 'pix2pix-color[onnx]'"
+                "backend='onnxruntime' needs ONNX Runtime: pip install onnxruntime"
             ) from None
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or torch.get_num_threads()

@@ -132,7 +132,7 @@ def colorize_command(args: argparse.Namespace) -> int:
     video_jobs = [(source, target) for source, target in jobs if source in videos]
     jobs = [job for job in jobs if job[0] not in videos]
     if video_jobs and is_video is None:
-        print("error: colorizing videos needs pip install 'pix2pix-color[video]'", file=sys.stderr)
+        print("error: colorizing videos needs PyAV and OpenCV: pip install av opencv-python-headless", file=sys.stderr)
         return 2
     for source, target in video_jobs:
         try:

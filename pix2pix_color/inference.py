@@ -98,7 +98,7 @@ class Colorizer:
         """Load a Hub repo id or local folder; with no `model`, the model bundled with the package.
 
         `backend`: "torch", "onnxruntime" (the model's `onnx/model.onnx` in ONNX Runtime, CPU only; needs
-        `pip install pix2pix-color[onnx]`), or "auto": ONNX Runtime on a CPU when it is installed, the
+        `pip install onnxruntime`), or "auto": ONNX Runtime on a CPU when it is installed, the
         model ships the graph and a timed run is faster there; PyTorch otherwise. `colorizer.backend`
         says which was chosen (None: PyTorch). `mirror_average`: test-time augmentation, the colors
         are the mean of the photo's prediction and its mirror image's (twice the network's time).

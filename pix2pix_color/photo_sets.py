@@ -43,7 +43,7 @@ def photos_from_dataset(dataset: str, split: str = "validation", limit: int | No
         from datasets import Image as ImageFeature
         from datasets import load_dataset
     except ImportError:
-        raise PhotoSetError("--dataset needs the `datasets` package (pip install 'pix2pix-color[train]')") from None
+        raise PhotoSetError("--dataset needs the `datasets` package (pip install datasets)") from None
     try:
         stream = load_dataset(dataset, split=split, streaming=True)
     except (FileNotFoundError, ValueError) as e:
