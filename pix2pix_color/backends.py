@@ -39,9 +39,7 @@ class OnnxRuntimeBackend:
         try:
             import onnxruntime as ort
         except ImportError:
-            raise ModelLoadError(
-                "backend='onnxruntime' needs ONNX Runtime: pip install onnxruntime"
-            ) from None
+            raise ModelLoadError("backend='onnxruntime' needs ONNX Runtime: pip install onnxruntime") from None
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or torch.get_num_threads()
         options.inter_op_num_threads = 1

@@ -217,3 +217,22 @@ def test_hints_on_a_working_grid_above_the_solve_grid_are_pooled_and_still_reach
     assert float(out[0, 151, 90]) > 10.0  # spreads through its even region (29 px away)
     assert abs(float(out[0, 151, 400])) < 0.1 * float(out[0, 151, 90])  # stops at the edge
     assert float(out[1].abs().max()) < 1e-3  # b* was not hinted and does not move
+
+
+def test_a_hint_reaches_its_color_and_never_overshoots_it():
+    """Where the network already had the sky right around a click but not at the clicked pixel, adding
+    the click's residual everywhere doubled the chroma around it (issue 30, item 4). The blend keeps
+    every pixel between the network's color and the hint's."""
+    from pix2pix_color.propagation import propagate_hints
+
+    h = w = 64
+    L = torch.full((1, h, w), 60.0)
+    sky = torch.tensor([-10.0, -40.0])
+    ab = sky.view(2, 1, 1).repeat(1, h, w)
+    ab[:, 30:34, 30:34] = 0.0  # the network's color dips where the user clicks
+    hints = torch.zeros(3, h, w)
+    hints[:2, 31, 31], hints[2, 31, 31] = sky, 1.0
+    out = propagate_hints(L, ab, hints)
+    chroma = out.norm(dim=0)
+    assert (out[:, 31, 31] - sky).norm() < 2.0  # the click has its color (within 2 a*b* units)
+    assert float(chroma.max()) <= float(sky.norm()) + 0.5  # and nothing around it more than that
