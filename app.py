@@ -87,10 +87,10 @@ The network takes your hints as input (it was trained with simulated ones, as in
 fading with distance; your photo's lightness is kept. A few clicks usually do; undo or clear them
 at any time.
 
-**Working resolution** sets how finely colors are placed: *Auto* uses the resolution the model was
-trained at, which measured best. Higher values can separate small colored regions but the model
-sees less context in each of them. **Color strength** scales the predicted color: 1 is calibrated
-so that, on average, results are about as colorful as real photos.
+**Working resolution** is the size at which the model looks at your photo to choose its colors
+(the result always has your photo's full size and sharpness). *Auto* is the model's own; the other
+sizes offered are the ones measured no worse than it on large photos. **Color strength** scales the
+predicted color: 1 is calibrated so that, on average, results are about as colorful as real photos.
 """
 DISCLAIMER = (
     "⚠️ **The colors are AI-generated guesses**, not a record of the real scene: a gray value fits "
@@ -338,9 +338,10 @@ class Handlers:
 
     def __init__(self, colorizer: Colorizer):
         self.colorizer = colorizer
-        # The generator takes sides that are multiples of 2**depth; offer those, up to 1024 px.
-        step = colorizer.generator.multiple
-        self.working_sizes = ["Auto"] + [str(k * step) for k in range(1, 9) if k * step <= MAX_WORKING_SIZE]
+        # Only the sizes measured no worse than the model's own on large photos (its working_sizes.json,
+        # written by experiments/score_model.py); the API still takes any size in range.
+        own = colorizer.generator.image_size
+        self.working_sizes = ["Auto"] + [str(s) for s in colorizer.offered_working_sizes if s != own]
         self.photo_hints = HintHandlers(_open, "photo")
         self.video_hints = HintHandlers(first_frame, "video")
         # On ZeroGPU these hold the GPU; anywhere else they are the plain methods.
@@ -533,7 +534,11 @@ def photo_tab(h: Handlers) -> None:
                 elem_id="photo-input",
             )
             with gr.Accordion("Options", open=False):
-                auto = f"Auto: {h.colorizer.working_size} px, the resolution the model was trained at."
+                auto = (
+                    f"The size at which the model looks at your photo to choose its colors (the result is "
+                    f"always full size). Auto: {h.colorizer.working_size} px, the model's own; only sizes "
+                    "measured no worse on large photos are offered."
+                )
                 working = gr.Dropdown(
                     h.working_sizes, value="Auto", label="Working resolution (long side, px)", info=auto
                 )

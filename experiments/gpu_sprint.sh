@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # One GPU sprint in one command of at most 8 minutes, on a machine that reaches no network:
 # install what .gpu_sprint/ carries, measure training images/s in bf16, train the shipped recipe
-# warm-started from the shipped model for the time left, export it, and score it on the carried
-# validation photos. Everything worth keeping lands in $OUT (the device tool brings it back).
+# (EfficientNet-Lite0 under a U-Net decoder, landscapes + photos-varied, multi-scale crops of the
+# large photos) warm-started from the shipped model for the time left, encoder included, export it,
+# and score it on the carried validation photos. Everything worth keeping lands in $OUT (the device
+# tool brings it back).
 #
 #   python experiments/gpu_sprint_prepare.py          # here, once: wheels + a dataset subset
 #   device run: bash experiments/gpu_sprint.sh        # carry: [".gpu_sprint"]
@@ -20,6 +22,7 @@ BATCH=${BATCH:-64}
 OUT=${OUT:-/tmp/gpu_sprint_out}
 WORK=${WORK:-/tmp/gpu_sprint}
 DATA=${DATA:-.gpu_sprint/landscapes}
+VARIED=${VARIED:-.gpu_sprint/photos-varied}
 mkdir -p "$OUT" "$WORK"
 exec > >(tee "$OUT/sprint.log") 2>&1
 
@@ -38,9 +41,11 @@ device = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU 
 print(f"torch {torch.__version__}, datasets {datasets.__version__}, accelerate {accelerate.__version__}; {device}")
 EOF
 
-RECIPE=(--dataset "$DATA" --preset cpu-small --init-from pix2pix_color/default_model --head classification
-        --color-rebalance 0.5 --hints --batch-size "$BATCH" --mixed-precision bf16 --num-workers 4
-        --validation-images 300 --export-dtype float16 ${EXTRA_FLAGS:-})
+# The shipped model's recipe (its card's command), continued from its weights: the encoder trains
+# from the first step (the warm start is past the frozen phase) at a tenth of the decoder's rate.
+RECIPE=(--dataset "$DATA" --mix-with "$VARIED" --preset cpu-pretrained --init-from pix2pix_color/default_model
+        --head classification --color-rebalance 0.5 --hints --multiscale-crops --batch-size "$BATCH"
+        --mixed-precision bf16 --num-workers 4 --validation-images 300 --export-dtype float16 ${EXTRA_FLAGS:-})
 
 # 1. Speed: a short run; its run.json has the training loop's images/s.
 python3 -m train "${RECIPE[@]}" --output-dir "$WORK/probe" --max-steps "$PROBE_STEPS" \

@@ -6,9 +6,12 @@
 The device machine has PyTorch, accelerate, huggingface_hub, safetensors, scipy and pyarrow, but not
 `datasets` or `tyro`, and `../shared` does not travel: everything else must fit in the 64 MiB that
 travel with the working tree (the tracked repository is ~47 MB of it, the bundled model most). So
-this writes Python 3.12 wheels of the missing packages and a Hub-layout subset of the landscape
-dataset (the first training photos in the split's order, as many as fit, and validation photos), recompressed
-at the training resolution: a thumbnail is cropped from a 144-pixel resize anyway.
+this writes Python 3.12 wheels of the missing packages and Hub-layout subsets of the two training
+sets: the landscapes (the first training photos in the split's order and validation photos) and
+photos-varied (every third row, in its own order), recompressed at the sizes training keeps them
+at (a thumbnail at the training size, a large photo at 2x it, so it stays "large" for the
+multi-scale crops). The encoder's ImageNet weights do not travel: the sprint warm-starts from the
+bundled model, which carries them.
 """
 
 from __future__ import annotations
@@ -40,6 +43,16 @@ configs:
 ---
 A subset of the landscape dataset (see its card in ../shared/data/landscapes) for a GPU sprint.
 """
+VARIED_CARD = """---
+configs:
+- config_name: default
+  data_files:
+  - split: train
+    path: data/train-*.parquet
+---
+A subset of photos-varied (see its card in ../shared/data/photos-varied: its terms apply) for a GPU sprint.
+"""
+TRAINING_SIZE = 192  # the cpu-pretrained preset's
 
 
 def tracked_bytes() -> int:
@@ -88,6 +101,8 @@ def write_split(folder: Path, split: str, images: list[bytes]) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", type=Path, default=ROOT.parent / "shared" / "data" / "landscapes")
+    parser.add_argument("--varied", type=Path, default=ROOT.parent / "shared" / "data" / "photos-varied")
+    parser.add_argument("--varied-share", type=float, default=0.3, help="of the photo budget")
     parser.add_argument("--validation-photos", type=int, default=300)
     parser.add_argument("--margin-mb", type=float, default=2.0, help="left free of the 64 MiB")
     parser.add_argument("--quality", type=int, default=75)
@@ -98,7 +113,9 @@ def main() -> None:
     data = OUT / "landscapes"
     (data / "README.md").parent.mkdir(parents=True, exist_ok=True)
     (data / "README.md").write_text(CARD)
-    validation = [recompressed(r["image"]["bytes"], 144, args.quality) for r in rows("validation", args.dataset)]
+    validation = [
+        recompressed(r["image"]["bytes"], TRAINING_SIZE, args.quality) for r in rows("validation", args.dataset)
+    ]
     validation = validation[: args.validation_photos]
     validation_size = write_split(data, "validation", validation)
     budget -= validation_size
@@ -106,11 +123,25 @@ def main() -> None:
     # share (3%: weighting them up cost photos-hq PSNR in the CPU runs, experiments/README.md), and the
     # first 200 are the photos train.calibrate fitted the shipped model's temperature on (with the
     # large photos first it fitted 0.40 on them alone: +5% colorfulness on validation, -0.2 dB).
+    varied, varied_used = [], 0
+    for r in rows("train", args.varied)[::3]:
+        encoded = recompressed(
+            r["image"]["bytes"], 2 * TRAINING_SIZE if r["kind"] == "wallpaper" else TRAINING_SIZE, args.quality
+        )
+        if varied_used + len(encoded) > 0.98 * args.varied_share * budget:
+            break
+        varied.append(encoded)
+        varied_used += len(encoded)
+    varied_folder = OUT / "photos-varied"
+    varied_folder.mkdir(parents=True, exist_ok=True)
+    (varied_folder / "README.md").write_text(VARIED_CARD)
+    varied_size = write_split(varied_folder, "train", varied)
+    budget -= varied_size
     images, n_large, used = [], 0, 0
     for r in rows("train", args.dataset):
         large = r.get("label") == "bsds"
         # A large photo at 2x the training size: still "large" for --multiscale-crops.
-        encoded = recompressed(r["image"]["bytes"], 256 if large else 144, args.quality)
+        encoded = recompressed(r["image"]["bytes"], 2 * TRAINING_SIZE if large else TRAINING_SIZE, args.quality)
         if used + len(encoded) > 0.98 * budget:  # Parquet adds a little
             break
         images.append(encoded)
@@ -119,8 +150,9 @@ def main() -> None:
     size = write_split(data, "train", images)
     print(
         f"{OUT}: wheels {wheels / 2**20:.1f} MB, training photos {len(images)} ({n_large} large; "
-        f"{size / 2**20:.1f} MB), validation {len(validation)}; with the repository "
-        f"{(tracked_bytes() + wheels + size + validation_size) / 2**20:.1f} MB of the 64 MiB that travel"
+        f"{size / 2**20:.1f} MB), photos-varied {len(varied)} ({varied_size / 2**20:.1f} MB), validation "
+        f"{len(validation)}; with the repository "
+        f"{(tracked_bytes() + wheels + size + varied_size + validation_size) / 2**20:.1f} MB of the 64 MiB that travel"
     )
 
 

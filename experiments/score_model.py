@@ -24,6 +24,12 @@ from common import machine, table  # noqa: E402
 from pix2pix_color import Colorizer  # noqa: E402
 from pix2pix_color.metrics import evaluate  # noqa: E402
 from pix2pix_color.photo_sets import photos_from_dataset, photos_from_folder  # noqa: E402
+from pix2pix_color.pipeline import (  # noqa: E402
+    WORKING_SIZE_HUE_MARGIN,
+    WORKING_SIZE_PSNR_MARGIN,
+    WORKING_SIZES_FILE,
+    sizes_no_worse,
+)
 
 SHARED = ROOT.parent / "shared" / "data"
 GENERAL = ("astronaut", "chelsea", "coffee", "rocket")  # skimage.data: public domain or CC0 (their docstrings)
@@ -49,6 +55,26 @@ def row(summary: dict) -> dict:
     }
 
 
+def write_working_sizes(folder: Path, own: int, scores: dict) -> None:
+    """The model's working_sizes.json: photos-hq PSNR and hue hit rate per working size, and the sizes
+    that `pipeline.sizes_no_worse` offers from them (the app and the library apply the rule again)."""
+    measured = {}
+    for key, record in scores.items():
+        if key.startswith("photos-hq@"):
+            size = int(key.split("@")[1].split()[0])
+            measured[size] = {"psnr": record["psnr"], "hue_hit": record["hue_hit"], "n": record["n"]}
+    document = {
+        "photos_hq": {str(k): v for k, v in sorted(measured.items())},
+        "auto": own,
+        "offered": sizes_no_worse(measured, own),
+        "rule": f"PSNR within {WORKING_SIZE_PSNR_MARGIN} dB and hue hit rate within {WORKING_SIZE_HUE_MARGIN} "
+        f"of the model's own size ({own} px) on photos-hq",
+        "measured": f"{time.strftime('%Y-%m-%d')}, experiments/score_model.py, {machine()}",
+    }
+    (folder / WORKING_SIZES_FILE).write_text(json.dumps(document, indent=2) + "\n")
+    print(f"wrote {folder / WORKING_SIZES_FILE}: offered {document['offered']}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="+")
@@ -57,6 +83,11 @@ def main() -> None:
     parser.add_argument("--sizes", nargs="*", default=["auto", "256", "512"])
     parser.add_argument("--hints", type=int, default=0, help="also score with N sampled hints per photo")
     parser.add_argument("--out", default=str(ROOT / "experiments" / "results" / "scores.json"))
+    parser.add_argument(
+        "--write-working-sizes",
+        action="store_true",
+        help="write each model folder's working_sizes.json from its photos-hq scores (what the app offers)",
+    )
     args = parser.parse_args()
     if not (SHARED / "photos-hq").is_dir():
         raise SystemExit(f"no photo sets under {SHARED}: scoring needs ../shared")
@@ -95,6 +126,8 @@ def main() -> None:
                 print(rows[-1], flush=True)
                 out.parent.mkdir(parents=True, exist_ok=True)
                 out.write_text(json.dumps(results, indent=2))
+        if args.write_working_sizes and model != "bundled" and Path(model).is_dir():
+            write_working_sizes(Path(model), base.generator.image_size, results[name])
     print(f"\n{machine()}\n")
     headers = ["model", "set", "working size", "n", "PSNR", "vs gray", "hue hit", "colorfulness vs real"]
     print(table(headers + ([f"{args.hints} hints: PSNR / hue"] if args.hints else []), rows))

@@ -9,6 +9,7 @@ the input's size and sharpness, whatever resolution the model was trained at.
 from __future__ import annotations
 
 import itertools
+import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -21,13 +22,14 @@ from torch import Tensor
 from ._version import __version__ as VERSION
 from .backends import OnnxRuntimeBackend, choose_backend
 from .hints import HintError, Hints, hint_channels
-from .hub import ModelLoadError, offline_kwargs
+from .hub import ModelLoadError, offline_kwargs, resolve_file
 from .image_processor import guided_upsample, resize
 from .images import DEFAULT_MAX_PIXELS, ImageError
 from .models import UNetGenerator
 from .pipeline import (
     COLOR_STRENGTH_RANGE,
     WORKING_SIZE_RANGE,
+    WORKING_SIZES_FILE,
     ImageInput,
     Photo,
     PredictOptions,
@@ -36,6 +38,7 @@ from .pipeline import (
     finish_batch,
     predict,
     prepare,
+    sizes_no_worse,
     working_grid,
 )
 from .propagation import REACH, SIGMA_L
@@ -74,6 +77,9 @@ class Colorizer:
     ):
         self.mirror_average = bool(mirror_average)  # test-time augmentation; see `pipeline.network_ab`
         self.hint_sigma, self.hint_reach = hint_sigma, hint_reach  # how hints propagate; see `propagation`
+        # The working sizes measured no worse than the model's own (`pipeline.sizes_no_worse`), which
+        # front ends offer; from_pretrained reads them from the model's working_sizes.json.
+        self.offered_working_sizes = [generator.image_size]
         self.model_id = model_id or "(unnamed)"  # written into every colorized PNG
         self.backend = backend  # None: the generator runs in PyTorch
         self.device = torch.device(device) if device is not None else next(generator.parameters()).device
@@ -116,7 +122,7 @@ class Colorizer:
         target = torch.device(device) if device is not None else torch.device("cpu")
         size = check_working_size(working_size) or generator.image_size
         runtime = choose_backend(backend, os.fspath(model), generator.eval(), target, size, **hub_kwargs)
-        return cls(
+        colorizer = cls(
             generator,
             device=device,
             working_size=working_size,
@@ -126,6 +132,8 @@ class Colorizer:
             backend=runtime,
             mirror_average=mirror_average,
         )
+        colorizer.offered_working_sizes = measured_working_sizes(os.fspath(model), generator, **hub_kwargs)
+        return colorizer
 
     def options(self, working_size: int | None = None, color_strength: float | None = None) -> PredictOptions:
         """This colorizer's `PredictOptions`, with a call's own working size and strength where given."""
@@ -306,3 +314,15 @@ class Colorizer:
             max_seconds=max_seconds,
             max_pixels=max_pixels,
         )
+
+
+def measured_working_sizes(model: str, generator: UNetGenerator, **hub_kwargs) -> list[int]:
+    """The sizes a model's working_sizes.json says measured no worse than its own (the rule is
+    re-applied to the numbers, so a hand edit cannot offer a worse size); its own size alone when
+    the model has no such file."""
+    try:
+        path = resolve_file(model, WORKING_SIZES_FILE, **hub_kwargs)
+        measured = {int(k): v for k, v in json.loads(path.read_text())["photos_hq"].items()}
+        return sizes_no_worse(measured, generator.image_size)
+    except (ModelLoadError, OSError, ValueError, KeyError, TypeError):
+        return [generator.image_size]

@@ -56,6 +56,25 @@ def check_working_size(value: int | None) -> int | None:
     return int(value)
 
 
+# Which working sizes a front end offers: those measured no worse than the model's own on large
+# photos (photos-hq), by this margin; written beside the model by experiments/score_model.py.
+WORKING_SIZES_FILE = "working_sizes.json"
+WORKING_SIZE_PSNR_MARGIN = 0.2  # dB
+WORKING_SIZE_HUE_MARGIN = 0.02  # hue hit rate
+
+
+def sizes_no_worse(measured: dict[int, dict], auto: int) -> list[int]:
+    """The working sizes whose photos-hq PSNR and hue hit rate are within the margins of `auto`'s
+    (`measured`: {size: {"psnr": ..., "hue_hit": ...}}), in increasing order, `auto` included."""
+    base = measured[auto]
+    return sorted(
+        size
+        for size, m in measured.items()
+        if m["psnr"] >= base["psnr"] - WORKING_SIZE_PSNR_MARGIN
+        and m["hue_hit"] >= base["hue_hit"] - WORKING_SIZE_HUE_MARGIN
+    )
+
+
 @dataclass(frozen=True)
 class PredictOptions:
     """Everything a call may set about how colors are predicted; checked once, here.

@@ -423,3 +423,25 @@ def test_handlers_work_without_a_server_and_a_hint_click_never_decodes_the_uploa
     assert after.size == (320, 240) and Image.open(png).size == (320, 240) and "2 color hints applied" in note
     with pytest.raises(gr.Error, match="Color strength must be a number from 0 to 2"):
         h.colorize_api(str(photo), "Auto", 3.0)
+
+
+def test_the_app_offers_only_working_sizes_measured_no_worse_than_the_models_own(tmp_path):
+    """The dropdown reads the model's working_sizes.json and applies the rule to its numbers itself:
+    a size measured worse is not offered, whatever the file's own "offered" list says."""
+    import json
+
+    from pix2pix_color import Colorizer
+
+    from .conftest import tiny_generator
+
+    folder = tmp_path / "model"
+    tiny_generator().save_pretrained(folder)  # image_size 64
+    (folder / "working_sizes.json").write_text(json.dumps({
+        "photos_hq": {"64": {"psnr": 21.0, "hue_hit": 0.50}, "96": {"psnr": 20.9, "hue_hit": 0.49},
+                      "128": {"psnr": 20.5, "hue_hit": 0.55}, "256": {"psnr": 21.2, "hue_hit": 0.40}},
+        "offered": [64, 96, 128, 256],
+    }))  # fmt: skip
+    handlers = app.Handlers(Colorizer.from_pretrained(folder, backend="torch"))
+    assert handlers.working_sizes == ["Auto", "96"]
+    (folder / "working_sizes.json").unlink()
+    assert app.Handlers(Colorizer.from_pretrained(folder, backend="torch")).working_sizes == ["Auto"]

@@ -208,7 +208,7 @@ def test_export_to_writes_exactly_what_would_be_uploaded(hub_dataset, tmp_path):
     upload = ["--export-to", str(tmp_path / "upload"), "--evaluation", f"other photos={report}"]
     assert publish_main([str(run), "me/model", *upload]) == 0
     sent = {str(p.relative_to(tmp_path / "upload")) for p in (tmp_path / "upload").rglob("*") if p.is_file()}
-    assert sent == set(UPLOADED_FILES) - {"onnx/model_fp16.onnx"}  # float32 weights: the float32 graph
+    assert sent == set(UPLOADED_FILES) - {"onnx/model_fp16.onnx", "working_sizes.json"}  # float32: its graph
     card = (tmp_path / "upload" / "README.md").read_text()
     assert 'Colorizer.from_pretrained("me/model")' in card and "model_name" not in card
     assert "`onnx/model.onnx`: the generator with its decoding inside" in card  # the card lists the graph

@@ -24,6 +24,7 @@ from safetensors import safe_open
 
 from pix2pix_color.hub import ModelLoadError
 from pix2pix_color.models import UNetGenerator, count_parameters
+from pix2pix_color.onnx_export import ONNX_DIR, ONNX_FILES
 
 from .card import render_card
 
@@ -35,10 +36,12 @@ UPLOADED_FILES = (
     "README.md",
     "samples.png",
     "discriminator.safetensors",
-    "onnx/model.onnx",
-    "onnx/model_fp16.onnx",
+    "working_sizes.json",
+    f"{ONNX_DIR}/{ONNX_FILES[0]}",
+    f"{ONNX_DIR}/{ONNX_FILES[1]}",
 )
-OPTIONAL_FILES = ("samples.png", "discriminator.safetensors", "onnx/model.onnx", "onnx/model_fp16.onnx")
+# working_sizes.json: which working sizes measured no worse than the model's own (front ends offer those).
+OPTIONAL_FILES = ("samples.png", "discriminator.safetensors", "working_sizes.json", *UPLOADED_FILES[-2:])
 
 
 class PublishError(RuntimeError):
@@ -72,7 +75,7 @@ def ensure_onnx(export_dir: Path, G: UNetGenerator, target_dir: Path | None = No
     missing one is written, as float16 weights when the safetensors ones are (the same numbers at
     half the size). A new graph goes to `target_dir` (default: the export itself). Returns the
     graph's path; raises PublishError when no graph within PARITY_TOLERANCE can be made."""
-    from pix2pix_color.onnx_export import ONNX_DIR, ONNX_FILES, export_onnx
+    from pix2pix_color.onnx_export import export_onnx
 
     from .export import PARITY_TOLERANCE, onnx_parity
 
