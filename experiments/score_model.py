@@ -112,7 +112,7 @@ def main() -> None:
                     continue  # the working-size question is asked of the large photos
                 start = time.perf_counter()
                 record = row(evaluate(colorizer.colorize_batch, photos, batch_size=8))
-                if args.hints:
+                if args.hints and size is None:  # hints at the model's own size only (the card's rows)
                     hinted = evaluate(colorizer.colorize_batch, photos, batch_size=8, hints_per_photo=args.hints)
                     record[f"hints{args.hints}"] = row(hinted)
                 record["seconds"] = round(time.perf_counter() - start, 1)
@@ -120,8 +120,8 @@ def main() -> None:
                 cells = [name, set_name, label, record["n"], f"{record['psnr']:.2f}", f"{record['vs_gray']:+.2f}",
                          f"{record['hue_hit']:.3f}", f"{record['colorfulness_gap']:+.1f}%"]  # fmt: skip
                 if args.hints:
-                    hinted = record[f"hints{args.hints}"]
-                    cells.append(f"{hinted['psnr']:.2f} / {hinted['hue_hit']:.3f}")
+                    hinted = record.get(f"hints{args.hints}")
+                    cells.append(f"{hinted['psnr']:.2f} / {hinted['hue_hit']:.3f}" if hinted else "")
                 rows.append(cells)
                 print(rows[-1], flush=True)
                 out.parent.mkdir(parents=True, exist_ok=True)

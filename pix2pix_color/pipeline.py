@@ -175,24 +175,34 @@ def network_ab(
     return (plain + mirrored.flip(-1)) / 2
 
 
-def predict(
+def network_colors(
     generator: UNetGenerator,
     L_work: Tensor,
     hint_maps: Tensor | None = None,
-    photo_shapes: Sequence[tuple[int, int]] | None = None,
     options: PredictOptions = PredictOptions(),
     *,
     backend=None,
 ) -> Tensor:
-    """L* (B,1,h,w) in [0,100] on the working grid [+ hint channels (B,3,h,w)] -> a*b* (B,2,h,w).
+    """L* (B,1,h,w) in [0,100] on the working grid [+ hint channels (B,3,h,w)] -> the network's
+    calibrated a*b* (B,2,h,w) at color strength 1: its decoding times its `chroma_gain`."""
+    gain = generator.chroma_gain if options.chroma_gain is None else options.chroma_gain
+    return (
+        denormalize_ab(network_ab(generator, normalize_l(L_work), hint_maps, options, backend).to(L_work.device)) * gain
+    )
 
-    The network's a*b* times the calibrated `chroma_gain` times the color strength; then hints pull
-    the colors to the ones the user gave, along the photo's edges (`pix2pix_color.propagation`,
-    solved on a grid of each photo's own shape, `photo_shapes`), so they are kept as given.
-    """
-    gain = (generator.chroma_gain if options.chroma_gain is None else options.chroma_gain) * options.color_strength
-    ab = denormalize_ab(network_ab(generator, normalize_l(L_work), hint_maps, options, backend).to(L_work.device))
-    ab = ab * gain
+
+def apply_strength_and_hints(
+    ab: Tensor,
+    L_work: Tensor,
+    hint_maps: Tensor | None = None,
+    photo_shapes: Sequence[tuple[int, int]] | None = None,
+    options: PredictOptions = PredictOptions(),
+) -> Tensor:
+    """`network_colors`' a*b* (B,2,h,w) -> the colors shown: times the color strength, then the hints
+    pulled in along the photo's edges (`pix2pix_color.propagation`, solved on a grid of each photo's
+    own shape, `photo_shapes`), so they are kept as given. No network runs: the app applies a new
+    strength to a kept prediction with this alone."""
+    ab = ab * options.color_strength
     if hint_maps is None:
         return ab
     user = torch.cat([denormalize_ab(hint_maps[:, :2].float()), hint_maps[:, 2:3].float()], dim=1)
@@ -205,6 +215,21 @@ def predict(
             for i in range(len(ab))
         ]
     )
+
+
+def predict(
+    generator: UNetGenerator,
+    L_work: Tensor,
+    hint_maps: Tensor | None = None,
+    photo_shapes: Sequence[tuple[int, int]] | None = None,
+    options: PredictOptions = PredictOptions(),
+    *,
+    backend=None,
+) -> Tensor:
+    """L* (B,1,h,w) in [0,100] on the working grid [+ hint channels (B,3,h,w)] -> a*b* (B,2,h,w):
+    `network_colors`, then `apply_strength_and_hints`."""
+    ab = network_colors(generator, L_work, hint_maps, options, backend=backend)
+    return apply_strength_and_hints(ab, L_work, hint_maps, photo_shapes, options)
 
 
 def finish(L_full: Tensor, coefficients: Tensor, limit: Tensor) -> np.ndarray:
