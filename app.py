@@ -23,6 +23,7 @@ import tempfile
 import threading
 import uuid
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import gradio as gr
@@ -34,6 +35,7 @@ from pix2pix_color import Colorizer, ImageError, ModelLoadError
 from pix2pix_color.color import gray_version, is_grayscale
 from pix2pix_color.hints import HintError, parse_color, parse_hints_json, parse_video_hints_json
 from pix2pix_color.images import DEFAULT_MAX_PIXELS, open_image, save_png
+from pix2pix_color.inference import Prediction
 from pix2pix_color.pipeline import COLOR_STRENGTH_RANGE, WORKING_SIZE_RANGE, check_strength, check_working_size
 from pix2pix_color.video import VideoError, read_frames
 
@@ -63,6 +65,8 @@ MAX_VIDEO_LINES = int(os.environ.get("PIX2PIX_COLOR_MAX_VIDEO_LINES", "1080"))  
 MAX_VIDEO_MB = int(os.environ.get("PIX2PIX_COLOR_MAX_VIDEO_MB", "500"))
 MAX_BATCH_FILES = 20
 MAX_WORKING_SIZE = WORKING_SIZE_RANGE[1]
+IMAGE_AREA_PX = 420  # the photo tab's image area: upload, then before/after (fits 1280x800 with the controls)
+KEPT_PREDICTION_S = 1800  # how long a session keeps its last prediction for the strength slider
 BATCH_GROUP = 4  # photos decoded and colorized per call in the Batch tab: memory holds one group
 COMPARE_GRAY = "the black-and-white input"
 COMPARE_REAL = "its real colors (color photos)"
@@ -346,6 +350,7 @@ class Handlers:
         self.video_hints = HintHandlers(first_frame, "video")
         # On ZeroGPU these hold the GPU; anywhere else they are the plain methods.
         self._colorize_image = gpu(self._colorize_image)
+        self._predict_image = gpu(self._predict_image)
         self._colorize_group = gpu(self._colorize_group)
         self._colorize_video_file = gpu_video(self._colorize_video_file)
 
@@ -377,13 +382,20 @@ class Handlers:
         save_png(result, path)
         return str(path)
 
-    @releases_memory
-    def colorize_ui(self, upload, working_size, compare, strength=1.0, hints=None):
-        """The photo tab: (before, after) for the slider, the PNG's path, a note."""
-        image = _open(upload)
-        result = self._colorize_image(image, _working_size(working_size), _strength(strength), hints)
+    def _predict_image(self, image: Image.Image, working_size, hints) -> Prediction:
+        try:
+            return self.colorizer.prediction(image, hints=hints or None, working_size=working_size)
+        except ImageError as e:
+            raise user_error(str(e), title="Not a usable image") from None
+        except HintError as e:
+            raise user_error(str(e), title="Unusable color hints") from None
+
+    def _show(self, kept: Prediction, upload, compare, strength: float, hints) -> tuple:
+        """A kept prediction at `strength` -> (before, after) for the slider, the PNG's path, a note."""
+        result = self.colorizer.render(kept, strength)
         path = _output_file(Path(_path_of(upload)).stem + "-colorized", ".png")
         save_png(result, path)
+        image = _open(upload)
         shown = image.convert("RGB")
         in_color = not is_grayscale(image)
         if compare == COMPARE_REAL and in_color:
@@ -391,10 +403,34 @@ class Handlers:
         if compare == COMPARE_REAL:
             gr.Warning("This photo has no colors of its own: showing it against the black-and-white input instead.")
         before = Image.fromarray(gray_version(np.asarray(shown)), "L").convert("RGB") if in_color else shown
-        note = f"{result.size[0]}x{result.size[1]} pixels, the size of your photo."
+        note = f"{result.size[0]}x{result.size[1]} pixels, the size of your photo; color strength {strength:g}."
         if hints:
             note += f" {_plural(len(hints), 'color hint')} applied."
         return (before, result), str(path), note
+
+    @releases_memory
+    def colorize_ui(self, upload, working_size, compare, strength=1.0, hints=None):
+        """The photo tab: (before, after) for the slider, the PNG's path, a note."""
+        return self.colorize_and_keep(upload, working_size, compare, strength, hints)[:3]
+
+    @releases_memory
+    def colorize_and_keep(self, upload, working_size, compare, strength=1.0, hints=None):
+        """colorize_ui, and what the strength slider needs to redo the result without the network:
+        the kept prediction (its L* in float16: half the memory a session holds)."""
+        image = _open(upload)
+        kept = self._predict_image(image, _working_size(working_size), hints)
+        pair, path, note = self._show(kept, upload, compare, _strength(strength), hints)
+        kept.photo.L = kept.photo.L.half()
+        return pair, path, note, (kept, upload, compare, list(hints or []))
+
+    @releases_memory
+    def restrength(self, state, strength):
+        """The strength slider moved: the kept prediction at the new strength, no network run."""
+        if state is None:
+            return gr.skip(), gr.skip(), gr.skip()
+        kept, upload, compare, hints = state
+        kept = replace(kept, photo=replace(kept.photo, L=kept.photo.L.float()))
+        return self._show(kept, upload, compare, _strength(strength), hints)
 
     # --- many photos
 
@@ -523,16 +559,35 @@ def strength_slider(**kwargs) -> gr.Slider:
 
 
 def photo_tab(h: Handlers) -> None:
-    """The photo tab: upload, options, the hint panel, the before/after slider, the PNG, the examples."""
-    with gr.Row():
-        with gr.Column():
+    """The photo tab. One image area: the upload, which becomes the before/after slider once colorized
+    ("Another photo" brings the upload back); under it Colorize and the color strength, which
+    changes the result as it moves (no new network run); options and hints at the side (below on
+    a phone), so that Colorize and the result fit a 1280x800 screen without scrolling."""
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3):
             photo = gr.Image(
                 label="Black-and-white (or color) photo",
                 type="filepath",
                 image_mode=None,
                 sources=["upload", "clipboard", "webcam"],
+                height=IMAGE_AREA_PX,
                 elem_id="photo-input",
             )
+            slider = gr.ImageSlider(
+                label="Before / after", type="pil", format="png", height=IMAGE_AREA_PX, visible=False,
+                elem_id="result-slider",
+            )  # fmt: skip
+            with gr.Row():
+                run = gr.Button("Colorize", variant="primary", elem_id="colorize-button", scale=1, min_width=120)
+                again = gr.Button("Another photo", visible=False, elem_id="another-photo", scale=1, min_width=120)
+                strength = strength_slider(
+                    info="1 = as calibrated on real photos; moving it redoes the result at once.",
+                    elem_id="strength",
+                    scale=3,
+                )
+            info = gr.Markdown(elem_id="result-info")
+            download = gr.File(label="Download (PNG, full resolution)", elem_id="download-png")
+        with gr.Column(scale=2):
             with gr.Accordion("Options", open=False):
                 auto = (
                     f"The size at which the model looks at your photo to choose its colors (the result is "
@@ -541,9 +596,6 @@ def photo_tab(h: Handlers) -> None:
                 )
                 working = gr.Dropdown(
                     h.working_sizes, value="Auto", label="Working resolution (long side, px)", info=auto
-                )
-                strength = strength_slider(
-                    info="1 = as calibrated on real photos; lower is more muted, higher more vivid."
                 )
                 compare = gr.Radio([COMPARE_GRAY, COMPARE_REAL], value=COMPARE_GRAY, label="Compare the result with")
             hints = hint_panel(
@@ -555,18 +607,36 @@ def photo_tab(h: Handlers) -> None:
                 visible=h.colorizer.takes_hints,
                 open=True,
             )
-            run = gr.Button("Colorize", variant="primary", elem_id="colorize-button")
-        with gr.Column():
-            slider = gr.ImageSlider(label="Before / after", type="pil", format="png", elem_id="result-slider")
-            download = gr.File(label="Download (PNG, full resolution)", elem_id="download-png")
-            info = gr.Markdown(elem_id="result-info")
-    run.click(h.colorize_ui, [photo, working, compare, strength, hints], [slider, download, info], **UI_EVENT)
+    kept = gr.State(None, time_to_live=KEPT_PREDICTION_S)
+
+    def show_colorized(upload, working_size, compare_with, amount, points):
+        pair, path, note, state = h.colorize_and_keep(upload, working_size, compare_with, amount, points)
+        return (
+            gr.ImageSlider(value=pair, visible=True),
+            path,
+            note,
+            state,
+            gr.Image(visible=False),
+            gr.Button(visible=True),
+        )
+
+    def another_photo():
+        return gr.Image(value=None, visible=True), gr.ImageSlider(value=None, visible=False), gr.Button(visible=False)
+
+    run.click(
+        show_colorized,
+        [photo, working, compare, strength, hints],
+        [slider, download, info, kept, photo, again],
+        **UI_EVENT,
+    )
+    strength.release(h.restrength, [kept, strength], [slider, download, info], **UI_EVENT)
+    again.click(another_photo, None, [photo, slider, again], **UI_EVENT)
     if EXAMPLES_DIR.is_dir():
         gr.Examples(
             examples=[[str(p)] for p in sorted(EXAMPLES_DIR.glob("*.jpg"))],
             inputs=[photo],
-            outputs=[slider, download, info],
-            fn=lambda upload: h.colorize_ui(upload, "Auto", COMPARE_GRAY),
+            outputs=[slider, download, info, kept, photo, again],
+            fn=lambda upload: show_colorized(upload, "Auto", COMPARE_GRAY, 1.0, []),
             cache_examples=True,
             cache_mode="lazy",  # each example is computed once, on first click, not at start-up
             preprocess=False,

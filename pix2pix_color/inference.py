@@ -12,6 +12,7 @@ import itertools
 import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -33,9 +34,11 @@ from .pipeline import (
     ImageInput,
     Photo,
     PredictOptions,
+    apply_strength_and_hints,
     check_strength,
     check_working_size,
     finish_batch,
+    network_colors,
     predict,
     prepare,
     sizes_no_worse,
@@ -52,6 +55,19 @@ BUNDLED_MODEL_ID = "pix2pix-color/pix2pix-color-landscapes"  # where the bundled
 def default_model_path() -> Path:
     """The model folder shipped inside the package (Hub layout: config.json, model.safetensors)."""
     return DEFAULT_MODEL_DIR
+
+
+@dataclass
+class Prediction:
+    """What the network said about one photo (`Colorizer.prediction`): the prepared photo, its L* on
+    the working grid, the network's calibrated colors there at strength 1, its hint channels and
+    the options used."""
+
+    photo: Photo
+    L_work: Tensor
+    colors: Tensor
+    hint_maps: Tensor | None
+    options: PredictOptions
 
 
 class Colorizer:
@@ -156,6 +172,34 @@ class Colorizer:
         L = L.to(self.device)
         L_low = resize(L, working_grid(self.generator, tuple(L.shape[-2:]), options))
         return guided_upsample(L_low, predict(self.generator, L_low, options=options, backend=self.backend), L)
+
+    @torch.inference_mode()
+    def prediction(self, image: ImageInput, *, hints: Hints = None, working_size: int | None = None) -> Prediction:
+        """The network's part of colorizing one photo, kept: `render` turns it into the image at any
+        color strength without running the network again (the app's live strength slider). Raises
+        `ImageError` / `HintError` as `colorize` does."""
+        options = self.options(working_size)
+        photo = prepare(image, hints, takes_hints=self.takes_hints, max_pixels=self.max_pixels, device=self.device)
+        grid = working_grid(self.generator, photo.shape, options)
+        L_work = resize(photo.L, grid)
+        hint_maps = None
+        if photo.points is not None:
+            hint_maps = hint_channels(photo.points, photo.shape, grid)[None].to(self.device)
+        colors = network_colors(self.generator, L_work, hint_maps, options, backend=self.backend)
+        return Prediction(photo, L_work, colors, hint_maps, options)
+
+    @torch.inference_mode()
+    def render(self, prediction: Prediction, color_strength: float | None = None) -> Image.Image:
+        """A kept `prediction` as the finished image at `color_strength` (default: the colorizer's):
+        the strength, the hints along the photo's edges and the full-resolution finish; no network."""
+        options = replace(
+            prediction.options, color_strength=self.color_strength if color_strength is None else color_strength
+        )
+        ab = apply_strength_and_hints(
+            prediction.colors, prediction.L_work, prediction.hint_maps, [prediction.photo.shape], options
+        )
+        (array,) = finish_batch([prediction.photo.L], prediction.L_work, ab)
+        return self._image(array, prediction.photo)
 
     def colorize(
         self,

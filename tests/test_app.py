@@ -198,18 +198,41 @@ def test_batch_tab_returns_gallery_and_zip_of_full_resolution_pngs(app_client, t
     assert sizes == [(61, 122), (90, 60), (90, 60)]
 
 
-def test_compare_with_real_colors_for_a_color_photo(app_client, tmp_path):
+def test_compare_with_real_colors_for_a_color_photo(tmp_path):
+    from pix2pix_color import Colorizer
+
+    from .conftest import tiny_generator
+
+    h = app.Handlers(Colorizer(tiny_generator()))
     color = tmp_path / "color.png"
     landscape(80, 50).save(color)
-    (left, right), download, note = app_client.predict(
-        handle_file(str(color)), "Auto", app.COMPARE_REAL, 1.0, api_name="/colorize_ui"
-    )
-    assert np.array_equal(np.asarray(Image.open(right).convert("RGB")), np.asarray(Image.open(color).convert("RGB")))
-    assert Image.open(left).size == (80, 50) and "real colors" in note
-    (left, right), _, _ = app_client.predict(
-        handle_file(str(color)), "Auto", app.COMPARE_GRAY, 1.0, api_name="/colorize_ui"
-    )
-    assert np.asarray(Image.open(left).convert("HSV"))[..., 1].max() <= 2  # the black-and-white version
+    (left, right), download, note = h.colorize_ui(str(color), "Auto", app.COMPARE_REAL, 1.0)
+    assert np.array_equal(np.asarray(right.convert("RGB")), np.asarray(Image.open(color).convert("RGB")))
+    assert left.size == (80, 50) and "real colors" in note
+    (left, right), _, _ = h.colorize_ui(str(color), "Auto", app.COMPARE_GRAY, 1.0)
+    assert np.asarray(left.convert("HSV"))[..., 1].max() <= 2  # the black-and-white version
+
+
+def test_the_strength_slider_redoes_the_result_without_the_network(tmp_path, monkeypatch):
+    """Strength is a post-process of the kept prediction: moving the slider runs no network and gives
+    what colorizing at that strength gives."""
+    from pix2pix_color import Colorizer
+
+    from .conftest import tiny_generator
+
+    colorizer = Colorizer(tiny_generator())
+    h = app.Handlers(colorizer)
+    photo = tmp_path / "photo.png"
+    landscape(96, 64).convert("L").save(photo)
+    (_, first), _, _, state = h.colorize_and_keep(str(photo), "Auto", app.COMPARE_GRAY, 1.0)
+    calls = []
+    monkeypatch.setattr(colorizer.generator, "forward", lambda *a, **k: calls.append(1))
+    (_, stronger), path, note = h.restrength(state, 1.8)
+    assert calls == [] and "color strength 1.8" in note
+    monkeypatch.undo()
+    expected = colorizer.colorize(Image.open(photo), color_strength=1.8)
+    assert np.abs(np.asarray(stronger, dtype=int) - np.asarray(expected, dtype=int)).max() <= 1  # L* kept in float16
+    assert not np.array_equal(np.asarray(stronger), np.asarray(first))
 
 
 def test_outputs_are_served_in_place_and_removed_by_gradios_delete_cache(tmp_path):
@@ -445,3 +468,35 @@ def test_the_app_offers_only_working_sizes_measured_no_worse_than_the_models_own
     assert handlers.working_sizes == ["Auto", "96"]
     (folder / "working_sizes.json").unlink()
     assert app.Handlers(Colorizer.from_pretrained(folder, backend="torch")).working_sizes == ["Auto"]
+
+
+@pytest.mark.parametrize("viewport", [{"width": 1280, "height": 800}, {"width": 390, "height": 844}])
+def test_colorize_and_the_result_are_in_view_without_scrolling(app_server, browser, tmp_path, viewport):
+    """One image area: the upload turns into the before/after slider in its place, with Colorize right
+    under it, on a laptop screen and a phone (issue 30, item 1: Colorize sat below the fold)."""
+    photo = tmp_path / "valley.jpg"
+    landscape(400, 267).convert("L").save(photo, quality=95)
+    page = browser.new_page(viewport=viewport)
+    page.goto(app_server, wait_until="load")
+    page.locator("#photo-input input[type=file]").set_input_files(str(photo))
+    button = page.locator("#colorize-button")
+    button.wait_for(state="visible", timeout=60_000)
+    page.wait_for_timeout(500)  # the uploaded photo laid out
+
+    def inside(box) -> bool:
+        return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= viewport["height"] + 1
+
+    scroll = page.evaluate("window.scrollY")
+    assert scroll == 0 and inside(button.bounding_box()), button.bounding_box()
+    page.screenshot(path=str(tmp_path / f"before-{viewport['width']}.png"))
+    button.click()
+    result = page.locator("#result-slider")
+    page.locator("#result-slider img").first.wait_for(state="visible", timeout=120_000)
+    assert not page.locator("#photo-input").is_visible()  # the photo is shown once, as the slider
+    page.screenshot(path=str(tmp_path / f"after-{viewport['width']}.png"))
+    assert page.evaluate("window.scrollY") == 0
+    assert inside(result.bounding_box()), result.bounding_box()
+    assert inside(button.bounding_box())
+    if viewport["width"] >= 1000:  # beside the result on a laptop; on a phone it is the next thing down
+        assert inside(page.locator("#strength").bounding_box())
+    page.close()

@@ -229,3 +229,21 @@ def test_colorize_iter_reads_a_generator_a_batch_at_a_time():
     first = next(results)
     assert first.size == (48, 32) and made == [0, 1, 2]
     assert len([first, *results]) == 7 and made == list(range(7))
+
+
+def test_a_kept_prediction_renders_any_strength_as_colorize_does():
+    """The app's live strength slider: one network run, then any strength gives exactly the image
+    colorize gives at that strength (hints kept as given)."""
+    import numpy as np
+
+    from pix2pix_color import Colorizer
+
+    from .conftest import landscape, tiny_generator
+
+    colorizer = Colorizer(tiny_generator(hints=True))
+    photo = landscape(96, 64).convert("L")
+    hints = [(20, 30, "#c0392b")]
+    kept = colorizer.prediction(photo, hints=hints)
+    for strength in (0.0, 0.6, 1.0, 1.7):
+        expected = colorizer.colorize(photo, hints=hints, color_strength=strength)
+        assert np.array_equal(np.asarray(colorizer.render(kept, strength)), np.asarray(expected))
