@@ -289,10 +289,10 @@ def first_frame(upload) -> Image.Image:
         raise user_error(_without_folder(e, path), title="Not a usable video") from None
 
 
-def _hints_note(hints: list) -> str:
+def _hints_note(hints: list, button: str = "Colorize") -> str:
     if not hints:
         return "No hints: the colors are the model's own guess."
-    return f"{len(hints)} hint{'s' * (len(hints) != 1)}. Press **Colorize** to apply them."
+    return f"{len(hints)} hint{'s' * (len(hints) != 1)}. Press **{button}** to apply them."
 
 
 def _plural(n: int, word: str) -> str:
@@ -306,15 +306,24 @@ class HintHandlers:
     and the small black-and-white view it gives is kept in the session for every click after.
     """
 
-    def __init__(self, picture, what: str):
-        self.picture, self.what = picture, what
+    def __init__(self, picture, what: str, button: str = "Colorize"):
+        self.picture, self.what, self.button = picture, what, button
+
+    def note(self, hints: list) -> str:
+        return _hints_note(hints, self.button)
 
     def show(self, upload):
-        """A new upload: its view, no hints yet. Returns (canvas, hints, base view, scale, note)."""
+        """A new upload: its view, no hints yet. Returns (canvas, hints, base view, scale, note).
+
+        An unusable upload is said here in the panel's note, not raised: the Colorize click that
+        follows reports it once (raising here too made two identical error pop-ups)."""
         if _path_of(upload) is None:
-            return None, [], None, 1.0, _hints_note([])
-        base, scale = hint_base(self.picture(upload))
-        return base, [], base, scale, _hints_note([])
+            return None, [], None, 1.0, self.note([])
+        try:
+            base, scale = hint_base(self.picture(upload))
+        except gr.Error as e:
+            return None, [], None, 1.0, f"No hints possible: {e.message}"
+        return base, [], base, scale, self.note([])
 
     def add(self, base, hints, scale, color, evt: gr.SelectData):
         if base is None:
@@ -325,11 +334,11 @@ class HintHandlers:
             raise user_error(str(e), title="Unusable color") from None
         x, y = evt.index[0] / scale, evt.index[1] / scale
         hints = [*hints, [round(x, 1), round(y, 1), color]]
-        return draw_hints(base, hints, scale), hints, _hints_note(hints)
+        return draw_hints(base, hints, scale), hints, self.note(hints)
 
     def undo(self, base, hints, scale):
         hints = hints[:-1]
-        return (draw_hints(base, hints, scale) if base is not None else None), hints, _hints_note(hints)
+        return (draw_hints(base, hints, scale) if base is not None else None), hints, self.note(hints)
 
     def clear(self, base, scale):
         return self.undo(base, [], scale)
@@ -347,7 +356,7 @@ class Handlers:
         own = colorizer.generator.image_size
         self.working_sizes = ["Auto"] + [str(s) for s in colorizer.offered_working_sizes if s != own]
         self.photo_hints = HintHandlers(_open, "photo")
-        self.video_hints = HintHandlers(first_frame, "video")
+        self.video_hints = HintHandlers(first_frame, "video", button="Colorize video")
         # On ZeroGPU these hold the GPU; anywhere else they are the plain methods.
         self._colorize_image = gpu(self._colorize_image)
         self._predict_image = gpu(self._predict_image)
@@ -460,7 +469,9 @@ class Handlers:
                 for path, result in zip(group, self._colorize_group(group, size, strength)):
                     name = os.path.basename(path)
                     if isinstance(result, Exception):
-                        problems.append(f"- **{name}**: {_without_folder(result, path)}")
+                        reason = _without_folder(result, path)
+                        reason = reason[len(name) + 2 :] if reason.startswith(f"{name}: ") else reason  # named once
+                        problems.append(f"- **{name}**: {reason}")
                         logger.info("refused in a batch: %s", _without_folder(result, path))
                         continue
                     stem, n = Path(name).stem, 1
@@ -544,7 +555,7 @@ def hint_panel(
             undo_button = gr.Button("Undo last hint", size="sm", elem_id=f"{ids}-undo", scale=1)
             clear_button = gr.Button("Clear hints", size="sm", elem_id=f"{ids}-clear", scale=1)
         canvas = gr.Image(label=canvas_label, type="pil", interactive=False, elem_id=f"{ids}-canvas", buttons=[])
-        info = gr.Markdown(_hints_note([]), elem_id=f"{ids}-info")
+        info = gr.Markdown(handlers.note([]), elem_id=f"{ids}-info")
     if visible:
         upload.change(handlers.show, [upload], [canvas, hints, base, scale, info], **UI_EVENT)
         canvas.select(handlers.add, [base, hints, scale, color], [canvas, hints, info], **UI_EVENT)
@@ -610,7 +621,11 @@ def photo_tab(h: Handlers) -> None:
     kept = gr.State(None, time_to_live=KEPT_PREDICTION_S)
 
     def show_colorized(upload, working_size, compare_with, amount, points):
-        pair, path, note, state = h.colorize_and_keep(upload, working_size, compare_with, amount, points)
+        try:
+            pair, path, note, state = h.colorize_and_keep(upload, working_size, compare_with, amount, points)
+        except gr.Error as e:  # one message, in the note and a pop-up; the outputs keep what they showed
+            gr.Warning(e.message, title=e.title)
+            return gr.skip(), gr.skip(), f"**{e.title}:** {e.message}", gr.skip(), gr.skip(), gr.skip()
         return (
             gr.ImageSlider(value=pair, visible=True),
             path,
@@ -684,28 +699,39 @@ def video_tab(h: Handlers) -> None:
     run.click(h.colorize_video_ui, [video, strength, hints], [played, download, info], **UI_EVENT)
 
 
-def api_endpoint(name: str, handler, *inputs: gr.components.Component) -> None:
-    """A named API endpoint on hidden components: `inputs` in, one file out (what gradio_client calls)."""
-    gr.Button(visible=False).click(handler, list(inputs), [gr.File(visible=False)], api_name=name, preprocess=False)
+def api_endpoint(name: str, handler, output: str, *inputs: gr.components.Component) -> None:
+    """A named API endpoint on hidden components: `inputs` in, one file out (what gradio_client calls);
+    labels name the values on the app's "Use via API" page."""
+    result = gr.File(label=output, visible=False)
+    gr.Button(visible=False).click(handler, list(inputs), [result], api_name=name, preprocess=False)
 
 
 def api_endpoints(h: Handlers) -> None:
     """The public API: one photo (or video) in, the colorized PNG (MP4) out."""
     hidden = dict(visible=False)
+    low, high = WORKING_SIZE_RANGE
     api_endpoint(
         "colorize",
         h.colorize_api,
-        gr.File(**hidden),
-        gr.Dropdown(h.working_sizes, value="Auto", allow_custom_value=True, **hidden),
-        gr.Number(value=1.0, **hidden),
-        gr.Textbox(value="", **hidden),
+        "colorized photo (PNG, full resolution)",
+        gr.File(label="photo (any image file)", **hidden),
+        gr.Dropdown(
+            h.working_sizes,
+            value="Auto",
+            allow_custom_value=True,
+            label=f"working size (Auto, or {low}-{high} px)",
+            **hidden,
+        ),  # fmt: skip
+        gr.Number(value=1.0, label="color strength (0-2; 1 as calibrated)", **hidden),
+        gr.Textbox(value="", label='hints (JSON [[x, y, "#rrggbb"], ...]; empty: none)', **hidden),
     )
     api_endpoint(
         "colorize_video",
         h.colorize_video_api,
-        gr.File(**hidden),
-        gr.Number(value=1.0, **hidden),
-        gr.Textbox(value="", **hidden),
+        "colorized video (MP4, H.264, audio kept)",
+        gr.File(label="video (any file FFmpeg reads)", **hidden),
+        gr.Number(value=1.0, label="color strength (0-2; 1 as calibrated)", **hidden),
+        gr.Textbox(value="", label='hints for frame 0, or {"frame": [[x, y, "#rrggbb"], ...]}', **hidden),
     )
 
 

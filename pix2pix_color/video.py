@@ -62,6 +62,8 @@ VIDEO_SUFFIXES = {
 # Audio codecs the MP4 muxer takes as they are; anything else (PCM, Vorbis...) is re-encoded to AAC.
 MP4_AUDIO_COPY = {"aac", "mp3", "ac3", "eac3", "opus", "flac", "alac"}
 # Demuxers that FFmpeg also uses for still images: a photo is not a video.
+_TEXT_DEMUXERS = ("tty", "bin", "xbin", "idf", "adf")
+_TEXT_CODECS = ("ansi", "bintext", "xbin", "idf")
 _IMAGE_DEMUXERS = ("image2", "_pipe", "gif", "apng", "webp", "tiff", "png", "bmp", "jpeg")
 ENCODER = "libx264"
 ENCODER_OPTIONS = {"preset": "veryfast", "crf": "18"}  # visually lossless at the speed of decoding
@@ -160,6 +162,10 @@ def video_stream(container: av.container.InputContainer, name: str) -> av.video.
     if not streams:
         kind = "an audio-only file" if container.streams.audio else "a file with no video stream"
         raise VideoError(f"{name}: {kind}, nothing to colorize")
+    # FFmpeg renders plain text files as ANSI-art "video" (its tty demuxer: a README becomes 640x400 at
+    # 25 fps); text is not a film, whatever the demuxer makes of it.
+    if container.format.name in _TEXT_DEMUXERS or streams[0].codec_context.name in _TEXT_CODECS:
+        raise VideoError(f"{name}: a text file, not a video")
     if any(container.format.name == d or container.format.name.endswith(d) for d in _IMAGE_DEMUXERS):
         raise VideoError(f"{name}: a still image, not a video")
     return streams[0]

@@ -347,3 +347,15 @@ def test_strip_composition_matches_the_whole_image_path(size):
     got = compose_rgb(L[0, 0], coefficients[0], limit[0])
     assert got.shape == (*size, 3)
     assert np.abs(got.astype(int) - expected.permute(1, 2, 0).numpy()).max() <= 1  # float rounding only
+
+
+def test_a_text_file_is_called_a_text_file_not_a_video(tmp_path):
+    """FFmpeg's tty demuxer renders any long text as a 640x400 ANSI-art "video" (issue 30, item 5:
+    /colorize_video called a text file something else)."""
+    from pix2pix_color.video import is_video, probe_video
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("# Notes\n\n" + "A line of plain text about the photos in this folder.\n" * 200)
+    with pytest.raises(VideoError, match="notes.txt: a text file, not a video"):
+        probe_video(notes)
+    assert not is_video(notes)
