@@ -666,7 +666,7 @@ def batch_tab(h: Handlers) -> None:
         working = gr.Dropdown(h.working_sizes, value="Auto", label="Working resolution (long side, px)")
         strength = strength_slider()
     run = gr.Button(f"Colorize all (up to {MAX_BATCH_FILES})", variant="primary", elem_id="batch-button")
-    gallery = gr.Gallery(label="Colorized", columns=4, elem_id="batch-gallery")
+    gallery = gr.Gallery(label="Colorized", columns=4, height="auto", object_fit="contain", elem_id="batch-gallery")
     archive = gr.File(label="Download all (zip of PNGs)", elem_id="batch-zip")
     info = gr.Markdown(elem_id="batch-info")
     run.click(h.colorize_many, [files, working, strength], [gallery, archive, info], **UI_EVENT)
