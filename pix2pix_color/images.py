@@ -157,9 +157,15 @@ def find_images(inputs: list[str | os.PathLike]) -> list[Path]:
 
 
 @functools.cache
+@functools.cache
 def srgb_profile() -> bytes:
-    """An sRGB ICC profile: what our output pixels are, stated for color-managed viewers."""
-    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    """An sRGB ICC profile: what our output pixels are, stated for color-managed viewers.
+
+    LittleCMS stamps the header with the time it was made (bytes 24-35); a fixed date instead makes
+    the profile the same bytes in every file and every run (web/srgb.icc is these bytes)."""
+    profile = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    profile[24:36] = (2026).to_bytes(2, "big") + bytes([0, 1, 0, 1]) + bytes(6)  # 2026-01-01 00:00:00
+    return bytes(profile)
 
 
 def exif_of(image: Image.Image) -> bytes | None:

@@ -16,6 +16,7 @@ from PIL import Image
 
 from pix2pix_color import Colorizer
 from pix2pix_color.color import gray_version
+from pix2pix_color.images import srgb_profile
 
 from .conftest import ROOT
 
@@ -80,6 +81,8 @@ def test_a_photo_is_colorized_in_the_browser_like_the_library_and_nothing_leaves
     ours = Image.open(io.BytesIO(png))
     library = Colorizer.from_pretrained(backend="torch").colorize(photo)
     assert ours.size == library.size == (1155, 866)
+    # The same kind of file as the library's: RGB (no alpha the photo never had), with its sRGB profile.
+    assert ours.mode == "RGB" and ours.info.get("icc_profile") == srgb_profile()
     a, b = (np.asarray(i.convert("RGB"), dtype=np.float64) for i in (ours, library))
     psnr = 10 * np.log10(255**2 / np.mean((a - b) ** 2))
     assert psnr >= 35, psnr
@@ -127,5 +130,31 @@ def test_bad_input_and_a_missing_model_get_a_clear_message(browser, static_serve
 
     page, _ = _open_page(browser, f"{static_server}/web/index.html?ort=local&model=/nowhere/onnx/model.onnx")
     _wait(page, "error", timeout=60_000)
-    assert "The model could not be loaded" in page.inner_text("#status") and "reload" in page.inner_text("#status")
+    # Which address answered what, not "check your connection".
+    status = page.inner_text("#status")
+    assert (
+        "The model could not be loaded" in status and f"{static_server}/nowhere/config.json answered HTTP 404" in status
+    )
     page.close()
+
+
+def test_an_error_clears_the_previous_result(browser, static_server, tmp_path):
+    page, _ = _open_page(browser, f"{static_server}/web/index.html?ort=local&model={MODEL}")
+    _wait(page, "ready")
+    photo = tmp_path / "valley.png"
+    Image.fromarray(
+        gray_version(np.asarray(Image.open(ROOT / "examples" / "bridge.jpg").convert("RGB"))[:200, :300]), "L"
+    ).save(photo)
+    page.set_input_files("#file", str(photo))
+    page.wait_for_function("document.body.dataset.png === 'ready'", timeout=120_000)
+    assert page.is_visible("#download")
+    letter = tmp_path / "letter.jpg"
+    letter.write_text("Dear archivist, this is a letter, not a photo.\n")
+    page.set_input_files("#file", str(letter))
+    _wait(page, "error")
+    assert not page.is_visible("#download") and not page.is_visible("#compare")
+    page.close()
+
+
+def test_the_pages_srgb_profile_is_the_librarys():
+    assert (ROOT / "web" / "srgb.icc").read_bytes() == srgb_profile()

@@ -1,6 +1,6 @@
 // The page: loads the model, takes a photo (pick, drop, paste), colorizes it in the browser, shows
 // before / after, lets the color strength change without running the network again, and saves a PNG.
-import { MAX_PIXELS, grayRgba, prepare, render, withText } from "./colorize.js";
+import { MAX_PIXELS, encodePng, grayRgba, prepare, render } from "./colorize.js";
 
 const VERSION = "0.1.0";
 const ORT_VERSION = "1.30.0"; // pinned in package.json; the CDN copy is the same release
@@ -22,15 +22,31 @@ function say(text, error = false) {
   document.body.dataset.state = error ? "error" : busy ? "busy" : "ready";
 }
 
-// The model file, from the browser's cache after the first visit.
+// The model file, from the browser's cache after the first visit. A failure says which address
+// answered what: nothing at all (offline, or a server that does not let this page read it: CORS),
+// an HTTP error, or (for config.json) something that is not JSON.
 async function cachedFetch(url) {
   const cache = "caches" in self ? await caches.open("pix2pix-color-models") : null;
   const hit = cache && (await cache.match(url));
   if (hit) return hit;
-  const response = await fetch(url);
-  if (!response.ok) throw new Error(`HTTP ${response.status} for ${url}`);
+  let response;
+  try {
+    response = await fetch(url);
+  } catch {
+    throw new Error(`${url} did not answer (offline, or its server does not let this page read it: CORS)`);
+  }
+  if (!response.ok) throw new Error(`${url} answered HTTP ${response.status}${response.status === 404 ? " (not found)" : ""}`);
   if (cache) await cache.put(url, response.clone());
   return response;
+}
+
+async function fetchJson(url) {
+  const text = await (await cachedFetch(url)).text();
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new Error(`${url} did not answer with JSON (is ?model= the address of a model's onnx/*.onnx file?)`);
+  }
 }
 
 async function loadModel() {
@@ -39,11 +55,11 @@ async function loadModel() {
     ort.env.wasm.wasmPaths = ortBase;
     // Threads need cross-origin isolation (COOP/COEP headers); without it, one thread.
     ort.env.wasm.numThreads = self.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
-    config = await (await cachedFetch(new URL("../config.json", modelUrl).href)).json();
+    config = await fetchJson(new URL("../config.json", modelUrl).href);
     const bytes = await (await cachedFetch(modelUrl)).arrayBuffer();
     session = await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"] });
   } catch (error) {
-    say(`The model could not be loaded (${error.message || error}). Check your connection and reload the page.`, true);
+    say(`The model could not be loaded: ${error.message || error}.`, true);
     return;
   }
   $("about").textContent = `Model: ${modelUrl} (working size ${config.image_size} px). onnxruntime-web ${ORT_VERSION}, ` +
@@ -92,6 +108,7 @@ async function colorize(file) {
     say(`${width}x${height} pixels, the size of your photo, in ${seconds.toFixed(2)} s. Drag the slider to compare.`);
     strength.disabled = false;
   } catch (error) {
+    clearResult();
     say(error.message || String(error), true);
   } finally {
     busy = false;
@@ -109,7 +126,7 @@ function draw() {
   $("compare").style.display = "inline-block";
   $("split").hidden = false;
   split();
-  save(after);
+  save(out, width, height);
 }
 
 function split() {
@@ -118,19 +135,36 @@ function split() {
   $("before").style.width = `${after.clientWidth}px`;
 }
 
-// The PNG as the library writes it: full resolution, lossless, with which program and model made it.
-function save(canvas) {
-  canvas.toBlob(async (blob) => {
-    const png = withText(new Uint8Array(await blob.arrayBuffer()), {
+// The PNG as the library writes it: full resolution, lossless, RGB with the sRGB profile, with which
+// program and model made it.
+let srgbProfile = null;
+async function save(pixels, width, height) {
+  srgbProfile ??= new Uint8Array(await (await fetch(new URL("srgb.icc", import.meta.url))).arrayBuffer());
+  const png = await encodePng(pixels, width, height, {
+    icc: srgbProfile,
+    text: {
       Software: `pix2pix-color web ${VERSION}`,
       Description: `colorized by pix2pix-color web ${VERSION} (in the browser), model ${modelUrl}`,
-    });
-    if (download.href.startsWith("blob:")) URL.revokeObjectURL(download.href);
-    download.href = URL.createObjectURL(new Blob([png], { type: "image/png" }));
-    download.download = `${source.name}-colorized.png`;
-    download.hidden = false;
-    document.body.dataset.png = "ready";
-  }, "image/png");
+    },
+  });
+  if (download.href.startsWith("blob:")) URL.revokeObjectURL(download.href);
+  download.href = URL.createObjectURL(new Blob([png], { type: "image/png" }));
+  download.download = `${source.name}-colorized.png`;
+  download.hidden = false;
+  document.body.dataset.png = "ready";
+}
+
+// After an error nothing of an earlier photo stays on the page: no result, no Download link.
+function clearResult() {
+  prepared = null;
+  source = null;
+  $("compare").style.display = "none";
+  $("split").hidden = true;
+  download.hidden = true;
+  if (download.href.startsWith("blob:")) URL.revokeObjectURL(download.href);
+  download.removeAttribute("href");
+  strength.disabled = true;
+  delete document.body.dataset.png;
 }
 
 $("drop").addEventListener("click", () => $("file").click());

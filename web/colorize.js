@@ -217,7 +217,7 @@ export function render(prepared, strength, alpha) {
   return compose(L, height, width, maps, h, w, alpha);
 }
 
-// --- PNG provenance: the library's text chunks (Software, Description) written into the browser's PNG.
+// --- The PNG the library writes (RGB, its sRGB profile, its provenance text chunks), in the browser.
 
 const CRC_TABLE = new Uint32Array(256).map((_, n) => {
   let c = n;
@@ -231,28 +231,67 @@ function crc32(bytes) {
   return (c ^ 0xffffffff) >>> 0;
 }
 
+function chunk(type, body) {
+  const enc = new TextEncoder();
+  const data = new Uint8Array(4 + body.length);
+  data.set(enc.encode(type), 0);
+  data.set(body, 4);
+  const out = new Uint8Array(12 + body.length);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, body.length);
+  out.set(data, 4);
+  view.setUint32(8 + body.length, crc32(data));
+  return out;
+}
+
 // An iTXt chunk (UTF-8 text, uncompressed), as PIL's add_itxt writes it.
 function itxtChunk(keyword, text) {
   const enc = new TextEncoder();
-  const body = [...enc.encode(keyword), 0, 0, 0, 0, 0, ...enc.encode(text)];
-  const data = new Uint8Array([...enc.encode("iTXt"), ...body]);
-  const chunk = new Uint8Array(12 + body.length);
-  const view = new DataView(chunk.buffer);
-  view.setUint32(0, body.length);
-  chunk.set(data, 4);
-  view.setUint32(8 + body.length, crc32(data));
-  return chunk;
+  return chunk("iTXt", new Uint8Array([...enc.encode(keyword), 0, 0, 0, 0, 0, ...enc.encode(text)]));
 }
 
-// PNG bytes -> the same PNG with the text chunks inserted before IEND.
-export function withText(png, entries) {
-  const iend = png.length - 12;
-  const chunks = Object.entries(entries).map(([k, v]) => itxtChunk(k, v));
-  const size = chunks.reduce((s, c) => s + c.length, 0);
-  const out = new Uint8Array(png.length + size);
-  out.set(png.subarray(0, iend), 0);
-  let at = iend;
-  for (const c of chunks) { out.set(c, at); at += c.length; }
-  out.set(png.subarray(iend), at);
+async function zlib(bytes) {
+  const stream = new Blob([bytes]).stream().pipeThrough(new CompressionStream("deflate"));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+// RGBA pixels -> the PNG `images.save_png` writes: 8-bit RGB, or RGBA only when the photo had
+// transparency (as the library keeps it), the same sRGB ICC profile (`icc`: web/srgb.icc, tested to
+// be the library's bytes) and the text chunks. Why by hand: a canvas only encodes RGBA without a
+// profile; the browser's own CompressionStream does the deflate, each row unfiltered (filter 0).
+export async function encodePng(rgba, width, height, { icc, text = {} }) {
+  let alpha = false;
+  for (let i = 3; i < rgba.length; i += 4) if (rgba[i] !== 255) { alpha = true; break; }
+  const channels = alpha ? 4 : 3;
+  const raw = new Uint8Array(height * (1 + channels * width));
+  for (let y = 0, i = 0, o = 0; y < height; y++) {
+    raw[o++] = 0;
+    for (let x = 0; x < width; x++, i += 4) {
+      raw[o++] = rgba[i]; raw[o++] = rgba[i + 1]; raw[o++] = rgba[i + 2];
+      if (alpha) raw[o++] = rgba[i + 3];
+    }
+  }
+  const header = new Uint8Array(13);
+  const view = new DataView(header.buffer);
+  view.setUint32(0, width);
+  view.setUint32(4, height);
+  header.set([8, alpha ? 6 : 2, 0, 0, 0], 8); // 8 bits, RGB(A), deflate, adaptive filters, no interlace
+  const name = new TextEncoder().encode("ICC Profile");
+  const profile = await zlib(icc);
+  const iccp = new Uint8Array(name.length + 2 + profile.length);
+  iccp.set(name, 0);
+  iccp.set([0, 0], name.length); // the name's terminator, compression method 0
+  iccp.set(profile, name.length + 2);
+  const parts = [
+    new Uint8Array([137, 80, 78, 71, 13, 10, 26, 10]),
+    chunk("IHDR", header),
+    chunk("iCCP", iccp),
+    ...Object.entries(text).map(([k, v]) => itxtChunk(k, v)),
+    chunk("IDAT", await zlib(raw)),
+    chunk("IEND", new Uint8Array(0)),
+  ];
+  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
+  let at = 0;
+  for (const p of parts) { out.set(p, at); at += p.length; }
   return out;
 }
