@@ -2,7 +2,7 @@
 # One GPU sprint in one command of at most 8 minutes, on a machine that reaches no network:
 # install what .gpu_sprint/ carries, measure training images/s in bf16, train the shipped recipe
 # (EfficientNet-Lite0 under a U-Net decoder, landscapes + photos-varied, multi-scale crops of the
-# large photos) warm-started from the shipped model for the time left, encoder included, export it,
+# large photos) warm-started from the committed EfficientNet candidate (experiments/candidates/gen7) for the time left, encoder included, export it,
 # and score it on the carried validation photos. Everything worth keeping lands in $OUT (the device
 # tool brings it back).
 #
@@ -41,9 +41,9 @@ device = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU 
 print(f"torch {torch.__version__}, datasets {datasets.__version__}, accelerate {accelerate.__version__}; {device}")
 EOF
 
-# The shipped model's recipe (its card's command), continued from its weights: the encoder trains
+# The candidate's recipe (its card's command), continued from its weights: the encoder trains
 # from the first step (the warm start is past the frozen phase) at a tenth of the decoder's rate.
-RECIPE=(--dataset "$DATA" --mix-with "$VARIED" --preset cpu-pretrained --init-from pix2pix_color/default_model
+RECIPE=(--dataset "$DATA" --mix-with "$VARIED" --preset cpu-pretrained --init-from experiments/candidates/gen7
         --head classification --color-rebalance 0.5 --hints --multiscale-crops --batch-size "$BATCH"
         --mixed-precision bf16 --num-workers 4 --validation-images 300 --export-dtype float16 ${EXTRA_FLAGS:-})
 
