@@ -126,9 +126,13 @@ def colorize_command(args: argparse.Namespace) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     failed = 0
     jobs = list(zip(inputs, _output_paths(inputs, out_dir, videos, relative)))
-    renamed = [(source, target) for source, target in jobs if target.stem != source.stem]
-    for source, target in renamed:  # said, so that nobody has to guess which file became which
-        print(f"{source} -> {target} (another input has the same name)", file=sys.stderr)
+
+    def say_if_renamed(source: Path, target: Path) -> None:
+        # Said once the file is written, so that nobody has to guess which file became which (a
+        # file that fails is named once, by its reason, and was never renamed to anything).
+        if target.stem != source.stem:
+            tqdm.write(f"{source} -> {target} (another input has the same name)", file=sys.stderr)
+
     video_jobs = [(source, target) for source, target in jobs if source in videos]
     jobs = [job for job in jobs if job[0] not in videos]
     if video_jobs and is_video is None:
@@ -145,6 +149,7 @@ def colorize_command(args: argparse.Namespace) -> int:
                 progress=not args.quiet,
                 batch_size=args.batch_size,
             )
+            say_if_renamed(source, target)
         except (VideoError, HintError) as e:
             if isinstance(e, HintError):
                 print(f"error: --hints {args.hints}: {e}", file=sys.stderr)
@@ -166,6 +171,7 @@ def colorize_command(args: argparse.Namespace) -> int:
                     continue
                 target.parent.mkdir(parents=True, exist_ok=True)
                 save_png(result, target)
+                say_if_renamed(source, target)
     done = len(inputs) - failed
     if not args.quiet:
         print(f"{done} colorized into {out_dir}" + (f", {failed} failed" if failed else ""), file=sys.stderr)

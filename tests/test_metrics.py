@@ -6,7 +6,16 @@ import torch
 from PIL import Image
 
 from pix2pix_color.color import gray_version, lab_to_rgb, rgb_to_lab
-from pix2pix_color.metrics import ab_error_auc, colorfulness, evaluate, hue_hit_rate, image_metrics, psnr, ssim
+from pix2pix_color.metrics import (
+    NoPhotosError,
+    ab_error_auc,
+    colorfulness,
+    evaluate,
+    hue_hit_rate,
+    image_metrics,
+    psnr,
+    ssim,
+)
 
 from .conftest import landscape
 
@@ -94,8 +103,17 @@ def test_hue_hit_rate_counts_right_hues_on_colorful_pixels_only():
 def test_hue_hit_rate_is_nan_without_colorful_pixels_and_skipped_in_means(photos):
     gray = np.full((16, 16, 3), 120, np.uint8)
     assert math.isnan(hue_hit_rate(gray, gray))
-    results = evaluate(lambda grays: [g.convert("RGB") for g in grays], [Image.fromarray(gray), *photos[:2]])
-    assert results["model"].hue_hit == 0.0 and results["model"].n_images == 3
+    # Faintly tinted: a color photo (C*ab about 8, above the black-and-white line) but no pixel
+    # reaches the hue hit rate's C*ab 20, so its NaN must not drag the mean to 0.
+    lab = torch.tensor([60.0, 6.0, 5.0]).view(3, 1, 1).expand(3, 16, 16)
+    tinted = lab_to_rgb(lab, torch.uint8).permute(1, 2, 0).contiguous().numpy()
+    assert math.isnan(hue_hit_rate(tinted, tinted))
+    per_photo: list[dict] = []
+    results = evaluate(
+        lambda grays: [g.convert("RGB") for g in grays], [Image.fromarray(tinted), *photos[:2]], per_photo=per_photo
+    )
+    assert results["model"].n_images == 3
+    assert results["model"].hue_hit == np.nanmean([row["hue_hit"] for row in per_photo]) == 0.0
 
 
 def test_evaluate_with_hints_passes_points_sampled_from_the_real_photo(photos):
@@ -123,14 +141,23 @@ def test_evaluate_with_hints_passes_points_sampled_from_the_real_photo(photos):
     assert again == seen  # the same points for every model
 
 
-@pytest.mark.parametrize("side", [7, 8, 10])
-def test_a_photo_smaller_than_the_ssim_window_is_scored_not_fatal(side):
+@pytest.mark.parametrize("side", [3, 7, 10])
+def test_a_photo_smaller_than_the_ssim_window_is_skipped_with_a_note_not_fatal(side, photos, caplog):
     rng = np.random.default_rng(side)
-    real = rng.integers(0, 256, (side, side + 3, 3), dtype=np.uint8)
-    summary = evaluate(lambda grays: [g.convert("RGB") for g in grays], [Image.fromarray(real)])
+    tiny = rng.integers(0, 256, (side, side + 3, 3), dtype=np.uint8)
+    per_photo: list[dict] = []
+    summary = evaluate(
+        lambda grays: [g.convert("RGB") for g in grays], [Image.fromarray(tiny), photos[0]], per_photo=per_photo
+    )
     assert summary["model"].n_images == 1 and np.isfinite(summary["model"].psnr)
-    assert summary["model"].ssim == 0.0  # gray output vs color photo: not identical, no window fits
-    assert ssim(real, real) == 1.0
+    assert per_photo[0] == {
+        "file": "photo 1",
+        "skipped": f"{side + 3}x{side} px, smaller than 11 px: too small to score",
+    }
+    assert "too small to score" in caplog.text
+    with pytest.raises(NoPhotosError, match="every one was skipped"):
+        evaluate(lambda grays: [g.convert("RGB") for g in grays], [Image.fromarray(tiny)])
+    assert ssim(tiny, tiny) == 1.0  # the metric itself still answers below its window
 
 
 def test_a_photo_the_colorizer_refuses_is_skipped_with_a_note(photos, caplog):
