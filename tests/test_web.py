@@ -6,12 +6,16 @@ from __future__ import annotations
 import functools
 import http.server
 import io
+import json
+import shutil
+import subprocess
 import threading
 from pathlib import Path
 from urllib.parse import urlparse
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from pix2pix_color import Colorizer
@@ -158,3 +162,99 @@ def test_an_error_clears_the_previous_result(browser, static_server, tmp_path):
 
 def test_the_pages_srgb_profile_is_the_librarys():
     assert (ROOT / "web" / "srgb.icc").read_bytes() == srgb_profile()
+
+
+COLOR_PHOTOS = ["bridge_color.jpg", "seeding_color.jpg", "summer_1am_color.jpg"]
+
+
+def _delta_e(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per-pixel CIEDE2000 between two (H,W,3) uint8 sRGB images."""
+    from skimage.color import deltaE_ciede2000, rgb2lab
+
+    return deltaE_ciede2000(rgb2lab(a), rgb2lab(b))
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs Node")
+@pytest.mark.parametrize("name", COLOR_PHOTOS)
+def test_the_pages_hint_propagation_solves_the_librarys_system(name, tmp_path):
+    """web/colorize.js's conjugate-gradient solve against the library's sparse LU, on the committed
+    photos' working grids with 10 hints sampled from the real colors: the same blend of hints and
+    network colors (the network's part is tested through the page below)."""
+    from pix2pix_color.color import denormalize_ab, gray_to_l
+    from pix2pix_color.hints import hint_channels, hint_points, sample_hints
+    from pix2pix_color.image_processor import resize
+    from pix2pix_color.propagation import propagate_hints
+
+    real = np.asarray(Image.open(ROOT / "tests" / "data" / name).convert("RGB"))
+    H, W = real.shape[:2]
+    hints = sample_hints(real, 10, np.random.default_rng(3))
+    h, w = 128, 128  # the bundled model's working grid: another aspect than the solve grid's
+    L = resize(gray_to_l(torch.from_numpy(gray_version(real)))[None, None], (h, w))[0]
+    channels = hint_channels(hint_points(hints, W, H), (H, W), (h, w))
+    user = torch.cat([denormalize_ab(channels[:2]), channels[2:3]])
+    network = torch.from_numpy(np.random.default_rng(4).normal(0, 15, (2, h, w)).astype(np.float32))
+    library = propagate_hints(L, network, user, photo_shape=(H, W)).numpy()
+
+    script = tmp_path / "propagate.mjs"
+    inputs = {
+        "L": L.ravel().tolist(),
+        "ab": network.ravel().tolist(),
+        "points": [dict(x=x, y=y, color=c) for x, y, c in hints],
+    }
+    (tmp_path / "inputs.json").write_text(json.dumps(inputs))
+    script.write_text(
+        f"""import {{ readFileSync }} from "node:fs";
+import {{ blendHints, hintChannels, hintField }} from {json.dumps((WEB / "colorize.js").as_uri())};
+const {{ L, ab, points }} = JSON.parse(readFileSync({json.dumps(str(tmp_path / "inputs.json"))}, "utf8"));
+const channels = hintChannels(points, {H}, {W}, {h}, {w});
+const field = hintField(Float32Array.from(L), channels, {h}, {w}, [{H}, {W}]);
+console.log(JSON.stringify(Array.from(blendHints(Float32Array.from(ab), field, {h * w}))));
+"""
+    )
+    run = subprocess.run(["node", str(script)], capture_output=True, text=True, timeout=120, check=True)
+    page = np.array(json.loads(run.stdout), dtype=np.float32).reshape(2, h, w)
+    assert np.abs(page - library).max() < 0.05  # a*b* units: far below one 8-bit step
+    moved = np.abs(library - network.numpy()).max(axis=0)
+    assert (moved > 5).mean() > 0.05  # the hints did recolor part of the photo: not a vacuous match
+
+
+def test_click_hints_in_the_page_color_the_photo_like_the_library(browser, static_server, tmp_path):
+    real = np.asarray(Image.open(ROOT / "tests" / "data" / "bridge_color.jpg").convert("RGB"))
+    photo = tmp_path / "bridge-bw.png"
+    Image.fromarray(gray_version(real), "L").save(photo)
+    page, _ = _open_page(browser, f"{static_server}/web/index.html?ort=local&model={MODEL}")
+    _wait(page, "ready")
+    page.set_input_files("#file", str(photo))
+    page.wait_for_function("document.body.dataset.png === 'ready'", timeout=120_000)
+    assert page.is_visible("#hint-color") and page.is_disabled("#clear-hints")
+    # Two clicks, each with its color: the sky made a strong blue, the river bank a green.
+    for count, ((x, y), color) in enumerate((((60, 25), "#2060e0"), ((300, 190), "#30a030")), start=1):
+        page.fill("#hint-color", color)
+        page.click("#compare", position={"x": x, "y": y})
+        page.wait_for_function(f"document.body.dataset.hints === '{count}'")
+        page.wait_for_function("document.body.dataset.png === 'ready' && document.body.dataset.state === 'ready'")
+    titles = [m.get_attribute("title") for m in page.query_selector_all(".marker")]
+    assert len(titles) == 2 and "#2060e0" in titles[0] and "#30a030" in titles[1]
+    hints = []
+    for title in titles:  # "hint at (x, y), #rrggbb": the pixel the page put the hint on
+        xy, color = title.removeprefix("hint at (").split("), ")
+        hints.append((*map(int, xy.split(", ")), color))
+    with page.expect_download() as info:
+        page.click("#download")
+    ours = np.asarray(Image.open(info.value.path()).convert("RGB"))
+    colorizer = Colorizer.from_pretrained(backend="torch")
+    library = np.asarray(colorizer.colorize(photo, hints=hints))
+    unhinted = np.asarray(colorizer.colorize(photo))
+    difference = _delta_e(ours, library)
+    assert difference.mean() < 2.0 and np.percentile(difference, 99) < 6.0, (difference.mean(), difference.max())
+    # The hints did what a user asked: the sky around the first click is blue, more than without it.
+    x, y = hints[0][:2]
+    patch = (slice(max(0, y - 5), y + 6), slice(max(0, x - 5), x + 6))
+    blue = lambda img: float(img[patch][..., 2].astype(int).mean() - img[patch][..., 0].astype(int).mean())  # noqa: E731
+    assert blue(ours) > blue(unhinted) + 10
+    print(f"hinted page vs library: mean dE2000 {difference.mean():.2f}, 99th pct {np.percentile(difference, 99):.2f}")
+
+    page.click("#clear-hints")
+    page.wait_for_function("document.body.dataset.hints === '0' && document.body.dataset.png === 'ready'")
+    assert page.query_selector_all(".marker") == []
+    page.close()

@@ -1,5 +1,6 @@
 // The page: loads the model, takes a photo (pick, drop, paste), colorizes it in the browser, shows
-// before / after, lets the color strength change without running the network again, and saves a PNG.
+// before / after, lets the color strength change without running the network again, takes color
+// hints (a click on the photo puts the chosen color there), and saves a PNG.
 import { MAX_PIXELS, encodePng, grayRgba, prepare, render } from "./colorize.js";
 
 const VERSION = "0.1.0";
@@ -15,6 +16,7 @@ const ortBase = params.get("ort") === "local"
 const $ = (id) => document.getElementById(id);
 const status = $("status"), strength = $("strength"), download = $("download");
 let ort, session, config, prepared = null, source = null, busy = false;
+let points = []; // the hints: {x, y, color} in the photo's pixels
 
 function say(text, error = false) {
   status.textContent = text;
@@ -65,6 +67,7 @@ async function loadModel() {
   $("about").textContent = `Model: ${modelUrl} (working size ${config.image_size} px). onnxruntime-web ${ORT_VERSION}, ` +
     `${ort.env.wasm.numThreads} thread${ort.env.wasm.numThreads > 1 ? "s" : ""}` +
     (self.crossOriginIsolated ? " (cross-origin isolated)" : " (not cross-origin isolated: one thread)") + ".";
+  $("hint-controls").hidden = !config.hints;
   say("Ready: choose, drop or paste a photo.");
 }
 
@@ -99,13 +102,9 @@ async function colorize(file) {
     context.drawImage(image, 0, 0);
     URL.revokeObjectURL(url);
     const rgba = context.getImageData(0, 0, width, height).data;
-    const started = performance.now();
-    prepared = await prepare(ort, session, config, rgba, width, height);
-    source = { rgba, name: (file.name || "photo").replace(/\.[^.]+$/, "") };
-    draw();
-    const seconds = (performance.now() - started) / 1000;
-    document.body.dataset.seconds = seconds.toFixed(3);
-    say(`${width}x${height} pixels, the size of your photo, in ${seconds.toFixed(2)} s. Drag the slider to compare.`);
+    points = [];
+    source = { rgba, width, height, name: (file.name || "photo").replace(/\.[^.]+$/, "") };
+    await run(`${width}x${height} pixels, the size of your photo`);
     strength.disabled = false;
   } catch (error) {
     clearResult();
@@ -114,6 +113,61 @@ async function colorize(file) {
     busy = false;
     if (status.className !== "error") document.body.dataset.state = "ready";
   }
+}
+
+// The network and the hints' propagation for the current photo and hints, then the drawing.
+async function run(what) {
+  const started = performance.now();
+  const { rgba, width, height } = source;
+  prepared = await prepare(ort, session, config, rgba, width, height, points);
+  draw();
+  drawMarkers();
+  const seconds = (performance.now() - started) / 1000;
+  document.body.dataset.seconds = seconds.toFixed(3);
+  document.body.dataset.hints = String(points.length);
+  say(`${what} in ${seconds.toFixed(2)} s. ` + (config.hints
+    ? "Drag the slider to compare; click the photo to put the chosen color there."
+    : "Drag the slider to compare."));
+}
+
+// A click on the photo adds a hint there with the chosen color (a hint model only).
+async function addHint(event) {
+  if (!prepared || busy || !config.hints) return;
+  const box = $("after").getBoundingClientRect();
+  const x = Math.floor(((event.clientX - box.left) / box.width) * prepared.width);
+  const y = Math.floor(((event.clientY - box.top) / box.height) * prepared.height);
+  if (x < 0 || y < 0 || x >= prepared.width || y >= prepared.height) return;
+  points.push({ x, y, color: $("hint-color").value });
+  await rerun(`Hint ${points.length} at (${x}, ${y})`);
+}
+
+async function rerun(what) {
+  busy = true;
+  document.body.dataset.state = "busy";
+  document.body.dataset.png = "pending";
+  try {
+    await run(what);
+  } catch (error) {
+    say(error.message || String(error), true);
+  } finally {
+    busy = false;
+    if (status.className !== "error") document.body.dataset.state = "ready";
+    $("undo-hint").disabled = $("clear-hints").disabled = points.length === 0;
+  }
+}
+
+// One ring per hint, in its color, over the photo (positions in % so they follow the layout).
+function drawMarkers() {
+  const layer = $("markers");
+  layer.replaceChildren(...points.map(({ x, y, color }) => {
+    const dot = document.createElement("span");
+    dot.className = "marker";
+    dot.style.left = `${((x + 0.5) / prepared.width) * 100}%`;
+    dot.style.top = `${((y + 0.5) / prepared.height) * 100}%`;
+    dot.style.background = color;
+    dot.title = `hint at (${x}, ${y}), ${color}`;
+    return dot;
+  }));
 }
 
 function draw() {
@@ -158,6 +212,9 @@ async function save(pixels, width, height) {
 function clearResult() {
   prepared = null;
   source = null;
+  points = [];
+  $("markers").replaceChildren();
+  $("undo-hint").disabled = $("clear-hints").disabled = true;
   $("compare").style.display = "none";
   $("split").hidden = true;
   download.hidden = true;
@@ -189,5 +246,8 @@ strength.addEventListener("input", () => {
   if (prepared) { document.body.dataset.png = "pending"; draw(); }
 });
 $("split").addEventListener("input", split);
+$("compare").addEventListener("click", addHint);
+$("undo-hint").addEventListener("click", () => { if (points.length && !busy) { points.pop(); rerun("Last hint removed"); } });
+$("clear-hints").addEventListener("click", () => { if (points.length && !busy) { points = []; rerun("Hints cleared"); } });
 window.addEventListener("resize", () => prepared && split());
 loadModel();

@@ -9,7 +9,12 @@
 
 export const MAX_PIXELS = 50_000_000; // pix2pix_color.images.DEFAULT_MAX_PIXELS
 const L_SCALE = 50, L_SHIFT = 1, AB_SCALE = 110; // pix2pix_color.color
-const XYZN_FROM_RGB_Y = [0.212671, 0.71516, 0.072169]; // the Y row (white Y = 1)
+const XYZN_FROM_RGB = [
+  [0.4339463633781182, 0.3762138731364483, 0.1898250339305817],
+  [0.212671, 0.71516, 0.072169],
+  [0.017756674595666908, 0.10946887943939825, 0.8727046462716862],
+]; // XYZ / D65 white from linear sRGB
+const XYZN_FROM_RGB_Y = XYZN_FROM_RGB[1]; // the Y row (white Y = 1)
 const RGB_FROM_XYZN = [
   [3.0799803022718044, -1.5371515162713185, -0.5428213080224701],
   [-0.9212477523232383, 1.8759900014898907, 0.045247339514465995],
@@ -76,8 +81,8 @@ function axisWeights(inSize, outSize, antialias) {
 }
 
 // image_processor.resize on `channels` planes (Float32Array, c*H*W) -> (c*h*w).
-export function resize(planes, channels, H, W, h, w) {
-  const antialias = h < H || w < W;
+// `antialias` false is F.interpolate(..., mode="bilinear") without it (propagation's upsampling).
+export function resize(planes, channels, H, W, h, w, antialias = h < H || w < W) {
   const rows = axisWeights(H, h, antialias), cols = axisWeights(W, w, antialias);
   const tmp = new Float32Array(channels * H * w), out = new Float32Array(channels * h * w);
   for (let c = 0; c < channels; c++) {
@@ -186,11 +191,12 @@ export function grayRgba(L, alpha) {
 }
 
 // The network's part, given an ort.InferenceSession: L* at the working size -> a*b* (2*h*w), Lab units.
-export async function predictAb(ort, session, Llow, h, w, takesHints) {
+// `hints`: hintChannels' (3*h*w) planes, or null for none.
+export async function predictAb(ort, session, Llow, h, w, takesHints, hints = null) {
   const input = new Float32Array(h * w);
   for (let i = 0; i < input.length; i++) input[i] = Llow[i] / L_SCALE - L_SHIFT;
   const feeds = { L: new ort.Tensor("float32", input, [1, 1, h, w]) };
-  if (takesHints) feeds.hints = new ort.Tensor("float32", new Float32Array(3 * h * w), [1, 3, h, w]);
+  if (takesHints) feeds.hints = new ort.Tensor("float32", hints ?? new Float32Array(3 * h * w), [1, 3, h, w]);
   const result = await session.run(feeds);
   const ab = result.ab.data;
   const out = new Float32Array(ab.length);
@@ -198,23 +204,173 @@ export async function predictAb(ort, session, Llow, h, w, takesHints) {
   return out;
 }
 
-// Colorize: RGBA bytes of the photo -> everything needed to (re)draw it at any color strength.
-export async function prepare(ort, session, config, rgba, width, height) {
+// Colorize: RGBA bytes of the photo (and hint points {x, y, color: "#rrggbb"} in its pixels) ->
+// everything needed to (re)draw it at any color strength.
+export async function prepare(ort, session, config, rgba, width, height, points = []) {
   const L = lightness(rgba, width, height);
   const multiple = 2 ** config.depth;
   const [h, w] = workingShape(height, width, config.image_size, multiple);
   const Llow = resize(L, 1, height, width, h, w);
-  const ab = await predictAb(ort, session, Llow, h, w, Boolean(config.hints));
-  return { L, Llow, ab, h, w, width, height, gain: config.chroma_gain ?? 1 };
+  const hints = config.hints && points.length ? hintChannels(points, height, width, h, w) : null;
+  const ab = await predictAb(ort, session, Llow, h, w, Boolean(config.hints), hints);
+  // The propagation's field does not depend on the strength: solved once per photo and hint set.
+  const field = hints ? hintField(Llow, hints, h, w, [height, width]) : null;
+  return { L, Llow, ab, field, h, w, width, height, gain: config.chroma_gain ?? 1 };
 }
 
-// Inference.Colorizer._generate's gain x strength, then the full-resolution finish.
+// pipeline.apply_strength_and_hints + finish: the network's colors times gain x strength, the
+// hints blended in, then the full-resolution finish.
 export function render(prepared, strength, alpha) {
-  const { L, Llow, ab, h, w, width, height, gain } = prepared;
-  const scaled = new Float32Array(ab.length);
+  const { L, Llow, ab, field, h, w, width, height, gain } = prepared;
+  const n = h * w, scaled = new Float32Array(ab.length);
   for (let i = 0; i < ab.length; i++) scaled[i] = ab[i] * gain * strength;
-  const maps = guidedCoefficients(Llow, scaled, h, w);
+  const maps = guidedCoefficients(Llow, field ? blendHints(scaled, field, n) : scaled, h, w);
   return compose(L, height, width, maps, h, w, alpha);
+}
+
+// --- Hints: hints.py and propagation.py in JavaScript (the library's solve is scipy's sparse LU,
+// which the browser has none of; here a preconditioned conjugate gradient solves the same system).
+
+export const SIGMA_L = 4.0, REACH = 0.25, HINT_WEIGHT = 100.0, SOLVE_SIDE = 128; // propagation.py
+
+// color.rgb_to_lab's a*, b* of "#rrggbb" (hints._chroma).
+export function hintAb(color) {
+  const rgb = [1, 3, 5].map((i) => LINEAR[parseInt(color.slice(i, i + 2), 16)]);
+  const [fx, fy, fz] = XYZN_FROM_RGB.map((row) => f(row[0] * rgb[0] + row[1] * rgb[1] + row[2] * rgb[2]));
+  return [500 * (fx - fy), 200 * (fy - fz)];
+}
+
+// hints.hint_channels: points in an H x W photo -> (3*h*w): a*b* / 110 and a 0/1 mask, points that
+// share a working pixel averaged.
+export function hintChannels(points, H, W, h, w) {
+  const out = new Float32Array(3 * h * w), count = new Float32Array(h * w), n = h * w;
+  for (const { x, y, color } of points) {
+    const col = Math.min(w - 1, Math.max(0, Math.floor((x * w) / W)));
+    const row = Math.min(h - 1, Math.max(0, Math.floor((y * h) / H)));
+    const [a, b] = hintAb(color), i = row * w + col;
+    out[i] += a / AB_SCALE; out[n + i] += b / AB_SCALE; count[i] += 1;
+  }
+  for (let i = 0; i < n; i++) {
+    if (count[i] > 0) { out[i] /= count[i]; out[n + i] /= count[i]; out[2 * n + i] = 1; }
+  }
+  return out;
+}
+
+// propagation.solve_shape: the grid every hint is solved on (the photo's aspect, long side 128).
+export function solveShape(H, W) {
+  const scale = SOLVE_SIDE / Math.max(H, W);
+  return [Math.max(1, Math.round(H * scale)), Math.max(1, Math.round(W * scale))];
+}
+
+// F.adaptive_avg_pool2d's bins: output i averages inputs floor(i*in/out) .. ceil((i+1)*in/out) - 1.
+function adaptiveBins(inSize, outSize) {
+  return Array.from({ length: outSize }, (_, i) => [Math.floor((i * inSize) / outSize), Math.ceil(((i + 1) * inSize) / outSize)]);
+}
+
+// propagation._pool_hints: hint values (3*h*w: a*, b*, 1) where `mask` is set -> their means on a
+// gh x gw grid and that grid's mask.
+function poolHints(values, mask, h, w, gh, gw) {
+  const rows = adaptiveBins(h, gh), cols = adaptiveBins(w, gw), n = h * w, m = gh * gw;
+  const pooled = new Float64Array(3 * m), gridMask = new Float64Array(m);
+  for (let gy = 0; gy < gh; gy++) {
+    for (let gx = 0; gx < gw; gx++) {
+      let c0 = 0, c1 = 0, c2 = 0, count = 0;
+      for (let y = rows[gy][0]; y < rows[gy][1]; y++) {
+        for (let x = cols[gx][0]; x < cols[gx][1]; x++) {
+          const i = y * w + x;
+          if (mask[i]) { c0 += values[i]; c1 += values[n + i]; c2 += values[2 * n + i]; count++; }
+        }
+      }
+      const j = gy * gw + gx;
+      if (count > 0) { pooled[j] = c0 / count; pooled[m + j] = c1 / count; pooled[2 * m + j] = c2 / count; gridMask[j] = 1; }
+    }
+  }
+  return { pooled, gridMask };
+}
+
+// propagation._solve: the field (channels*h*w) minimising sum w_rs (d_r - d_s)^2 + decay sum d_r^2
+// + HINT_WEIGHT sum_hints (d_h - t_h)^2 on the 4-neighbour grid of L* (h*w), w_rs = exp(-dL^2 / 2 sigma^2).
+// The system (graph Laplacian + diagonal) is symmetric positive definite: conjugate gradient with a
+// Jacobi preconditioner, to a relative residual of 1e-6 (far below a 1/255 step of the result).
+export function solveField(L, target, mask, channels, h, w, decay, sigma) {
+  const n = h * w, right = new Float64Array(n), down = new Float64Array(n), diag = new Float64Array(n);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const i = y * w + x;
+      if (x + 1 < w) { const d = L[i] - L[i + 1]; right[i] = Math.exp(-(d * d) / (2 * sigma * sigma)); }
+      if (y + 1 < h) { const d = L[i] - L[i + w]; down[i] = Math.exp(-(d * d) / (2 * sigma * sigma)); }
+    }
+  }
+  for (let i = 0; i < n; i++) {
+    const x = i % w;
+    diag[i] = decay + HINT_WEIGHT * mask[i] + right[i] + down[i] + (x > 0 ? right[i - 1] : 0) + (i >= w ? down[i - w] : 0);
+  }
+  const multiply = (v, out) => {
+    for (let i = 0; i < n; i++) {
+      const x = i % w;
+      let s = diag[i] * v[i];
+      if (x + 1 < w) s -= right[i] * v[i + 1];
+      if (x > 0) s -= right[i - 1] * v[i - 1];
+      if (i + w < n) s -= down[i] * v[i + w];
+      if (i >= w) s -= down[i - w] * v[i - w];
+      out[i] = s;
+    }
+  };
+  const field = new Float32Array(channels * n);
+  const r = new Float64Array(n), z = new Float64Array(n), p = new Float64Array(n), q = new Float64Array(n);
+  for (let c = 0; c < channels; c++) {
+    const xs = new Float64Array(n);
+    let bNorm = 0;
+    for (let i = 0; i < n; i++) { r[i] = target[c * n + i] * HINT_WEIGHT * mask[i]; bNorm += r[i] * r[i]; }
+    if (bNorm === 0) continue;
+    let rz = 0;
+    for (let i = 0; i < n; i++) { z[i] = r[i] / diag[i]; p[i] = z[i]; rz += r[i] * z[i]; }
+    for (let k = 0; k < 10 * n; k++) {
+      multiply(p, q);
+      let pq = 0;
+      for (let i = 0; i < n; i++) pq += p[i] * q[i];
+      const alpha = rz / pq;
+      let rr = 0;
+      for (let i = 0; i < n; i++) { xs[i] += alpha * p[i]; r[i] -= alpha * q[i]; rr += r[i] * r[i]; }
+      if (rr <= 1e-12 * bNorm) break;
+      let rzNext = 0;
+      for (let i = 0; i < n; i++) { z[i] = r[i] / diag[i]; rzNext += r[i] * z[i]; }
+      const beta = rzNext / rz;
+      rz = rzNext;
+      for (let i = 0; i < n; i++) p[i] = z[i] + beta * p[i];
+    }
+    for (let i = 0; i < n; i++) field[c * n + i] = xs[i];
+  }
+  return field;
+}
+
+// The end of propagation.propagate_hints: a*b* (2*n) and hintField's field -> (1 - s) ab + C, in place.
+export function blendHints(ab, field, n) {
+  for (let i = 0; i < n; i++) {
+    const s = Math.min(1, Math.max(0, field[2 * n + i]));
+    ab[i] = ab[i] * (1 - s) + field[i];
+    ab[n + i] = ab[n + i] * (1 - s) + field[n + i];
+  }
+  return ab;
+}
+
+// propagation.propagate_hints' field: L* (h*w) and hintChannels (3*h*w) on the working grid ->
+// (3*h*w): the influence-weighted hint a*b* C and the influence s (result: (1 - s) ab + C).
+export function hintField(Llow, hints, h, w, [H, W], sigma = SIGMA_L, reach = REACH) {
+  const n = h * w, mask = new Uint8Array(n), targets = new Float32Array(3 * n);
+  for (let i = 0; i < n; i++) {
+    mask[i] = hints[2 * n + i] > 0 ? 1 : 0;
+    targets[i] = hints[i] * AB_SCALE; targets[n + i] = hints[n + i] * AB_SCALE; targets[2 * n + i] = 1;
+  }
+  const [gh, gw] = solveShape(H, W);
+  const decay = 1 / (reach * Math.max(gh, gw)) ** 2;
+  if (gh === h && gw === w) {
+    const masked = targets.map((v, i) => v * mask[i % n]);
+    return solveField(Llow, masked, mask, 3, h, w, decay, sigma);
+  }
+  const Lgrid = resize(Llow, 1, h, w, gh, gw);
+  const { pooled, gridMask } = poolHints(targets, mask, h, w, gh, gw);
+  return resize(solveField(Lgrid, pooled, gridMask, 3, gh, gw, decay, sigma), 3, gh, gw, h, w, false);
 }
 
 // --- The PNG the library writes (RGB, its sRGB profile, its provenance text chunks), in the browser.
