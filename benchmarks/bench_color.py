@@ -15,10 +15,11 @@ import warnings
 
 import numpy as np
 import torch
-from common import machine, table, timeit
+from common import machine, table, timeit, timeit_interleaved
 from skimage.color import lab2rgb, rgb2lab
 
-from pix2pix_color.color import lab_to_rgb, rgb_to_lab
+from pix2pix_color.color import lab_to_rgb, lab_to_rgb_pixels, lab_to_srgb_bytes, rgb_to_lab
+from pix2pix_color.image_processor import STRIP_PIXELS
 
 _M = torch.tensor([[0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169], [0.019334, 0.119193, 0.950227]])
 _WHITE = torch.tensor([0.95047, 1.0, 1.08883])
@@ -131,6 +132,34 @@ def main() -> None:
     print(f"Lab conversion, uint8 sRGB <-> float L*a*b*, median wall time ({machine()})\n")
     headers = ["input", "method", "rgb->lab ms", "lab->rgb ms", "both ms", "vs scikit-image", "max |dLab|"]
     print(table(headers, rows))
+    print(f"\nL*a*b* -> sRGB bytes as photos are finished (in compose_rgb's strips, {machine()})\n")
+    print(table(["pixels", "kernel", "ms", "vs exact", "bytes differing", "max |diff|"], finish_rows(args.quick)))
+
+
+def finish_rows(quick: bool) -> list[list[str]]:
+    """The finishing kernel (`lab_to_srgb_bytes`, the sRGB curve as a table) against the exact one
+    (`lab_to_rgb_pixels`) on the same colors, interleaved in one run; 12 MP as strips would see them."""
+    pixels = 1 << 17 if quick else 12_000_000
+    g = torch.Generator().manual_seed(0)
+    lab = torch.stack([torch.rand(pixels, generator=g) * 100, *(torch.randn(2, pixels, generator=g) * 30)])
+    strips = lab.split(STRIP_PIXELS, dim=1)  # as compose_rgb calls it: cache-sized strips
+    exact, table_kernel = timeit_interleaved(
+        [lambda: [lab_to_rgb_pixels(x, torch.uint8) for x in strips], lambda: [lab_to_srgb_bytes(x) for x in strips]],
+        repeat=7,
+    )
+    difference = (lab_to_rgb_pixels(lab, torch.uint8).int() - lab_to_srgb_bytes(lab).int()).abs()
+    name = f"{pixels / 1e6:.1f} M"
+    return [
+        [name, "lab_to_rgb_pixels (exact pow)", f"{exact * 1e3:.0f}", "1.00x", "", ""],
+        [
+            name,
+            "lab_to_srgb_bytes (sRGB table)",
+            f"{table_kernel * 1e3:.0f}",
+            f"{exact / table_kernel:.2f}x",
+            f"{float((difference > 0).float().mean()) * 100:.2f}%",
+            f"{int(difference.max())}",
+        ],
+    ]
 
 
 if __name__ == "__main__":

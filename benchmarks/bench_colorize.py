@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from common import machine, photo, table, timeit
+from common import machine, photo, table, timeit, timeit_interleaved
 from PIL import Image
 from skimage.color import lab2rgb, rgb2lab
 
@@ -99,8 +99,7 @@ def main() -> None:
     rows = []
     for name, w, h in sizes:
         image = photo(w, h).convert("L")  # a black-and-white photo, as users bring
-        t_naive = timeit(lambda: naive_colorize(G, image), repeat=3)
-        t_ours = timeit(lambda: colorizer.colorize(image), repeat=3)
+        t_naive, t_ours = timeit_interleaved([lambda: naive_colorize(G, image), lambda: colorizer.colorize(image)], 3)
         ours, naive = (
             np.asarray(colorizer.colorize(image)).astype(int),
             np.asarray(naive_colorize(G, image)).astype(int),

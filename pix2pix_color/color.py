@@ -69,7 +69,16 @@ def _constants(device: torch.device) -> dict[str, Tensor]:
         "rgb_from_xyzn": rgb_from_xyzn.float().to(device),
         "linear_lut": linear_lut.float().to(device),  # sRGB byte -> linear RGB
         "l_lut": (116 * _f(linear_lut) - 16).float().to(device),  # gray byte -> L*
+        # sqrt(linear) in SRGB_CELLS even cells -> the sRGB byte at each cell's centre (see below)
+        "srgb_byte_lut": (_linear_to_srgb(_srgb_cell_centres() ** 2) * 255).round().to(torch.uint8).to(device),
     }
+
+
+SRGB_CELLS = 1 << 16
+
+
+def _srgb_cell_centres() -> Tensor:
+    return (torch.arange(SRGB_CELLS, dtype=torch.float64) + 0.5) / SRGB_CELLS
 
 
 # Each piecewise curve below is written branch-free as  g(max(x, k)) + slope * min(x - k, 0),
@@ -146,6 +155,28 @@ def lab_to_rgb_pixels(lab: Tensor, out_dtype: torch.dtype = torch.float32) -> Te
     if out_dtype == torch.uint8:
         return rgb.mul_(255).round_().to(torch.uint8)
     return rgb.to(out_dtype)
+
+
+def lab_to_srgb_bytes(lab: Tensor) -> Tensor:
+    """(3, P) L*a*b* -> (3, P) uint8 sRGB, for finishing photos on the CPU: `lab_to_rgb_pixels`'
+    bytes to within one level (0.09% of random colors differ by 1), 2x faster.
+
+    The sRGB curve (a pow per channel, half of the conversion's time) becomes one table lookup:
+    the byte of linear value x is read at sqrt(x) from a table of 2**16 even cells (in sqrt(x) the
+    curve's slope is bounded: at most 0.1 of a level per cell), and sqrt(x) is x * rsqrt(x), which
+    is 6x faster than torch's sqrt on the AMD EPYC this was measured on (see benchmarks/README.md).
+    Kept apart from `lab_to_rgb`, whose round trip to rgb_to_lab is byte-exact (tested).
+    """
+    c = _constants(lab.device)
+    L, a, b = lab.float().nan_to_num(0.0).unbind(-2)
+    fy = L.clamp(0.0, 100.0).add_(16).div_(116)
+    f = torch.empty(3, fy.shape[-1], device=lab.device)
+    torch.add(fy, a.clamp(-500.0, 500.0), alpha=1 / 500, out=f[0])
+    f[1] = fy
+    torch.add(fy, b.clamp(-500.0, 500.0), alpha=-1 / 200, out=f[2]).clamp_min_(0.0)
+    linear = (c["rgb_from_xyzn"] @ _f_inverse(f)).clamp_(1e-12, 1.0)
+    cell = linear.rsqrt().mul_(linear).mul_(SRGB_CELLS).to(torch.int32).clamp_(0, SRGB_CELLS - 1)
+    return c["srgb_byte_lut"].index_select(0, cell.view(-1)).view(3, -1)
 
 
 @functools.cache

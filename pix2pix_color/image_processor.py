@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .color import lab_to_rgb, lab_to_rgb_pixels, worker_pool
+from .color import lab_to_rgb, lab_to_srgb_bytes, worker_pool
 
 # Pixels per strip of `compose_rgb`: 2^17 measured fastest at 12 MP on 2 cores (2^15: 1.3x slower, op overhead).
 STRIP_PIXELS = 1 << 17
@@ -92,8 +92,8 @@ def compose_rgb(L: Tensor, coefficients: Tensor, limit: Tensor) -> np.ndarray:
     resizing (align_corners=False) is separable, so the maps are widened once and a strip blends two
     of their rows, and a strip's temporaries stay in cache. A 12 MP photo never holds its full-size
     a*b*, coefficient maps or float RGB (~600 MB); 1.5x faster than the whole-image path on 2 cores,
-    and the same pixels up to float rounding (tested). Why by hand: no library fuses guided filtering
-    with Lab decoding.
+    and the same pixels to within one level (tested): the sRGB curve is `lab_to_srgb_bytes`' table.
+    Why by hand: no library fuses guided filtering with Lab decoding.
     """
     H, W = L.shape
     h, w = coefficients.shape[-2:]
@@ -115,13 +115,13 @@ def compose_rgb(L: Tensor, coefficients: Tensor, limit: Tensor) -> np.ndarray:
     def strip(start: int) -> None:
         rows = slice(start, min(H, start + rows_per_strip))
         with torch.inference_mode(inference):
-            upper = wide[:, top[rows]]
-            maps_strip = upper + (wide[:, bottom[rows]] - upper) * weight[rows]  # (5,n,W)
+            # index_select + lerp: one pass each, 4-5x faster than fancy indexing and (b - a) * w + a
+            maps_strip = torch.lerp(wide.index_select(1, top[rows]), wide.index_select(1, bottom[rows]), weight[rows])
             L_strip = L[rows].float()
             ab = maps_strip[:2] * (L_strip / 100.0) + maps_strip[2:4]
             chroma_squared = ab[0] * ab[0] + ab[1] * ab[1]
             ab *= torch.rsqrt(chroma_squared.clamp(min=1e-12)).mul_(maps_strip[4]).clamp_(max=1.0)
-            rgb = lab_to_rgb_pixels(torch.cat([L_strip[None], ab]).view(3, -1), out_dtype=torch.uint8)
+            rgb = lab_to_srgb_bytes(torch.cat([L_strip[None], ab]).view(3, -1))
             out_view[rows] = rgb.view(3, -1, W).permute(1, 2, 0)
 
     # Each strip's ops are below torch's intra-op threshold: the pool's threads do not compete with it.

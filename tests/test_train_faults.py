@@ -52,12 +52,18 @@ def test_sigkill_at_random_moments_then_resume(hub_dataset, tmp_path):
     for attempt in range(4):
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         # Even attempts wait for a checkpoint being written (first, while steps remain on a fast
-        # machine); odd ones kill at a random moment.
+        # machine); odd ones kill at a random moment once this attempt has trained (its own first
+        # checkpoint is complete): a fixed time from the start killed a slow machine's runs while
+        # they were still importing, before any checkpoint, every time.
         catch = attempt % 2 == 0
-        deadline = time.monotonic() + (60 if catch else rng.uniform(3, 8))
+        deadline = time.monotonic() + (60 if catch else 180)
+        latest = (list_checkpoints(out) or [None])[-1]
         while time.monotonic() < deadline and process.poll() is None:
             if catch and list(checkpoint_dir(out).glob(".0*.tmp")):
                 caught_mid_write = True  # a checkpoint is being written right now
+                break
+            if not catch and (list_checkpoints(out) or [None])[-1] != latest:
+                time.sleep(rng.uniform(0.0, 2.0))
                 break
             time.sleep(0.001)
         process.send_signal(signal.SIGKILL)
