@@ -376,10 +376,21 @@ class Handlers:
             raise user_error(str(e), title="Unusable color hints") from None
 
     @releases_memory
-    def colorize_api(self, upload, working_size="Auto", color_strength=1.0, hints="") -> str:
-        """Colorize one photo at full resolution; returns the path of a lossless PNG.
+    def colorize_photo(self, upload, working_size="Auto", color_strength=1.0, hints="") -> str:
+        """Colorize a black-and-white photo at its full resolution, optionally with color hints.
 
-        `hints`: optional JSON list of [x, y, "#rrggbb"] in the photo's pixel coordinates.
+        The photo's own lightness is kept; its colors are predicted (plausible guesses, not a record of
+        the real colors). Hints pin the color of chosen points, and the model carries each along the
+        photo's edges to the region it belongs to.
+
+        Args:
+            upload: the photo, any image file (JPEG, PNG, WebP, TIFF...; up to 25 MB and 50 megapixels).
+            working_size: "Auto" (the model's own size, best) or a pixel size the app lists.
+            color_strength: how colorful, from 0 (black and white) to 2; 1 is the calibrated strength.
+            hints: optional JSON list [[x, y, "#rrggbb"], ...] of points in pixels from the top left; "" for none.
+
+        Returns:
+            the colorized photo as a lossless PNG of the input's size (with its transparency, if any).
         """
         image = _open(upload)
         try:
@@ -508,11 +519,18 @@ class Handlers:
         return target
 
     @releases_memory
-    def colorize_video_api(self, upload, color_strength=1.0, hints="") -> str:
-        """Colorize a video; returns the path of an H.264 MP4 with the input's frames, timing and audio.
+    def colorize_video(self, upload, color_strength=1.0, hints="") -> str:
+        """Colorize a black-and-white video, its colors held steady along the motion within each shot.
 
-        `hints`: optional JSON list of [x, y, "#rrggbb"] for the first frame (in its pixel coordinates), or
-        {"frame number": [[x, y, "#rrggbb"], ...]}; they follow the content until the shot ends.
+        Each hint (a point's color, in the pixels of its frame) follows the content until its shot ends.
+
+        Args:
+            upload: the video, any file FFmpeg reads (MP4, MOV, MKV...), up to 60 s and 1080 lines by default.
+            color_strength: how colorful, from 0 (black and white) to 2; 1 is the calibrated strength.
+            hints: optional JSON [[x, y, "#rrggbb"], ...] for frame 0, or {"frame": [[x, y, "#rrggbb"]]}; "" for none.
+
+        Returns:
+            an H.264 MP4 with the input's frames, timing and audio.
         """
         path = _video_path(upload)
         try:
@@ -712,7 +730,7 @@ def api_endpoints(h: Handlers) -> None:
     low, high = WORKING_SIZE_RANGE
     api_endpoint(
         "colorize",
-        h.colorize_api,
+        h.colorize_photo,
         "colorized photo (PNG, full resolution)",
         gr.File(label="photo (any image file)", **hidden),
         gr.Dropdown(
@@ -727,7 +745,7 @@ def api_endpoints(h: Handlers) -> None:
     )
     api_endpoint(
         "colorize_video",
-        h.colorize_video_api,
+        h.colorize_video,
         "colorized video (MP4, H.264, audio kept)",
         gr.File(label="video (any file FFmpeg reads)", **hidden),
         gr.Number(value=1.0, label="color strength (0-2; 1 as calibrated)", **hidden),
@@ -767,6 +785,9 @@ def serve(demo: gr.Blocks, **launch_kwargs):
         max_file_size=f"{max(MAX_FILE_MB, MAX_VIDEO_MB)}mb",  # photos are held to MAX_FILE_MB by _checked_path
         show_error=True,
         footer_links=["api", "gradio"],
+        # The API as an MCP server (/gradio_api/mcp/): agents get colorize_photo and colorize_video
+        # as tools, described by the handlers' docstrings.
+        mcp_server=True,
     )
     options.update(launch_kwargs)
     return demo.launch(**options)

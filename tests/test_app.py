@@ -445,7 +445,7 @@ def test_handlers_work_without_a_server_and_a_hint_click_never_decodes_the_uploa
     (before, after), png, note = h.colorize_ui(str(photo), "Auto", app.COMPARE_GRAY, 1.0, hints)
     assert after.size == (320, 240) and Image.open(png).size == (320, 240) and "2 color hints applied" in note
     with pytest.raises(gr.Error, match="Color strength must be a number from 0 to 2"):
-        h.colorize_api(str(photo), "Auto", 3.0)
+        h.colorize_photo(str(photo), "Auto", 3.0)
 
 
 def test_the_app_offers_only_working_sizes_measured_no_worse_than_the_models_own(tmp_path):
