@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -176,6 +177,72 @@ def colorize_command(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"{done} colorized into {out_dir}" + (f", {failed} failed" if failed else ""), file=sys.stderr)
     return 1 if failed else 0
+
+
+def colorize_dataset_command(args: argparse.Namespace) -> int:
+    """One process's share of the archive; under `accelerate launch` (or torchrun) every process runs
+    this, and the main one writes the card once all are done."""
+    from .archive import ArchiveError, ArchiveSettings, colorize_archive, write_card
+
+    try:
+        from accelerate import PartialState
+    except ImportError:  # accelerate comes with the train extra; without it, one process
+        PartialState = None
+    if PartialState is None and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        print("error: several processes need accelerate: pip install accelerate", file=sys.stderr)
+        return 2
+    state = PartialState() if PartialState is not None else None
+    rank, world = (state.process_index, state.num_processes) if state else (0, 1)
+    try:
+        colorizer = Colorizer.from_pretrained(
+            args.model,
+            working_size=args.working_size,
+            device=args.device,
+            color_strength=args.color_strength,
+            mirror_average=args.mirror_average,
+            backend=args.backend,
+        )
+    except ModelLoadError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    settings = ArchiveSettings(
+        model=colorizer.model_id,
+        working_size=args.working_size,
+        color_strength=args.color_strength,
+        backend=args.backend,
+        rows_per_shard=args.rows_per_shard,
+    )
+    try:
+        counts = colorize_archive(
+            colorizer,
+            args.source,
+            args.output,
+            settings=settings,
+            split=args.split,
+            image_column=args.image_column,
+            batch_size=args.batch_size,
+            process_index=rank,
+            num_processes=world,
+            progress=not args.quiet and rank == 0,
+        )
+    except ArchiveError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(
+        f"process {rank} of {world}: {counts['written']} shards written ({counts['rows']} photos, "
+        f"{counts['failed']} failed, {counts['photos_per_second']:.2f} photos/s), {counts['skipped']} already done",
+        file=sys.stderr,
+    )
+    if state is not None:
+        state.wait_for_everyone()
+    if rank == 0:
+        totals = write_card(args.output, str(args.source), settings)
+        print(
+            f"{totals['rows']} rows in {totals['shards']} shards in {args.output}, {totals['failed']} not colorized "
+            "(see their error column)",
+            file=sys.stderr,
+        )
+    return 0
 
 
 def evaluate_command(args: argparse.Namespace) -> int:
@@ -413,6 +480,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     common(e)
     e.set_defaults(func=evaluate_command)
+
+    d = sub.add_parser(
+        "colorize-dataset",
+        help="colorize a whole dataset or folder tree into a Hub-layout dataset; resumable, one process or many "
+        "(accelerate launch)",
+    )
+    d.add_argument("source", help="Hub dataset id, local folder in Hub layout, or a folder of images (recursively)")
+    d.add_argument("-o", "--output", required=True, help="output folder (Hub layout: data/shard-*.parquet + README.md)")
+    d.add_argument("--split", default="train", help="the dataset's split (default: train)")
+    d.add_argument("--image-column", default=None, help="the image column (default: the first Image feature)")
+    d.add_argument(
+        "--rows-per-shard",
+        type=_within(int, 1, 100_000, "a whole number"),
+        default=256,
+        help="rows per output shard, the unit of work and of resuming (default 256)",
+    )
+    d.add_argument(
+        "--backend",
+        choices=["torch", "onnxruntime"],
+        default="torch",
+        help="the same on every process, so that every row is made alike (default torch)",
+    )
+    common(d)
+    d.set_defaults(func=colorize_dataset_command)
     return parser
 
 

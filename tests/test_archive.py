@@ -1,0 +1,143 @@
+"""`pix2pix-color colorize-dataset`: a dataset (or folder tree) colorized into a Hub-layout dataset by
+one process or two (torchrun, what `accelerate launch` runs), killed and resumed, every input written
+exactly once and the same bytes as one process makes."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import psutil
+import pytest
+from PIL import Image
+
+from pix2pix_color.archive import RECORDS_DIR
+
+from .conftest import ROOT, jpeg_bytes, landscape, tiny_generator, write_hub_dataset
+
+pytest.importorskip("datasets")
+COMMAND = [sys.executable, "-m", "pix2pix_color.cli", "colorize-dataset"]
+
+
+def _env() -> dict[str, str]:
+    # One thread per process, in every run: the bytes a network computes may depend on the thread count.
+    return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT), "ACCELERATE_USE_CPU": "true"}
+
+
+def _rows(out) -> dict[str, dict]:
+    from datasets import Image as ImageFeature
+    from datasets import load_dataset
+
+    ds = load_dataset(str(out), split="train", streaming=True)  # streamed: no cache of an earlier run
+    rows = {}
+    for row in ds.cast_column("image", ImageFeature(decode=False)):
+        assert row["source"] not in rows, f"{row['source']} written twice"
+        rows[row["source"]] = row
+    return rows
+
+
+@pytest.fixture
+def model(tmp_path):
+    folder = tmp_path / "model"
+    tiny_generator().save_pretrained(folder)
+    return folder
+
+
+def test_one_process_writes_every_row_once_and_says_why_a_row_failed(tmp_path, model):
+    photos = [jpeg_bytes(landscape(40 + i, 32, seed=i)) for i in range(9)]
+    photos[4] = b"\xff\xd8\xff\xe0 not really a JPEG"
+    source = write_hub_dataset(tmp_path / "in", {"train": photos}, shards=2)
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [*COMMAND, str(source), "-o", str(out), "--model", str(model), "--rows-per-shard", "2", "-q"],
+        env=_env(), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = _rows(out)
+    assert sorted(rows) == sorted(f"train-{i}.jpg" for i in range(9))  # every input, once
+    assert "cannot be read" in rows["train-4.jpg"]["error"] or "corrupt" in rows["train-4.jpg"]["error"]
+    assert rows["train-4.jpg"]["image"] is None
+    for i in (0, 8):
+        row = rows[f"train-{i}.jpg"]
+        assert row["error"] is None and row["model"] == str(model) and '"color_strength": 1.0' in row["settings"]
+        image = Image.open(io.BytesIO(row["image"]["bytes"]))
+        assert image.format == "PNG" and image.size == (40 + i, 32) and image.mode == "RGB"
+    card = (out / "README.md").read_text()
+    assert "9 rows in 5 shards, 1 not colorized" in card and "data/shard-*.parquet" in card
+    assert "9 rows in 5 shards" in done.stderr
+    # A second run finds everything done and writes nothing.
+    again = subprocess.run(
+        [*COMMAND, str(source), "-o", str(out), "--model", str(model), "--rows-per-shard", "2", "-q"],
+        env=_env(), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert again.returncode == 0 and "0 shards written" in again.stderr and "5 already done" in again.stderr
+
+
+def test_a_folder_tree_and_a_missing_dataset(tmp_path, model):
+    tree = tmp_path / "tree"
+    for i, place in enumerate(["a/one.jpg", "a/b/two.png", "three.jpg"]):
+        (tree / place).parent.mkdir(parents=True, exist_ok=True)
+        landscape(30, 20, seed=i).save(tree / place)
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [*COMMAND, str(tree), "-o", str(out), "--model", str(model), "-q"],
+        env=_env(), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert sorted(_rows(out)) == ["a/b/two.png", "a/one.jpg", "three.jpg"]
+    missing = subprocess.run(
+        [*COMMAND, str(tmp_path / "nowhere"), "-o", str(out), "--model", str(model), "-q"],
+        env=_env(), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert missing.returncode == 2 and "error: cannot open" in missing.stderr
+    assert "Traceback" not in missing.stderr
+
+
+@pytest.mark.skipif(shutil.which("torchrun") is None, reason="needs torchrun (part of torch)")
+def test_two_processes_killed_and_resumed_write_each_row_once_as_one_process_does(tmp_path, model):
+    photos = [jpeg_bytes(landscape(48, 32, seed=i)) for i in range(240)]
+    source = write_hub_dataset(tmp_path / "in", {"train": photos}, shards=3)
+    flags = ["--model", str(model), "--rows-per-shard", "8", "-q"]
+    two = tmp_path / "two"
+    launch = [
+        "torchrun", "--standalone", "--nproc_per_node", "2", "-m", "pix2pix_color.cli", "colorize-dataset",
+        str(source), "-o", str(two), *flags,
+    ]  # fmt: skip
+    job = subprocess.Popen(
+        launch, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and len(list((two / RECORDS_DIR).glob("*.json"))) < 4:
+        time.sleep(0.05)
+    workers = [
+        p for p in psutil.Process(job.pid).children(recursive=True) if "colorize-dataset" in " ".join(p.cmdline())
+    ]
+    assert len(workers) == 2, "two worker processes"
+    workers[1].send_signal(signal.SIGKILL)  # one worker dies mid-run; torchrun then stops the job
+    job.wait(timeout=120)
+    assert job.returncode != 0
+    finished_before = len(list((two / RECORDS_DIR).glob("*.json")))
+    assert 4 <= finished_before < 30, finished_before  # killed mid-run: some shards done, not all
+
+    resumed = subprocess.run(launch, env=_env(), capture_output=True, text=True, timeout=600, start_new_session=True)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "already done" in resumed.stderr and "240 rows in 30 shards" in resumed.stderr
+    assert not list(two.rglob("*.tmp"))
+
+    one = tmp_path / "one"
+    single = subprocess.run(
+        [*COMMAND, str(source), "-o", str(one), *flags], env=_env(), capture_output=True, text=True, timeout=600
+    )
+    assert single.returncode == 0, single.stderr[-3000:]
+    rows_two, rows_one = _rows(two), _rows(one)
+    assert sorted(rows_two) == sorted(rows_one) == sorted(f"train-{i}.jpg" for i in range(240))
+    different = [s for s in rows_one if rows_one[s]["image"]["bytes"] != rows_two[s]["image"]["bytes"]]
+    assert different == [], different[:5]  # bit for bit
+    first = np.asarray(Image.open(io.BytesIO(rows_one["train-0.jpg"]["image"]["bytes"])))
+    assert first.shape == (32, 48, 3)
