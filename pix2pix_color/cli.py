@@ -191,13 +191,15 @@ def colorize_dataset_command(args: argparse.Namespace) -> int:
     if PartialState is None and int(os.environ.get("WORLD_SIZE", "1")) > 1:
         print("error: several processes need accelerate: pip install accelerate", file=sys.stderr)
         return 2
-    state = PartialState() if PartialState is not None else None
+    # cpu=True on a machine without a GPU: else Accelerate leaves each process alone, doing everything.
+    state = PartialState(cpu=not torch.cuda.is_available()) if PartialState is not None else None
     rank, world = (state.process_index, state.num_processes) if state else (0, 1)
+    device = args.device or (state.device if state is not None and state.device.type == "cuda" else None)
     try:
         colorizer = Colorizer.from_pretrained(
             args.model,
             working_size=args.working_size,
-            device=args.device,
+            device=device,  # under accelerate launch on a GPU node: this process's own GPU
             color_strength=args.color_strength,
             mirror_average=args.mirror_average,
             backend=args.backend,

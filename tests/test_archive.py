@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -128,6 +129,9 @@ def test_two_processes_killed_and_resumed_write_each_row_once_as_one_process_doe
     resumed = subprocess.run(launch, env=_env(), capture_output=True, text=True, timeout=600, start_new_session=True)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "already done" in resumed.stderr and "240 rows in 30 shards" in resumed.stderr
+    # Each process did its own share (by input file: 3 files of 80 rows, 10 shards each).
+    shares = sorted(int(n) for n in re.findall(r"process \d of 2: (\d+) shards written", resumed.stderr))
+    assert len(shares) == 2 and sum(shares) == 30 - finished_before, (shares, finished_before)
     assert not list(two.rglob("*.tmp"))
 
     one = tmp_path / "one"
