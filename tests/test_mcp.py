@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import concurrent.futures
 import io
 import json
 
@@ -35,7 +36,10 @@ def _session(app_server: str, work):
                 await session.initialize()
                 return await work(session)
 
-    return asyncio.run(main())
+    # In a thread of its own: Playwright's sync API (the browser tests) keeps an event loop running
+    # in the main thread for the whole session, where asyncio.run() refuses to start another.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, main()).result()
 
 
 def test_the_tools_are_listed_with_what_each_argument_means(app_server):
