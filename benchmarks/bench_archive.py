@@ -29,15 +29,13 @@ LANDSCAPES = ROOT.parent / "shared" / "data" / "landscapes"
 
 
 def write_input(folder: Path, photos: int) -> None:
+    from datasets import Dataset, load_dataset
     from datasets import Image as ImageFeature
-    from datasets import load_dataset
 
     if not LANDSCAPES.is_dir():
         raise SystemExit(f"no dataset at {LANDSCAPES}: this benchmark colorizes real photos")
     stream = load_dataset(str(LANDSCAPES), split="validation", streaming=True)
     stream = stream.cast_column("image", ImageFeature(decode=False)).select_columns(["image"]).take(photos)
-    from datasets import Dataset
-
     ds = Dataset.from_list(list(stream)).cast_column("image", ImageFeature())
     (folder / "data").mkdir(parents=True)
     for k in range(4):

@@ -96,8 +96,7 @@ def _dataset_shards(
     n_files = stream.num_shards
     global_index = 0
     for f in range(n_files):
-        mine_by_file = n_files >= world
-        if mine_by_file and f % world != rank:
+        if n_files >= world and f % world != rank:
             continue  # another process's file: never read here
         part = stream.shard(num_shards=n_files, index=f, contiguous=True)
         rows: list[_Row] = []

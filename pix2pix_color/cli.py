@@ -35,13 +35,14 @@ except ImportError:  # pragma: no cover - depends on the installation
         """Never raised without the [video] extra."""
 
 
-def _load(args: argparse.Namespace) -> Colorizer:
+def _load(args: argparse.Namespace, device=None, backend: str = "auto") -> Colorizer:
     return Colorizer.from_pretrained(
         args.model,
         working_size=args.working_size,
-        device=args.device,
+        device=device or args.device,
         color_strength=args.color_strength,
         mirror_average=args.mirror_average,
+        backend=backend,
     )
 
 
@@ -196,14 +197,8 @@ def colorize_dataset_command(args: argparse.Namespace) -> int:
     rank, world = (state.process_index, state.num_processes) if state else (0, 1)
     device = args.device or (state.device if state is not None and state.device.type == "cuda" else None)
     try:
-        colorizer = Colorizer.from_pretrained(
-            args.model,
-            working_size=args.working_size,
-            device=device,  # under accelerate launch on a GPU node: this process's own GPU
-            color_strength=args.color_strength,
-            mirror_average=args.mirror_average,
-            backend=args.backend,
-        )
+        # Under accelerate launch on a GPU node: this process's own GPU; one backend for every process.
+        colorizer = _load(args, device=device, backend=args.backend)
     except ModelLoadError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
