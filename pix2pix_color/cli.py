@@ -11,6 +11,7 @@ pix2pix-color evaluate --video color_footage.mp4 [--film-look]         # flicker
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import logging
 import os
@@ -22,8 +23,9 @@ from tqdm.auto import tqdm
 
 from .hints import MAX_HINT_POINTS, HintError, parse_hints_json, parse_video_hints_json
 from .hub import ModelLoadError
-from .images import IMAGE_SUFFIXES, ImageError, save_png
+from .images import IMAGE_SUFFIXES, ImageError, save_png, write_atomically
 from .inference import COLOR_STRENGTH_RANGE, WORKING_SIZE_RANGE, Colorizer
+from .provenance import ProvenanceError, SigningCredentials, manifest_for, sign, sign_file
 from .temporal import DEFAULT_SMOOTHING, check_smoothing
 
 try:  # the [video] extra: PyAV and OpenCV
@@ -44,6 +46,13 @@ def _load(args: argparse.Namespace, device=None, backend: str = "auto") -> Color
         mirror_average=args.mirror_average,
         backend=backend,
     )
+
+
+def _manifest(colorizer: Colorizer, args: argparse.Namespace, target: Path, hints) -> dict:
+    settings = {"working_size": colorizer.working_size, "color_strength": args.color_strength}
+    if hints:
+        settings["hints"] = "given by the user"
+    return manifest_for(colorizer.model_id, target.name, settings)
 
 
 def _output_paths(inputs: list[Path], out_dir: Path, videos: set[Path], relative: dict[Path, Path]) -> list[Path]:
@@ -124,6 +133,16 @@ def colorize_command(args: argparse.Namespace) -> int:
         except (HintError, UnicodeDecodeError) as e:
             print(f"error: --hints {args.hints}: {e}", file=sys.stderr)
             return 2
+    credentials = None
+    if args.c2pa_cert or args.c2pa_key:
+        if not (args.c2pa_cert and args.c2pa_key):
+            print("error: --c2pa-cert and --c2pa-key go together", file=sys.stderr)
+            return 2
+        try:
+            credentials = SigningCredentials.from_files(args.c2pa_cert, args.c2pa_key)
+        except ProvenanceError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
     out_dir = Path(args.output)
     out_dir.mkdir(parents=True, exist_ok=True)
     failed = 0
@@ -151,6 +170,8 @@ def colorize_command(args: argparse.Namespace) -> int:
                 progress=not args.quiet,
                 batch_size=args.batch_size,
             )
+            if credentials is not None:
+                sign_file(target, credentials, _manifest(colorizer, args, target, hints))
             say_if_renamed(source, target)
         except (VideoError, HintError) as e:
             if isinstance(e, HintError):
@@ -172,7 +193,13 @@ def colorize_command(args: argparse.Namespace) -> int:
                     tqdm.write(f"skipped {source}: {str(result).split(': ', 1)[-1]}", file=sys.stderr)
                     continue
                 target.parent.mkdir(parents=True, exist_ok=True)
-                save_png(result, target)
+                if credentials is None:
+                    save_png(result, target)
+                else:  # signed before it gets its name, so that no unsigned file is left by a crash
+                    buffer = io.BytesIO()
+                    save_png(result, buffer)
+                    manifest = _manifest(colorizer, args, target, hints)
+                    write_atomically(target, sign(buffer.getvalue(), "image/png", credentials, manifest))
                 say_if_renamed(source, target)
     done = len(inputs) - failed
     if not args.quiet:
@@ -434,6 +461,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="videos: how much of its color a tracked pixel carries from frame to frame (0 = every frame on "
         "its own; default 0.9)",
     )
+    c.add_argument(
+        "--c2pa-cert",
+        metavar="CHAIN.pem",
+        help="sign each output with a C2PA manifest (Content Credentials: made by a trained algorithm, this "
+        "model, these settings) using this PEM certificate chain, the signer's certificate first; needs "
+        "--c2pa-key and pip install 'pix2pix-color[c2pa]'",
+    )
+    c.add_argument("--c2pa-key", metavar="KEY.pem", help="the PEM private key of --c2pa-cert")
     c.add_argument(
         "--hints",
         metavar="FILE.json",

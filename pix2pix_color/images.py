@@ -202,3 +202,14 @@ def save_png(image: Image.Image, target: str | os.PathLike | io.IOBase) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def write_atomically(path: str | os.PathLike, data: bytes) -> None:
+    """Write `data` under a temporary name beside `path`, then rename: never a truncated file."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
