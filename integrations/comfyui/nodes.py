@@ -1,0 +1,155 @@
+"""ComfyUI nodes for pix2pix-color: load a colorizer once, colorize IMAGE batches with it.
+
+ComfyUI's IMAGE is a float tensor (B, H, W, C) in [0, 1], C = 3; the library works on photos, so each
+image of a batch goes through `Colorizer.colorize` as an 8-bit picture (what ComfyUI loaded it from)
+and comes back as the same layout at the same size. The model is loaded by its own node so that a
+workflow that colorizes many images loads it once; loaded colorizers are also kept per (model,
+backend, device) across runs, as ComfyUI's own loaders keep theirs.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import torch
+from PIL import Image
+
+from pix2pix_color import Colorizer, ImageError, ModelLoadError
+from pix2pix_color.hints import HintError, parse_hints_json
+from pix2pix_color.pipeline import COLOR_STRENGTH_RANGE, WORKING_SIZE_RANGE
+
+MODEL_TYPE = "PIX2PIX_COLOR_MODEL"
+CATEGORY = "image/color"
+
+
+def _device() -> str:
+    try:  # inside ComfyUI: the device it chose (GPU, MPS, or CPU when started with --cpu)
+        import comfy.model_management
+
+        return str(comfy.model_management.get_torch_device())
+    except ImportError:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+@functools.cache
+def load_colorizer(model: str, backend: str, device: str) -> Colorizer:
+    try:
+        return Colorizer.from_pretrained(model or None, backend=backend if device == "cpu" else "torch", device=device)
+    except ModelLoadError as e:
+        raise ValueError(f"pix2pix-color: {e}") from None
+
+
+def to_pictures(images: torch.Tensor) -> list[Image.Image]:
+    """ComfyUI's (B, H, W, C) float [0, 1] -> one 8-bit PIL picture per image (C = 1, 3 or 4)."""
+    if images.ndim != 4 or images.shape[-1] not in (1, 3, 4):
+        raise ValueError(
+            f"pix2pix-color: expected an IMAGE of shape (batch, height, width, 1/3/4), got {tuple(images.shape)}"
+        )
+    pixels = (images.detach().float().clamp(0, 1).cpu().numpy() * 255 + 0.5).astype(np.uint8)
+    mode = {1: "L", 3: "RGB", 4: "RGBA"}[pixels.shape[-1]]
+    return [Image.fromarray(p[..., 0] if mode == "L" else p, mode) for p in pixels]
+
+
+def to_images(pictures: list[Image.Image]) -> torch.Tensor:
+    """PIL pictures of one size -> ComfyUI's (B, H, W, 3) float [0, 1]."""
+    return torch.from_numpy(np.stack([np.asarray(p.convert("RGB")) for p in pictures])).float() / 255
+
+
+class LoadColorizer:
+    """Load a pix2pix-color model: the one bundled with the package (leave the name empty), a Hub
+    repo id such as org/name (downloaded once into the Hugging Face cache) or a local model folder."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {
+            "required": {
+                "model": ("STRING", {"default": "", "tooltip": "empty: the bundled model; or a Hub id / folder"}),
+                "backend": (
+                    ["auto", "torch", "onnxruntime"],
+                    {"default": "auto", "tooltip": "on a CPU: the faster one"},
+                ),
+            }
+        }
+
+    RETURN_TYPES = (MODEL_TYPE,)
+    RETURN_NAMES = ("colorizer",)
+    FUNCTION = "load"
+    CATEGORY = CATEGORY
+    DESCRIPTION = __doc__
+
+    def load(self, model: str, backend: str):
+        return (load_colorizer(model.strip(), backend, _device()),)
+
+
+class Colorize:
+    """Colorize black-and-white images: the lightness stays each image's own, the colors are
+    predicted. Color images are colorized from their lightness (their own colors are not used)."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        low, high = WORKING_SIZE_RANGE
+        return {
+            "required": {
+                "colorizer": (MODEL_TYPE,),
+                "image": ("IMAGE",),
+                "strength": (
+                    "FLOAT",
+                    {
+                        "default": 1.0,
+                        "min": COLOR_STRENGTH_RANGE[0],
+                        "max": COLOR_STRENGTH_RANGE[1],
+                        "step": 0.05,
+                        "tooltip": "1 = as calibrated on real photos, 0 = gray",
+                    },
+                ),
+                "working_size": (
+                    "INT",
+                    {
+                        "default": 0,
+                        "min": 0,
+                        "max": high,
+                        "step": 16,
+                        "tooltip": f"long side at which colors are predicted; 0 = the model's own ({low}-{high})",
+                    },
+                ),
+            },
+            "optional": {
+                "hints": (
+                    "STRING",
+                    {
+                        "multiline": True,
+                        "default": "",
+                        "tooltip": 'colors you know, as [[x, y, "#rrggbb"], ...] in pixels of the image',
+                    },
+                ),
+            },
+        }
+
+    RETURN_TYPES = ("IMAGE",)
+    FUNCTION = "colorize"
+    CATEGORY = CATEGORY
+    DESCRIPTION = __doc__
+
+    def colorize(self, colorizer: Colorizer, image: torch.Tensor, strength: float, working_size: int, hints: str = ""):
+        size = working_size or None
+        if size is not None and size < WORKING_SIZE_RANGE[0]:
+            raise ValueError(
+                f"pix2pix-color: working_size {size} is below {WORKING_SIZE_RANGE[0]} (0 = the model's own)"
+            )
+        try:
+            points = parse_hints_json(hints) if hints.strip() else None
+            results = [
+                colorizer.colorize(picture, hints=points, working_size=size, color_strength=strength)
+                for picture in to_pictures(image)
+            ]
+        except (ImageError, HintError) as e:
+            raise ValueError(f"pix2pix-color: {e}") from None
+        return (to_images(results),)
+
+
+NODE_CLASS_MAPPINGS = {"Pix2PixColorLoad": LoadColorizer, "Pix2PixColorColorize": Colorize}
+NODE_DISPLAY_NAME_MAPPINGS = {
+    "Pix2PixColorLoad": "Load pix2pix-color model",
+    "Pix2PixColorColorize": "Colorize (pix2pix-color)",
+}

@@ -1,0 +1,126 @@
+"""The ComfyUI node pack (integrations/comfyui), loaded as ComfyUI loads a custom node folder, run on
+tensors in ComfyUI's IMAGE layout (B, H, W, C float 0-1), without ComfyUI installed."""
+
+import importlib.util
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tomllib
+import torch
+from PIL import Image
+
+from pix2pix_color.color import rgb_to_lab
+
+ROOT = Path(__file__).resolve().parents[1]
+PACK = ROOT / "integrations" / "comfyui"
+PHOTO = Path(__file__).parent / "data" / "bridge_color.jpg"
+
+
+@pytest.fixture(scope="module")
+def pack():
+    # What ComfyUI's load_custom_node does: the folder's __init__.py as a package named for the folder.
+    spec = importlib.util.spec_from_file_location(
+        "pix2pix_color_nodes", PACK / "__init__.py", submodule_search_locations=[str(PACK)]
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    yield module
+    sys.modules.pop(spec.name, None)
+    sys.modules.pop(f"{spec.name}.nodes", None)
+
+
+@pytest.fixture(scope="module")
+def colorizer(pack):
+    (loaded,) = pack.NODE_CLASS_MAPPINGS["Pix2PixColorLoad"]().load("", "torch")
+    return loaded
+
+
+def _comfy_image(*pictures: Image.Image) -> torch.Tensor:
+    return torch.from_numpy(np.stack([np.asarray(p.convert("RGB")) for p in pictures])).float() / 255
+
+
+def _lab(images: torch.Tensor) -> torch.Tensor:
+    return rgb_to_lab(images.permute(0, 3, 1, 2))
+
+
+def test_the_mappings_describe_nodes_comfyui_can_build(pack):
+    assert set(pack.NODE_CLASS_MAPPINGS) == set(pack.NODE_DISPLAY_NAME_MAPPINGS)
+    for node in pack.NODE_CLASS_MAPPINGS.values():
+        spec = node.INPUT_TYPES()
+        function = getattr(node(), node.FUNCTION)
+        names = function.__code__.co_varnames[1 : function.__code__.co_argcount]
+        inputs = {**spec["required"], **spec.get("optional", {})}
+        assert set(names) == set(inputs), node  # ComfyUI calls FUNCTION with the inputs as keywords
+        for kind, *options in inputs.values():
+            assert isinstance(kind, list) or kind in {"IMAGE", "INT", "FLOAT", "STRING", pack.nodes.MODEL_TYPE}
+            if kind in ("INT", "FLOAT"):
+                o = options[0]
+                assert o["min"] <= o["default"] <= o["max"]
+        assert isinstance(node.RETURN_TYPES, tuple) and node.CATEGORY
+
+
+def test_a_batch_is_colorized_at_its_size_with_its_own_lightness(pack, colorizer):
+    gray = Image.open(PHOTO).convert("L")
+    batch = _comfy_image(gray, gray.transpose(Image.Transpose.FLIP_LEFT_RIGHT))
+
+    (out,) = pack.NODE_CLASS_MAPPINGS["Pix2PixColorColorize"]().colorize(colorizer, batch, 1.0, 0)
+
+    assert out.shape == (2, gray.height, gray.width, 3) and out.dtype == torch.float32
+    assert 0 <= out.min() and out.max() <= 1
+    lab_in, lab_out = _lab(batch), _lab(out)
+    assert (lab_out[:, 0] - lab_in[:, 0]).abs().mean() < 0.5  # the lightness is the photo's own
+    assert lab_out[:, 1:].norm(dim=1).mean() > 5  # and it has colors
+    # The same pixels the library gives for that photo.
+    expected = np.asarray(colorizer.colorize(gray)).astype(np.float32) / 255
+    np.testing.assert_allclose(out[0].numpy(), expected, atol=1 / 255 + 1e-6)
+
+
+def test_strength_zero_is_gray_and_working_size_is_used(pack, colorizer):
+    node = pack.NODE_CLASS_MAPPINGS["Pix2PixColorColorize"]()
+    batch = _comfy_image(Image.open(PHOTO))
+    (gray,) = node.colorize(colorizer, batch, 0.0, 0)
+    assert _lab(gray)[:, 1:].abs().max() < 1.5
+    (small,) = node.colorize(colorizer, batch, 1.0, 64)
+    expected = np.asarray(colorizer.colorize(Image.open(PHOTO), working_size=64)).astype(np.float32) / 255
+    np.testing.assert_allclose(small[0].numpy(), expected, atol=1 / 255 + 1e-6)
+
+
+def test_a_hint_point_colors_its_place(pack, colorizer):
+    node = pack.NODE_CLASS_MAPPINGS["Pix2PixColorColorize"]()
+    batch = _comfy_image(Image.open(PHOTO).convert("L"))
+    h, w = batch.shape[1:3]
+    (plain,) = node.colorize(colorizer, batch, 1.0, 0)
+    (hinted,) = node.colorize(colorizer, batch, 1.0, 0, hints=f'[[{w // 2}, {h // 2}, "#d02020"]]')
+    a_plain, a_hinted = _lab(plain)[0, 1, h // 2, w // 2], _lab(hinted)[0, 1, h // 2, w // 2]
+    assert a_hinted > a_plain + 10  # redder where the hint was given
+
+
+def test_bad_inputs_are_one_line_errors(pack, colorizer):
+    node = pack.NODE_CLASS_MAPPINGS["Pix2PixColorColorize"]()
+    batch = _comfy_image(Image.open(PHOTO))
+    with pytest.raises(ValueError, match="pix2pix-color: hints are not valid JSON"):
+        node.colorize(colorizer, batch, 1.0, 0, hints="[[1, 2, ")
+    with pytest.raises(ValueError, match=r"expected an IMAGE of shape \(batch, height, width"):
+        node.colorize(colorizer, batch[0], 1.0, 0)
+    with pytest.raises(ValueError, match="working_size 8 is below 16"):
+        node.colorize(colorizer, batch, 1.0, 8)
+    with pytest.raises(ValueError, match="pix2pix-color: .*no-such-folder"):
+        pack.NODE_CLASS_MAPPINGS["Pix2PixColorLoad"]().load(str(ROOT / "no-such-folder"), "torch")
+
+
+def test_the_pack_is_described_as_the_comfy_registry_expects():
+    meta = tomllib.loads((PACK / "pyproject.toml").read_text())
+    project, comfy = meta["project"], meta["tool"]["comfy"]
+    # Registry rules: under 100 characters, letters/digits/-_. without repeats, not starting with a
+    # digit or one of those, and without "ComfyUI" in it; a three-part semantic version.
+    assert re.fullmatch(r"[A-Za-z](?:[A-Za-z0-9]|[-_.](?![-_.]))*", project["name"]) and len(project["name"]) < 100
+    assert "comfyui" not in project["name"].lower()
+    assert re.fullmatch(r"\d+\.\d+\.\d+", project["version"])
+    assert project["urls"]["Repository"].startswith("https://github.com/")
+    assert comfy["PublisherId"] and comfy["DisplayName"]
+    assert any(d.startswith("pix2pix-color") for d in project["dependencies"])
+    assert (PACK / "requirements.txt").read_text().count("pix2pix-color") == 1
