@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 
 DATA_DIR = "data"
 RECORDS_DIR = "_progress"  # one completion record per shard (JSON); not part of the dataset's files
+LAYOUTS = ("parquet", "folder")
 
 
 class ArchiveError(ValueError):
@@ -55,6 +56,7 @@ class ArchiveSettings:
 class _Row:
     source: str  # the row's id: the file's path in the folder, or "<input file>[<row>]"
     data: bytes | str | None  # encoded image bytes or a path; None when the row has no image
+    output: str  # where the folder layout writes it, relative to the output folder
 
 
 @dataclass(frozen=True)
@@ -69,12 +71,28 @@ def _owned(file_index: int, global_index: int, n_files: int, rank: int, world: i
     return global_index % world == rank
 
 
+def _mirrored_names(relative: list[Path]) -> list[str]:
+    """Each input's place in the mirrored tree: its path with .png for a suffix, or with .png added to
+    its whole name when another input of that folder has the same stem (barn.jpg and barn.tif ->
+    barn.jpg.png, barn.tif.png): the same on every process, and never two inputs in one file."""
+    stems: dict[Path, int] = {}
+    for p in relative:
+        stems[p.with_suffix("")] = stems.get(p.with_suffix(""), 0) + 1
+    return [(p.with_suffix(".png") if stems[p.with_suffix("")] == 1 else p.with_name(p.name + ".png")).as_posix()
+            for p in relative]  # fmt: skip
+
+
 def _folder_shards(folder: Path, rows_per_shard: int, rank: int, world: int) -> Iterator[_Shard]:
     paths = list(find_images([folder]))
+    relative = [p.relative_to(folder) for p in paths]
+    names = _mirrored_names(relative)
     for k, start in enumerate(range(0, len(paths), rows_per_shard)):
         if k % world == rank:
-            chunk = paths[start : start + rows_per_shard]
-            yield _Shard(f"00000-{k:05d}", [_Row(str(p.relative_to(folder)), str(p)) for p in chunk])
+            rows = [
+                _Row(relative[i].as_posix(), str(paths[i]), names[i])
+                for i in range(start, min(start + rows_per_shard, len(paths)))
+            ]
+            yield _Shard(f"00000-{k:05d}", rows)
 
 
 def _dataset_shards(
@@ -104,7 +122,10 @@ def _dataset_shards(
         for i, example in enumerate(part):
             field = example.get(column) or {}
             data = field.get("bytes") or field.get("path")
-            rows.append(_Row(str(field.get("path") or f"{split}-{f:05d}[{i}]"), data))
+            source_id = str(field.get("path") or f"{split}-{f:05d}[{i}]")
+            # Row numbers make the names unique whatever the dataset's paths are; the stem keeps them readable.
+            stem = Path(str(field.get("path") or "")).stem
+            rows.append(_Row(source_id, data, f"{split}/{f:05d}/{i:06d}" + (f"-{stem}" if stem else "") + ".png"))
             if len(rows) == rows_per_shard:
                 if _owned(f, global_index, n_files, rank, world):
                     yield _Shard(f"{f:05d}-{k:05d}", rows)
@@ -121,13 +142,8 @@ def _png_bytes(image) -> bytes:
     return buffer.getvalue()
 
 
-def _write_shard(colorizer, shard: _Shard, settings: ArchiveSettings, out: Path, batch_size: int) -> dict:
-    """Colorize one shard's rows -> data/<name>.parquet (temporary name, then renamed) -> its record."""
-    from datasets import Dataset, Features, Value
-    from datasets import Image as ImageFeature
-
-    started = time.perf_counter()
-    images, errors = [], []
+def _colorized(colorizer, shard: _Shard, settings: ArchiveSettings, batch_size: int) -> list:
+    """One result per row of the shard: the colorized image, or the exception that says why not."""
     present = [row for row in shard.rows if row.data is not None]
     results = iter(
         colorizer.colorize_iter(
@@ -137,8 +153,19 @@ def _write_shard(colorizer, shard: _Shard, settings: ArchiveSettings, out: Path,
             batch_size=batch_size,
         )
     )
-    for row in shard.rows:
-        result = next(results) if row.data is not None else ImageError(f"{row.source}: the row has no image")
+    return [
+        next(results) if row.data is not None else ImageError(f"{row.source}: the row has no image")
+        for row in shard.rows
+    ]
+
+
+def _write_parquet(shard: _Shard, results: list, settings: ArchiveSettings, out: Path) -> None:
+    """data/shard-<name>.parquet, under a temporary name, then renamed."""
+    from datasets import Dataset, Features, Value
+    from datasets import Image as ImageFeature
+
+    images, errors = [], []
+    for row, result in zip(shard.rows, results):
         if isinstance(result, Exception):
             images.append(None)
             errors.append(str(result))
@@ -171,9 +198,39 @@ def _write_shard(colorizer, shard: _Shard, settings: ArchiveSettings, out: Path,
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     table.to_parquet(str(tmp))
     os.replace(tmp, target)
+
+
+def _write_files(shard: _Shard, results: list, out: Path) -> None:
+    """Each colorized row as a PNG at its place in the mirrored tree (each written under a temporary
+    name and renamed: a shard that a kill interrupted is redone over the same names)."""
+    for row, result in zip(shard.rows, results):
+        if not isinstance(result, Exception):
+            target = out / row.output
+            target.parent.mkdir(parents=True, exist_ok=True)
+            save_png(result, target)
+
+
+def _write_shard(colorizer, shard: _Shard, settings: ArchiveSettings, out: Path, batch_size: int, layout: str):
+    """Colorize one shard's rows, write them in the layout, then the shard's completion record."""
+    started = time.perf_counter()
+    results = _colorized(colorizer, shard, settings, batch_size)
+    if layout == "folder":
+        _write_files(shard, results, out)
+    else:
+        _write_parquet(shard, results, settings, out)
     seconds = time.perf_counter() - started
-    failed = sum(e is not None for e in errors)
-    record = {"shard": shard.name, "rows": n, "failed": failed, "seconds": round(seconds, 3)}
+    errors = [str(r) if isinstance(r, Exception) else None for r in results]
+    record = {
+        "shard": shard.name,
+        "rows": len(shard.rows),
+        "failed": sum(e is not None for e in errors),
+        "seconds": round(seconds, 3),
+    }
+    if layout == "folder":  # the Parquet layout keeps these in its rows; a folder of PNGs needs an index
+        record["files"] = [
+            {"source": row.source, "output": None if e else row.output, "error": e}
+            for row, e in zip(shard.rows, errors)
+        ]
     record_path = out / RECORDS_DIR / f"{shard.name}.json"
     record_tmp = record_path.with_name(f".{record_path.name}.tmp")
     record_tmp.write_text(json.dumps(record))
@@ -193,11 +250,17 @@ def colorize_archive(
     process_index: int = 0,
     num_processes: int = 1,
     progress: bool = True,
+    layout: str = "parquet",
 ) -> dict:
     """Colorize every image of `source` (a `datasets` Hub id or Hub-layout folder, streamed; or a
     folder tree of image files) into `output`, a Hub-layout dataset: `data/shard-*.parquet` with the
     colorized image (PNG), the source row's id, the error (None, or why the row was not colorized),
     the model, the library's version and the settings; a card (README.md) once every shard is done.
+
+    `layout="folder"` writes a mirrored folder tree instead: each photo of a folder tree as a PNG at
+    its own relative path (`a/barn.jpg` -> `a/barn.png`), each dataset row as
+    `<split>/<input file>/<row>-<name>.png`, and (from `write_card`) `index.csv` with every input's
+    output file or error; the PNGs carry the model and version in their text chunks.
 
     This process does its share (`process_index` of `num_processes`) and skips shards already
     recorded as done. Returns this process's counts: shards written and skipped, rows, failed rows,
@@ -206,8 +269,11 @@ def colorize_archive(
     import datasets
 
     datasets.disable_progress_bars()  # one bar per Parquet file written; ours counts photos instead
+    if layout not in LAYOUTS:
+        raise ArchiveError(f"unknown output layout {layout!r}: {' or '.join(LAYOUTS)}")
     out = Path(output)
-    (out / DATA_DIR).mkdir(parents=True, exist_ok=True)
+    if layout == "parquet":
+        (out / DATA_DIR).mkdir(parents=True, exist_ok=True)
     (out / RECORDS_DIR).mkdir(parents=True, exist_ok=True)
     folder = Path(source)
     if folder.is_dir() and not _looks_like_dataset(folder):
@@ -223,7 +289,7 @@ def colorize_archive(
         if shard.name in done:
             counts["skipped"] += 1
             continue
-        record = _write_shard(colorizer, shard, settings, out, batch_size)
+        record = _write_shard(colorizer, shard, settings, out, batch_size, layout)
         counts["written"] += 1
         counts["rows"] += record["rows"]
         counts["failed"] += record["failed"]
@@ -245,11 +311,12 @@ def _looks_like_dataset(folder: Path) -> bool:
     return any(p.suffix in data for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
 
 
-def write_card(output: str | os.PathLike, source: str, settings: ArchiveSettings) -> dict:
-    """The output's README.md (dataset card with its Parquet files as the default config), from the
-    completion records; returns the totals. Run once, after every process has finished."""
+def write_card(output: str | os.PathLike, source: str, settings: ArchiveSettings, layout: str = "parquet") -> dict:
+    """The output's README.md (for Parquet: a dataset card with its files as the default config; for
+    a folder: `index.csv` besides), from the completion records; returns the totals. Run once, after
+    every process has finished."""
     out = Path(output)
-    for stale in [*(out / DATA_DIR).glob(".*.tmp"), *(out / RECORDS_DIR).glob(".*.tmp")]:
+    for stale in out.rglob(".*.tmp"):
         stale.unlink(missing_ok=True)  # writes a kill interrupted; their shards were redone under their names
     records = [json.loads(p.read_text()) for p in sorted((out / RECORDS_DIR).glob("*.json"))]
     totals = {
@@ -257,6 +324,9 @@ def write_card(output: str | os.PathLike, source: str, settings: ArchiveSettings
         "rows": sum(r["rows"] for r in records),
         "failed": sum(r["failed"] for r in records),
     }
+    if layout == "folder":
+        _write_index(out, source, settings, records, totals)
+        return totals
     settings_text = "\n".join(f"- {k}: {v}" for k, v in asdict(settings).items())
     (out / "README.md").write_text(
         "---\nconfigs:\n- config_name: default\n  data_files:\n  - split: train\n"
@@ -268,6 +338,26 @@ def write_card(output: str | os.PathLike, source: str, settings: ArchiveSettings
         "index), `error`, `model`, `version`, `settings` (JSON). The source's own terms apply to these images.\n"
     )
     return totals
+
+
+def _write_index(out: Path, source: str, settings: ArchiveSettings, records: list[dict], totals: dict) -> None:
+    import csv
+
+    files = sorted((f for r in records for f in r["files"]), key=lambda f: f["source"])
+    tmp = out / ".index.csv.tmp"
+    with open(tmp, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["source", "output", "error"])
+        writer.writeheader()
+        writer.writerows(files)
+    os.replace(tmp, out / "index.csv")
+    settings_text = "\n".join(f"- {k}: {v}" for k, v in asdict(settings).items())
+    (out / "README.md").write_text(
+        f"# {source}, colorized\n\nColorized by pix2pix-color {VERSION} (`pix2pix-color colorize-dataset "
+        f"--layout folder`) from `{source}`: {totals['rows']:,} inputs, {totals['failed']:,} not colorized. "
+        "`index.csv` names each input's output file, or why there is none. Each PNG's text chunks name the "
+        "program and the model.\n\nThe colors are a model's guesses, not a record of the real colors.\n\n"
+        f"Settings:\n{settings_text}\n\nThe source's own terms apply to these images.\n"
+    )
 
 
 __all__ = ["ArchiveError", "ArchiveSettings", "colorize_archive", "write_card"]

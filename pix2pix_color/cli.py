@@ -248,6 +248,7 @@ def colorize_dataset_command(args: argparse.Namespace) -> int:
             process_index=rank,
             num_processes=world,
             progress=not args.quiet and rank == 0,
+            layout=args.layout,
         )
     except ArchiveError as e:
         print(f"error: {e}", file=sys.stderr)
@@ -260,7 +261,7 @@ def colorize_dataset_command(args: argparse.Namespace) -> int:
     if state is not None:
         state.wait_for_everyone()
     if rank == 0:
-        totals = write_card(args.output, str(args.source), settings)
+        totals = write_card(args.output, str(args.source), settings, layout=args.layout)
         print(
             f"{totals['rows']} rows in {totals['shards']} shards in {args.output}, {totals['failed']} not colorized "
             "(see their error column)",
@@ -519,7 +520,20 @@ def build_parser() -> argparse.ArgumentParser:
         "(accelerate launch)",
     )
     d.add_argument("source", help="Hub dataset id, local folder in Hub layout, or a folder of images (recursively)")
-    d.add_argument("-o", "--output", required=True, help="output folder (Hub layout: data/shard-*.parquet + README.md)")
+    d.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="output folder: a Hub-layout dataset (data/shard-*.parquet + README.md), or with --layout folder "
+        "a mirrored tree of PNGs + index.csv",
+    )
+    d.add_argument(
+        "--layout",
+        choices=["parquet", "folder"],
+        default="parquet",
+        help="parquet (default): a dataset to push to the Hub; folder: each photo as a PNG at its own path "
+        "(a folder tree's structure is kept)",
+    )
     d.add_argument("--split", default="train", help="the dataset's split (default: train)")
     d.add_argument("--image-column", default=None, help="the image column (default: the first Image feature)")
     d.add_argument(

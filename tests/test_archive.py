@@ -4,7 +4,9 @@ exactly once and the same bytes as one process makes."""
 
 from __future__ import annotations
 
+import csv
 import io
+import json
 import os
 import re
 import shutil
@@ -98,6 +100,54 @@ def test_a_folder_tree_and_a_missing_dataset(tmp_path, model):
     )  # fmt: skip
     assert missing.returncode == 2 and "error: cannot open" in missing.stderr
     assert "Traceback" not in missing.stderr
+
+
+def test_a_folder_tree_mirrored_into_pngs_with_an_index_and_resumed(tmp_path, model):
+    tree = tmp_path / "tree"
+    places = ["a/one.jpg", "a/b/two.png", "three.jpg", "a/barn.jpg", "a/barn.png"]
+    for i, place in enumerate(places):
+        (tree / place).parent.mkdir(parents=True, exist_ok=True)
+        landscape(30 + i, 20, seed=i).save(tree / place)
+    (tree / "a" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a JPEG")
+    out = tmp_path / "out"
+    command = [*COMMAND, str(tree), "-o", str(out), "--model", str(model), "--layout", "folder", "-q"]
+    done = subprocess.run([*command, "--rows-per-shard", "2"], env=_env(), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    expected = {  # barn.jpg and barn.png share a folder and a stem: each keeps its whole name
+        "a/one.jpg": "a/one.png", "a/b/two.png": "a/b/two.png", "three.jpg": "three.png",
+        "a/barn.jpg": "a/barn.jpg.png", "a/barn.png": "a/barn.png.png",
+    }  # fmt: skip
+    written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png"))
+    assert written == sorted(expected.values())
+    for i, place in enumerate(places):
+        image = Image.open(out / expected[place])
+        assert image.size == (30 + i, 20) and image.mode == "RGB" and "pix2pix-color" in image.info["Software"]
+    index = {row["source"]: row for row in csv.DictReader(open(out / "index.csv"))}
+    assert set(index) == {*places, "a/broken.jpg"}
+    assert all(index[p]["output"] == expected[p] and not index[p]["error"] for p in places)
+    assert index["a/broken.jpg"]["output"] == "" and "not an image" in index["a/broken.jpg"]["error"]
+    assert "6 inputs, 1 not colorized" in (out / "README.md").read_text()
+    assert not list(out.rglob("*.tmp"))
+
+    # A lost shard (its record and one of its files gone) is redone, and nothing else.
+    record = next((out / RECORDS_DIR).glob("*.json"))
+    lost = [f["output"] for f in json.loads(record.read_text())["files"] if f["output"]][0]
+    before = (out / lost).read_bytes()
+    record.unlink()
+    (out / lost).unlink()
+    again = subprocess.run([*command, "--rows-per-shard", "2"], env=_env(), capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and "1 shards written" in again.stderr
+    assert (out / lost).read_bytes() == before
+
+    # A dataset's rows go to <split>/<input file>/<row>-<name>.png.
+    source = write_hub_dataset(tmp_path / "in", {"train": [jpeg_bytes(landscape(24, 16, seed=i)) for i in range(3)]})
+    rows = subprocess.run(
+        [*COMMAND, str(source), "-o", str(tmp_path / "rows"), "--model", str(model), "--layout", "folder", "-q"],
+        env=_env(), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert rows.returncode == 0, rows.stderr[-3000:]
+    names = sorted(p.relative_to(tmp_path / "rows").as_posix() for p in (tmp_path / "rows").rglob("*.png"))
+    assert len(names) == 3 and all(re.fullmatch(r"train/\d{5}/\d{6}-train-\d\.png", n) for n in names), names
 
 
 @pytest.mark.skipif(shutil.which("torchrun") is None, reason="needs torchrun (part of torch)")
