@@ -4,7 +4,8 @@ The model: $PIX2PIX_COLOR_MODEL (a Hub repo id or a local folder), else the mode
 package. Served at 127.0.0.1:7860 unless GRADIO_SERVER_NAME / GRADIO_SERVER_PORT say otherwise.
 API: `Client(url).predict(handle_file("photo.jpg"), "Auto", 1.0, '[[120, 80, "#c0392b"]]', api_name="/colorize")`
 returns a PNG path; the last three arguments (working resolution, color strength, color hints as a
-JSON list of [x, y, "#rrggbb"] in the photo's pixel coordinates) are optional.
+JSON list of [x, y, "#rrggbb"] in the photo's pixel coordinates) are optional. `/colorize_confidence`
+takes the same and returns the PNG, its confidence map (PNG) and {"suggestions": [[x, y], ...]}.
 Videos: `Client(url).predict(handle_file("film.mp4"), 1.0, "", api_name="/colorize_video")` returns an MP4
 path (H.264, the input's frames, timing and audio); hints are for the first frame, or
 '{"frame": [[x, y, "#rrggbb"], ...]}'. Videos over $PIX2PIX_COLOR_MAX_VIDEO_SECONDS (60) seconds or
@@ -16,6 +17,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
+import json
 import logging
 import os
 import sys
@@ -23,7 +25,7 @@ import tempfile
 import threading
 import uuid
 import zipfile
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import gradio as gr
@@ -33,6 +35,7 @@ from PIL import Image, ImageDraw
 
 from pix2pix_color import Colorizer, ImageError, ModelLoadError
 from pix2pix_color.color import gray_version, is_grayscale
+from pix2pix_color.confidence import Confidence
 from pix2pix_color.hints import HintError, parse_color, parse_hints_json, parse_video_hints_json
 from pix2pix_color.images import DEFAULT_MAX_PIXELS, open_image, save_png
 from pix2pix_color.inference import Prediction
@@ -241,11 +244,26 @@ def hint_base(image: Image.Image) -> tuple[Image.Image, float]:
     return Image.fromarray(gray_version(np.asarray(view)), "L").convert("RGB"), scale
 
 
-def draw_hints(base: Image.Image, hints: list, scale: float) -> Image.Image:
-    """`hint_base`'s picture with each hint ([x, y, color] in photo pixels) drawn as a dot of its color."""
+def draw_hints(base: Image.Image, hints: list, scale: float, suggestions=()) -> Image.Image:
+    """`hint_base`'s picture with each hint ([x, y, color] in photo pixels) drawn as a dot of its color,
+    and each suggested point ((x, y) in photo pixels, where the model is least sure) that no hint is
+    near yet as a "click here" ring."""
     view = base.copy()
     draw = ImageDraw.Draw(view)
     r = max(4, round(max(view.size) / 90))
+    near = max(view.size) / 12  # a hint this close (in view pixels) answers the suggestion
+    for sx, sy in suggestions:
+        cx, cy = sx * scale, sy * scale
+        if any((x * scale - cx) ** 2 + (y * scale - cy) ** 2 <= near**2 for x, y, _ in hints):
+            continue
+        ring = 3 * r
+        draw.ellipse((cx - ring, cy - ring, cx + ring, cy + ring), outline="black", width=4)
+        draw.ellipse((cx - ring, cy - ring, cx + ring, cy + ring), outline="#ffd400", width=2)
+        label = "click here"
+        left, top, right, bottom = draw.textbbox((0, 0), label)
+        tx, ty = cx - (right - left) / 2, cy + ring + 3
+        draw.rectangle((tx - 2, ty - 1, tx + right - left + 2, ty + bottom - top + 3), fill="black")
+        draw.text((tx, ty), label, fill="#ffd400")
     for x, y, color in hints:
         cx, cy = x * scale, y * scale
         draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=parse_color(color), outline="white", width=2)
@@ -313,19 +331,19 @@ class HintHandlers:
         return _hints_note(hints, self.button)
 
     def show(self, upload):
-        """A new upload: its view, no hints yet. Returns (canvas, hints, base view, scale, note).
+        """A new upload: its view, no hints yet. Returns (canvas, hints, base view, scale, suggested points, note).
 
         An unusable upload is said here in the panel's note, not raised: the Colorize click that
         follows reports it once (raising here too made two identical error pop-ups)."""
         if _path_of(upload) is None:
-            return None, [], None, 1.0, self.note([])
+            return None, [], None, 1.0, [], self.note([])
         try:
             base, scale = hint_base(self.picture(upload))
         except gr.Error as e:
-            return None, [], None, 1.0, f"No hints possible: {e.message}"
-        return base, [], base, scale, self.note([])
+            return None, [], None, 1.0, [], f"No hints possible: {e.message}"
+        return base, [], base, scale, [], self.note([])
 
-    def add(self, base, hints, scale, color, evt: gr.SelectData):
+    def add(self, base, hints, scale, suggested, color, evt: gr.SelectData):
         if base is None:
             raise user_error(f"Upload a {self.what} first.", title=f"No {self.what}")
         try:
@@ -334,14 +352,22 @@ class HintHandlers:
             raise user_error(str(e), title="Unusable color") from None
         x, y = evt.index[0] / scale, evt.index[1] / scale
         hints = [*hints, [round(x, 1), round(y, 1), color]]
-        return draw_hints(base, hints, scale), hints, self.note(hints)
+        return draw_hints(base, hints, scale, suggested or ()), hints, self.note(hints)
 
-    def undo(self, base, hints, scale):
+    def undo(self, base, hints, scale, suggested=()):
         hints = hints[:-1]
-        return (draw_hints(base, hints, scale) if base is not None else None), hints, self.note(hints)
+        canvas = draw_hints(base, hints, scale, suggested or ()) if base is not None else None
+        return canvas, hints, self.note(hints)
 
-    def clear(self, base, scale):
-        return self.undo(base, [], scale)
+    def clear(self, base, scale, suggested=()):
+        return self.undo(base, [], scale, suggested)
+
+    def suggest(self, base, hints, scale, suggestions) -> tuple:
+        """After colorizing: the canvas with "click here" rings where one hint would help most."""
+        if base is None or not suggestions:
+            return gr.skip(), list(suggestions or [])
+        suggestions = [list(p) for p in suggestions]
+        return draw_hints(base, hints or [], scale, suggestions), suggestions
 
 
 class Handlers:
@@ -410,11 +436,28 @@ class Handlers:
         except HintError as e:
             raise user_error(str(e), title="Unusable color hints") from None
 
-    def _show(self, kept: Prediction, upload, compare, strength: float, hints) -> tuple:
-        """A kept prediction at `strength` -> (before, after) for the slider, the PNG's path, a note."""
+    def _confidence(self, kept: Prediction, strength: float) -> Confidence | None:
+        """Where the kept prediction's colors are guesses (None for a model without the distribution)."""
+        if self.colorizer.generator.head != "classification":
+            return None
+        return self.colorizer.confidence(kept, strength)
+
+    def _show(
+        self, kept: Prediction, upload, compare, strength: float, hints, confidence=None, show_guesses=False
+    ) -> tuple:
+        """A kept prediction at `strength` -> (before, after) for the slider, the PNG's path, a note.
+        With `show_guesses` (and a `confidence`): (colorized, colorized with its guesses hatched)."""
         result = self.colorizer.render(kept, strength)
         path = _output_file(Path(_path_of(upload)).stem + "-colorized", ".png")
         save_png(result, path)
+        if show_guesses and confidence is not None:
+            sure = float((confidence.map >= 0.5).mean())
+            note = (
+                "Left: colorized. Right: hatched in magenta where the colors are guesses (the denser, the less "
+                f"sure); the model is fairly sure of the hue on {sure:.0%} of the photo. A hint at a "
+                '"click here" ring in the hint panel would help most.'
+            )
+            return (result, confidence.overlay(result)), str(path), note
         image = _open(upload)
         shown = image.convert("RGB")
         in_color = not is_grayscale(image)
@@ -429,28 +472,64 @@ class Handlers:
         return (before, result), str(path), note
 
     @releases_memory
-    def colorize_ui(self, upload, working_size, compare, strength=1.0, hints=None):
+    def colorize_ui(self, upload, working_size, compare, strength=1.0, hints=None, show_guesses=False):
         """The photo tab: (before, after) for the slider, the PNG's path, a note."""
-        return self.colorize_and_keep(upload, working_size, compare, strength, hints)[:3]
+        return self.colorize_and_keep(upload, working_size, compare, strength, hints, show_guesses)[:3]
 
     @releases_memory
-    def colorize_and_keep(self, upload, working_size, compare, strength=1.0, hints=None):
+    def colorize_and_keep(self, upload, working_size, compare, strength=1.0, hints=None, show_guesses=False):
         """colorize_ui, and what the strength slider needs to redo the result without the network:
-        the kept prediction (its L* in float16: half the memory a session holds)."""
+        the kept prediction (its L* in float16: half the memory a session holds) with its confidence
+        (measured at the strength of this click; the slider leaves it as it is)."""
         image = _open(upload)
+        strength = _strength(strength)
         kept = self._predict_image(image, _working_size(working_size), hints)
-        pair, path, note = self._show(kept, upload, compare, _strength(strength), hints)
+        confidence = self._confidence(kept, strength)
+        pair, path, note = self._show(kept, upload, compare, strength, hints, confidence, show_guesses)
         kept.photo.L = kept.photo.L.half()
-        return pair, path, note, (kept, upload, compare, list(hints or []))
+        return pair, path, note, (kept, upload, compare, list(hints or []), confidence)
 
     @releases_memory
-    def restrength(self, state, strength):
-        """The strength slider moved: the kept prediction at the new strength, no network run."""
+    def restrength(self, state, strength, show_guesses=False):
+        """The strength slider moved (or the guesses toggle): the kept prediction at the new strength,
+        no network run."""
         if state is None:
             return gr.skip(), gr.skip(), gr.skip()
-        kept, upload, compare, hints = state
+        kept, upload, compare, hints, confidence = state
         kept = replace(kept, photo=replace(kept.photo, L=kept.photo.L.float()))
-        return self._show(kept, upload, compare, _strength(strength), hints)
+        return self._show(kept, upload, compare, _strength(strength), hints, confidence, show_guesses)
+
+    @releases_memory
+    def colorize_photo_confidence(self, upload, working_size="Auto", color_strength=1.0, hints="") -> tuple:
+        """Colorize a photo and say where its colors are guesses: the colorized PNG, a confidence map
+        and the points where one color hint would help most.
+
+        Args:
+            upload: the photo, any image file (JPEG, PNG, WebP, TIFF...; up to 25 MB and 50 megapixels).
+            working_size: "Auto" (the model's own size, best) or a pixel size the app lists.
+            color_strength: how colorful, from 0 (black and white) to 2; 1 is the calibrated strength.
+            hints: optional JSON list [[x, y, "#rrggbb"], ...] of points in pixels from the top left; "" for none.
+
+        Returns:
+            the colorized PNG; the confidence map as a grayscale PNG of the same size (white: the model is
+            sure of the hue, black: the color is a guess); and JSON {"suggestions": [[x, y], ...]}, up to
+            three pixel points where a hint would help most, most useful first.
+        """
+        image = _open(upload)
+        try:
+            points = parse_hints_json(hints)
+        except HintError as e:
+            raise user_error(str(e), title="Unusable color hints") from None
+        strength = _strength(color_strength)
+        kept = self._predict_image(image, _working_size(working_size), points)
+        confidence = self._confidence(kept, strength)
+        if confidence is None:
+            raise user_error("this model predicts one color per pixel, with no spread to read", title="No confidence")
+        stem = Path(_path_of(upload)).stem
+        path, map_path = _output_file(stem + "-colorized", ".png"), _output_file(stem + "-confidence", ".png")
+        save_png(self.colorizer.render(kept, strength), path)
+        save_png(confidence.image(), map_path)
+        return str(path), str(map_path), json.dumps({"suggestions": [list(p) for p in confidence.suggestions]})
 
     # --- many photos
 
@@ -561,12 +640,24 @@ class Handlers:
 UI_EVENT = dict(api_visibility="undocumented", preprocess=False)
 
 
+@dataclass
+class HintPanel:
+    """The panel's parts a tab wires further: the hints ([x, y, "#rrggbb"]), the canvas, its base view
+    and scale, and the suggested points ([x, y] where the model is least sure) it marks."""
+
+    hints: gr.State
+    canvas: gr.Image
+    base: gr.State
+    scale: gr.State
+    suggested: gr.State
+
+
 def hint_panel(
     upload, handlers: HintHandlers, *, title: str, canvas_label: str, ids: str, visible: bool, open: bool
-) -> gr.State:
+) -> HintPanel:
     """The click-to-hint panel under an upload (color picker, undo, clear, the picture to click), wired
-    to `handlers`. Returns the State that holds the hints ([x, y, "#rrggbb"])."""
-    hints, base, scale = gr.State([]), gr.State(None), gr.State(1.0)
+    to `handlers`."""
+    hints, base, scale, suggested = gr.State([]), gr.State(None), gr.State(1.0), gr.State([])
     with gr.Accordion(title, open=open, visible=visible):
         with gr.Row():
             color = gr.ColorPicker(value="#c0392b", label="Hint color", elem_id=f"{ids}-color", scale=1)
@@ -575,11 +666,11 @@ def hint_panel(
         canvas = gr.Image(label=canvas_label, type="pil", interactive=False, elem_id=f"{ids}-canvas", buttons=[])
         info = gr.Markdown(handlers.note([]), elem_id=f"{ids}-info")
     if visible:
-        upload.change(handlers.show, [upload], [canvas, hints, base, scale, info], **UI_EVENT)
-        canvas.select(handlers.add, [base, hints, scale, color], [canvas, hints, info], **UI_EVENT)
-        undo_button.click(handlers.undo, [base, hints, scale], [canvas, hints, info], **UI_EVENT)
-        clear_button.click(handlers.clear, [base, scale], [canvas, hints, info], **UI_EVENT)
-    return hints
+        upload.change(handlers.show, [upload], [canvas, hints, base, scale, suggested, info], **UI_EVENT)
+        canvas.select(handlers.add, [base, hints, scale, suggested, color], [canvas, hints, info], **UI_EVENT)
+        undo_button.click(handlers.undo, [base, hints, scale, suggested], [canvas, hints, info], **UI_EVENT)
+        clear_button.click(handlers.clear, [base, scale, suggested], [canvas, hints, info], **UI_EVENT)
+    return HintPanel(hints, canvas, base, scale, suggested)
 
 
 def strength_slider(**kwargs) -> gr.Slider:
@@ -627,7 +718,14 @@ def photo_tab(h: Handlers) -> None:
                     h.working_sizes, value="Auto", label="Working resolution (long side, px)", info=auto
                 )
                 compare = gr.Radio([COMPARE_GRAY, COMPARE_REAL], value=COMPARE_GRAY, label="Compare the result with")
-            hints = hint_panel(
+                guesses = gr.Checkbox(
+                    False,
+                    label="Show where the colors are guesses",
+                    info="Hatches the places the model is unsure of, and marks where a hint would help most",
+                    visible=h.colorizer.generator.head == "classification",
+                    elem_id="show-guesses",
+                )
+            panel = hint_panel(
                 photo,
                 h.photo_hints,
                 title="Color hints: click the photo where you know the color",
@@ -636,14 +734,20 @@ def photo_tab(h: Handlers) -> None:
                 visible=h.colorizer.takes_hints,
                 open=True,
             )
+    hints = panel.hints
     kept = gr.State(None, time_to_live=KEPT_PREDICTION_S)
 
-    def show_colorized(upload, working_size, compare_with, amount, points):
+    def show_colorized(upload, working_size, compare_with, amount, points, show_guesses, base, scale):
         try:
-            pair, path, note, state = h.colorize_and_keep(upload, working_size, compare_with, amount, points)
+            pair, path, note, state = h.colorize_and_keep(
+                upload, working_size, compare_with, amount, points, show_guesses
+            )
         except gr.Error as e:  # one message, in the note and a pop-up; the outputs keep what they showed
             gr.Warning(e.message, title=e.title)
-            return gr.skip(), gr.skip(), f"**{e.title}:** {e.message}", gr.skip(), gr.skip(), gr.skip()
+            skip = gr.skip()
+            return skip, skip, f"**{e.title}:** {e.message}", skip, skip, skip, skip, skip
+        confidence = state[-1]
+        canvas, suggested = h.photo_hints.suggest(base, points, scale, confidence.suggestions if confidence else [])
         return (
             gr.ImageSlider(value=pair, visible=True),
             path,
@@ -651,25 +755,25 @@ def photo_tab(h: Handlers) -> None:
             state,
             gr.Image(visible=False),
             gr.Button(visible=True),
+            canvas,
+            suggested,
         )
 
     def another_photo():
         return gr.Image(value=None, visible=True), gr.ImageSlider(value=None, visible=False), gr.Button(visible=False)
 
-    run.click(
-        show_colorized,
-        [photo, working, compare, strength, hints],
-        [slider, download, info, kept, photo, again],
-        **UI_EVENT,
-    )
-    strength.release(h.restrength, [kept, strength], [slider, download, info], **UI_EVENT)
+    outputs = [slider, download, info, kept, photo, again, panel.canvas, panel.suggested]
+    inputs = [photo, working, compare, strength, hints, guesses, panel.base, panel.scale]
+    run.click(show_colorized, inputs, outputs, **UI_EVENT)
+    strength.release(h.restrength, [kept, strength, guesses], [slider, download, info], **UI_EVENT)
+    guesses.change(h.restrength, [kept, strength, guesses], [slider, download, info], **UI_EVENT)
     again.click(another_photo, None, [photo, slider, again], **UI_EVENT)
     if EXAMPLES_DIR.is_dir():
         gr.Examples(
             examples=[[str(p)] for p in sorted(EXAMPLES_DIR.glob("*.jpg"))],
             inputs=[photo],
-            outputs=[slider, download, info, kept, photo, again],
-            fn=lambda upload: show_colorized(upload, "Auto", COMPARE_GRAY, 1.0, []),
+            outputs=outputs,
+            fn=lambda upload: show_colorized(upload, "Auto", COMPARE_GRAY, 1.0, [], False, None, 1.0),
             cache_examples=True,
             cache_mode="lazy",  # each example is computed once, on first click, not at start-up
             preprocess=False,
@@ -708,7 +812,7 @@ def video_tab(h: Handlers) -> None:
                 ids="video-hint",
                 visible=h.colorizer.takes_hints,
                 open=False,
-            )
+            ).hints
             run = gr.Button("Colorize video", variant="primary", elem_id="video-button")
         with gr.Column():
             played = gr.Video(label="Colorized", interactive=False, elem_id="video-output")
@@ -717,11 +821,11 @@ def video_tab(h: Handlers) -> None:
     run.click(h.colorize_video_ui, [video, strength, hints], [played, download, info], **UI_EVENT)
 
 
-def api_endpoint(name: str, handler, output: str, *inputs: gr.components.Component) -> None:
-    """A named API endpoint on hidden components: `inputs` in, one file out (what gradio_client calls);
-    labels name the values on the app's "Use via API" page."""
-    result = gr.File(label=output, visible=False)
-    gr.Button(visible=False).click(handler, list(inputs), [result], api_name=name, preprocess=False)
+def api_endpoint(name: str, handler, output: str | list, *inputs: gr.components.Component) -> None:
+    """A named API endpoint on hidden components: `inputs` in, one file out (what gradio_client calls),
+    or the given output components; labels name the values on the app's "Use via API" page."""
+    results = [gr.File(label=output, visible=False)] if isinstance(output, str) else output
+    gr.Button(visible=False).click(handler, list(inputs), results, api_name=name, preprocess=False)
 
 
 def api_endpoints(h: Handlers) -> None:
@@ -740,6 +844,19 @@ def api_endpoints(h: Handlers) -> None:
             label=f"working size (Auto, or {low}-{high} px)",
             **hidden,
         ),  # fmt: skip
+        gr.Number(value=1.0, label="color strength (0-2; 1 as calibrated)", **hidden),
+        gr.Textbox(value="", label='hints (JSON [[x, y, "#rrggbb"], ...]; empty: none)', **hidden),
+    )
+    api_endpoint(
+        "colorize_confidence",
+        h.colorize_photo_confidence,
+        [
+            gr.File(label="colorized photo (PNG, full resolution)", **hidden),
+            gr.File(label="confidence map (grayscale PNG: white sure, black a guess)", **hidden),
+            gr.JSON(label='{"suggestions": [[x, y], ...]}: where one hint would help most', **hidden),
+        ],
+        gr.File(label="photo (any image file)", **hidden),
+        gr.Dropdown(h.working_sizes, value="Auto", allow_custom_value=True, label="working size", **hidden),
         gr.Number(value=1.0, label="color strength (0-2; 1 as calibrated)", **hidden),
         gr.Textbox(value="", label='hints (JSON [[x, y, "#rrggbb"], ...]; empty: none)', **hidden),
     )

@@ -48,6 +48,13 @@ def _load(args: argparse.Namespace, device=None, backend: str = "auto") -> Color
     )
 
 
+def _with_confidence(colorizer: Colorizer, source: Path, hints):
+    try:
+        return colorizer.colorize(source, hints=hints[0] if hints else None, return_confidence=True)
+    except (ImageError, HintError) as e:
+        return e
+
+
 def _manifest(colorizer: Colorizer, args: argparse.Namespace, target: Path, hints) -> dict:
     settings = {"working_size": colorizer.working_size, "color_strength": args.color_strength}
     if hints:
@@ -133,6 +140,12 @@ def colorize_command(args: argparse.Namespace) -> int:
         except (HintError, UnicodeDecodeError) as e:
             print(f"error: --hints {args.hints}: {e}", file=sys.stderr)
             return 2
+    if args.confidence_map and colorizer.generator.head != "classification":
+        print("error: --confidence-map needs a model with a classification head (this one predicts one color "
+              "per pixel, with no spread to read)", file=sys.stderr)  # fmt: skip
+        return 2
+    if args.confidence_map and videos:
+        print("note: --confidence-map is written for photos only, not for videos", file=sys.stderr)
     credentials = None
     if args.c2pa_cert or args.c2pa_key:
         if not (args.c2pa_cert and args.c2pa_key):
@@ -182,8 +195,14 @@ def colorize_command(args: argparse.Namespace) -> int:
     with tqdm(total=len(jobs), desc="colorize", unit="image", disable=args.quiet or not jobs) as bar:
         for start in range(0, len(jobs), args.batch_size):
             chunk = jobs[start : start + args.batch_size]
-            results = colorizer.colorize_batch([source for source, _ in chunk], hints=hints)
+            if args.confidence_map:  # one photo at a time: the map needs each photo's own prediction kept
+                results = [_with_confidence(colorizer, source, hints) for source, _ in chunk]
+            else:
+                results = colorizer.colorize_batch([source for source, _ in chunk], hints=hints)
             for result, (source, target) in zip(results, chunk):
+                confidence = None
+                if isinstance(result, tuple):
+                    result, confidence = result
                 bar.update(1)
                 if isinstance(result, HintError):
                     print(f"error: --hints {args.hints}: {result}", file=sys.stderr)
@@ -200,6 +219,8 @@ def colorize_command(args: argparse.Namespace) -> int:
                     save_png(result, buffer)
                     manifest = _manifest(colorizer, args, target, hints)
                     write_atomically(target, sign(buffer.getvalue(), "image/png", credentials, manifest))
+                if confidence is not None:
+                    save_png(confidence.image(), target.with_name(f"{target.stem}.confidence.png"))
                 say_if_renamed(source, target)
     done = len(inputs) - failed
     if not args.quiet:
@@ -470,6 +491,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--c2pa-key and pip install 'pix2pix-color[c2pa]'",
     )
     c.add_argument("--c2pa-key", metavar="KEY.pem", help="the PEM private key of --c2pa-cert")
+    c.add_argument(
+        "--confidence-map",
+        action="store_true",
+        help="also write <stem>.confidence.png beside each colorized photo: white where the model is sure of "
+        "the hue, black where its colors are guesses",
+    )
     c.add_argument(
         "--hints",
         metavar="FILE.json",

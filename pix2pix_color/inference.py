@@ -22,6 +22,8 @@ from torch import Tensor
 
 from ._version import __version__ as VERSION
 from .backends import OnnxRuntimeBackend, choose_backend
+from .color import normalize_l
+from .confidence import Confidence, confidence_at
 from .hints import HintError, Hints, hint_channels
 from .hub import ModelLoadError, offline_kwargs, resolve_file
 from .image_processor import guided_upsample, resize
@@ -201,6 +203,24 @@ class Colorizer:
         (array,) = finish_batch([prediction.photo.L], prediction.L_work, ab)
         return self._image(array, prediction.photo)
 
+    @torch.inference_mode()
+    def confidence(self, prediction: Prediction, color_strength: float | None = None) -> Confidence:
+        """Where a kept `prediction`'s colors (at `color_strength`, with its hints) are guesses: the
+        per-pixel probability that the hue shown is right, and the points where one hint would help
+        most (`pix2pix_color.confidence`). Reads the classification head's distribution, so it runs
+        the network once more, in PyTorch; a regression model has no distribution and raises ValueError."""
+        if self.generator.head != "classification":
+            raise ValueError("this model has a regression head: it predicts one color, with no spread to read")
+        options = replace(
+            prediction.options, color_strength=self.color_strength if color_strength is None else color_strength
+        )
+        logits = self.generator(normalize_l(prediction.L_work), prediction.hint_maps)
+        ab = apply_strength_and_hints(
+            prediction.colors, prediction.L_work, prediction.hint_maps, [prediction.photo.shape], options
+        )
+        temperature = self.generator.temperature if options.temperature is None else options.temperature
+        return confidence_at(logits, temperature, ab, prediction.L_work, prediction.photo.shape)
+
     def colorize(
         self,
         image: ImageInput,
@@ -208,7 +228,8 @@ class Colorizer:
         hints: Hints = None,
         working_size: int | None = None,
         color_strength: float | None = None,
-    ) -> Image.Image:
+        return_confidence: bool = False,
+    ) -> Image.Image | tuple[Image.Image, Confidence]:
         """Any PIL image, path or bytes -> RGB (RGBA if it had alpha) image of the same displayed size.
 
         The output's L* is the input's own luminance; its colors are predicted. Raises `ImageError`
@@ -216,8 +237,12 @@ class Colorizer:
         points `(x, y, color)` in the photo's pixel coordinates with `color` "#rrggbb" or (r, g, b),
         or an RGBA scribble of the photo's size; bad hints raise `HintError`. `working_size` and
         `color_strength` (a factor on the model's calibrated colors: 1 as calibrated, 0 gray) override
-        the colorizer's own for this call.
+        the colorizer's own for this call. `return_confidence=True` returns `(image, Confidence)`:
+        where the colors are guesses, and where a hint would help most (see `confidence`).
         """
+        if return_confidence:
+            prediction = self.prediction(image, hints=hints, working_size=working_size)
+            return self.render(prediction, color_strength), self.confidence(prediction, color_strength)
         result = self.colorize_batch(
             [image], hints=None if hints is None else [hints], working_size=working_size, color_strength=color_strength
         )[0]

@@ -433,11 +433,11 @@ def test_handlers_work_without_a_server_and_a_hint_click_never_decodes_the_uploa
         return real_open(*args, **kwargs)
 
     monkeypatch.setattr(app, "open_image", counting_open)
-    canvas, hints, base, scale, note = h.photo_hints.show(str(photo))
+    canvas, hints, base, scale, suggested, note = h.photo_hints.show(str(photo))
     assert canvas.size == (320, 240) and hints == [] and scale == 1.0 and decodes["n"] == 1
     for x in (100, 120, 140):
         click = gr.SelectData(None, {"index": [x, 160], "value": None})
-        canvas, hints, note = h.photo_hints.add(base, hints, scale, "#c0392b", click)
+        canvas, hints, note = h.photo_hints.add(base, hints, scale, suggested, "#c0392b", click)
     canvas, hints, note = h.photo_hints.undo(base, hints, scale)
     assert decodes["n"] == 1, "clicks and undo draw on the kept view"
     assert hints == [[100.0, 160.0, "#c0392b"], [120.0, 160.0, "#c0392b"]] and note.startswith("2 hints")
@@ -446,6 +446,55 @@ def test_handlers_work_without_a_server_and_a_hint_click_never_decodes_the_uploa
     assert after.size == (320, 240) and Image.open(png).size == (320, 240) and "2 color hints applied" in note
     with pytest.raises(gr.Error, match="Color strength must be a number from 0 to 2"):
         h.colorize_photo(str(photo), "Auto", 3.0)
+
+
+def test_the_guesses_toggle_hatches_unsure_places_and_the_canvas_marks_where_to_click(tmp_path):
+    """With "Show where the colors are guesses" the slider compares the result with its confidence
+    overlay; the hint canvas gets "click here" rings at the suggested points, which a hint there removes."""
+    from pix2pix_color import Colorizer
+
+    h = app.Handlers(Colorizer.from_pretrained(None, backend="torch"))
+    photo = tmp_path / "bridge.png"
+    Image.open(ROOT / "tests" / "data" / "bridge_color.jpg").convert("L").save(photo)
+    canvas, hints, base, scale, suggested, _ = h.photo_hints.show(str(photo))
+    pair, _, note, state = h.colorize_and_keep(str(photo), "Auto", app.COMPARE_GRAY, 1.0, [], True)
+    result, overlay = pair
+    confidence = state[-1]
+    unsure = confidence.map < 0.2
+    assert unsure.any() and (confidence.map > 0.8).any()
+    magenta = np.asarray(overlay, dtype=int) - np.asarray(result, dtype=int)
+    assert magenta[unsure][:, 1].mean() < -20 and "guesses" in note  # hatched: green pulled down, where unsure
+    assert np.abs(magenta[confidence.map > 0.98]).max() <= 4  # and left alone where it is sure
+    (plain, _), _, _ = h.restrength(state, 1.0, False)  # the toggle off: colorized vs black-and-white again
+    assert plain.mode == "RGB" and np.asarray(plain).std(axis=2).mean() < 1
+    marked, suggested = h.photo_hints.suggest(base, hints, scale, confidence.suggestions)
+    assert len(suggested) == len(confidence.suggestions) >= 1
+    x, y = suggested[0]
+    ring = np.asarray(marked, dtype=int)[
+        int(y * scale) - 40 : int(y * scale) + 40, int(x * scale) - 40 : int(x * scale) + 40
+    ]
+    assert ((ring[..., 0] > 200) & (ring[..., 1] > 180) & (ring[..., 2] < 60)).sum() > 20  # the yellow ring
+    click = gr.SelectData(None, {"index": [x * scale, y * scale], "value": None})
+    after_click, _, _ = h.photo_hints.add(base, [], scale, suggested, "#c0392b", click)
+    ring = np.asarray(after_click, dtype=int)[
+        int(y * scale) - 40 : int(y * scale) + 40, int(x * scale) - 40 : int(x * scale) + 40
+    ]
+    assert ((ring[..., 0] > 200) & (ring[..., 1] > 180) & (ring[..., 2] < 60)).sum() == 0  # answered: ring gone
+
+
+def test_api_returns_the_confidence_map_and_suggestions(app_client, tmp_path):
+    import json
+
+    photo = tmp_path / "bridge.png"
+    Image.open(ROOT / "tests" / "data" / "bridge_color.jpg").convert("L").save(photo)
+    png, confidence_png, found = app_client.predict(
+        handle_file(str(photo)), "Auto", 1.0, "", api_name="/colorize_confidence"
+    )
+    found = json.loads(found) if isinstance(found, str) else found
+    colorized, confidence = Image.open(png), Image.open(confidence_png)
+    assert colorized.size == confidence.size == Image.open(photo).size and confidence.mode == "L"
+    assert 1 <= len(found["suggestions"]) <= 3
+    assert all(0 <= x < colorized.width and 0 <= y < colorized.height for x, y in found["suggestions"])
 
 
 def test_the_app_offers_only_working_sizes_measured_no_worse_than_the_models_own(tmp_path):

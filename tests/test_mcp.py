@@ -47,7 +47,7 @@ def test_the_tools_are_listed_with_what_each_argument_means(app_server):
         return (await session.list_tools()).tools
 
     tools = {tool.name: tool for tool in _session(app_server, work)}
-    assert set(tools) == {"colorize_photo", "colorize_video"}  # the UI's own events are not tools
+    assert set(tools) == {"colorize_photo", "colorize_photo_confidence", "colorize_video"}  # not the UI's events
     photo = tools["colorize_photo"]
     assert photo.description.startswith("Colorize a black-and-white photo at its full resolution")
     properties = photo.inputSchema["properties"]
