@@ -201,6 +201,14 @@ def _open(upload) -> Image.Image:
         raise user_error(_without_folder(e, path), title="Not a usable image") from None
 
 
+def _hints(text) -> list:
+    """An API call's hints (JSON text, "" for none) as points, or the one-line reason they are unusable."""
+    try:
+        return parse_hints_json(text)
+    except HintError as e:
+        raise user_error(str(e), title="Unusable color hints") from None
+
+
 def _working_size(choice) -> int | None:
     """The app's "Auto" or a number of pixels -> the library's check (one range for every front end)."""
     if choice in (None, "", "Auto"):
@@ -418,11 +426,7 @@ class Handlers:
         Returns:
             the colorized photo as a lossless PNG of the input's size (with its transparency, if any).
         """
-        image = _open(upload)
-        try:
-            points = parse_hints_json(hints)
-        except HintError as e:
-            raise user_error(str(e), title="Unusable color hints") from None
+        image, points = _open(upload), _hints(hints)
         result = self._colorize_image(image, _working_size(working_size), _strength(color_strength), points)
         path = _output_file(Path(_path_of(upload)).stem + "-colorized", ".png")
         save_png(result, path)
@@ -515,11 +519,7 @@ class Handlers:
             sure of the hue, black: the color is a guess); and JSON {"suggestions": [[x, y], ...]}, up to
             three pixel points where a hint would help most, most useful first.
         """
-        image = _open(upload)
-        try:
-            points = parse_hints_json(hints)
-        except HintError as e:
-            raise user_error(str(e), title="Unusable color hints") from None
+        image, points = _open(upload), _hints(hints)
         strength = _strength(color_strength)
         kept = self._predict_image(image, _working_size(working_size), points)
         confidence = self._confidence(kept, strength)

@@ -437,36 +437,34 @@ def _device(text: str) -> str:
     return text
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="pix2pix-color", description="Colorize black-and-white photos with pix2pix.")
-    sub = parser.add_subparsers(dest="command", required=True)
+def _common_options(p: argparse.ArgumentParser) -> None:
+    """The options every subcommand takes: the model, how colors are predicted, device, batch, quiet."""
+    p.add_argument("--model", help="Hub repo id or local model folder (default: the model bundled with the package)")
+    p.add_argument(
+        "--working-size",
+        type=_within(int, *WORKING_SIZE_RANGE, "a whole number of pixels"),
+        help="long side, in pixels, at which colors are predicted (default: the model's training size)",
+    )
+    p.add_argument(
+        "--color-strength",
+        type=_within(float, *COLOR_STRENGTH_RANGE, "a number"),
+        default=1.0,
+        help="factor on the model's colors: 1 = as calibrated on real photos (the default), 0 = gray, "
+        f"up to {COLOR_STRENGTH_RANGE[1]:g}; the same as the app's Color strength slider",
+    )
+    p.add_argument(
+        "--mirror-average",
+        action="store_true",
+        help="test-time augmentation: average the colors predicted for the photo and its mirror image "
+        "(twice the network's time)",
+    )
+    p.add_argument("--device", type=_device, default=None, help="cpu, cuda, cuda:1... (default: cpu)")
+    p.add_argument("--batch-size", type=_within(int, 1, 256, "a whole number"), default=8)
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
-    def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument(
-            "--model", help="Hub repo id or local model folder (default: the model bundled with the package)"
-        )
-        p.add_argument(
-            "--working-size",
-            type=_within(int, *WORKING_SIZE_RANGE, "a whole number of pixels"),
-            help="long side, in pixels, at which colors are predicted (default: the model's training size)",
-        )
-        p.add_argument(
-            "--color-strength",
-            type=_within(float, *COLOR_STRENGTH_RANGE, "a number"),
-            default=1.0,
-            help="factor on the model's colors: 1 = as calibrated on real photos (the default), 0 = gray, "
-            f"up to {COLOR_STRENGTH_RANGE[1]:g}; the same as the app's Color strength slider",
-        )
-        p.add_argument(
-            "--mirror-average",
-            action="store_true",
-            help="test-time augmentation: average the colors predicted for the photo and its mirror image "
-            "(twice the network's time)",
-        )
-        p.add_argument("--device", type=_device, default=None, help="cpu, cuda, cuda:1... (default: cpu)")
-        p.add_argument("--batch-size", type=_within(int, 1, 256, "a whole number"), default=8)
-        p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
+def _add_colorize(sub) -> None:
+    """`pix2pix-color colorize`."""
     c = sub.add_parser("colorize", help="colorize image files and folders (searched recursively)")
     c.add_argument("inputs", nargs="+", help="image or video files, or folders")
     c.add_argument(
@@ -504,9 +502,12 @@ def build_parser() -> argparse.ArgumentParser:
         "in the photo's pixel coordinates; for a video the first frame's, or "
         '{"frame number": [[x, y, "#rrggbb"], ...], ...}; they follow the content until the shot ends',
     )
-    common(c)
+    _common_options(c)
     c.set_defaults(func=colorize_command)
 
+
+def _add_evaluate(sub) -> None:
+    """`pix2pix-color evaluate`."""
     e = sub.add_parser(
         "evaluate", help="PSNR, SSIM, hue hit rate, colorfulness and AuC of a model against the grayscale baseline"
     )
@@ -538,9 +539,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_SMOOTHING,
         help="--video: the temporal smoothing scored",
     )
-    common(e)
+    _common_options(e)
     e.set_defaults(func=evaluate_command)
 
+
+def _add_colorize_dataset(sub) -> None:
+    """`pix2pix-color colorize-dataset`."""
     d = sub.add_parser(
         "colorize-dataset",
         help="colorize a whole dataset or folder tree into a Hub-layout dataset; resumable, one process or many "
@@ -575,8 +579,15 @@ def build_parser() -> argparse.ArgumentParser:
         default="torch",
         help="the same on every process, so that every row is made alike (default torch)",
     )
-    common(d)
+    _common_options(d)
     d.set_defaults(func=colorize_dataset_command)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pix2pix-color", description="Colorize black-and-white photos with pix2pix.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in (_add_colorize, _add_evaluate, _add_colorize_dataset):
+        add(sub)
     return parser
 
 
