@@ -17,7 +17,7 @@ from pix2pix_color.onnx_export import export_onnx
 from train import with_preset
 from train.__main__ import main as train_main
 from train.checkpoint import load_latest_checkpoint
-from train.data import load_splits, read_bytes, training_loader
+from train.data import load_splits, read_bytes, training_loader, usable_photos
 from train.loop import train
 from train.publish import PublishError, commit_operations, publish
 
@@ -272,6 +272,39 @@ def test_calibration_of_a_classification_model_sets_its_temperature(hub_dataset,
     record = json.loads((run / "run.json").read_text())
     assert record["calibration"]["knob"] == "temperature"
     assert "annealed mean at temperature" in (run / "model" / "README.md").read_text()
+
+
+def test_calibration_by_psnr_picks_the_temperature_with_the_best_psnr_on_every_set(hub_dataset, tmp_path):
+    """--criterion psnr: the temperature whose outputs score best, averaged over the run's training
+    photos and another set (--also), each weighing the same; the card says how it was chosen."""
+    from train.calibrate import main as calibrate_main
+    from train.calibrate import psnr_by_temperature
+
+    run = tmp_path / "run"
+    train(tiny_config(hub_dataset, run, max_steps=2, head="classification", l1_warmup_steps=10))
+    G = UNetGenerator.from_pretrained(run / "model")
+    assert calibrate_main([str(run), "--photos", "4", "--criterion", "psnr", "--also", str(hub_dataset)]) == 0
+    config = json.loads((run / "model" / "config.json").read_text())
+    chosen = config["temperature"]
+    calibration = json.loads((run / "run.json").read_text())["calibration"]
+    assert calibration["criterion"] == "psnr" and calibration["sets"] == {"train": 4, str(hub_dataset): 4}
+    # Measured again, independently: no other temperature on the grid beats the chosen one.
+    photos = list(usable_photos(load_splits(tiny_config(hub_dataset, tmp_path / "x", max_steps=1)).train, 4))
+    curve = psnr_by_temperature(G, photos, [1.0, 0.6, 0.2, chosen])
+    assert curve[chosen] >= max(curve.values()) - 1e-9
+    card = (run / "model" / "README.md").read_text()
+    assert f"temperature {chosen:.2f}" in card and "--criterion psnr --also ./" in card
+
+
+def test_calibration_by_psnr_refuses_a_regression_head(hub_dataset, tmp_path, capsys):
+    from train.calibrate import main as calibrate_main
+
+    run = tmp_path / "run"
+    train(tiny_config(hub_dataset, run, max_steps=1))
+    before = (run / "model" / "config.json").read_text()
+    assert calibrate_main([str(run), "--photos", "2", "--criterion", "psnr"]) == 2
+    assert "temperature" in capsys.readouterr().err
+    assert (run / "model" / "config.json").read_text() == before
 
 
 def test_a_calibrated_model_is_never_published_with_a_stale_onnx_graph(hub_dataset, tmp_path):

@@ -1,6 +1,7 @@
 """Calibrate an exported model's chroma gain on training photos, then re-validate and rewrite its card.
 
     python -m train.calibrate RUN_DIR [--photos 500] [--target-gap -14]
+    python -m train.calibrate RUN_DIR --criterion psnr [--also ../shared/data/photos-varied]
 
 Why: the L1 term of pix2pix makes the generator predict the conditional median of a*b*, which pulls
 every uncertain color towards gray, so outputs come out less colorful than real photos (washed out).
@@ -30,7 +31,7 @@ from torch import Tensor
 from pix2pix_color import UNetGenerator
 from pix2pix_color.color import denormalize_ab, gray_to_l, gray_version, normalize_l
 from pix2pix_color.image_processor import resize
-from pix2pix_color.metrics import colorfulness
+from pix2pix_color.metrics import colorfulness, psnr
 from pix2pix_color.onnx_export import ONNX_DIR
 from pix2pix_color.pipeline import PredictOptions, finish_batch, predict, working_grid
 
@@ -114,11 +115,60 @@ def fit_temperature(G: UNetGenerator, photos: list[Image.Image], target_gap: flo
     return grid[-1], curve
 
 
+def psnr_by_temperature(G: UNetGenerator, photos: list[Image.Image], temperatures: list[float]) -> dict[float, float]:
+    """Mean PSNR (dB, full resolution) of the outputs against the photos at each decoding
+    temperature: one network pass per photo, its bins decoded at every temperature."""
+    G = G.eval()
+    options = PredictOptions()
+    totals = dict.fromkeys(temperatures, 0.0)
+    for photo, L in zip(photos, _gray_inputs(photos)):
+        real = np.asarray(photo.convert("RGB"))
+        L_low = resize(L, working_grid(G, tuple(L.shape[-2:]), options))
+        with torch.inference_mode():
+            logits = G(normalize_l(L_low))
+            for t in temperatures:
+                ab = denormalize_ab(G.decode(logits, L_low.shape[-2:], temperature=t)) * G.chroma_gain
+                totals[t] += psnr(next(finish_batch([L], L_low, ab)), real)
+    return {t: totals[t] / len(photos) for t in temperatures}
+
+
+def fit_temperature_by_psnr(G: UNetGenerator, photo_sets: list[list[Image.Image]]) -> tuple[float, dict]:
+    """The temperature on a 0.02 grid from 1 down to 0.2 with the best PSNR, averaged over the
+    photo sets (each set weighs the same, so a few large photos count as much as many thumbnails).
+
+    Why not the colorfulness rule: a class-rebalanced head inflates the probability of rare, warm,
+    saturated bins, so the mean of its distribution (T = 1) is pulled towards a warm, muddy cast
+    wherever the model hesitates. Lower temperatures move each pixel towards its most likely color,
+    which measured better in PSNR *and* hue hit rate for the pretrained-encoder model
+    (experiments/temperature_study.py); the colorfulness rule stopped at T 1. Not below 0.2: there the
+    decoding is the single most likely bin, which shows the bins' 10-unit steps as color bands.
+    """
+    grid = [round(1.0 - 0.02 * i, 2) for i in range(41)]
+    curves = [psnr_by_temperature(G, photos, grid) for photos in photo_sets]
+    curve = {t: float(np.mean([c[t] for c in curves])) for t in grid}
+    return max(grid, key=lambda t: curve[t]), curve
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m train.calibrate", description=__doc__.split("\n\n")[0])
     parser.add_argument("run_dir")
     parser.add_argument("--photos", type=int, default=500, help="training photos to calibrate on")
     parser.add_argument("--target-gap", type=float, default=-14.0, help="colorfulness gap to reach, percent")
+    parser.add_argument(
+        "--criterion",
+        choices=("colorfulness", "psnr"),
+        default="colorfulness",
+        help="colorfulness: the highest temperature (or smallest gain) reaching --target-gap; "
+        "psnr (classification head): the temperature with the best PSNR",
+    )
+    parser.add_argument(
+        "--also",
+        action="append",
+        default=[],
+        metavar="DATASET",
+        help="with --criterion psnr: also calibrate on --photos photos of this dataset's train split "
+        "(e.g. large photos the model never trained on); each set weighs the same (repeatable)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     run = Path(args.run_dir)
@@ -135,15 +185,26 @@ def main(argv: list[str] | None = None) -> int:
     # The knob: a regression head's a*b* are scaled (chroma_gain); a classification head's
     # distribution is decoded at a lower temperature, which sharpens colors without exaggerating them.
     knob = "temperature" if G.head == "classification" else "chroma_gain"
-    value, curve = (fit_temperature if knob == "temperature" else fit_gain)(G, photos, args.target_gap)
-    logger.info(
-        "%s %.2f: colorfulness gap %+.1f%% on %d training photos (1.00: %+.1f%%)",
-        knob,
-        value,
-        curve[value],
-        len(photos),
-        curve[1.0],
-    )
+    sets = {cfg.train_split: photos}
+    if args.criterion == "psnr":
+        if knob != "temperature":
+            print("error: --criterion psnr chooses a classification head's temperature", file=sys.stderr)
+            return 2
+        for dataset in args.also:
+            extra = data.load_splits(TrainConfig.from_dict({**cfg.to_dict(), "dataset": dataset, "mix_with": []}))
+            sets[dataset] = list(data.usable_photos(extra.train, args.photos))
+        value, curve = fit_temperature_by_psnr(G, list(sets.values()))
+        logger.info("temperature %.2f: mean PSNR %.2f dB (1.00: %.2f dB)", value, curve[value], curve[1.0])
+    else:
+        value, curve = (fit_temperature if knob == "temperature" else fit_gain)(G, photos, args.target_gap)
+        logger.info(
+            "%s %.2f: colorfulness gap %+.1f%% on %d training photos (1.00: %+.1f%%)",
+            knob,
+            value,
+            curve[value],
+            len(photos),
+            curve[1.0],
+        )
     G = G.with_decoding(**{knob: value})
 
     # Re-validate the calibrated model on the validation split, as training did, and redo the card.
@@ -159,9 +220,11 @@ def main(argv: list[str] | None = None) -> int:
     record["calibration"] = {
         "knob": knob,
         knob: value,
+        "criterion": args.criterion,
         "target_gap_percent": args.target_gap,
         "photos": len(photos),
         "split": cfg.train_split,
+        "sets": {name: len(p) for name, p in sets.items()},
         "curve": {f"{g:.2f}": round(v, 2) for g, v in curve.items() if round(g * 100) % 10 == 0},
         "uncalibrated_metrics": record.get("metrics"),
     }

