@@ -2,7 +2,7 @@
 # One GPU sprint in one command of at most 8 minutes, on a machine that reaches no network:
 # install what .gpu_sprint/ carries, measure training images/s in bf16, train the shipped recipe
 # (EfficientNet-Lite0 under a U-Net decoder, landscapes + photos-varied, multi-scale crops of the
-# large photos) warm-started from the committed EfficientNet candidate (experiments/candidates/gen7) for the time left, encoder included, export it,
+# large photos) warm-started from the shipped model (EfficientNet-Lite0, gen7's weights) for the time left, encoder included, export it,
 # and score it on the carried validation photos. Everything worth keeping lands in $OUT (the device
 # tool brings it back).
 #
@@ -41,9 +41,9 @@ device = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU 
 print(f"torch {torch.__version__}, datasets {datasets.__version__}, accelerate {accelerate.__version__}; {device}")
 EOF
 
-# The candidate's recipe (its card's command), continued from its weights: the encoder trains
+# The shipped model's recipe (its card's command), continued from its weights: the encoder trains
 # from the first step (the warm start is past the frozen phase) at a tenth of the decoder's rate.
-RECIPE=(--dataset "$DATA" --mix-with "$VARIED" --preset cpu-pretrained --init-from experiments/candidates/gen7
+RECIPE=(--dataset "$DATA" --mix-with "$VARIED" --preset cpu-pretrained --init-from pix2pix_color/default_model
         --head classification --color-rebalance 0.5 --hints --multiscale-crops --batch-size "$BATCH"
         --mixed-precision bf16 --num-workers 4 --validation-images 300 --export-dtype float16 ${EXTRA_FLAGS:-})
 
@@ -68,9 +68,9 @@ python3 -m train "${RECIPE[@]}" --output-dir "$WORK/run" --max-steps "$STEPS" --
   --lr 1e-4 --lr-warmup-steps $(( STEPS / 10 + 1 )) --lr-decay-steps $(( STEPS / 2 )) --ema-decay 0.999 \
   --validate-every "$STEPS" --checkpoint-every $(( STEPS / 4 + 1 ))
 
-# 3. The decoding temperature calibrated as the shipped model's was (-14% colorfulness on 200
-#    training photos; a warm-started run decodes at 1), which also re-validates and redoes the card.
-python3 -m train.calibrate "$WORK/run" --photos 200
+# 3. The decoding temperature chosen as the shipped model's was (the best PSNR on 200 training
+#    photos of each set), which also re-validates and redoes the card.
+python3 -m train.calibrate "$WORK/run" --photos 200 --criterion psnr --also "$VARIED"
 
 # 4. What comes back: files of at most 16 MiB each, at most 8 of them.
 MODEL="$WORK/run/model"

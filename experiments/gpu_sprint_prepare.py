@@ -11,7 +11,7 @@ sets: the landscapes (the first training photos in the split's order and validat
 photos-varied (every third row, in its own order), recompressed at the sizes training keeps them
 at (a thumbnail at the training size, a large photo at 2x it, so it stays "large" for the
 multi-scale crops). The encoder's ImageNet weights do not travel: the sprint warm-starts from the
-committed candidate experiments/candidates/gen7, which carries them.
+shipped model (pix2pix_color/default_model), which carries them.
 """
 
 from __future__ import annotations

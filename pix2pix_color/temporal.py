@@ -147,7 +147,15 @@ def carry_forward(
     if previous is None:
         return guess
     weight = (smoothing * mask)[..., None]
-    return guess + weight * (warp(previous, flow_to_previous) - guess)
+    carried = warp(previous, flow_to_previous)
+    blend = guess + weight * (carried - guess)
+    # Averaging a*b* vectors whose hues disagree shortens them: a wall the model calls green in one
+    # frame and yellow in the next would fade toward gray. Hue follows the vector average, chroma
+    # the average of the chromas, so the carried color is as vivid as the frames it averages.
+    chroma = np.hypot(guess[..., :1], guess[..., 1:])
+    chroma = chroma + weight * (np.hypot(carried[..., :1], carried[..., 1:]) - chroma)
+    length = np.hypot(blend[..., :1], blend[..., 1:])
+    return blend * (chroma / np.maximum(length, 1e-6))
 
 
 def track_points(points: np.ndarray, flow: np.ndarray, mask: np.ndarray, scale: tuple[float, float]) -> np.ndarray:

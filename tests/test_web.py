@@ -188,7 +188,7 @@ def test_the_pages_hint_propagation_solves_the_librarys_system(name, tmp_path):
     real = np.asarray(Image.open(ROOT / "tests" / "data" / name).convert("RGB"))
     H, W = real.shape[:2]
     hints = sample_hints(real, 10, np.random.default_rng(3))
-    h, w = 128, 128  # the bundled model's working grid: another aspect than the solve grid's
+    h, w = 128, 128  # a working grid of another aspect than the solve grid's
     L = resize(gray_to_l(torch.from_numpy(gray_version(real)))[None, None], (h, w))[0]
     channels = hint_channels(hint_points(hints, W, H), (H, W), (h, w))
     user = torch.cat([denormalize_ab(channels[:2]), channels[2:3]])
