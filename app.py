@@ -6,6 +6,8 @@ API: `Client(url).predict(handle_file("photo.jpg"), "Auto", 1.0, '[[120, 80, "#c
 returns a PNG path; the last three arguments (working resolution, color strength, color hints as a
 JSON list of [x, y, "#rrggbb"] in the photo's pixel coordinates) are optional. `/colorize_confidence`
 takes the same and returns the PNG, its confidence map (PNG) and {"suggestions": [[x, y], ...]}.
+Old photos: `Client(url).predict(handle_file("faded.jpg"), False, api_name="/restore")` returns the
+restored PNG and {"restoration": "color" | "toned" | "gray"}; the flag keeps a sepia print's tone.
 Videos: `Client(url).predict(handle_file("film.mp4"), 1.0, "", api_name="/colorize_video")` returns an MP4
 path (H.264, the input's frames, timing and audio); hints are for the first frame, or
 '{"frame": [[x, y, "#rrggbb"], ...]}'. Videos over $PIX2PIX_COLOR_MAX_VIDEO_SECONDS (60) seconds or
@@ -396,6 +398,7 @@ class Handlers:
         self._predict_image = gpu(self._predict_image)
         self._colorize_group = gpu(self._colorize_group)
         self._colorize_video_file = gpu_video(self._colorize_video_file)
+        self._restore_image = gpu(self._restore_image)
 
     # --- photos
 
@@ -530,6 +533,51 @@ class Handlers:
         save_png(self.colorizer.render(kept, strength), path)
         save_png(confidence.image(), map_path)
         return str(path), str(map_path), json.dumps({"suggestions": [list(p) for p in confidence.suggestions]})
+
+    # --- old photos that kept some color
+
+    def _restore_image(self, image: Image.Image, keep_tone: bool, confidence: bool):
+        try:
+            return self.colorizer.restore(image, keep_tone=bool(keep_tone), return_confidence=confidence)
+        except ImageError as e:
+            raise user_error(str(e), title="Not a usable image") from None
+
+    @releases_memory
+    def restore_photo(self, upload, keep_tone=False) -> tuple:
+        """Restore an old photo: a faded color print or slide gets its fading undone and keeps the colors
+        that survived, with the model's colors where they are gone; a black-and-white or sepia photo is
+        colorized.
+
+        Args:
+            upload: the photo, any image file (JPEG, PNG, WebP, TIFF...; up to 25 MB and 50 megapixels).
+            keep_tone: for a sepia or otherwise toned print, keep its tone on top of the colors (default: off).
+
+        Returns:
+            the restored photo as a lossless PNG of the input's size; and JSON {"restoration": kind}, kind
+            "color" (a faded color photo, restored), "toned" (sepia or toned, colorized) or "gray"
+            (black and white, colorized).
+        """
+        image = _open(upload)
+        result = self._restore_image(image, keep_tone, False)
+        path = _output_file(Path(_path_of(upload)).stem + "-restored", ".png")
+        save_png(result, path)
+        return str(path), json.dumps({"restoration": result.info["restoration"]})
+
+    @releases_memory
+    def restore_ui(self, upload, keep_tone=False, show_guesses=False) -> tuple:
+        """The Restore tab: (before, after) for the slider, the PNG's path, a note."""
+        image = _open(upload)
+        result, confidence = self._restore_image(image, keep_tone, True)
+        path = _output_file(Path(_path_of(upload)).stem + "-restored", ".png")
+        save_png(result, path)
+        kind = result.info["restoration"]
+        note = RESTORED_NOTES[kind]
+        if kind == "toned" and keep_tone:
+            note += " Its tone is kept on top."
+        if show_guesses and confidence is not None:
+            note += " Right: hatched in magenta where the colors are the model's guesses."
+            return (result, confidence.overlay(result)), str(path), note
+        return (image.convert("RGB"), result), str(path), note
 
     # --- many photos
 
@@ -781,6 +829,44 @@ def photo_tab(h: Handlers) -> None:
         )
 
 
+RESTORED_NOTES = {
+    "color": "A faded color photo: its fading is undone and the colors that survived are kept; where they had "
+    "gone, the model filled them in.",
+    "toned": "A sepia or toned print: its tone carries no colors, so the photo was colorized from its lightness.",
+    "gray": "A black-and-white photo: nothing of its colors survived, so it was colorized from its lightness.",
+}
+
+
+def restore_tab(h: Handlers) -> None:
+    """The Restore tab: an old photo (faded color, sepia, black and white) in, the slider out."""
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3):
+            photo = gr.Image(
+                label="Old photo: a faded color print or slide, sepia, or black and white",
+                type="filepath",
+                image_mode=None,
+                sources=["upload", "clipboard"],
+                height=IMAGE_AREA_PX,
+                elem_id="restore-input",
+            )
+            run = gr.Button("Restore", variant="primary", elem_id="restore-button")
+        with gr.Column(scale=3):
+            slider = gr.ImageSlider(
+                label="Before / after", type="pil", format="png", height=IMAGE_AREA_PX, elem_id="restore-slider"
+            )
+            info = gr.Markdown(elem_id="restore-info")
+            download = gr.File(label="Download (PNG, full resolution)", elem_id="restore-png")
+    with gr.Row():
+        keep_tone = gr.Checkbox(False, label="Keep a sepia print's tone", elem_id="restore-keep-tone")
+        guesses = gr.Checkbox(
+            False,
+            label="Show where the colors are guesses",
+            visible=h.colorizer.generator.head == "classification",
+            elem_id="restore-guesses",
+        )
+    run.click(h.restore_ui, [photo, keep_tone, guesses], [slider, download, info], **UI_EVENT)
+
+
 def batch_tab(h: Handlers) -> None:
     """The Batch tab: many photos in, a gallery and a zip of full-resolution PNGs out."""
     files = gr.File(label="Photos", file_count="multiple", file_types=["image"], elem_id="batch-input")
@@ -861,6 +947,16 @@ def api_endpoints(h: Handlers) -> None:
         gr.Textbox(value="", label='hints (JSON [[x, y, "#rrggbb"], ...]; empty: none)', **hidden),
     )
     api_endpoint(
+        "restore",
+        h.restore_photo,
+        [
+            gr.File(label="restored photo (PNG, full resolution)", **hidden),
+            gr.JSON(label='{"restoration": "color" | "toned" | "gray"}: what the photo was taken for', **hidden),
+        ],
+        gr.File(label="photo (any image file)", **hidden),
+        gr.Checkbox(False, label="keep a toned print's tone", **hidden),
+    )
+    api_endpoint(
         "colorize_video",
         h.colorize_video,
         "colorized video (MP4, H.264, audio kept)",
@@ -881,6 +977,8 @@ def build_demo(colorizer: Colorizer) -> gr.Blocks:
         )
         with gr.Tab("Colorize a photo"):
             photo_tab(h)
+        with gr.Tab("Restore an old photo"):
+            restore_tab(h)
         with gr.Tab("Batch"):
             batch_tab(h)
         with gr.Tab("Video"):

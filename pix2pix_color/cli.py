@@ -3,6 +3,7 @@
 pix2pix-color colorize old_photos/ scan.tif -o colorized/ [--model ORG/NAME]
 pix2pix-color colorize barn.jpg -o colorized/ --hints barn-hints.json   # [[x, y, "#rrggbb"], ...]
 pix2pix-color colorize film.mp4 -o colorized/                          # -> colorized/film.mp4, with its audio
+pix2pix-color restore faded_prints/ -o restored/ [--keep-tone] [--confidence-map]
 pix2pix-color evaluate --model ORG/NAME --dataset ORG/DATASET [--split validation]
 pix2pix-color evaluate --images my_color_photos/
 pix2pix-color evaluate --video color_footage.mp4 [--film-look]         # flicker (E_warp, CDC) and quality
@@ -225,6 +226,52 @@ def colorize_command(args: argparse.Namespace) -> int:
     done = len(inputs) - failed
     if not args.quiet:
         print(f"{done} colorized into {out_dir}" + (f", {failed} failed" if failed else ""), file=sys.stderr)
+    return 1 if failed else 0
+
+
+RESTORED_AS = {"color": "faded color, restored", "toned": "toned, colorized", "gray": "black and white, colorized"}
+
+
+def restore_command(args: argparse.Namespace) -> int:
+    inputs, videos, relative = find_inputs(args.inputs)
+    photos = [p for p in inputs if p not in videos]
+    for video in sorted(videos):
+        print(f"skipped {video}: restore takes photos; colorize a video with pix2pix-color colorize", file=sys.stderr)
+    if not photos:
+        print("error: no images found in the given inputs", file=sys.stderr)
+        return 2
+    try:
+        colorizer = _load(args)
+    except ModelLoadError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if args.confidence_map and colorizer.generator.head != "classification":
+        print("error: --confidence-map needs a model with a classification head", file=sys.stderr)
+        return 2
+    out_dir = Path(args.output)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    failed, found = 0, {kind: 0 for kind in RESTORED_AS}
+    jobs = list(zip(photos, _output_paths(photos, out_dir, set(), relative)))
+    for source, target in tqdm(jobs, desc="restore", unit="image", disable=args.quiet):
+        try:
+            result = colorizer.restore(source, keep_tone=args.keep_tone, return_confidence=args.confidence_map)
+        except ImageError as e:
+            failed += 1
+            tqdm.write(f"skipped {source}: {str(e).split(': ', 1)[-1]}", file=sys.stderr)
+            continue
+        image, confidence = result if args.confidence_map else (result, None)
+        kind = image.info["restoration"]
+        found[kind] += 1
+        target.parent.mkdir(parents=True, exist_ok=True)
+        save_png(image, target)
+        if confidence is not None:
+            save_png(confidence.image(), target.with_name(f"{target.stem}.confidence.png"))
+        if not args.quiet:
+            tqdm.write(f"{source} -> {target} ({RESTORED_AS[kind]})", file=sys.stderr)
+    if not args.quiet:
+        kinds = ", ".join(f"{n} {RESTORED_AS[kind]}" for kind, n in found.items() if n)
+        print(f"{len(photos) - failed} restored into {out_dir} ({kinds})" + (f", {failed} failed" if failed else ""),
+              file=sys.stderr)  # fmt: skip
     return 1 if failed else 0
 
 
@@ -543,6 +590,30 @@ def _add_evaluate(sub) -> None:
     e.set_defaults(func=evaluate_command)
 
 
+def _add_restore(sub) -> None:
+    """`pix2pix-color restore`."""
+    r = sub.add_parser(
+        "restore",
+        help="restore old photos: a faded color print keeps the colors that survived (its fading undone), the "
+        "model fills in where they are gone; a black-and-white or sepia one is colorized",
+    )
+    r.add_argument("inputs", nargs="+", help="image files or folders")
+    r.add_argument("-o", "--output", required=True, help="folder for the results: <stem>.png, full resolution")
+    r.add_argument(
+        "--keep-tone",
+        action="store_true",
+        help="a sepia or otherwise toned print keeps its tone on top of the colors (default: taken off)",
+    )
+    r.add_argument(
+        "--confidence-map",
+        action="store_true",
+        help="also write <stem>.confidence.png: white where the colors are the photo's own or the model is sure, "
+        "black where they are guesses",
+    )
+    _common_options(r)
+    r.set_defaults(func=restore_command)
+
+
 def _add_colorize_dataset(sub) -> None:
     """`pix2pix-color colorize-dataset`."""
     d = sub.add_parser(
@@ -586,7 +657,7 @@ def _add_colorize_dataset(sub) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pix2pix-color", description="Colorize black-and-white photos with pix2pix.")
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_colorize, _add_evaluate, _add_colorize_dataset):
+    for add in (_add_colorize, _add_restore, _add_evaluate, _add_colorize_dataset):
         add(sub)
     return parser
 

@@ -201,7 +201,7 @@ class Colorizer:
             prediction.colors, prediction.L_work, prediction.hint_maps, [prediction.photo.shape], options
         )
         (array,) = finish_batch([prediction.photo.L], prediction.L_work, ab)
-        return self._image(array, prediction.photo)
+        return self.finish_image(array, prediction.photo)
 
     @torch.inference_mode()
     def confidence(self, prediction: Prediction, color_strength: float | None = None) -> Confidence:
@@ -249,6 +249,33 @@ class Colorizer:
         if isinstance(result, Exception):
             raise result
         return result
+
+    @torch.inference_mode()
+    def restore(
+        self,
+        image: ImageInput,
+        *,
+        keep_tone: bool = False,
+        working_size: int | None = None,
+        return_confidence: bool = False,
+    ) -> Image.Image | tuple[Image.Image, Confidence]:
+        """An old photo that may still have some color -> restored RGB image of the same size.
+
+        A faded color photo keeps the colors that survived (its fading undone by one tone curve per
+        channel, fitted to what the model expects of the scene) and gets the model's colors where
+        its color is gone; a black-and-white or toned (sepia) photo is colorized, with
+        `keep_tone=True` keeping its tone on top. `image.info["restoration"]` says which it was
+        ("color", "toned" or "gray"). See `pix2pix_color.restore`. Raises `ImageError` as `colorize`.
+        """
+        from .restore import restore_photo
+
+        restored = restore_photo(
+            self, image, keep_tone=keep_tone, working_size=working_size, confidence=return_confidence
+        )
+        restored.image.info["restoration"] = restored.assessment.kind
+        if restored.assessment.kind == "color":
+            restored.image.info["Description"] = f"restored by pix2pix-color {VERSION}, model {self.model_id}"
+        return (restored.image, restored.confidence) if return_confidence else restored.image
 
     @torch.inference_mode()
     def colorize_batch(
@@ -325,10 +352,10 @@ class Colorizer:
                 hint_maps = torch.stack([hint_channels(p.points, p.shape, size) for p in photos]).to(self.device)
             ab_low = predict(self.generator, L_low, hint_maps, [p.shape for p in photos], options, backend=self.backend)
             for i, p, array in zip(chunk, photos, finish_batch([p.L for p in photos], L_low, ab_low)):
-                outputs[i] = self._image(array, p)
+                outputs[i] = self.finish_image(array, p)
         return outputs
 
-    def _image(self, array: np.ndarray, photo: Photo) -> Image.Image:
+    def finish_image(self, array: np.ndarray, photo: Photo) -> Image.Image:
         """The finished (H,W,3) pixels -> the output image, with the input's alpha and EXIF and what
         made its colors (what `save_png` writes into the file)."""
         if photo.alpha is not None:

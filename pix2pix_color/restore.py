@@ -1,0 +1,259 @@
+"""Restore old color photos: undo the fading that can be undone, keep the color that survived, and let
+the model fill in where it is gone.
+
+A faded print is not a black-and-white photo: its colors are shifted and weakened, but they still
+say which wall was red. `restore` treats them as evidence:
+
+1. **What is it?** (`assess`) A photo whose chroma is one function of lightness everywhere (its a*b*
+   follow L* alone: a sepia or gold toning, a yellowed black-and-white print) is a *toned* photo and
+   carries no color evidence: it is colorized from its lightness, its tone kept on request. A photo
+   with no chroma is *gray*. Anything else is a *color* photo that faded.
+2. **Undo the fading** (`estimate_curves`), from the photo's own statistics. Dye fading is a
+   per-channel power law in linear light and stain a per-channel gain (`fading`: D' = r D + s in
+   optical density), so in log-linear light it is a per-channel affine map, after the lifted blacks
+   are brought down. A dye that lost density shrinks its channel's log range by r: each channel's
+   range is brought part of the way (`SPREAD_EQUALIZE`) to the widest one's, and its white point to
+   white. Part of the way, because a scene's channels differ in range of their own (a blue sky over
+   green fields): full equalisation, and fitting the curves to the model's colorization of the
+   photo's lightness, were both measured worse in hue (experiments/README.md, "Restoring faded
+   photos"). The photo's own color differences (the red car next to the gray one) survive; the
+   cast and the lost contrast go.
+3. **Fill in** (`blend_evidence`). Where the corrected photo still has chroma, its hue is the
+   evidence; where it has almost none (the color faded away, or the thing is gray), the model's color
+   comes in, as far as the model is confident.
+
+Why by hand: color-restoration tools (e.g. GIMP's "color enhance", ImageMagick's -auto-level) stretch
+each channel's levels to full range linearly in gamma-encoded values, which does not invert a dye's
+power law and throws away the scene's own balance of ranges; auto levels is measured beside
+`restore` in experiments/restore_study.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .color import lab_to_rgb, rgb_to_lab
+
+# Estimate and assess on a thumbnail of at most this many pixels: the curves have nine numbers.
+ESTIMATE_PIXELS = 160_000
+# A photo whose corrected chroma C*ab stays under this is taken as faded away at that pixel; the
+# model's color comes in (weighted by its confidence) as the chroma falls below it.
+EVIDENCE_CHROMA = 6.0
+# Chroma below which a photo is black and white (the 90th percentile of its C*ab).
+GRAY_CHROMA = 4.0
+# A photo whose a*b* depart from one function of L* by less than this (90th percentile, a*b* units)
+# is toned: sepia, gold, a yellowed paper, a single color cast of a monochrome print.
+TONED_RESIDUAL = 4.0
+# ... and whose tone keeps one hue (within this many degrees) wherever it has chroma: a toning is
+# one dye or one stain. A color photo whose colors happen to follow lightness (a dusk: dark blue sky,
+# orange lamps) has a small residual too, but its hue turns with L*.
+TONED_HUE_SPREAD = 20.0
+L_BINS = 20
+# How far each channel's log range is brought to the widest channel's (0: not at all, 1: equal).
+SPREAD_EQUALIZE = 0.5
+# Percentiles of a channel's log light taken as its shadows and its white point.
+SHADOW_PERCENTILE, WHITE_PERCENTILE = 5.0, 99.5
+
+
+@dataclass
+class Assessment:
+    """What `assess` found. `kind`: "color", "toned" or "gray". `tone`: (L_BINS, 2) the toning's a*b*
+    at each lightness bin (L* 0-100) for a toned photo, else None. `residual`: how far the photo's
+    a*b* depart from one tone (90th percentile); `chroma`: the 90th percentile of its C*ab."""
+
+    kind: str
+    tone: np.ndarray | None
+    residual: float
+    chroma: float
+
+
+@dataclass
+class Curves:
+    """Per-channel correction in linear light: x -> exp(offset) * ((x - black) / (1 - black)) ** gain,
+    each (3,) for R, G, B; gain is 1/r of the dye left (`fading`)."""
+
+    black: np.ndarray
+    gain: np.ndarray
+    offset: np.ndarray
+
+    def apply(self, linear: np.ndarray) -> np.ndarray:
+        """Linear RGB (..., 3) in [0,1] -> corrected linear RGB (..., 3) in [0,1]."""
+        x = np.clip((linear - self.black) / (1.0 - self.black), 1e-4, 1.0)
+        return np.clip(np.exp(self.offset + self.gain * np.log(x)), 0.0, 1.0)
+
+
+def srgb_to_linear(rgb: np.ndarray) -> np.ndarray:
+    x = rgb.astype(np.float32) / 255.0
+    return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4).astype(np.float32)
+
+
+def linear_to_srgb(linear: np.ndarray) -> np.ndarray:
+    x = np.clip(linear, 0.0, 1.0)
+    return np.where(x <= 0.0031308, 12.92 * x, 1.055 * np.power(x, 1 / 2.4) - 0.055).astype(np.float32)
+
+
+def lab_of(rgb: np.ndarray) -> np.ndarray:
+    """(H,W,3) uint8 or float sRGB in [0,1] -> (H,W,3) float32 L*a*b*."""
+    tensor = torch.from_numpy(np.require(rgb, requirements=["C", "W"])).permute(2, 0, 1)
+    return rgb_to_lab(tensor).permute(1, 2, 0).numpy()
+
+
+def thumbnail(image: Image.Image, pixels: int = ESTIMATE_PIXELS) -> Image.Image:
+    scale = min(1.0, (pixels / (image.width * image.height)) ** 0.5)
+    if scale == 1.0:
+        return image
+    return image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.BOX)
+
+
+def _tone_curve(lab: np.ndarray) -> np.ndarray:
+    """(N,3) L*a*b* -> (L_BINS, 2): the median a*b* at each lightness bin, empty bins interpolated."""
+    bins = np.clip((lab[:, 0] / 100.0 * L_BINS).astype(int), 0, L_BINS - 1)
+    tone = np.full((L_BINS, 2), np.nan)
+    for i in range(L_BINS):
+        inside = bins == i
+        if inside.sum() >= 10:
+            tone[i] = np.median(lab[inside, 1:], axis=0)
+    known = ~np.isnan(tone[:, 0])
+    if not known.any():
+        return np.zeros((L_BINS, 2))
+    centers = (np.arange(L_BINS) + 0.5) / L_BINS * 100
+    return np.stack([np.interp(centers, centers[known], tone[known, k]) for k in range(2)], axis=1)
+
+
+def tone_at(tone: np.ndarray, L: np.ndarray) -> np.ndarray:
+    """Tone curve (L_BINS, 2) and L* (...) -> the toning's a*b* there (..., 2), linear between bins."""
+    centers = (np.arange(L_BINS) + 0.5) / L_BINS * 100
+    return np.stack([np.interp(L, centers, tone[:, k]) for k in range(2)], axis=-1).astype(np.float32)
+
+
+def hue_spread(tone: np.ndarray, min_chroma: float = 3.0) -> float:
+    """Tone curve (L_BINS, 2) -> the largest angle (degrees) between a bin's hue and the mean hue,
+    over the bins with chroma; 0 when fewer than two have any."""
+    chroma = np.hypot(tone[:, 0], tone[:, 1])
+    colored = tone[chroma > min_chroma]
+    if len(colored) < 2:
+        return 0.0
+    unit = colored / np.hypot(colored[:, 0], colored[:, 1])[:, None]
+    mean = unit.mean(axis=0)
+    cos = np.clip(unit @ (mean / max(np.linalg.norm(mean), 1e-6)), -1.0, 1.0)
+    return float(np.degrees(np.arccos(cos)).max())
+
+
+def assess(rgb: np.ndarray) -> Assessment:
+    """A photo (H,W,3) uint8 -> whether it is a faded color photo, a toned monochrome one or gray."""
+    lab = lab_of(rgb).reshape(-1, 3)
+    chroma = float(np.percentile(np.hypot(lab[:, 1], lab[:, 2]), 90))
+    tone = _tone_curve(lab)
+    residual = float(np.percentile(np.linalg.norm(lab[:, 1:] - tone_at(tone, lab[:, 0]), axis=1), 90))
+    if chroma < GRAY_CHROMA:
+        return Assessment("gray", None, residual, chroma)
+    if residual < TONED_RESIDUAL and hue_spread(tone) < TONED_HUE_SPREAD:
+        return Assessment("toned", tone, residual, chroma)
+    return Assessment("color", None, residual, chroma)
+
+
+def black_point(linear: np.ndarray) -> np.ndarray:
+    """Linear RGB (N,3) -> (3,): each channel's lifted black (its 0.5th percentile), which flare
+    and lost shadow density add; a real photo's darkest places are near 0 in every channel."""
+    return np.minimum(np.percentile(linear, 0.5, axis=0), 0.5).astype(np.float32)
+
+
+def estimate_curves(linear: np.ndarray, equalize: float = SPREAD_EQUALIZE) -> Curves:
+    """Faded linear RGB (N,3) -> the `Curves` undoing its fading: black point, then per channel a
+    gain bringing its log range (shadows to white point) `equalize` of the way to the widest
+    channel's, then the white point to 1.
+
+    A gain is kept within what dye fading can do: a layer keeps at least a third of its density."""
+    black = black_point(linear)
+    log = np.log(np.clip((linear - black) / (1.0 - black), 1e-4, 1.0))
+    white = np.percentile(log, WHITE_PERCENTILE, axis=0)
+    spread = np.maximum(white - np.percentile(log, SHADOW_PERCENTILE, axis=0), 1e-3)
+    gain = 1.0 + equalize * (np.clip(spread.max() / spread, 1.0, 3.0) - 1.0)
+    return Curves(black, gain.astype(np.float32), (-gain * white).astype(np.float32))
+
+
+def blend_evidence(
+    ab_photo: np.ndarray, ab_model: np.ndarray, confidence: np.ndarray, evidence_chroma: float = EVIDENCE_CHROMA
+) -> np.ndarray:
+    """The corrected photo's a*b* (...,2), the model's (...,2) and its confidence (...) in [0,1] ->
+    the restored a*b* (...,2): the photo's where its chroma survived, the model's (as far as it is
+    sure) where it did not."""
+    chroma = np.hypot(ab_photo[..., 0], ab_photo[..., 1])
+    survived = np.clip(chroma / evidence_chroma, 0.0, 1.0)
+    model_share = ((1.0 - survived) * confidence)[..., None]
+    return ab_photo + model_share * (ab_model - ab_photo)
+
+
+def compose(L: np.ndarray, ab: np.ndarray) -> np.ndarray:
+    """L* (H,W) and a*b* (H,W,2) -> (H,W,3) uint8 sRGB."""
+    lab = torch.from_numpy(np.concatenate([L[..., None], ab], axis=-1).astype(np.float32)).permute(2, 0, 1)
+    return lab_to_rgb(lab.contiguous(), torch.uint8).permute(1, 2, 0).numpy()
+
+
+@dataclass
+class Restored:
+    """What `restore_photo` made: the image, what the input was (`assessment`), the estimated `curves`
+    (None unless it was a faded color photo) and, when asked, where its colors are guesses."""
+
+    image: Image.Image
+    assessment: Assessment
+    curves: Curves | None
+    confidence: object | None  # pix2pix_color.confidence.Confidence
+
+
+def restore_photo(colorizer, image, *, keep_tone: bool = False, working_size: int | None = None, confidence=False):
+    """`Colorizer.restore`'s work: see the module. `colorizer` is a `pix2pix_color.Colorizer`."""
+    from .images import decode, open_image
+    from .pipeline import prepare
+
+    opened = open_image(image, max_pixels=colorizer.max_pixels)
+    decoded = decode(opened)
+    if decoded.rgb is None:  # a grayscale file: nothing survived to restore
+        assessment = Assessment("gray", None, 0.0, 0.0)
+        return _colorized(colorizer, opened, assessment, working_size, confidence)
+    rgb = decoded.rgb.permute(1, 2, 0).numpy()
+    small = np.asarray(thumbnail(Image.fromarray(rgb)))
+    assessment = assess(small)
+    if assessment.kind != "color":
+        return _colorized(colorizer, opened, assessment, working_size, confidence, keep_tone=keep_tone)
+
+    photo = prepare(opened, None, takes_hints=colorizer.takes_hints, max_pixels=colorizer.max_pixels)
+    linear = srgb_to_linear(rgb)
+    curves = estimate_curves(srgb_to_linear(small).reshape(-1, 3))
+    # The model sees the corrected photo, so that its colors belong to the lightness the output has.
+    corrected_rgb = np.round(linear_to_srgb(curves.apply(linear)) * 255).astype(np.uint8)
+    del linear
+    prediction = colorizer.prediction(Image.fromarray(corrected_rgb), working_size=working_size)
+    model = np.asarray(colorizer.render(prediction, 1.0))
+    sure = colorizer.confidence(prediction, 1.0).map
+    corrected = lab_of(corrected_rgb)
+    ab_photo = corrected[..., 1:]
+    ab = blend_evidence(ab_photo, lab_of(model)[..., 1:], sure)
+    array = compose(corrected[..., 0], ab)
+    restored_confidence = None
+    if confidence:
+        from .confidence import Confidence
+
+        survived = np.clip(np.hypot(ab_photo[..., 0], ab_photo[..., 1]) / EVIDENCE_CHROMA, 0, 1)
+        restored_confidence = Confidence((survived + (1 - survived) * sure).astype(np.float32), [])
+    return Restored(colorizer.finish_image(array, photo), assessment, curves, restored_confidence)
+
+
+def _colorized(colorizer, opened, assessment, working_size, confidence, keep_tone=False) -> Restored:
+    """A gray or toned photo: colorized from its lightness; a toned one keeps its tone on request."""
+    result = colorizer.colorize(opened, working_size=working_size, return_confidence=confidence)
+    colored, sure = result if confidence else (result, None)
+    if keep_tone and assessment.tone is not None:
+        lab = lab_of(np.asarray(colored.convert("RGB")))
+        array = compose(lab[..., 0], lab[..., 1:] + tone_at(assessment.tone, lab[..., 0]))
+        alpha = colored.getchannel("A") if colored.mode == "RGBA" else None
+        toned = Image.fromarray(array, "RGB")
+        if alpha is not None:
+            toned.putalpha(alpha)
+        toned.info.update(colored.info)
+        colored = toned
+    return Restored(colored, assessment, None, sure)
