@@ -1000,7 +1000,7 @@ def serve(demo: gr.Blocks, **launch_kwargs):
         max_file_size=f"{max(MAX_FILE_MB, MAX_VIDEO_MB)}mb",  # photos are held to MAX_FILE_MB by _checked_path
         show_error=True,
         footer_links=["api", "gradio"],
-        # The API as an MCP server (/gradio_api/mcp/): agents get colorize_photo and colorize_video
+        # The API as an MCP server (/gradio_api/mcp/): agents get colorize_photo, restore_photo and colorize_video
         # as tools, described by the handlers' docstrings.
         mcp_server=True,
     )

@@ -47,7 +47,8 @@ def test_the_tools_are_listed_with_what_each_argument_means(app_server):
         return (await session.list_tools()).tools
 
     tools = {tool.name: tool for tool in _session(app_server, work)}
-    assert set(tools) == {"colorize_photo", "colorize_photo_confidence", "colorize_video"}  # not the UI's events
+    # The API's endpoints, not the UI's events.
+    assert set(tools) == {"colorize_photo", "colorize_photo_confidence", "colorize_video", "restore_photo"}
     photo = tools["colorize_photo"]
     assert photo.description.startswith("Colorize a black-and-white photo at its full resolution")
     properties = photo.inputSchema["properties"]
@@ -60,6 +61,10 @@ def test_the_tools_are_listed_with_what_each_argument_means(app_server):
     video = tools["colorize_video"]
     assert set(video.inputSchema["properties"]) == {"upload", "color_strength", "hints"}
     assert all(p["description"] for p in video.inputSchema["properties"].values())
+    restore = tools["restore_photo"]
+    assert restore.description.startswith("Restore an old photo")
+    assert set(restore.inputSchema["properties"]) == {"upload", "keep_tone"}
+    assert "sepia" in restore.inputSchema["properties"]["keep_tone"]["description"]
 
 
 def test_an_agent_colorizes_a_committed_photo_with_a_hint(app_server, tmp_path):
