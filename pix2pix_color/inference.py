@@ -262,8 +262,8 @@ class Colorizer:
         """An old photo that may still have some color -> restored RGB image of the same size.
 
         A faded color photo keeps the colors that survived (its fading undone by one tone curve per
-        channel, fitted to what the model expects of the scene) and gets the model's colors where
-        its color is gone; a black-and-white or toned (sepia) photo is colorized, with
+        channel, estimated from the photo's own statistics) and gets the model's colors where its
+        color is gone; a black-and-white or toned (sepia) photo is colorized, with
         `keep_tone=True` keeping its tone on top. `image.info["restoration"]` says which it was
         ("color", "toned" or "gray"). See `pix2pix_color.restore`. Raises `ImageError` as `colorize`.
         """

@@ -56,7 +56,14 @@ def test_the_mappings_describe_nodes_comfyui_can_build(pack):
         inputs = {**spec["required"], **spec.get("optional", {})}
         assert set(names) == set(inputs), node  # ComfyUI calls FUNCTION with the inputs as keywords
         for kind, *options in inputs.values():
-            assert isinstance(kind, list) or kind in {"IMAGE", "INT", "FLOAT", "STRING", pack.nodes.MODEL_TYPE}
+            assert isinstance(kind, list) or kind in {
+                "IMAGE",
+                "INT",
+                "FLOAT",
+                "STRING",
+                "BOOLEAN",
+                pack.nodes.MODEL_TYPE,
+            }
             if kind in ("INT", "FLOAT"):
                 o = options[0]
                 assert o["min"] <= o["default"] <= o["max"]
@@ -97,6 +104,24 @@ def test_a_hint_point_colors_its_place(pack, colorizer):
     (hinted,) = node.colorize(colorizer, batch, 1.0, 0, hints=f'[[{w // 2}, {h // 2}, "#d02020"]]')
     a_plain, a_hinted = _lab(plain)[0, 1, h // 2, w // 2], _lab(hinted)[0, 1, h // 2, w // 2]
     assert a_hinted > a_plain + 10  # redder where the hint was given
+
+
+def test_a_faded_print_is_restored_with_a_mask_of_the_guesses(pack, colorizer):
+    from pix2pix_color.fading import Fading, fade, sepia_tone
+
+    real = np.asarray(Image.open(PHOTO).convert("RGB").resize((192, 128)))
+    faded = fade(real, Fading(cyan=0.5, magenta=0.8, yellow=0.95, stain=0.08, flare=0.06))
+    sepia = sepia_tone(real, 18.0)
+    node = pack.NODE_CLASS_MAPPINGS["Pix2PixColorRestore"]()
+    images, guesses, found = node.restore(
+        colorizer, _comfy_image(Image.fromarray(faded), Image.fromarray(sepia)), False
+    )
+    assert images.shape == (2, 128, 192, 3) and guesses.shape == (2, 128, 192)
+    assert 0.0 <= float(guesses.min()) and float(guesses.max()) <= 1.0
+    assert found.splitlines() == ["a faded color photo: restored", "a toned (sepia) photo: colorized"]
+    truth = _lab(_comfy_image(Image.fromarray(real)))[0]
+    error = lambda lab: float((lab - truth).norm(dim=0).mean())  # noqa: E731
+    assert error(_lab(images[:1])[0]) < 0.9 * error(_lab(_comfy_image(Image.fromarray(faded)))[0])
 
 
 def test_bad_inputs_are_one_line_errors(pack, colorizer):

@@ -1,4 +1,4 @@
-"""ComfyUI nodes for pix2pix-color: load a colorizer once, colorize IMAGE batches with it.
+"""ComfyUI nodes for pix2pix-color: load a colorizer once, colorize or restore IMAGE batches with it.
 
 ComfyUI's IMAGE is a float tensor (B, H, W, C) in [0, 1], C = 3; the library works on photos, so each
 image of a batch goes through `Colorizer.colorize` as an 8-bit picture (what ComfyUI loaded it from)
@@ -148,8 +148,58 @@ class Colorize:
         return (to_images(results),)
 
 
-NODE_CLASS_MAPPINGS = {"Pix2PixColorLoad": LoadColorizer, "Pix2PixColorColorize": Colorize}
+class Restore:
+    """Restore old photos: a faded color print or slide gets its fading undone and keeps the colors
+    that survived, the model's colors filling in where they are gone; a black-and-white or sepia
+    photo is colorized (its tone kept on request). Also gives a MASK of where the colors are the
+    model's guesses (1: a guess, 0: the photo's own color or a sure one), e.g. to inpaint or hint
+    there, and one line per image saying what it was taken for."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {
+            "required": {
+                "colorizer": (MODEL_TYPE,),
+                "image": ("IMAGE",),
+                "keep_tone": (
+                    "BOOLEAN",
+                    {"default": False, "tooltip": "for a sepia or toned print: keep its tone on top of the colors"},
+                ),
+            },
+        }
+
+    RETURN_TYPES = ("IMAGE", "MASK", "STRING")
+    RETURN_NAMES = ("image", "guesses", "found")
+    FUNCTION = "restore"
+    CATEGORY = CATEGORY
+    DESCRIPTION = __doc__
+
+    def restore(self, colorizer: Colorizer, image: torch.Tensor, keep_tone: bool):
+        restored, guesses, found = [], [], []
+        try:
+            for picture in to_pictures(image):
+                result, confidence = colorizer.restore(picture, keep_tone=keep_tone, return_confidence=True)
+                restored.append(result)
+                guesses.append(torch.from_numpy(1.0 - confidence.map))
+                found.append(FOUND[result.info["restoration"]])
+        except (ImageError, ValueError) as e:
+            raise ValueError(f"pix2pix-color: {e}") from None
+        return to_images(restored), torch.stack(guesses).float(), "\n".join(found)
+
+
+FOUND = {
+    "color": "a faded color photo: restored",
+    "toned": "a toned (sepia) photo: colorized",
+    "gray": "a black-and-white photo: colorized",
+}
+
+NODE_CLASS_MAPPINGS = {
+    "Pix2PixColorLoad": LoadColorizer,
+    "Pix2PixColorColorize": Colorize,
+    "Pix2PixColorRestore": Restore,
+}
 NODE_DISPLAY_NAME_MAPPINGS = {
     "Pix2PixColorLoad": "Load pix2pix-color model",
     "Pix2PixColorColorize": "Colorize (pix2pix-color)",
+    "Pix2PixColorRestore": "Restore old photo (pix2pix-color)",
 }
