@@ -270,8 +270,8 @@ def restore_command(args: argparse.Namespace) -> int:
             tqdm.write(f"{source} -> {target} ({RESTORED_AS[kind]})", file=sys.stderr)
     if not args.quiet:
         kinds = ", ".join(f"{n} {RESTORED_AS[kind]}" for kind, n in found.items() if n)
-        print(f"{len(photos) - failed} restored into {out_dir} ({kinds})" + (f", {failed} failed" if failed else ""),
-              file=sys.stderr)  # fmt: skip
+        failures = f", {failed} failed" if failed else ""
+        print(f"{len(photos) - failed} restored into {out_dir} ({kinds}){failures}", file=sys.stderr)
     return 1 if failed else 0
 
 
