@@ -211,6 +211,13 @@ def _hints(text) -> list:
         raise user_error(str(e), title="Unusable color hints") from None
 
 
+def _reference(upload) -> str | None:
+    """An optional reference photo's upload -> its checked path (size limits as a photo's), or None."""
+    if _path_of(upload) is None:
+        return None
+    return _checked_path(upload, "reference photo")
+
+
 def _working_size(choice) -> int | None:
     """The app's "Auto" or a number of pixels -> the library's check (one range for every front end)."""
     if choice in (None, "", "Auto"):
@@ -435,13 +442,15 @@ class Handlers:
         save_png(result, path)
         return str(path)
 
-    def _predict_image(self, image: Image.Image, working_size, hints) -> Prediction:
+    def _predict_image(self, image: Image.Image, working_size, hints, reference=None) -> Prediction:
         try:
-            return self.colorizer.prediction(image, hints=hints or None, working_size=working_size)
+            return self.colorizer.prediction(image, hints=hints or None, working_size=working_size, reference=reference)
         except ImageError as e:
             raise user_error(str(e), title="Not a usable image") from None
         except HintError as e:
             raise user_error(str(e), title="Unusable color hints") from None
+        except ValueError as e:  # a reference photo with a model that has no encoder to match it with
+            raise user_error(str(e), title="No reference photos with this model") from None
 
     def _confidence(self, kept: Prediction, strength: float) -> Confidence | None:
         """Where the kept prediction's colors are guesses (None for a model without the distribution)."""
@@ -476,21 +485,26 @@ class Handlers:
         note = f"{result.size[0]}x{result.size[1]} pixels, the size of your photo; color strength {strength:g}."
         if hints:
             note += f" {_plural(len(hints), 'color hint')} applied."
+        if kept.guides is not None:
+            note += " Colors taken from your reference photo where its regions match this one's."
         return (before, result), str(path), note
 
     @releases_memory
-    def colorize_ui(self, upload, working_size, compare, strength=1.0, hints=None, show_guesses=False):
+    def colorize_ui(self, upload, working_size, compare, strength=1.0, hints=None, show_guesses=False, reference=None):
         """The photo tab: (before, after) for the slider, the PNG's path, a note."""
-        return self.colorize_and_keep(upload, working_size, compare, strength, hints, show_guesses)[:3]
+        return self.colorize_and_keep(upload, working_size, compare, strength, hints, show_guesses, reference)[:3]
 
     @releases_memory
-    def colorize_and_keep(self, upload, working_size, compare, strength=1.0, hints=None, show_guesses=False):
+    def colorize_and_keep(
+        self, upload, working_size, compare, strength=1.0, hints=None, show_guesses=False, reference=None
+    ):
         """colorize_ui, and what the strength slider needs to redo the result without the network:
         the kept prediction (its L* in float16: half the memory a session holds) with its confidence
-        (measured at the strength of this click; the slider leaves it as it is)."""
+        (measured at the strength of this click; the slider leaves it as it is). `reference`: an
+        optional color photo whose colors to take."""
         image = _open(upload)
         strength = _strength(strength)
-        kept = self._predict_image(image, _working_size(working_size), hints)
+        kept = self._predict_image(image, _working_size(working_size), hints, _reference(reference))
         confidence = self._confidence(kept, strength)
         pair, path, note = self._show(kept, upload, compare, strength, hints, confidence, show_guesses)
         kept.photo.L = kept.photo.L.half()
@@ -533,6 +547,29 @@ class Handlers:
         save_png(self.colorizer.render(kept, strength), path)
         save_png(confidence.image(), map_path)
         return str(path), str(map_path), json.dumps({"suggestions": [list(p) for p in confidence.suggestions]})
+
+    @releases_memory
+    def colorize_photo_reference(self, upload, reference, working_size="Auto", color_strength=1.0) -> str:
+        """Colorize a black-and-white photo with the colors of a reference photo: regions of the photo take
+        the colors of the reference's regions that look like them (the same place in color, a frame of a
+        color film, a photo with the wanted palette); where nothing matches, the model's own colors stay.
+
+        Args:
+            upload: the black-and-white photo, any image file (JPEG, PNG, WebP, TIFF...; up to 25 MB and 50 megapixels).
+            reference: a color photo whose colors to use, any size; a black-and-white one is refused.
+            working_size: "Auto" (the model's own size, best) or a pixel size the app lists.
+            color_strength: how colorful the model's own colors are, from 0 to 2; 1 is the calibrated strength.
+
+        Returns:
+            the colorized photo as a lossless PNG of the input's size.
+        """
+        image = _open(upload)
+        if _path_of(reference) is None:
+            raise user_error("Add a color photo to take the colors from.", title="No reference photo")
+        kept = self._predict_image(image, _working_size(working_size), None, _reference(reference))
+        path = _output_file(Path(_path_of(upload)).stem + "-colorized", ".png")
+        save_png(self.colorizer.render(kept, _strength(color_strength)), path)
+        return str(path)
 
     # --- old photos that kept some color
 
@@ -773,6 +810,17 @@ def photo_tab(h: Handlers) -> None:
                     visible=h.colorizer.generator.head == "classification",
                     elem_id="show-guesses",
                 )
+            with gr.Accordion(
+                "Colors from a reference photo", open=False, visible=h.colorizer.generator.encoder != "none"
+            ):
+                reference = gr.Image(
+                    label="A color photo whose colors to use (the same place today, a frame of a color film...)",
+                    type="filepath",
+                    image_mode=None,
+                    sources=["upload", "clipboard"],
+                    height=180,
+                    elem_id="reference-input",
+                )
             panel = hint_panel(
                 photo,
                 h.photo_hints,
@@ -785,10 +833,10 @@ def photo_tab(h: Handlers) -> None:
     hints = panel.hints
     kept = gr.State(None, time_to_live=KEPT_PREDICTION_S)
 
-    def show_colorized(upload, working_size, compare_with, amount, points, show_guesses, base, scale):
+    def show_colorized(upload, working_size, compare_with, amount, points, show_guesses, base, scale, ref=None):
         try:
             pair, path, note, state = h.colorize_and_keep(
-                upload, working_size, compare_with, amount, points, show_guesses
+                upload, working_size, compare_with, amount, points, show_guesses, ref
             )
         except gr.Error as e:  # one message, in the note and a pop-up; the outputs keep what they showed
             gr.Warning(e.message, title=e.title)
@@ -811,7 +859,7 @@ def photo_tab(h: Handlers) -> None:
         return gr.Image(value=None, visible=True), gr.ImageSlider(value=None, visible=False), gr.Button(visible=False)
 
     outputs = [slider, download, info, kept, photo, again, panel.canvas, panel.suggested]
-    inputs = [photo, working, compare, strength, hints, guesses, panel.base, panel.scale]
+    inputs = [photo, working, compare, strength, hints, guesses, panel.base, panel.scale, reference]
     run.click(show_colorized, inputs, outputs, **UI_EVENT)
     strength.release(h.restrength, [kept, strength, guesses], [slider, download, info], **UI_EVENT)
     guesses.change(h.restrength, [kept, strength, guesses], [slider, download, info], **UI_EVENT)
@@ -945,6 +993,15 @@ def api_endpoints(h: Handlers) -> None:
         gr.Dropdown(h.working_sizes, value="Auto", allow_custom_value=True, label="working size", **hidden),
         gr.Number(value=1.0, label="color strength (0-2; 1 as calibrated)", **hidden),
         gr.Textbox(value="", label='hints (JSON [[x, y, "#rrggbb"], ...]; empty: none)', **hidden),
+    )
+    api_endpoint(
+        "colorize_reference",
+        h.colorize_photo_reference,
+        "colorized photo (PNG, full resolution)",
+        gr.File(label="photo (any image file)", **hidden),
+        gr.File(label="reference: a color photo whose colors to use", **hidden),
+        gr.Dropdown(h.working_sizes, value="Auto", allow_custom_value=True, label="working size", **hidden),
+        gr.Number(value=1.0, label="color strength (0-2; 1 as calibrated)", **hidden),
     )
     api_endpoint(
         "restore",

@@ -2,6 +2,7 @@
 
 pix2pix-color colorize old_photos/ scan.tif -o colorized/ [--model ORG/NAME]
 pix2pix-color colorize barn.jpg -o colorized/ --hints barn-hints.json   # [[x, y, "#rrggbb"], ...]
+pix2pix-color colorize old_farm.jpg -o colorized/ --reference farm_today.jpg   # colors from a color photo
 pix2pix-color colorize film.mp4 -o colorized/                          # -> colorized/film.mp4, with its audio
 pix2pix-color restore faded_prints/ -o restored/ [--keep-tone] [--confidence-map]
 pix2pix-color evaluate --model ORG/NAME --dataset ORG/DATASET [--split validation]
@@ -27,6 +28,7 @@ from .hub import ModelLoadError
 from .images import IMAGE_SUFFIXES, ImageError, save_png, write_atomically
 from .inference import COLOR_STRENGTH_RANGE, WORKING_SIZE_RANGE, Colorizer
 from .provenance import ProvenanceError, SigningCredentials, manifest_for, sign, sign_file
+from .reference import load_reference
 from .temporal import DEFAULT_SMOOTHING, check_smoothing
 
 try:  # the [video] extra: PyAV and OpenCV
@@ -49,9 +51,11 @@ def _load(args: argparse.Namespace, device=None, backend: str = "auto") -> Color
     )
 
 
-def _with_confidence(colorizer: Colorizer, source: Path, hints):
+def _one_photo(colorizer: Colorizer, source: Path, hints, reference, confidence: bool):
     try:
-        return colorizer.colorize(source, hints=hints[0] if hints else None, return_confidence=True)
+        return colorizer.colorize(
+            source, hints=hints[0] if hints else None, reference=reference, return_confidence=confidence
+        )
     except (ImageError, HintError) as e:
         return e
 
@@ -141,6 +145,15 @@ def colorize_command(args: argparse.Namespace) -> int:
         except (HintError, UnicodeDecodeError) as e:
             print(f"error: --hints {args.hints}: {e}", file=sys.stderr)
             return 2
+    reference = None
+    if args.reference:
+        try:
+            reference = load_reference(args.reference, colorizer)
+        except (ImageError, ValueError) as e:
+            print(f"error: --reference {args.reference}: {e}", file=sys.stderr)
+            return 2
+        if videos:
+            print("note: --reference is used for photos only, not for videos", file=sys.stderr)
     if args.confidence_map and colorizer.generator.head != "classification":
         print("error: --confidence-map needs a model with a classification head (this one predicts one color "
               "per pixel, with no spread to read)", file=sys.stderr)  # fmt: skip
@@ -196,8 +209,8 @@ def colorize_command(args: argparse.Namespace) -> int:
     with tqdm(total=len(jobs), desc="colorize", unit="image", disable=args.quiet or not jobs) as bar:
         for start in range(0, len(jobs), args.batch_size):
             chunk = jobs[start : start + args.batch_size]
-            if args.confidence_map:  # one photo at a time: the map needs each photo's own prediction kept
-                results = [_with_confidence(colorizer, source, hints) for source, _ in chunk]
+            if args.confidence_map or reference is not None:  # one at a time: each photo's prediction is kept
+                results = [_one_photo(colorizer, source, hints, reference, args.confidence_map) for source, _ in chunk]
             else:
                 results = colorizer.colorize_batch([source for source, _ in chunk], hints=hints)
             for result, (source, target) in zip(results, chunk):
@@ -541,6 +554,12 @@ def _add_colorize(sub) -> None:
         action="store_true",
         help="also write <stem>.confidence.png beside each colorized photo: white where the model is sure of "
         "the hue, black where its colors are guesses",
+    )
+    c.add_argument(
+        "--reference",
+        metavar="PHOTO",
+        help="a color photo whose colors to use (the same place in color, a frame of a color film, a photo with "
+        "the palette you want; any size): its regions' colors go where the photo's regions match them",
     )
     c.add_argument(
         "--hints",

@@ -47,6 +47,7 @@ from .pipeline import (
     working_grid,
 )
 from .propagation import REACH, SIGMA_L
+from .reference import reference_guides
 
 __all__ = ["COLOR_STRENGTH_RANGE", "WORKING_SIZE_RANGE", "Colorizer", "ImageInput", "check_working_size"]
 
@@ -70,6 +71,19 @@ class Prediction:
     colors: Tensor
     hint_maps: Tensor | None
     options: PredictOptions
+    # A reference photo's colors as weighted hint channels (1,3,h,w): propagated like hints, never
+    # shown to the network (it was trained on a user's few sure points, not on dense guesses).
+    guides: Tensor | None = None
+
+    def shown_colors(self, options: PredictOptions) -> Tensor:
+        """The a*b* shown on the working grid (1,2,h,w) at `options`' color strength: the network's,
+        the reference's colors carried in, then the user's hints carried in over those (so a click
+        spreads over its region as it would without a reference, and wins there)."""
+        shapes = [self.photo.shape]
+        ab = apply_strength_and_hints(self.colors, self.L_work, self.guides, shapes, options)
+        if self.hint_maps is None:
+            return ab
+        return apply_strength_and_hints(ab, self.L_work, self.hint_maps, shapes, replace(options, color_strength=1.0))
 
 
 class Colorizer:
@@ -176,7 +190,14 @@ class Colorizer:
         return guided_upsample(L_low, predict(self.generator, L_low, options=options, backend=self.backend), L)
 
     @torch.inference_mode()
-    def prediction(self, image: ImageInput, *, hints: Hints = None, working_size: int | None = None) -> Prediction:
+    def prediction(
+        self,
+        image: ImageInput,
+        *,
+        hints: Hints = None,
+        working_size: int | None = None,
+        reference: ImageInput | None = None,
+    ) -> Prediction:
         """The network's part of colorizing one photo, kept: `render` turns it into the image at any
         color strength without running the network again (the app's live strength slider). Raises
         `ImageError` / `HintError` as `colorize` does."""
@@ -184,11 +205,17 @@ class Colorizer:
         photo = prepare(image, hints, takes_hints=self.takes_hints, max_pixels=self.max_pixels, device=self.device)
         grid = working_grid(self.generator, photo.shape, options)
         L_work = resize(photo.L, grid)
+        guides = None
+        if reference is not None:
+            guides = reference_guides(
+                self.generator, L_work, reference, lambda shape: working_grid(self.generator, shape, options),
+                self.max_pixels,
+            )  # fmt: skip
         hint_maps = None
         if photo.points is not None:
             hint_maps = hint_channels(photo.points, photo.shape, grid)[None].to(self.device)
         colors = network_colors(self.generator, L_work, hint_maps, options, backend=self.backend)
-        return Prediction(photo, L_work, colors, hint_maps, options)
+        return Prediction(photo, L_work, colors, hint_maps, options, guides)
 
     @torch.inference_mode()
     def render(self, prediction: Prediction, color_strength: float | None = None) -> Image.Image:
@@ -197,9 +224,7 @@ class Colorizer:
         options = replace(
             prediction.options, color_strength=self.color_strength if color_strength is None else color_strength
         )
-        ab = apply_strength_and_hints(
-            prediction.colors, prediction.L_work, prediction.hint_maps, [prediction.photo.shape], options
-        )
+        ab = prediction.shown_colors(options)
         (array,) = finish_batch([prediction.photo.L], prediction.L_work, ab)
         return self.finish_image(array, prediction.photo)
 
@@ -215,9 +240,7 @@ class Colorizer:
             prediction.options, color_strength=self.color_strength if color_strength is None else color_strength
         )
         logits = self.generator(normalize_l(prediction.L_work), prediction.hint_maps)
-        ab = apply_strength_and_hints(
-            prediction.colors, prediction.L_work, prediction.hint_maps, [prediction.photo.shape], options
-        )
+        ab = prediction.shown_colors(options)
         temperature = self.generator.temperature if options.temperature is None else options.temperature
         return confidence_at(logits, temperature, ab, prediction.L_work, prediction.photo.shape)
 
@@ -229,6 +252,7 @@ class Colorizer:
         working_size: int | None = None,
         color_strength: float | None = None,
         return_confidence: bool = False,
+        reference: ImageInput | None = None,
     ) -> Image.Image | tuple[Image.Image, Confidence]:
         """Any PIL image, path or bytes -> RGB (RGBA if it had alpha) image of the same displayed size.
 
@@ -239,10 +263,14 @@ class Colorizer:
         `color_strength` (a factor on the model's calibrated colors: 1 as calibrated, 0 gray) override
         the colorizer's own for this call. `return_confidence=True` returns `(image, Confidence)`:
         where the colors are guesses, and where a hint would help most (see `confidence`).
+        `reference`: a color photo (any size) whose colors to take, region by region, where its
+        regions match the photo's (`pix2pix_color.reference`); one that is black and white or sepia
+        raises `ImageError`; hints, if also given, take precedence where they are.
         """
-        if return_confidence:
-            prediction = self.prediction(image, hints=hints, working_size=working_size)
-            return self.render(prediction, color_strength), self.confidence(prediction, color_strength)
+        if return_confidence or reference is not None:
+            prediction = self.prediction(image, hints=hints, working_size=working_size, reference=reference)
+            image = self.render(prediction, color_strength)
+            return (image, self.confidence(prediction, color_strength)) if return_confidence else image
         result = self.colorize_batch(
             [image], hints=None if hints is None else [hints], working_size=working_size, color_strength=color_strength
         )[0]

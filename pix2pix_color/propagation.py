@@ -63,9 +63,12 @@ def propagate_hints(
     reach: float = REACH,
 ) -> Tensor:
     """L* (1,h,w) in [0,100], predicted a*b* (2,h,w) and hint channels (3,h,w; a*b* in Lab units and
-    a 0/1 mask), all on the working grid -> a*b* (2,h,w) that equals the hints where they are and
-    blends into `ab` along edges. `photo_shape`: the (H, W) of the photo the working grid was resized
-    from (default: the working grid's own shape), so that the solve grid has the photo's aspect.
+    each hint's weight in (0, 1], 0 where there is none), all on the working grid -> a*b* (2,h,w)
+    that equals the hints where they are and blends into `ab` along edges. A user's hint weighs 1;
+    a guessed one (a reference photo's color, `pix2pix_color.reference`) weighs its confidence w,
+    and the result there is w of the hint's color and 1 - w of the network's. `photo_shape`: the
+    (H, W) of the photo the working grid was resized from (default: the working grid's own shape),
+    so that the solve grid has the photo's aspect.
 
     One solve with three right-hand sides gives each pixel a hint's *influence* s in [0, 1] (1 at
     the click, falling off with distance and across edges) and the influence-weighted hint colors C;
@@ -80,7 +83,8 @@ def propagate_hints(
     h, w = L.shape[-2:]
     grid = solve_shape(photo_shape or (h, w))
     decay = 1.0 / (reach * max(grid)) ** 2  # in the pixels of the grid that is solved
-    targets = torch.cat([hints[:2], torch.ones_like(hints[2:3])])  # hint a*, b*, and 1 (the influence)
+    weight = hints[2:3].clamp(0.0, 1.0)
+    targets = torch.cat([hints[:2] * weight, weight])  # the hints' weighted a*, b*, and their weight (influence)
     if grid == (h, w):
         field = _solve(L, targets * mask, mask.float(), decay=decay, sigma=sigma)
     else:

@@ -48,7 +48,13 @@ def test_the_tools_are_listed_with_what_each_argument_means(app_server):
 
     tools = {tool.name: tool for tool in _session(app_server, work)}
     # The API's endpoints, not the UI's events.
-    assert set(tools) == {"colorize_photo", "colorize_photo_confidence", "colorize_video", "restore_photo"}
+    assert set(tools) == {
+        "colorize_photo",
+        "colorize_photo_confidence",
+        "colorize_photo_reference",
+        "colorize_video",
+        "restore_photo",
+    }
     photo = tools["colorize_photo"]
     assert photo.description.startswith("Colorize a black-and-white photo at its full resolution")
     properties = photo.inputSchema["properties"]
@@ -65,6 +71,9 @@ def test_the_tools_are_listed_with_what_each_argument_means(app_server):
     assert restore.description.startswith("Restore an old photo")
     assert set(restore.inputSchema["properties"]) == {"upload", "keep_tone"}
     assert "sepia" in restore.inputSchema["properties"]["keep_tone"]["description"]
+    reference = tools["colorize_photo_reference"].inputSchema["properties"]
+    assert set(reference) == {"upload", "reference", "working_size", "color_strength"}
+    assert "black-and-white one is refused" in reference["reference"]["description"]
 
 
 def test_an_agent_colorizes_a_committed_photo_with_a_hint(app_server, tmp_path):

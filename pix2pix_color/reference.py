@@ -1,0 +1,139 @@
+"""Colors from a reference photo: the user gives a color photo with the right colors (the same place
+in color, a frame of a color film, a photo with the palette they want), and the colorizer carries
+its colors onto the black-and-white photo.
+
+1. **Match regions** (`match`). Both photos go through the generator's pretrained encoder as gray
+   images (the reference's colors play no part in matching, so a gray target and a color reference
+   are compared alike), at the working size. Each cell of a grid at stride 8 is described by the
+   encoder's features at strides 8, 16 and 32 (what it is, and what is around it), each unit-length.
+   A target cell takes the colors of the reference cells most like it, their cosine similarity
+   lowered by their difference in lightness (sky is bright, a wall in shade is dark).
+2. **Weigh each match** by how sure it is: its similarity, and whether the match holds both ways
+   (the reference cell's own best match in the target is a cell like this one: a cycle check, as
+   exemplar-based colorization does, He et al. 2018). A target region with nothing like it in the
+   reference (a red barn, a reference of open fields) gets little weight.
+3. **Carry them** (`reference_guides`): each cell's color becomes a hint of that weight, which the
+   hint propagation (`propagation.propagate_hints`) spreads along the target's own edges; where the
+   weights are low the model's own colors stay. The network itself never sees these hints.
+
+Why by hand: deep exemplar-based colorizers (He et al. 2018, Zhang et al. 2019) train a correspondence
+network for this; we have the colorizer's own encoder, and matching with it needs no training.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import Tensor
+
+from .color import normalize_ab, normalize_l, rgb_to_lab
+from .efficientnet import imagenet_input
+from .images import ImageError, decode, open_image, source_name
+from .restore import assess, thumbnail
+
+NO_ENCODER = "this model has no pretrained encoder to match a reference photo's regions with"
+# Cells are this many working pixels wide: the encoder's stride 8.
+STRIDE = 8
+# How much a difference in lightness lowers a match: 0.5 per 100 L* (cosine similarity units).
+LIGHTNESS_PENALTY = 0.5
+# The colors of the TOP_K most similar reference cells are averaged, weighted by softmax(similarity /
+# SOFTMAX_T): one region's color, not one cell's noise.
+TOP_K = 4
+SOFTMAX_T = 0.02
+# Similarity at which a match starts to count, and at which it counts fully.
+SIMILARITY_FLOOR, SIMILARITY_FULL = 0.45, 0.75
+# The cycle check: how alike (cosine) the target cell and the reference cell's own best match in
+# the target must be to count at all / fully.
+CYCLE_FLOOR, CYCLE_FULL = 0.5, 0.85
+
+
+def cell_features(generator, L_work: Tensor) -> Tensor:
+    """L* (1,1,h,w) on the working grid, [0,100] -> unit-length cell features (C, h/8 * w/8), from the
+    generator's pretrained encoder (strides 8, 16 and 32, each unit-length, upsampled to stride 8)."""
+    encoder = generator.net.encoder
+    _, _, f8, f16, f32 = encoder.features(imagenet_input(normalize_l(L_work)))
+    size = f8.shape[-2:]
+    parts = [F.normalize(f8, dim=1)]
+    for f in (f16, f32):
+        parts.append(F.normalize(F.interpolate(f, size=size, mode="bilinear", align_corners=False), dim=1))
+    features = torch.cat(parts, dim=1) / len(parts) ** 0.5
+    return features[0].flatten(1)
+
+
+def _ramp(x: Tensor, low: float, high: float) -> Tensor:
+    return ((x - low) / (high - low)).clamp(0.0, 1.0)
+
+
+def match(features_t: Tensor, L_t: Tensor, features_r: Tensor, L_r: Tensor, ab_r: Tensor) -> tuple[Tensor, Tensor]:
+    """Target cells' features (C,N) and mean L* (N,), reference cells' features (C,M), L* (M,) and
+    a*b* (M,2) -> each target cell's color from the reference (N,2) and its weight in [0,1] (N,)."""
+    similarity = features_t.T @ features_r  # (N,M)
+    score = similarity - LIGHTNESS_PENALTY * (L_t[:, None] - L_r[None, :]).abs() / 100.0
+    top, index = score.topk(min(TOP_K, score.shape[1]), dim=1)
+    share = torch.softmax(top / SOFTMAX_T, dim=1)
+    colors = (share[..., None] * ab_r[index]).sum(dim=1)
+    best = index[:, 0]
+    back = score.argmax(dim=0)  # (M,): each reference cell's best target cell
+    cycle = (features_t * features_t[:, back[best]]).sum(dim=0)
+    sure = similarity.gather(1, best[:, None])[:, 0]
+    weight = _ramp(sure, SIMILARITY_FLOOR, SIMILARITY_FULL) * _ramp(cycle, CYCLE_FLOOR, CYCLE_FULL)
+    return colors, weight
+
+
+def reference_lab(reference, grid_of, max_pixels: int) -> Tensor:
+    """A reference photo (path, bytes or PIL) -> its L*a*b* (1,3,h,w) at its working grid,
+    `grid_of((H, W))`: the same working size as the target's, whatever the reference's own size.
+
+    Raises `ImageError` for what is not a usable color photo: unreadable, or black and white (it has
+    no colors to give)."""
+    name = source_name(reference)
+    try:
+        decoded = decode(open_image(reference, max_pixels=max_pixels))
+    except ImageError as e:
+        raise ImageError(f"reference photo: {e}") from None
+    rgb = None if decoded.rgb is None else Image.fromarray(decoded.rgb.permute(1, 2, 0).numpy())
+    # A toned one (sepia, or a misty scene of one hue) is taken: its one hue is the palette asked for.
+    if rgb is None or assess(np.asarray(thumbnail(rgb))).kind == "gray":
+        raise ImageError(f"reference photo {name} is black and white: it has no colors to give")
+    h, w = grid_of((rgb.height, rgb.width))
+    small = rgb.resize((w, h), Image.BOX)
+    return rgb_to_lab(torch.from_numpy(np.asarray(small).copy()).permute(2, 0, 1))[None]
+
+
+def load_reference(reference, colorizer) -> Image.Image:
+    """Open and check a reference photo once, for a run that colorizes many photos with it: the
+    opened image (pass it as `reference=`). Raises `ImageError` (unusable reference) or ValueError
+    (a model without a pretrained encoder) with a one-line reason."""
+    if getattr(colorizer.generator, "encoder", "none") == "none":
+        raise ValueError(NO_ENCODER)
+    try:
+        opened = open_image(reference, max_pixels=colorizer.max_pixels)
+    except ImageError as e:
+        raise ImageError(f"reference photo: {e}") from None
+    reference_lab(opened, lambda shape: (STRIDE, STRIDE), colorizer.max_pixels)
+    return opened
+
+
+@torch.inference_mode()
+def reference_guides(generator, L_work: Tensor, reference, grid_of, max_pixels: int) -> Tensor:
+    """The target's L* (1,1,h,w) on its working grid and a reference photo -> guide channels
+    (1,3,h,w): a*b* in model scale and a weight at each cell's center, 0 elsewhere (what
+    `Prediction.guides` holds). `grid_of((H, W))` gives a photo's working grid. Raises `ImageError`
+    for an unusable reference, ValueError for a model without a pretrained encoder."""
+    if getattr(generator, "encoder", "none") == "none":
+        raise ValueError(NO_ENCODER)
+    ref_lab = reference_lab(reference, grid_of, max_pixels).to(L_work.device)
+    features_t, features_r = cell_features(generator, L_work), cell_features(generator, ref_lab[:, :1])
+    cells_t = F.avg_pool2d(L_work, STRIDE)  # (1,1,rows,cols)
+    cells_r = F.avg_pool2d(ref_lab, STRIDE)[0].flatten(1)  # (3, M)
+    colors, weight = match(features_t, cells_t.flatten(), features_r, cells_r[0], cells_r[1:].T)
+    rows, cols = cells_t.shape[-2:]
+    guides = L_work.new_zeros(1, 3, *L_work.shape[-2:])
+    centers = (slice(STRIDE // 2, rows * STRIDE, STRIDE), slice(STRIDE // 2, cols * STRIDE, STRIDE))
+    guides[0, :2, centers[0], centers[1]] = normalize_ab(colors.T.reshape(2, rows, cols))
+    # Every cell is a hint, an unsure one of (almost) no weight: it then holds the model's own color
+    # there instead of letting a sure neighbour's color flow in.
+    guides[0, 2, centers[0], centers[1]] = weight.reshape(rows, cols).clamp(min=1e-3)
+    return guides
