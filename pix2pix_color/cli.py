@@ -152,8 +152,6 @@ def colorize_command(args: argparse.Namespace) -> int:
         except (ImageError, ValueError) as e:
             print(f"error: --reference {args.reference}: {e}", file=sys.stderr)
             return 2
-        if videos:
-            print("note: --reference is used for photos only, not for videos", file=sys.stderr)
     if args.confidence_map and colorizer.generator.head != "classification":
         print("error: --confidence-map needs a model with a classification head (this one predicts one color "
               "per pixel, with no spread to read)", file=sys.stderr)  # fmt: skip
@@ -193,6 +191,7 @@ def colorize_command(args: argparse.Namespace) -> int:
                 source,
                 target,
                 hints=hints[0] if hints else None,
+                reference=reference,
                 smoothing=args.smoothing,
                 progress=not args.quiet,
                 batch_size=args.batch_size,
@@ -200,7 +199,7 @@ def colorize_command(args: argparse.Namespace) -> int:
             if credentials is not None:
                 sign_file(target, credentials, _manifest(colorizer, args, target, hints))
             say_if_renamed(source, target)
-        except (VideoError, HintError) as e:
+        except (VideoError, HintError, ImageError) as e:
             if isinstance(e, HintError):
                 print(f"error: --hints {args.hints}: {e}", file=sys.stderr)
                 return 2
@@ -559,7 +558,8 @@ def _add_colorize(sub) -> None:
         "--reference",
         metavar="PHOTO",
         help="a color photo whose colors to use (the same place in color, a frame of a color film, a photo with "
-        "the palette you want; any size): its regions' colors go where the photo's regions match them",
+        "the palette you want; any size): its regions' colors go where the photo's (or every video frame's) "
+        "regions match them",
     )
     c.add_argument(
         "--hints",

@@ -47,7 +47,7 @@ from .pipeline import (
     working_grid,
 )
 from .propagation import REACH, SIGMA_L
-from .reference import reference_guides
+from .reference import reference_cells, reference_guides
 
 __all__ = ["COLOR_STRENGTH_RANGE", "WORKING_SIZE_RANGE", "Colorizer", "ImageInput", "check_working_size"]
 
@@ -207,10 +207,11 @@ class Colorizer:
         L_work = resize(photo.L, grid)
         guides = None
         if reference is not None:
-            guides = reference_guides(
-                self.generator, L_work, reference, lambda shape: working_grid(self.generator, shape, options),
-                self.max_pixels,
+            cells = reference_cells(
+                self.generator, reference, lambda shape: working_grid(self.generator, shape, options),
+                self.max_pixels, self.device,
             )  # fmt: skip
+            guides = reference_guides(self.generator, L_work, cells)
         hint_maps = None
         if photo.points is not None:
             hint_maps = hint_channels(photo.points, photo.shape, grid)[None].to(self.device)
@@ -409,6 +410,7 @@ class Colorizer:
         batch_size: int = 8,
         max_seconds: float | None = None,
         max_pixels: int | None = None,
+        reference: ImageInput | None = None,
     ):
         """Colorize a video (anything FFmpeg reads) into an H.264 MP4 at `dst`, without flicker.
 
@@ -417,10 +419,12 @@ class Colorizer:
         shot and reset at cuts (`pix2pix_color.temporal`); `smoothing` (0-1, default 0.9) is how much
         of the carried color a tracked pixel keeps per frame, 0 colorizes every frame on its own.
         `hints`: points or a scribble for the first frame, or `{frame_number: hints}`; they follow
-        the content until the shot ends. `progress`: True for a progress bar in frames, or a
+        the content until the shot ends. `reference`: a color photo whose colors every frame takes
+        where its regions match (as `colorize`'s; one for the whole video: for a film of several
+        scenes, colorize each shot with its own). `progress`: True for a progress bar in frames, or a
         callable `(done, total)`. Memory stays bounded whatever the length. Raises `VideoError` (one
-        line naming the file and the reason) or `HintError`; nothing is left at `dst` on failure.
-        Returns a `VideoResult` (path, frames, shots, audio handling).
+        line naming the file and the reason), `HintError` or `ImageError` (the reference); nothing
+        is left at `dst` on failure. Returns a `VideoResult` (path, frames, shots, audio handling).
         """
         from .temporal import DEFAULT_SMOOTHING
         from .video import colorize_video
@@ -437,6 +441,7 @@ class Colorizer:
             batch_size=batch_size,
             max_seconds=max_seconds,
             max_pixels=max_pixels,
+            reference=reference,
         )
 
 

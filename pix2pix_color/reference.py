@@ -22,6 +22,8 @@ network for this; we have the colorizer's own encoder, and matching with it need
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -116,24 +118,42 @@ def load_reference(reference, colorizer) -> Image.Image:
     return opened
 
 
+@dataclass
+class ReferenceCells:
+    """A reference photo ready to match against: its cells' features (C, M) and mean L*a*b* (3, M)."""
+
+    features: Tensor
+    lab: Tensor
+
+
 @torch.inference_mode()
-def reference_guides(generator, L_work: Tensor, reference, grid_of, max_pixels: int) -> Tensor:
-    """The target's L* (1,1,h,w) on its working grid and a reference photo -> guide channels
-    (1,3,h,w): a*b* in model scale and a weight at each cell's center, 0 elsewhere (what
-    `Prediction.guides` holds). `grid_of((H, W))` gives a photo's working grid. Raises `ImageError`
-    for an unusable reference, ValueError for a model without a pretrained encoder."""
+def reference_cells(generator, reference, grid_of, max_pixels: int, device="cpu") -> ReferenceCells:
+    """A reference photo (path, bytes or PIL) -> its `ReferenceCells` at its working grid
+    (`grid_of((H, W))`, the same working size as the photos it colors). Made once for a video or a
+    batch. Raises `ImageError` for an unusable reference, ValueError for a model without a
+    pretrained encoder."""
     if getattr(generator, "encoder", "none") == "none":
         raise ValueError(NO_ENCODER)
-    ref_lab = reference_lab(reference, grid_of, max_pixels).to(L_work.device)
-    features_t, features_r = cell_features(generator, L_work), cell_features(generator, ref_lab[:, :1])
-    cells_t = F.avg_pool2d(L_work, STRIDE)  # (1,1,rows,cols)
-    cells_r = F.avg_pool2d(ref_lab, STRIDE)[0].flatten(1)  # (3, M)
-    colors, weight = match(features_t, cells_t.flatten(), features_r, cells_r[0], cells_r[1:].T)
-    rows, cols = cells_t.shape[-2:]
-    guides = L_work.new_zeros(1, 3, *L_work.shape[-2:])
-    centers = (slice(STRIDE // 2, rows * STRIDE, STRIDE), slice(STRIDE // 2, cols * STRIDE, STRIDE))
-    guides[0, :2, centers[0], centers[1]] = normalize_ab(colors.T.reshape(2, rows, cols))
-    # Every cell is a hint, an unsure one of (almost) no weight: it then holds the model's own color
-    # there instead of letting a sure neighbour's color flow in.
-    guides[0, 2, centers[0], centers[1]] = weight.reshape(rows, cols).clamp(min=1e-3)
-    return guides
+    lab = reference_lab(reference, grid_of, max_pixels).to(device)
+    return ReferenceCells(cell_features(generator, lab[:, :1]), F.avg_pool2d(lab, STRIDE)[0].flatten(1))
+
+
+@torch.inference_mode()
+def reference_guides(generator, L_work: Tensor, cells: ReferenceCells) -> Tensor:
+    """The target's L* (B,1,h,w) on its working grid and a prepared reference -> guide channels
+    (B,3,h,w): a*b* in model scale and a weight at each cell's center, 0 elsewhere (what
+    `Prediction.guides` holds; propagated like hints)."""
+    out = L_work.new_zeros(L_work.shape[0], 3, *L_work.shape[-2:])
+    for i in range(L_work.shape[0]):
+        L = L_work[i : i + 1]
+        cells_t = F.avg_pool2d(L, STRIDE)  # (1,1,rows,cols)
+        colors, weight = match(
+            cell_features(generator, L), cells_t.flatten(), cells.features, cells.lab[0], cells.lab[1:].T
+        )
+        rows, cols = cells_t.shape[-2:]
+        centers = (slice(STRIDE // 2, rows * STRIDE, STRIDE), slice(STRIDE // 2, cols * STRIDE, STRIDE))
+        out[i, :2, centers[0], centers[1]] = normalize_ab(colors.T.reshape(2, rows, cols))
+        # Every cell is a hint, an unsure one of (almost) no weight: it then holds the model's own
+        # color there instead of letting a sure neighbour's color flow in.
+        out[i, 2, centers[0], centers[1]] = weight.reshape(rows, cols).clamp(min=1e-3)
+    return out

@@ -24,7 +24,7 @@ import os
 import queue
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -39,7 +39,8 @@ from .color import gray_to_l, is_grayscale, rgb_to_l
 from .hints import HintError, Hints, hint_channels, hint_points
 from .image_processor import guided_coefficients, resize
 from .images import source_name
-from .pipeline import PredictOptions, finish, predict, working_grid
+from .pipeline import PredictOptions, apply_strength_and_hints, finish, network_colors, working_grid
+from .reference import ReferenceCells, reference_cells, reference_guides
 
 VIDEO_SUFFIXES = {
     ".mp4",
@@ -261,6 +262,7 @@ class _Pipeline:
         options: PredictOptions,
         smoothing: float,
         batch_size: int,
+        reference: ReferenceCells | None = None,
     ):
         self.colorizer = colorizer
         self.H, self.W = size
@@ -269,6 +271,7 @@ class _Pipeline:
         self.carry = temporal.carry_shape(self.H, self.W)
         self.scale = (self.carry[1] / self.W, self.carry[0] / self.H)
         self.hints, self.smoothing, self.batch_size = hints, smoothing, batch_size
+        self.reference = reference
         self.flow = temporal.FlowEstimator()
         self.pending: list[_Frame] = []  # decoded, waiting for the generator
         self.shot: list[_Frame] = []  # carried forward, waiting for the backward pass
@@ -323,15 +326,14 @@ class _Pipeline:
         if any(f.hints is not None and len(f.hints) for f in batch):
             hint_maps = torch.stack([hint_channels(f.hints, (self.H, self.W), self.work) for f in batch])
         with torch.inference_mode():
-            device = self.colorizer.device
-            ab = predict(
-                self.colorizer.generator,
-                L_work.to(device),
-                None if hint_maps is None else hint_maps.to(device),
-                [(self.H, self.W)] * len(batch),
-                self.options,
-                backend=self.colorizer.backend,
-            )
+            device, generator = self.colorizer.device, self.colorizer.generator
+            L_work, shapes = L_work.to(device), [(self.H, self.W)] * len(batch)
+            hint_maps = None if hint_maps is None else hint_maps.to(device)
+            ab = network_colors(generator, L_work, hint_maps, self.options, backend=self.colorizer.backend)
+            # As a photo's (`Prediction.shown_colors`): the reference's colors, then the hints over them.
+            guides = None if self.reference is None else reference_guides(generator, L_work, self.reference)
+            ab = apply_strength_and_hints(ab, L_work, guides, shapes, self.options)
+            ab = apply_strength_and_hints(ab, L_work, hint_maps, shapes, replace(self.options, color_strength=1.0))
             guesses = resize(ab.float().cpu(), self.carry).permute(0, 2, 3, 1).numpy()
         for frame, guess in zip(batch, guesses):
             if frame.cut:
@@ -498,6 +500,7 @@ def colorize_video(
     batch_size: int = 8,
     max_seconds: float | None = None,
     max_pixels: int | None = None,
+    reference=None,
 ) -> VideoResult:
     """Colorize a video file into an H.264 MP4 at `dst`; see `Colorizer.colorize_video`."""
     from tqdm.auto import tqdm
@@ -512,6 +515,10 @@ def colorize_video(
     if max_seconds is not None and info.duration > max_seconds:
         raise VideoError(f"{name}: {info.duration:.0f} s long; the limit is {max_seconds:.0f} s")
     per_frame_hints = _hints_by_frame(hints, info.width, info.height, colorizer.takes_hints)
+    cells = None
+    if reference is not None:  # checked and prepared once, before any frame is decoded
+        grid_of = lambda shape: working_grid(colorizer.generator, shape, options)  # noqa: E731
+        cells = reference_cells(colorizer.generator, reference, grid_of, colorizer.max_pixels, colorizer.device)
     dst = Path(dst)
     tmp = dst.with_name(f".{dst.stem}.tmp{os.getpid()}.mp4")
     # Frames the header announces, or duration x rate where it does not say (Matroska): the ETA's base.
@@ -547,6 +554,7 @@ def colorize_video(
                         options=options,
                         smoothing=smoothing,
                         batch_size=batch_size,
+                        reference=cells,
                     )
                     for early in early_audio:
                         output.put(("audio", early))

@@ -160,3 +160,36 @@ def test_reference_upload_in_a_real_browser(app_server, browser, tmp_path):
     page.locator("#colorize-button").click()
     page.locator("#result-info").get_by_text("Colors taken from your reference photo").wait_for(timeout=120_000)
     page.close()
+
+
+def test_a_video_takes_the_colors_of_a_frame_of_its_color_film(colorizer, tmp_path, monkeypatch):
+    pytest.importorskip("av")
+    from pix2pix_color.video import _Writer
+
+    from .video_files import make_clip
+
+    real = np.asarray(real_photo("summer_1am_color.jpg"))
+
+    def color_frame(w: int, h: int, i: int) -> np.ndarray:  # a slow pan over the lake
+        return np.ascontiguousarray(real[:h, 3 * i : 3 * i + w])
+
+    def gray_frame(w: int, h: int, i: int) -> np.ndarray:
+        return np.asarray(Image.fromarray(color_frame(w, h, i)).convert("L").convert("RGB"))
+
+    clip = make_clip(tmp_path / "lake.mp4", size=(320, 240), frames=10, frame_source=gray_frame)
+    encoded: list[np.ndarray] = []
+    original = _Writer.video_frame
+    monkeypatch.setattr(
+        _Writer, "video_frame", lambda self, rgb, t: (encoded.append(rgb.copy()), original(self, rgb, t))[1]
+    )
+    colorizer.colorize_video(clip, tmp_path / "auto.mp4")
+    automatic, encoded[:] = list(encoded), []
+    reference = Image.fromarray(color_frame(320, 240, 9))  # the last frame of the color print
+    colorizer.colorize_video(clip, tmp_path / "reference.mp4", reference=reference)
+    truth = [color_frame(320, 240, i) for i in range(10)]
+    before = np.mean([psnr(a, t) for a, t in zip(automatic, truth)])
+    after = np.mean([psnr(a, t) for a, t in zip(encoded, truth)])
+    assert len(encoded) == 10 and after > before + 3.0, (before, after)
+    with pytest.raises(ImageError, match="black and white"):
+        colorizer.colorize_video(clip, tmp_path / "gray.mp4", reference=reference.convert("L"))
+    assert not (tmp_path / "gray.mp4").exists()
