@@ -246,11 +246,11 @@ RESTORED_AS = {"color": "faded color, restored", "toned": "toned, colorized", "g
 
 def restore_command(args: argparse.Namespace) -> int:
     inputs, videos, relative = find_inputs(args.inputs)
-    photos = [p for p in inputs if p not in videos]
-    for video in sorted(videos):
-        print(f"skipped {video}: restore takes photos; colorize a video with pix2pix-color colorize", file=sys.stderr)
-    if not photos:
-        print("error: no images found in the given inputs", file=sys.stderr)
+    if not inputs:
+        print("error: no images or videos found in the given inputs", file=sys.stderr)
+        return 2
+    if videos and is_video is None:
+        print("error: restoring videos needs PyAV and OpenCV: pip install av opencv-python-headless", file=sys.stderr)
         return 2
     try:
         colorizer = _load(args)
@@ -260,30 +260,36 @@ def restore_command(args: argparse.Namespace) -> int:
     if args.confidence_map and colorizer.generator.head != "classification":
         print("error: --confidence-map needs a model with a classification head", file=sys.stderr)
         return 2
+    if args.confidence_map and videos:
+        print("note: --confidence-map is written for photos only, not for videos", file=sys.stderr)
     out_dir = Path(args.output)
     out_dir.mkdir(parents=True, exist_ok=True)
     failed, found = 0, {kind: 0 for kind in RESTORED_AS}
-    jobs = list(zip(photos, _output_paths(photos, out_dir, set(), relative)))
-    for source, target in tqdm(jobs, desc="restore", unit="image", disable=args.quiet):
+    jobs = list(zip(inputs, _output_paths(inputs, out_dir, videos, relative)))
+    for source, target in tqdm(jobs, desc="restore", unit="file", disable=args.quiet):
+        target.parent.mkdir(parents=True, exist_ok=True)
         try:
-            result = colorizer.restore(source, keep_tone=args.keep_tone, return_confidence=args.confidence_map)
-        except ImageError as e:
+            if source in videos:
+                film = colorizer.restore_video(source, target, keep_tone=args.keep_tone, progress=not args.quiet)
+                kind = film.restoration
+            else:
+                result = colorizer.restore(source, keep_tone=args.keep_tone, return_confidence=args.confidence_map)
+                image, confidence = result if args.confidence_map else (result, None)
+                kind = image.info["restoration"]
+                save_png(image, target)
+                if confidence is not None:
+                    save_png(confidence.image(), target.with_name(f"{target.stem}.confidence.png"))
+        except (ImageError, VideoError) as e:
             failed += 1
             tqdm.write(f"skipped {source}: {str(e).split(': ', 1)[-1]}", file=sys.stderr)
             continue
-        image, confidence = result if args.confidence_map else (result, None)
-        kind = image.info["restoration"]
         found[kind] += 1
-        target.parent.mkdir(parents=True, exist_ok=True)
-        save_png(image, target)
-        if confidence is not None:
-            save_png(confidence.image(), target.with_name(f"{target.stem}.confidence.png"))
         if not args.quiet:
             tqdm.write(f"{source} -> {target} ({RESTORED_AS[kind]})", file=sys.stderr)
     if not args.quiet:
         kinds = ", ".join(f"{n} {RESTORED_AS[kind]}" for kind, n in found.items() if n)
         failures = f", {failed} failed" if failed else ""
-        print(f"{len(photos) - failed} restored into {out_dir} ({kinds}){failures}", file=sys.stderr)
+        print(f"{len(inputs) - failed} restored into {out_dir} ({kinds}){failures}", file=sys.stderr)
     return 1 if failed else 0
 
 
@@ -613,11 +619,16 @@ def _add_restore(sub) -> None:
     """`pix2pix-color restore`."""
     r = sub.add_parser(
         "restore",
-        help="restore old photos: a faded color print keeps the colors that survived (its fading undone), the "
-        "model fills in where they are gone; a black-and-white or sepia one is colorized",
+        help="restore old photos and films: a faded color print keeps the colors that survived (its fading "
+        "undone), the model fills in where they are gone; a black-and-white or sepia one is colorized",
     )
-    r.add_argument("inputs", nargs="+", help="image files or folders")
-    r.add_argument("-o", "--output", required=True, help="folder for the results: <stem>.png, full resolution")
+    r.add_argument("inputs", nargs="+", help="image or video files, or folders")
+    r.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="folder for the results: <stem>.png for a photo (full resolution), <stem>.mp4 for a film (its audio kept)",
+    )
     r.add_argument(
         "--keep-tone",
         action="store_true",

@@ -444,6 +444,42 @@ class Colorizer:
             reference=reference,
         )
 
+    def restore_video(
+        self,
+        src: str | os.PathLike,
+        dst: str | os.PathLike,
+        *,
+        keep_tone: bool = False,
+        working_size: int | None = None,
+        smoothing: float | None = None,
+        progress=False,
+        batch_size: int = 8,
+        max_seconds: float | None = None,
+        max_pixels: int | None = None,
+    ):
+        """`restore` for a film: a faded color film (its fading read once from frames spread over
+        it: one stock, one fading) gets it undone on every frame and keeps its surviving colors, the
+        model's colors carried along the motion filling in where they are gone; a black-and-white or
+        toned film is colorized (`keep_tone` keeps the tone). Decodes the video twice. The returned
+        `VideoResult.restoration` says which it was ("color", "toned" or "gray"); errors as
+        `colorize_video`."""
+        from .temporal import DEFAULT_SMOOTHING
+        from .video import colorize_video
+
+        return colorize_video(
+            self,
+            src,
+            dst,
+            working_size=working_size,
+            smoothing=DEFAULT_SMOOTHING if smoothing is None else smoothing,
+            progress=progress,
+            batch_size=batch_size,
+            max_seconds=max_seconds,
+            max_pixels=max_pixels,
+            restore=True,
+            keep_tone=keep_tone,
+        )
+
 
 def measured_working_sizes(model: str, generator: UNetGenerator, **hub_kwargs) -> list[int]:
     """The sizes a model's working_sizes.json says measured no worse than its own (the rule is

@@ -91,6 +91,7 @@ def reference_lab(reference, grid_of, max_pixels: int) -> Tensor:
     Raises `ImageError` for what is not a usable color photo: unreadable, or black and white (it has
     no colors to give)."""
     name = source_name(reference)
+    name = "" if name == "image" else f" {name}"  # a PIL image without a file name
     try:
         decoded = decode(open_image(reference, max_pixels=max_pixels))
     except ImageError as e:
@@ -98,7 +99,7 @@ def reference_lab(reference, grid_of, max_pixels: int) -> Tensor:
     rgb = None if decoded.rgb is None else Image.fromarray(decoded.rgb.permute(1, 2, 0).numpy())
     # A toned one (sepia, or a misty scene of one hue) is taken: its one hue is the palette asked for.
     if rgb is None or assess(np.asarray(thumbnail(rgb))).kind == "gray":
-        raise ImageError(f"reference photo {name} is black and white: it has no colors to give")
+        raise ImageError(f"reference photo{name} is black and white: it has no colors to give")
     h, w = grid_of((rgb.height, rgb.width))
     small = rgb.resize((w, h), Image.BOX)
     return rgb_to_lab(torch.from_numpy(np.asarray(small).copy()).permute(2, 0, 1))[None]

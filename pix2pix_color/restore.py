@@ -273,3 +273,44 @@ def _colorized(colorizer, opened, assessment, working_size, confidence, keep_ton
         toned.info.update(colored.info)
         colored = toned
     return Restored(colored, assessment, None, sure)
+
+
+@dataclass
+class FilmRestoration:
+    """How every frame of a film is restored, decided once from a sample of its frames
+    (`assess_frames`): a film's fading is its stock's, the same on every frame of a reel."""
+
+    assessment: Assessment
+    curves: Curves | None
+    keep_tone: bool = False
+
+    def prepare(self, pixels: np.ndarray) -> np.ndarray:
+        """A decoded frame, (H,W,3) RGB or (H,W) gray uint8 -> what the model colors: the fading undone."""
+        if self.curves is None or pixels.ndim == 2:
+            return pixels
+        return self.curves.apply_to_bytes(pixels)
+
+    def finish(self, prepared: np.ndarray, colored: np.ndarray) -> np.ndarray:
+        """A prepared frame and the model's (temporally smoothed) colors for it, (H,W,3) uint8 ->
+        the restored frame: as `restore_photo` does for a photo, with the model trusted fully where
+        the film's color is gone (the video path has no per-pixel confidence)."""
+        if self.assessment.kind == "color" and prepared.ndim == 3:
+            lab = lab_of(prepared)
+            ab = blend_evidence(lab[..., 1:], lab_of(colored)[..., 1:], np.ones(lab.shape[:2], np.float32))
+            return compose(lab[..., 0], ab)
+        if self.keep_tone and self.assessment.tone is not None:
+            lab = lab_of(colored)
+            return compose(lab[..., 0], lab[..., 1:] + tone_at(self.assessment.tone, lab[..., 0]))
+        return colored
+
+
+def assess_frames(frames: list[np.ndarray], keep_tone: bool = False) -> FilmRestoration:
+    """Thumbnails of a film's frames ((h,w,3) RGB or (h,w) gray uint8, spread over the film) -> how
+    to restore it: its kind from all of them pooled, and the curves for a faded color film."""
+    color = [f for f in frames if f.ndim == 3]
+    if not color:
+        return FilmRestoration(Assessment("gray", None, 0.0, 0.0), None, keep_tone)
+    pooled = np.concatenate([f.reshape(-1, 3) for f in color])[None]
+    assessment = assess(pooled)
+    curves = estimate_curves(srgb_to_linear(pooled).reshape(-1, 3)) if assessment.kind == "color" else None
+    return FilmRestoration(assessment, curves, keep_tone)

@@ -31,6 +31,7 @@ from pathlib import Path
 import av
 import numpy as np
 import torch
+from PIL import Image
 from torch import Tensor
 
 from . import temporal
@@ -41,6 +42,7 @@ from .image_processor import guided_coefficients, resize
 from .images import source_name
 from .pipeline import PredictOptions, apply_strength_and_hints, finish, network_colors, working_grid
 from .reference import ReferenceCells, reference_cells, reference_guides
+from .restore import FilmRestoration, assess_frames
 
 VIDEO_SUFFIXES = {
     ".mp4",
@@ -70,6 +72,8 @@ ENCODER = "libx264"
 ENCODER_OPTIONS = {"preset": "veryfast", "crf": "18"}  # visually lossless at the speed of decoding
 EMIT = 16  # frames made final at once by a backward pass ...
 LOOKAHEAD = 16  # ... which starts this many frames further on (a shot's end: at the end itself)
+# restore_video decides how a film faded from this many frames spread over it, at most SAMPLE_SIDE px.
+SAMPLE_FRAMES, SAMPLE_SIDE = 24, 256
 MAX_FRAME_PIXELS = 50_000_000
 
 
@@ -100,6 +104,7 @@ class VideoResult:
     shots: int
     info: VideoInfo
     audio: list[str] = field(default_factory=list)  # per audio stream: "copied aac" or "re-encoded pcm_s16le to aac"
+    restoration: str | None = None  # restore_video: "color" (a faded color film), "toned" or "gray"
 
 
 def open_video(src: str | os.PathLike) -> av.container.InputContainer:
@@ -245,6 +250,7 @@ class _Frame:
     flow_to_next: np.ndarray | None = None
     mask_to_next: np.ndarray | None = None
     carried: np.ndarray | None = None  # (h,w,2) a*b* after the forward pass
+    prepared: np.ndarray | None = None  # restore_video: the frame with its fading undone, (H,W,3) uint8
 
 
 class _Pipeline:
@@ -263,6 +269,7 @@ class _Pipeline:
         smoothing: float,
         batch_size: int,
         reference: ReferenceCells | None = None,
+        film: FilmRestoration | None = None,
     ):
         self.colorizer = colorizer
         self.H, self.W = size
@@ -271,7 +278,7 @@ class _Pipeline:
         self.carry = temporal.carry_shape(self.H, self.W)
         self.scale = (self.carry[1] / self.W, self.carry[0] / self.H)
         self.hints, self.smoothing, self.batch_size = hints, smoothing, batch_size
-        self.reference = reference
+        self.reference, self.film = reference, film
         self.flow = temporal.FlowEstimator()
         self.pending: list[_Frame] = []  # decoded, waiting for the generator
         self.shot: list[_Frame] = []  # carried forward, waiting for the backward pass
@@ -282,6 +289,9 @@ class _Pipeline:
     def push(self, index: int, pixels: np.ndarray, timing: tuple) -> Iterator[tuple[_Frame, np.ndarray]]:
         """(H,W) gray or (H,W,3) RGB uint8 upright frame -> the frames now final, as (frame, (H,W,3) uint8),
         made one at a time as the caller iterates (so one full-resolution result exists at a time)."""
+        prepared = None
+        if self.film is not None:
+            pixels = prepared = self.film.prepare(pixels)
         if pixels.ndim == 2:
             L = gray_to_l(torch.from_numpy(pixels))[None, None]  # (1,1,H,W), a lookup table
         else:
@@ -290,6 +300,7 @@ class _Pipeline:
         frame = _Frame(
             index, timing, L.half(), L_carry, temporal.flow_input(L_carry), temporal.thumbnail(L_carry), None
         )
+        frame.prepared = prepared
         prev = self.previous
         if prev is None:
             frame.cut = True
@@ -372,6 +383,9 @@ class _Pipeline:
         coefficients, limit = guided_coefficients(L_low, ab_low)
         for k, frame in enumerate(frames):
             rgb = finish(frame.L_full, coefficients[k], limit[k])
+            if self.film is not None:
+                rgb = self.film.finish(frame.prepared, rgb)
+                frame.prepared = None
             frame.L_full = frame.L_carry = None  # type: ignore[assignment]  # free the frame's memory now
             yield frame, rgb
 
@@ -501,6 +515,8 @@ def colorize_video(
     max_seconds: float | None = None,
     max_pixels: int | None = None,
     reference=None,
+    restore: bool = False,
+    keep_tone: bool = False,
 ) -> VideoResult:
     """Colorize a video file into an H.264 MP4 at `dst`; see `Colorizer.colorize_video`."""
     from tqdm.auto import tqdm
@@ -519,6 +535,9 @@ def colorize_video(
     if reference is not None:  # checked and prepared once, before any frame is decoded
         grid_of = lambda shape: working_grid(colorizer.generator, shape, options)  # noqa: E731
         cells = reference_cells(colorizer.generator, reference, grid_of, colorizer.max_pixels, colorizer.device)
+    film = None
+    if restore:  # a first pass over the film: what it is and how it faded, from frames spread over it
+        film = assess_frames(_sample_frames(src, info), keep_tone)
     dst = Path(dst)
     tmp = dst.with_name(f".{dst.stem}.tmp{os.getpid()}.mp4")
     # Frames the header announces, or duration x rate where it does not say (Matroska): the ETA's base.
@@ -555,6 +574,7 @@ def colorize_video(
                         smoothing=smoothing,
                         batch_size=batch_size,
                         reference=cells,
+                        film=film,
                     )
                     for early in early_audio:
                         output.put(("audio", early))
@@ -573,7 +593,8 @@ def colorize_video(
                 report(count, expected)
             output.close()
         os.replace(tmp, dst)
-        return VideoResult(dst, count, pipeline.shots, info, writer.audio_notes)
+        restoration = None if film is None else film.assessment.kind
+        return VideoResult(dst, count, pipeline.shots, info, writer.audio_notes, restoration)
     except BaseException:
         if output is not None:
             output.abort()
@@ -704,6 +725,24 @@ def _demux(inp, stream, name: str, info: VideoInfo):
         for frame in _decode(packet, name, index):
             yield "video", index, frame, _upright_pixels(frame, info)
             index += 1
+
+
+def _sample_frames(src, info: VideoInfo, count: int = SAMPLE_FRAMES) -> list[np.ndarray]:
+    """About `count` frames spread over the video, as thumbnails of at most SAMPLE_SIDE px: (h,w,3)
+    RGB, or (h,w) for black-and-white frames. Decodes the whole video once (no seeking: a seek
+    lands on keyframes only, and not every container can)."""
+    name = source_name(src)
+    every = max(1, (info.frames or round(info.duration * info.fps)) // count)
+    out = []
+    with open_video(src) as inp:
+        stream = video_stream(inp, name)
+        stream.thread_type = "AUTO"
+        for kind, index, _, pixels in _demux(inp, stream, name, info):
+            if kind == "video" and index % every == 0:
+                picture = Image.fromarray(pixels)
+                picture.thumbnail((SAMPLE_SIDE, SAMPLE_SIDE), Image.BOX)
+                out.append(np.asarray(picture))
+    return out
 
 
 def _decode(packet: av.Packet, name: str, decoded: int):

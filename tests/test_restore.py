@@ -176,6 +176,13 @@ def test_cli_restores_a_folder_and_skips_a_broken_file(tmp_path, capsys):
     assert Image.open(out / "faded.png").size == (real.shape[1], real.shape[0])
     assert main(["restore", str(folder / "sepia.png"), "-o", str(out / "again")]) == 0
     assert "1 toned, colorized" in capsys.readouterr().err
+    pytest.importorskip("av")
+    from .video_files import make_clip
+
+    reel = lambda w, h, i: fade(real[:h, i : i + w], PRINT)  # noqa: E731
+    make_clip(folder / "reel.mp4", size=(192, 128), frames=4, frame_source=reel)
+    assert main(["restore", str(folder / "reel.mp4"), "-o", str(out / "films"), "-q"]) == 0
+    assert (out / "films" / "reel.mp4").is_file()
 
 
 def test_app_restore_endpoint(colorizer, tmp_path):
@@ -196,3 +203,33 @@ def test_app_restore_endpoint(colorizer, tmp_path):
     bad.write_text("hello")
     with pytest.raises(gr.Error):
         h.restore_photo(str(bad))
+
+
+def test_a_faded_film_is_restored_frame_by_frame(colorizer, tmp_path):
+    pytest.importorskip("av")
+    from pix2pix_color.video import read_frames
+
+    from .video_files import make_clip
+
+    real = real_photo("summer_1am_color.jpg")
+
+    def real_frame(w: int, h: int, i: int) -> np.ndarray:  # a slow pan over the lake
+        return np.ascontiguousarray(real[:h, 3 * i : 3 * i + w])
+
+    faded = make_clip(tmp_path / "faded.mp4", size=(320, 240), frames=8, frame_source=lambda w, h, i: fade(
+        real_frame(w, h, i), PRINT))  # fmt: skip
+    result = colorizer.restore_video(faded, tmp_path / "restored.mp4")
+    assert result.restoration == "color" and result.frames == 8
+    colorized = colorizer.colorize_video(faded, tmp_path / "colorized.mp4").path
+    truth = [real_frame(320, 240, i) for i in range(8)]
+    error = {
+        name: np.mean([delta_e(frame, t) for frame, t in zip(read_frames(path), truth)])
+        for name, path in (("faded", faded), ("restored", result.path), ("colorized", colorized))
+    }
+    assert error["restored"] < 0.9 * min(error["faded"], error["colorized"]), error
+    sepia = make_clip(tmp_path / "sepia.mp4", size=(320, 240), frames=4, frame_source=lambda w, h, i: sepia_tone(
+        real_frame(w, h, i), 20.0))  # fmt: skip
+    toned = colorizer.restore_video(sepia, tmp_path / "toned.mp4", keep_tone=True)
+    assert toned.restoration == "toned"
+    hues = lab_of(next(iter(read_frames(toned.path))))[..., 1:].reshape(-1, 2).mean(axis=0)
+    assert hues[1] > 5  # the sepia tone kept on top: yellow-brown
