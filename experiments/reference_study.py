@@ -60,7 +60,11 @@ def main() -> None:
             image = image.resize((round(image.width * scale), round(image.height * scale)), Image.LANCZOS)
         reals.append(image.convert("RGB"))
     # Black-and-white photos of a set have no colors to score or to give.
-    reals = [real for real in reals if assess(np.asarray(thumbnail(real))).kind != "gray"]
+    reals = [
+        real
+        for real in reals
+        if all(assess(np.asarray(thumbnail(x))).kind != "gray" for x in (real, flipped_and_cropped(real)))
+    ]
     rows = {name: [] for name in CONDITIONS}
     for i, real in enumerate(tqdm(reals, desc=args.set, unit="photo")):
         gray = real.convert("L")
