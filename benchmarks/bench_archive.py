@@ -1,13 +1,15 @@
 """`pix2pix-color colorize-dataset` with 1 and 2 processes: photos per second and the scaling ratio.
 
-    python benchmarks/bench_archive.py [--photos 256] [--model MODEL]
+    python benchmarks/bench_archive.py [--photos 256] [--model MODEL] [--ray /path/to/python]
 
 The input is the first N photos of `../shared/data/landscapes`' validation split, written as a
 Hub-layout dataset of 4 Parquet files (so that 2 processes split it by file, as on a real archive).
 Each run colorizes all of it into a fresh output with the bundled model: one process with every core
 (torch's threads), one process on one thread (what each of the two gets), and two processes under
 torchrun (what `accelerate launch` runs) with one thread each. Wall time includes starting Python
-and loading the model, as a user's job does.
+and loading the model, as a user's job does. `--ray PYTHON` adds the same job on Ray Data
+(`archive_ray.py`, 2 actors of one CPU each) run by a Python that has Ray installed (the project
+does not depend on it): wall time only, Ray's start included.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--photos", type=int, default=256)
     parser.add_argument("--model", default=None)
+    parser.add_argument("--ray", metavar="PYTHON", help="a Python with ray[data] installed: add a Ray Data run")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-archive-"))
     try:
@@ -84,6 +87,13 @@ def main() -> None:
                 [name, f"{seconds:.1f}", f"{rate:.1f}", f"{rate / base[0]:.2f}x", f"{working_rate:.1f}",
                  f"{working_rate / base[1]:.2f}x"]
             )  # fmt: skip
+        if args.ray:
+            out = work / "out-ray"
+            script = str(Path(__file__).parent / "archive_ray.py")
+            seconds, _ = run([args.ray, script, str(source), str(out), "--workers", "2"], 1)
+            rate = args.photos / seconds
+            rows.append(["Ray Data, 2 actors, 1 thread each", f"{seconds:.1f}", f"{rate:.1f}", f"{rate / base[0]:.2f}x",
+                         "-", "-"])  # fmt: skip
         print(f"colorize-dataset, {args.photos} landscape photos (~150 px), bundled model ({machine()})\n")
         headers = ["run", "wall s", "photos/s (wall)", "vs 1 process", "photos/s (working)", "vs 1 process"]
         print(table(headers, rows))
