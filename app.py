@@ -966,61 +966,51 @@ def api_endpoints(h: Handlers) -> None:
     """The public API: one photo (or video) in, the colorized PNG (MP4) out."""
     hidden = dict(visible=False)
     low, high = WORKING_SIZE_RANGE
-    api_endpoint(
-        "colorize",
-        h.colorize_photo,
-        "colorized photo (PNG, full resolution)",
-        gr.File(label="photo (any image file)", **hidden),
-        gr.Dropdown(
-            h.working_sizes,
-            value="Auto",
-            allow_custom_value=True,
-            label=f"working size (Auto, or {low}-{high} px)",
-            **hidden,
-        ),  # fmt: skip
-        gr.Number(value=1.0, label="color strength (0-2; 1 as calibrated)", **hidden),
-        gr.Textbox(value="", label='hints (JSON [[x, y, "#rrggbb"], ...]; empty: none)', **hidden),
-    )
+
+    # The inputs several endpoints share: made anew for each (a component belongs to one place).
+    def photo(label: str = "photo (any image file)") -> gr.File:
+        return gr.File(label=label, **hidden)
+
+    def working_size() -> gr.Dropdown:
+        label = f"working size (Auto, or {low}-{high} px)"
+        return gr.Dropdown(h.working_sizes, value="Auto", allow_custom_value=True, label=label, **hidden)
+
+    def strength() -> gr.Number:
+        return gr.Number(value=1.0, label="color strength (0-2; 1 as calibrated)", **hidden)
+
+    def hints(label: str = 'hints (JSON [[x, y, "#rrggbb"], ...]; empty: none)') -> gr.Textbox:
+        return gr.Textbox(value="", label=label, **hidden)
+
+    colorized = "colorized photo (PNG, full resolution)"
+    api_endpoint("colorize", h.colorize_photo, colorized, photo(), working_size(), strength(), hints())
     api_endpoint(
         "colorize_confidence",
         h.colorize_photo_confidence,
         [
-            gr.File(label="colorized photo (PNG, full resolution)", **hidden),
-            gr.File(label="confidence map (grayscale PNG: white sure, black a guess)", **hidden),
+            photo(colorized),
+            photo("confidence map (grayscale PNG: white sure, black a guess)"),
             gr.JSON(label='{"suggestions": [[x, y], ...]}: where one hint would help most', **hidden),
         ],
-        gr.File(label="photo (any image file)", **hidden),
-        gr.Dropdown(h.working_sizes, value="Auto", allow_custom_value=True, label="working size", **hidden),
-        gr.Number(value=1.0, label="color strength (0-2; 1 as calibrated)", **hidden),
-        gr.Textbox(value="", label='hints (JSON [[x, y, "#rrggbb"], ...]; empty: none)', **hidden),
-    )
+        photo(), working_size(), strength(), hints(),
+    )  # fmt: skip
     api_endpoint(
-        "colorize_reference",
-        h.colorize_photo_reference,
-        "colorized photo (PNG, full resolution)",
-        gr.File(label="photo (any image file)", **hidden),
-        gr.File(label="reference: a color photo whose colors to use", **hidden),
-        gr.Dropdown(h.working_sizes, value="Auto", allow_custom_value=True, label="working size", **hidden),
-        gr.Number(value=1.0, label="color strength (0-2; 1 as calibrated)", **hidden),
-    )
+        "colorize_reference", h.colorize_photo_reference, colorized,
+        photo(), photo("reference: a color photo whose colors to use"), working_size(), strength(),
+    )  # fmt: skip
     api_endpoint(
         "restore",
         h.restore_photo,
         [
-            gr.File(label="restored photo (PNG, full resolution)", **hidden),
+            photo("restored photo (PNG, full resolution)"),
             gr.JSON(label='{"restoration": "color" | "toned" | "gray"}: what the photo was taken for', **hidden),
         ],
-        gr.File(label="photo (any image file)", **hidden),
-        gr.Checkbox(False, label="keep a toned print's tone", **hidden),
-    )
+        photo(), gr.Checkbox(False, label="keep a toned print's tone", **hidden),
+    )  # fmt: skip
     api_endpoint(
-        "colorize_video",
-        h.colorize_video,
-        "colorized video (MP4, H.264, audio kept)",
-        gr.File(label="video (any file FFmpeg reads)", **hidden),
-        gr.Number(value=1.0, label="color strength (0-2; 1 as calibrated)", **hidden),
-        gr.Textbox(value="", label='hints for frame 0, or {"frame": [[x, y, "#rrggbb"], ...]}', **hidden),
-    )
+        "colorize_video", h.colorize_video, "colorized video (MP4, H.264, audio kept)",
+        photo("video (any file FFmpeg reads)"), strength(),
+        hints('hints for frame 0, or {"frame": [[x, y, "#rrggbb"], ...]}'),
+    )  # fmt: skip
 
 
 def build_demo(colorizer: Colorizer) -> gr.Blocks:

@@ -39,7 +39,12 @@ def main() -> None:
     args = parser.parse_args()
     colorizer = Colorizer.from_pretrained()
     rows = []
-    for path, old in ((args.faded, lambda x: fade(x, PRINT)), (args.sepia, lambda x: sepia_tone(x, 18.0, flare=0.04, stain=0.05))):
+
+    def sepia_print(x):
+        return sepia_tone(x, 18.0, flare=0.04, stain=0.05)
+
+    prints = ((args.faded, lambda x: fade(x, PRINT)), (args.sepia, sepia_print))
+    for path, old in prints:
         real = open_image(path).convert("RGB")
         real.thumbnail((1600, 1600), Image.LANCZOS)
         rows.append(row(colorizer, real, old(np.asarray(real)), args.height))
