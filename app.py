@@ -665,22 +665,29 @@ class Handlers:
 
     # --- videos
 
-    def _colorize_video_file(self, path: str, strength: float, hints, progress) -> Path:
-        target = _output_file(Path(path).stem + "-colorized", ".mp4")
+    def _colorize_video_file(self, path: str, strength: float, hints, progress, reference=None, restore=False):
+        """Colorize (or with `restore`, restore) a video file -> the MP4's path and the `VideoResult`."""
+        target = _output_file(Path(path).stem + ("-restored" if restore else "-colorized"), ".mp4")
         try:
-            self.colorizer.colorize_video(
-                path,
-                target,
-                hints=hints or None,
-                color_strength=strength,
-                progress=progress,
-                max_seconds=MAX_VIDEO_SECONDS,
-            )
+            if restore:
+                result = self.colorizer.restore_video(path, target, progress=progress, max_seconds=MAX_VIDEO_SECONDS)
+            else:
+                result = self.colorizer.colorize_video(
+                    path,
+                    target,
+                    hints=hints or None,
+                    color_strength=strength,
+                    progress=progress,
+                    max_seconds=MAX_VIDEO_SECONDS,
+                    reference=reference,
+                )
         except VideoError as e:
             raise user_error(_without_folder(e, path), title="Not a usable video") from None
         except HintError as e:
             raise user_error(str(e), title="Unusable color hints") from None
-        return target
+        except ImageError as e:  # the reference photo
+            raise user_error(str(e), title="Not a usable reference photo") from None
+        return target, result
 
     @releases_memory
     def colorize_video(self, upload, color_strength=1.0, hints="") -> str:
@@ -701,20 +708,30 @@ class Handlers:
             points = parse_video_hints_json(hints)
         except HintError as e:
             raise user_error(str(e), title="Unusable color hints") from None
-        return str(self._colorize_video_file(path, _strength(color_strength), points, None))
+        return str(self._colorize_video_file(path, _strength(color_strength), points, None)[0])
 
     @releases_memory
-    def colorize_video_ui(self, upload, strength=1.0, hints=None, progress=gr.Progress()):
-        """The Video tab: the MP4 to play, the MP4 to download, a note."""
+    def colorize_video_ui(
+        self, upload, strength=1.0, hints=None, restore=False, reference=None, progress=gr.Progress()
+    ):
+        """The Video tab: the MP4 to play, the MP4 to download, a note. `restore`: the film is an old
+        color or sepia one (its surviving colors kept); `reference`: a color photo whose colors to use."""
         path = _video_path(upload)
 
         def report(done: int, total: int) -> None:
-            progress((done, total or None), desc="Colorizing", unit="frames")
+            progress((done, total or None), desc="Restoring" if restore else "Colorizing", unit="frames")
 
-        target = self._colorize_video_file(path, _strength(strength), hints or None, report)
+        reference = None if restore else _reference(reference)
+        target, result = self._colorize_video_file(
+            path, _strength(strength), None if restore else hints, report, reference, bool(restore)
+        )
         note = "Colors carried along the motion within each shot, reset at cuts; the audio is the original's."
-        if hints:
+        if restore:
+            note = f"{RESTORED_FILM_NOTES[result.restoration]} {note}"
+        if hints and not restore:
             note += f" {_plural(len(hints), 'color hint')} on the first frame, followed through its shot."
+        if reference is not None:
+            note += " Colors taken from your reference photo where its regions match the film's."
         return str(target), str(target), note
 
 
@@ -883,6 +900,12 @@ RESTORED_NOTES = {
     "toned": "A sepia or toned print: its tone carries no colors, so the photo was colorized from its lightness.",
     "gray": "A black-and-white photo: nothing of its colors survived, so it was colorized from its lightness.",
 }
+RESTORED_FILM_NOTES = {
+    "color": "A faded color film: its fading is undone on every frame and the colors that survived are kept; "
+    "where they had gone, the model filled them in.",
+    "toned": "A sepia or toned film: its tone carries no colors, so the film was colorized from its lightness.",
+    "gray": "A black-and-white film: nothing of its colors survived, so it was colorized from its lightness.",
+}
 
 
 def restore_tab(h: Handlers) -> None:
@@ -947,12 +970,29 @@ def video_tab(h: Handlers) -> None:
                 visible=h.colorizer.takes_hints,
                 open=False,
             ).hints
+            with gr.Accordion("An old color film, or colors from a photo", open=False):
+                restore = gr.Checkbox(
+                    False,
+                    label="Restore: a faded color or sepia film",
+                    info="Keeps the colors that survived (its fading undone), the model fills in where they are "
+                    "gone; hints and a reference are then not used",
+                    elem_id="video-restore",
+                )
+                reference = gr.Image(
+                    label="Reference: a color photo whose colors to use (e.g. a frame of a color print)",
+                    type="filepath",
+                    image_mode=None,
+                    sources=["upload", "clipboard"],
+                    height=160,
+                    visible=h.colorizer.generator.encoder != "none",
+                    elem_id="video-reference",
+                )
             run = gr.Button("Colorize video", variant="primary", elem_id="video-button")
         with gr.Column():
             played = gr.Video(label="Colorized", interactive=False, elem_id="video-output")
             download = gr.File(label="Download (MP4, H.264, original audio)", elem_id="video-download")
             info = gr.Markdown(elem_id="video-info")
-    run.click(h.colorize_video_ui, [video, strength, hints], [played, download, info], **UI_EVENT)
+    run.click(h.colorize_video_ui, [video, strength, hints, restore, reference], [played, download, info], **UI_EVENT)
 
 
 def api_endpoint(name: str, handler, output: str | list, *inputs: gr.components.Component) -> None:

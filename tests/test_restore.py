@@ -233,3 +233,37 @@ def test_a_faded_film_is_restored_frame_by_frame(colorizer, tmp_path):
     assert toned.restoration == "toned"
     hues = lab_of(next(iter(read_frames(toned.path))))[..., 1:].reshape(-1, 2).mean(axis=0)
     assert hues[1] > 5  # the sepia tone kept on top: yellow-brown
+
+
+def test_app_video_tab_restores_a_faded_film_and_takes_a_reference(colorizer, tmp_path):
+    pytest.importorskip("gradio")
+    pytest.importorskip("av")
+    import gradio as gr
+
+    import app
+    from pix2pix_color.video import read_frames
+
+    from .video_files import make_clip
+
+    real = real_photo("summer_1am_color.jpg")
+    frames = lambda w, h, i: fade(real[:h, 2 * i : 2 * i + w], PRINT)  # noqa: E731
+    film = make_clip(tmp_path / "faded.mp4", size=(320, 240), frames=4, frame_source=frames)
+    h = app.Handlers(colorizer)
+    quiet = lambda *args, **kwargs: None  # noqa: E731  # stands in for gr.Progress outside a request
+    played, download, note = h.colorize_video_ui(str(film), 1.0, None, True, None, progress=quiet)
+    assert played == download and played.endswith("-restored.mp4") and note.startswith("A faded color film")
+    restored = next(iter(read_frames(played)))
+    assert delta_e(restored, real[:240, :320]) < 0.9 * delta_e(frames(320, 240, 0), real[:240, :320])
+
+    def gray(w: int, h: int, i: int) -> np.ndarray:
+        return np.asarray(Image.fromarray(real[:h, i : i + w]).convert("L").convert("RGB"))
+
+    gray_film = make_clip(tmp_path / "gray.mp4", size=(320, 240), frames=4, frame_source=gray)
+    reference = tmp_path / "color.jpg"
+    Image.fromarray(real).save(reference, quality=95)
+    _, _, note = h.colorize_video_ui(str(gray_film), 1.0, None, False, str(reference), progress=quiet)
+    assert "reference photo" in note
+    gray_reference = tmp_path / "gray.png"
+    Image.fromarray(real).convert("L").save(gray_reference)
+    with pytest.raises(gr.Error, match="black and white"):
+        h.colorize_video_ui(str(gray_film), 1.0, None, False, str(gray_reference), progress=quiet)
