@@ -267,3 +267,25 @@ def test_app_video_tab_restores_a_faded_film_and_takes_a_reference(colorizer, tm
     Image.fromarray(real).convert("L").save(gray_reference)
     with pytest.raises(gr.Error, match="black and white"):
         h.colorize_video_ui(str(gray_film), 1.0, None, False, str(gray_reference), progress=quiet)
+
+
+def test_restore_tab_in_a_real_browser(app_server, browser, tmp_path):
+    import urllib.request
+
+    real = real_photo()
+    upload = tmp_path / "faded.png"
+    Image.fromarray(fade(real, PRINT)).save(upload)
+    page = browser.new_page(viewport={"width": 1280, "height": 1100})
+    page.goto(app_server, wait_until="load")
+    page.get_by_role("tab", name="Restore an old photo").click()
+    page.locator("#restore-input input[type=file]").set_input_files(str(upload))
+    page.locator("#restore-input img").first.wait_for(state="visible", timeout=60_000)
+    page.locator("#restore-button").click()
+    page.locator("#restore-info").get_by_text("A faded color photo").wait_for(timeout=120_000)
+    href = page.locator("#restore-png a").first.get_attribute("href")
+    png = tmp_path / "restored.png"
+    png.write_bytes(urllib.request.urlopen(href if href.startswith("http") else app_server + href, timeout=60).read())
+    page.close()
+    restored = np.asarray(Image.open(png).convert("RGB"))
+    assert restored.shape == real.shape
+    assert delta_e(restored, real) < 0.8 * delta_e(fade(real, PRINT), real)
