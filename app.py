@@ -775,6 +775,14 @@ def hint_panel(
     return HintPanel(hints, canvas, base, scale, suggested)
 
 
+def reference_upload(label: str, elem_id: str, **kwargs) -> gr.Image:
+    """An optional reference photo's upload (its path goes to the handler, which checks it)."""
+    return gr.Image(
+        label=label, type="filepath", image_mode=None, sources=["upload", "clipboard"], height=170, elem_id=elem_id,
+        **kwargs,
+    )  # fmt: skip
+
+
 def strength_slider(**kwargs) -> gr.Slider:
     low, high = COLOR_STRENGTH_RANGE
     return gr.Slider(low, high, value=1.0, step=0.05, label="Color strength", **kwargs)
@@ -830,13 +838,9 @@ def photo_tab(h: Handlers) -> None:
             with gr.Accordion(
                 "Colors from a reference photo", open=False, visible=h.colorizer.generator.encoder != "none"
             ):
-                reference = gr.Image(
-                    label="A color photo whose colors to use (the same place today, a frame of a color film...)",
-                    type="filepath",
-                    image_mode=None,
-                    sources=["upload", "clipboard"],
-                    height=180,
-                    elem_id="reference-input",
+                reference = reference_upload(
+                    "A color photo whose colors to use (the same place today, a frame of a color film...)",
+                    "reference-input",
                 )
             panel = hint_panel(
                 photo,
@@ -978,14 +982,10 @@ def video_tab(h: Handlers) -> None:
                     "gone; hints and a reference are then not used",
                     elem_id="video-restore",
                 )
-                reference = gr.Image(
-                    label="Reference: a color photo whose colors to use (e.g. a frame of a color print)",
-                    type="filepath",
-                    image_mode=None,
-                    sources=["upload", "clipboard"],
-                    height=160,
+                reference = reference_upload(
+                    "Reference: a color photo whose colors to use (e.g. a frame of a color print)",
+                    "video-reference",
                     visible=h.colorizer.generator.encoder != "none",
-                    elem_id="video-reference",
                 )
             run = gr.Button("Colorize video", variant="primary", elem_id="video-button")
         with gr.Column():

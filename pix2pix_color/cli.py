@@ -28,7 +28,6 @@ from .hub import ModelLoadError
 from .images import IMAGE_SUFFIXES, ImageError, save_png, write_atomically
 from .inference import COLOR_STRENGTH_RANGE, WORKING_SIZE_RANGE, Colorizer
 from .provenance import ProvenanceError, SigningCredentials, manifest_for, sign, sign_file
-from .reference import load_reference
 from .temporal import DEFAULT_SMOOTHING, check_smoothing
 
 try:  # the [video] extra: PyAV and OpenCV
@@ -148,7 +147,7 @@ def colorize_command(args: argparse.Namespace) -> int:
     reference = None
     if args.reference:
         try:
-            reference = load_reference(args.reference, colorizer)
+            reference = colorizer.prepare_reference(args.reference)
         except (ImageError, ValueError) as e:
             print(f"error: --reference {args.reference}: {e}", file=sys.stderr)
             return 2

@@ -59,6 +59,8 @@ class Fading:
             raise ValueError("flare must be in [0, 1) and stain and sepia at least 0")
 
 
+# The sRGB curve again, in float64, on purpose: the simulation that scores `restore` shares no code
+# with it (restore.srgb_to_linear is float32), so a mistake in one cannot hide in the other.
 def _to_linear(rgb: np.ndarray) -> np.ndarray:
     x = rgb.astype(np.float64) / 255.0
     return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)

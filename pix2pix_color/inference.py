@@ -47,7 +47,7 @@ from .pipeline import (
     working_grid,
 )
 from .propagation import REACH, SIGMA_L
-from .reference import reference_cells, reference_guides
+from .reference import ReferenceCells, reference_cells, reference_guides
 
 __all__ = ["COLOR_STRENGTH_RANGE", "WORKING_SIZE_RANGE", "Colorizer", "ImageInput", "check_working_size"]
 
@@ -76,14 +76,10 @@ class Prediction:
     guides: Tensor | None = None
 
     def shown_colors(self, options: PredictOptions) -> Tensor:
-        """The a*b* shown on the working grid (1,2,h,w) at `options`' color strength: the network's,
-        the reference's colors carried in, then the user's hints carried in over those (so a click
-        spreads over its region as it would without a reference, and wins there)."""
-        shapes = [self.photo.shape]
-        ab = apply_strength_and_hints(self.colors, self.L_work, self.guides, shapes, options)
-        if self.hint_maps is None:
-            return ab
-        return apply_strength_and_hints(ab, self.L_work, self.hint_maps, shapes, replace(options, color_strength=1.0))
+        """The a*b* shown on the working grid (1,2,h,w) at `options`' color strength."""
+        return apply_strength_and_hints(
+            self.colors, self.L_work, self.hint_maps, [self.photo.shape], options, guides=self.guides
+        )
 
 
 class Colorizer:
@@ -207,16 +203,23 @@ class Colorizer:
         L_work = resize(photo.L, grid)
         guides = None
         if reference is not None:
-            cells = reference_cells(
-                self.generator, reference, lambda shape: working_grid(self.generator, shape, options),
-                self.max_pixels, self.device,
-            )  # fmt: skip
-            guides = reference_guides(self.generator, L_work, cells)
+            if not isinstance(reference, ReferenceCells):
+                reference = self.prepare_reference(reference, working_size=working_size)
+            guides = reference_guides(self.generator, L_work, reference)
         hint_maps = None
         if photo.points is not None:
             hint_maps = hint_channels(photo.points, photo.shape, grid)[None].to(self.device)
         colors = network_colors(self.generator, L_work, hint_maps, options, backend=self.backend)
         return Prediction(photo, L_work, colors, hint_maps, options, guides)
+
+    def prepare_reference(self, reference: ImageInput, *, working_size: int | None = None) -> ReferenceCells:
+        """A reference photo, read, checked and described once at `working_size` (the one it will be
+        used at), for a run that colorizes many photos or frames with it: pass the result as
+        `reference=`. Raises `ImageError` (unreadable, or black and white) or ValueError (a model
+        without a pretrained encoder) with a one-line reason."""
+        options = self.options(working_size)
+        grid_of = lambda shape: working_grid(self.generator, shape, options)  # noqa: E731
+        return reference_cells(self.generator, reference, grid_of, self.max_pixels, self.device)
 
     @torch.inference_mode()
     def render(self, prediction: Prediction, color_strength: float | None = None) -> Image.Image:
@@ -264,9 +267,9 @@ class Colorizer:
         `color_strength` (a factor on the model's calibrated colors: 1 as calibrated, 0 gray) override
         the colorizer's own for this call. `return_confidence=True` returns `(image, Confidence)`:
         where the colors are guesses, and where a hint would help most (see `confidence`).
-        `reference`: a color photo (any size) whose colors to take, region by region, where its
-        regions match the photo's (`pix2pix_color.reference`); one that is black and white or sepia
-        raises `ImageError`; hints, if also given, take precedence where they are.
+        `reference`: a color photo (any size, or one made ready by `prepare_reference`) whose colors to
+        take, region by region, where its regions match the photo's (`pix2pix_color.reference`); one
+        that is black and white raises `ImageError`; hints, if also given, take precedence where they are.
         """
         if return_confidence or reference is not None:
             prediction = self.prediction(image, hints=hints, working_size=working_size, reference=reference)

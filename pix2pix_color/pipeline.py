@@ -197,24 +197,31 @@ def apply_strength_and_hints(
     hint_maps: Tensor | None = None,
     photo_shapes: Sequence[tuple[int, int]] | None = None,
     options: PredictOptions = PredictOptions(),
+    *,
+    guides: Tensor | None = None,
 ) -> Tensor:
-    """`network_colors`' a*b* (B,2,h,w) -> the colors shown: times the color strength, then the hints
-    pulled in along the photo's edges (`pix2pix_color.propagation`, solved on a grid of each photo's
-    own shape, `photo_shapes`), so they are kept as given. No network runs: the app applies a new
-    strength to a kept prediction with this alone."""
+    """`network_colors`' a*b* (B,2,h,w) -> the colors shown: times the color strength, then a
+    reference photo's `guides` (weighted hint channels, `pix2pix_color.reference`) and then the
+    user's hints pulled in along the photo's edges (`pix2pix_color.propagation`, solved on a grid of
+    each photo's own shape, `photo_shapes`). The hints come last, so a click spreads over its region
+    as it would without a reference, and wins there. No network runs: the app applies a new strength
+    to a kept prediction with this alone."""
     ab = ab * options.color_strength
-    if hint_maps is None:
-        return ab
-    user = torch.cat([denormalize_ab(hint_maps[:, :2].float()), hint_maps[:, 2:3].float()], dim=1)
     shapes = photo_shapes or [None] * len(ab)
-    return torch.stack(
-        [
-            propagation.propagate_hints(
-                L_work[i], ab[i], user[i], photo_shape=shapes[i], sigma=options.hint_sigma, reach=options.hint_reach
-            )
-            for i in range(len(ab))
-        ]
-    )
+    for maps in (guides, hint_maps):
+        if maps is None:
+            continue
+        given = torch.cat([denormalize_ab(maps[:, :2].float()), maps[:, 2:3].float()], dim=1)
+        ab = torch.stack(
+            [
+                propagation.propagate_hints(
+                    L_work[i], ab[i], given[i], photo_shape=shapes[i], sigma=options.hint_sigma,
+                    reach=options.hint_reach,
+                )
+                for i in range(len(ab))
+            ]
+        )  # fmt: skip
+    return ab
 
 
 def predict(
@@ -225,11 +232,12 @@ def predict(
     options: PredictOptions = PredictOptions(),
     *,
     backend=None,
+    guides: Tensor | None = None,
 ) -> Tensor:
     """L* (B,1,h,w) in [0,100] on the working grid [+ hint channels (B,3,h,w)] -> a*b* (B,2,h,w):
-    `network_colors`, then `apply_strength_and_hints`."""
+    `network_colors` (which sees the hints, never the `guides`), then `apply_strength_and_hints`."""
     ab = network_colors(generator, L_work, hint_maps, options, backend=backend)
-    return apply_strength_and_hints(ab, L_work, hint_maps, photo_shapes, options)
+    return apply_strength_and_hints(ab, L_work, hint_maps, photo_shapes, options, guides=guides)
 
 
 def finish(L_full: Tensor, coefficients: Tensor, limit: Tensor) -> np.ndarray:

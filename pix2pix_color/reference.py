@@ -111,20 +111,6 @@ def reference_lab(reference, grid_of, max_pixels: int) -> Tensor:
     return rgb_to_lab(torch.from_numpy(np.asarray(small).copy()).permute(2, 0, 1))[None]
 
 
-def load_reference(reference, colorizer) -> Image.Image:
-    """Open and check a reference photo once, for a run that colorizes many photos with it: the
-    opened image (pass it as `reference=`). Raises `ImageError` (unusable reference) or ValueError
-    (a model without a pretrained encoder) with a one-line reason."""
-    if getattr(colorizer.generator, "encoder", "none") == "none":
-        raise ValueError(NO_ENCODER)
-    try:
-        opened = open_image(reference, max_pixels=colorizer.max_pixels)
-    except ImageError as e:
-        raise ImageError(f"reference photo: {e}") from None
-    reference_lab(opened, lambda shape: (STRIDE, STRIDE), colorizer.max_pixels)
-    return opened
-
-
 @dataclass
 class ReferenceCells:
     """A reference photo ready to match against: its cells' features (C, M) and mean L*a*b* (3, M)."""

@@ -38,9 +38,8 @@ from PIL import Image
 
 from .color import lab_to_rgb, rgb_to_lab
 from .confidence import Confidence
-from .image_processor import apply_guided, guided_coefficients
+from .image_processor import guided_upsample
 from .images import decode, exif_of, open_image
-from .pipeline import apply_strength_and_hints
 
 # Estimate and assess on a thumbnail of at most this many pixels: the curves have nine numbers.
 ESTIMATE_PIXELS = 160_000
@@ -219,10 +218,7 @@ class Restored:
 def model_colors(prediction) -> np.ndarray:
     """A kept `Prediction` (no hints) -> the model's a*b* at the photo's full size (H,W,2) float32,
     at color strength 1: what `Colorizer.render` shows, before it becomes sRGB bytes."""
-    options = replace(prediction.options, color_strength=1.0)
-    ab = apply_strength_and_hints(prediction.colors, prediction.L_work, None, [prediction.photo.shape], options)
-    coefficients, limit = guided_coefficients(prediction.L_work, ab)
-    return apply_guided(coefficients, limit, prediction.photo.L)[0].permute(1, 2, 0).numpy()
+    return guided_upsample(prediction.L_work, prediction.colors, prediction.photo.L)[0].permute(1, 2, 0).numpy()
 
 
 def restore_photo(colorizer, image, *, keep_tone: bool = False, working_size: int | None = None, confidence=False):

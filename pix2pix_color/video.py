@@ -24,7 +24,7 @@ import os
 import queue
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
@@ -40,8 +40,8 @@ from .color import gray_to_l, is_grayscale, rgb_to_l
 from .hints import HintError, Hints, hint_channels, hint_points
 from .image_processor import guided_coefficients, resize
 from .images import source_name
-from .pipeline import PredictOptions, apply_strength_and_hints, finish, network_colors, working_grid
-from .reference import ReferenceCells, reference_cells, reference_guides
+from .pipeline import PredictOptions, finish, predict, working_grid
+from .reference import ReferenceCells, reference_guides
 from .restore import FilmRestoration, assess_frames
 
 VIDEO_SUFFIXES = {
@@ -338,13 +338,17 @@ class _Pipeline:
             hint_maps = torch.stack([hint_channels(f.hints, (self.H, self.W), self.work) for f in batch])
         with torch.inference_mode():
             device, generator = self.colorizer.device, self.colorizer.generator
-            L_work, shapes = L_work.to(device), [(self.H, self.W)] * len(batch)
-            hint_maps = None if hint_maps is None else hint_maps.to(device)
-            ab = network_colors(generator, L_work, hint_maps, self.options, backend=self.colorizer.backend)
-            # As a photo's (`Prediction.shown_colors`): the reference's colors, then the hints over them.
+            L_work = L_work.to(device)
             guides = None if self.reference is None else reference_guides(generator, L_work, self.reference)
-            ab = apply_strength_and_hints(ab, L_work, guides, shapes, self.options)
-            ab = apply_strength_and_hints(ab, L_work, hint_maps, shapes, replace(self.options, color_strength=1.0))
+            ab = predict(
+                generator,
+                L_work,
+                None if hint_maps is None else hint_maps.to(device),
+                [(self.H, self.W)] * len(batch),
+                self.options,
+                backend=self.colorizer.backend,
+                guides=guides,
+            )
             guesses = resize(ab.float().cpu(), self.carry).permute(0, 2, 3, 1).numpy()
         for frame, guess in zip(batch, guesses):
             if frame.cut:
@@ -531,10 +535,9 @@ def colorize_video(
     if max_seconds is not None and info.duration > max_seconds:
         raise VideoError(f"{name}: {info.duration:.0f} s long; the limit is {max_seconds:.0f} s")
     per_frame_hints = _hints_by_frame(hints, info.width, info.height, colorizer.takes_hints)
-    cells = None
-    if reference is not None:  # checked and prepared once, before any frame is decoded
-        grid_of = lambda shape: working_grid(colorizer.generator, shape, options)  # noqa: E731
-        cells = reference_cells(colorizer.generator, reference, grid_of, colorizer.max_pixels, colorizer.device)
+    cells = reference  # checked and prepared once, before any frame is decoded
+    if reference is not None and not isinstance(reference, ReferenceCells):
+        cells = colorizer.prepare_reference(reference, working_size=working_size)
     film = None
     if restore:  # a first pass over the film: what it is and how it faded, from frames spread over it
         film = assess_frames(_sample_frames(src, info), keep_tone)
