@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,26 +26,18 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from common import machine, table  # noqa: E402
 
 from pix2pix_color import Colorizer  # noqa: E402
-from pix2pix_color.color import gray_version, is_grayscale, rgb_to_lab  # noqa: E402
+from pix2pix_color.color import gray_version, is_grayscale  # noqa: E402
 from pix2pix_color.hints import sample_hints  # noqa: E402
-from pix2pix_color.metrics import HUE_OUTPUT_CHROMA, HUE_REAL_CHROMA, HUE_TOLERANCE_DEG, MIN_SIDE  # noqa: E402
+from pix2pix_color.metrics import MIN_SIDE, hue_hit_masks  # noqa: E402
 from pix2pix_color.photo_sets import photos_from_dataset  # noqa: E402
 
 LANDSCAPES = ROOT.parent / "shared" / "data" / "landscapes"
 GROUPS = ((0.0, 0.01), (0.01, 0.05), (0.05, 0.2), (0.2, 1.0))  # share of the photo that is colorful
 
 
-def ab_of(image: np.ndarray) -> torch.Tensor:
-    return rgb_to_lab(torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1))[1:]
-
-
 def misses(output: np.ndarray, real: np.ndarray) -> dict:
     """Pixel counts of one photo: colorful, hit, too gray, wrong hue (the hue hit rule of `metrics`)."""
-    (oa, ob), (ra, rb) = ab_of(output), ab_of(real)
-    colorful = ra * ra + rb * rb >= HUE_REAL_CHROMA**2
-    colored = oa * oa + ob * ob >= HUE_OUTPUT_CHROMA**2
-    dot, cross = oa * ra + ob * rb, oa * rb - ob * ra
-    within = (dot > 0) & (cross.abs() <= math.tan(math.radians(HUE_TOLERANCE_DEG)) * dot)
+    colorful, colored, within = hue_hit_masks(output, real)
     count = lambda m: int((colorful & m).sum())  # noqa: E731
     return {"pixels": colorful.numel(), "colorful": int(colorful.sum()), "hit": count(colored & within),
             "gray": count(~colored), "wrong": count(colored & ~within)}  # fmt: skip

@@ -182,22 +182,32 @@ def ab_error_auc(output: np.ndarray | torch.Tensor, target: np.ndarray | torch.T
     return float(cdf.mean())
 
 
+def hue_hit_masks(
+    output: np.ndarray | torch.Tensor, target: np.ndarray | torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The pixel masks (H,W) behind the hue hit rate: the real photo's colorful pixels (C*ab >= 20),
+    the output's colored ones (C*ab >= 10), and those whose two hue angles differ by <= 45 deg.
+    Takes what `hue_hit_rate` takes; a hit is all three."""
+    (oa, ob), (ra, rb) = _ab_pair(output, target)
+    colorful = ra * ra + rb * rb >= HUE_REAL_CHROMA**2
+    colored = oa * oa + ob * ob >= HUE_OUTPUT_CHROMA**2
+    # The angle between the two ab vectors is within the tolerance (< 90 deg) when their dot product
+    # is positive and |cross| <= tan(tolerance) * dot: no atan2, no wrap-around, all elementwise.
+    dot, cross = oa * ra + ob * rb, oa * rb - ob * ra
+    within = (dot > 0) & (cross.abs() <= math.tan(math.radians(HUE_TOLERANCE_DEG)) * dot)
+    return colorful, colored, within
+
+
 def hue_hit_rate(output: np.ndarray | torch.Tensor, target: np.ndarray | torch.Tensor) -> float:
     """Share of the real photo's colorful pixels whose output color has the right hue; NaN if it has none.
 
     Takes (H,W,3) uint8 images, or their a*b* as (2,H,W) tensors. A pixel is a hit when the real
     C*ab >= 20 and the output's C*ab >= 10 and the two hue angles atan2(b*, a*) differ by <= 45 deg.
     """
-    (oa, ob), (ra, rb) = _ab_pair(output, target)
-    colorful = ra * ra + rb * rb >= HUE_REAL_CHROMA**2
+    colorful, colored, within = hue_hit_masks(output, target)
     n = int(colorful.sum())
     if n == 0:
         return float("nan")
-    colored = oa * oa + ob * ob >= HUE_OUTPUT_CHROMA**2
-    # The angle between the two ab vectors is within the tolerance (< 90 deg) when their dot product
-    # is positive and |cross| <= tan(tolerance) * dot: no atan2, no wrap-around, all elementwise.
-    dot, cross = oa * ra + ob * rb, oa * rb - ob * ra
-    within = (dot > 0) & (cross.abs() <= math.tan(math.radians(HUE_TOLERANCE_DEG)) * dot)
     return float((colorful & colored & within).sum()) / n
 
 
