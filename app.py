@@ -27,7 +27,8 @@ import tempfile
 import threading
 import uuid
 import zipfile
-from dataclasses import dataclass, replace
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import gradio as gr
@@ -78,6 +79,9 @@ COMPARE_REAL = "its real colors (color photos)"
 # Gradio owns this folder and cleans it (delete_cache below); our PNGs and zips live inside it too.
 OUTPUT_DIR = Path(os.environ.get("GRADIO_TEMP_DIR", Path(tempfile.gettempdir()) / "gradio")) / "pix2pix-color"
 OUTPUT_MAX_AGE_S = 3600
+PREVIEW_SIDE = 2048  # the slider's pictures: sharp on a 2K screen, 36 ms to write a JPEG at 12 MP
+PREVIEW_QUALITY = 90
+DOWNLOAD_PNG_LEVEL = 1  # zlib level of the downloads: 12 MP 0.61 s / 7.9 MB, level 3 0.87 s / 6.9 MB
 
 HOW_IT_WORKS = f"""
 ### How it works
@@ -247,6 +251,103 @@ def _output_file(stem: str, suffix: str) -> Path:
     return folder / f"{stem}{suffix}"
 
 
+def preview(image: Image.Image, stem: str) -> str:
+    """`image` for the before/after slider: a JPEG (a PNG if it has transparency) whose long side is at
+    most PREVIEW_SIDE. The slider never shows more than a screen, and encoding two full-resolution PNGs
+    for it took most of the click-to-result time (4 MP: 1.5 s of 2.6 s); the download stays the
+    full-resolution PNG."""
+    image = _fit(image)
+    if image.mode in ("RGBA", "LA"):
+        path = _output_file(stem, ".png")
+        image.save(path, format="PNG", compress_level=1)
+    else:
+        path = _output_file(stem, ".jpg")
+        # 4:4:4: no chroma subsampling, the colors are what the slider is for.
+        image.convert("RGB").save(path, format="JPEG", quality=PREVIEW_QUALITY, subsampling=0)
+    return str(path)
+
+
+class Downloads:
+    """Full-resolution PNGs written in the background while the page already shows the result.
+
+    `start` queues the write and returns the path at once; `ready` (the event chained after the one
+    that showed the slider) waits for that file and returns it for the download box, or raises the
+    visitor's error if it could not be written. Two writers: one per request the queue runs at once."""
+
+    def __init__(self, workers: int = 2):
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="png")
+        self._pending: dict[str, Future] = {}
+        self._lock = threading.Lock()
+
+    def start(self, image: Image.Image, stem: str) -> str:
+        path = str(_output_file(stem, ".png"))
+        future = self._pool.submit(save_png, image, path, compress_level=DOWNLOAD_PNG_LEVEL)
+        with self._lock:
+            # A page closed before its download was asked for leaves a finished entry: drop those.
+            for key in [k for k, f in self._pending.items() if f.done()][: max(0, len(self._pending) - 64)]:
+                del self._pending[key]
+            self._pending[path] = future
+        return path
+
+    def ready(self, path: str | None) -> str | None:
+        if not path:
+            return None
+        with self._lock:
+            future = self._pending.pop(path, None)
+        if future is not None:
+            try:
+                future.result()
+            except OSError as e:
+                logger.warning("could not write %s: %s", path, e)
+                raise user_error("the PNG could not be written; please try again", title="Download failed") from None
+        return path
+
+
+DOWNLOADS = Downloads()
+
+
+def _fit(image: Image.Image) -> Image.Image:
+    """`image` with its long side brought down to PREVIEW_SIDE (as it is if already smaller)."""
+    scale = min(1.0, PREVIEW_SIDE / max(image.size))
+    if scale == 1:
+        return image
+    return image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.BILINEAR)
+
+
+def _fit_confidence(confidence: Confidence, size: tuple[int, int]) -> Confidence:
+    """`confidence` with its map at `size` (width, height): for hatching a preview, not the full photo."""
+    if confidence.map.shape[::-1] == tuple(size):
+        return confidence
+    small = np.asarray(Image.fromarray(confidence.map, "F").resize(size, Image.BILINEAR))
+    return Confidence(small, confidence.suggestions)
+
+
+@dataclass
+class KeptResult:
+    """What a session keeps of its last photo so that the strength slider and the guesses toggle
+    redo the result without the network: the prediction, the photo's name, the slider's picture of
+    the input (and whether it is the real colors, shown on the right), the hints applied and, once
+    the guesses were shown, the confidence."""
+
+    kept: Prediction
+    stem: str
+    before: str
+    real_right: bool
+    hints: list = field(default_factory=list)
+    confidence: Confidence | None = None
+
+
+@dataclass(frozen=True)
+class Shown:
+    """One result as a tab shows it: the slider's two pictures (preview files), the full-resolution
+    image, the PNG being written for the download (`DOWNLOADS.ready(png)` once it is), a note."""
+
+    pair: tuple[str, str]
+    result: Image.Image
+    png: str
+    note: str
+
+
 HINT_VIEW_SIDE = 768  # long side of the picture the visitor clicks hints on
 
 
@@ -346,6 +447,12 @@ class HintHandlers:
 
     def note(self, hints: list) -> str:
         return _hints_note(hints, self.button)
+
+    def applied(self, hints: list) -> str:
+        """The panel's note once the hints are in the result."""
+        if not hints:
+            return "No hints: the colors are the model's own guess. Click the photo to add one."
+        return f"{_plural(len(hints), 'hint')} applied. Click to add more, then press **{self.button}** again."
 
     def show(self, upload):
         """A new upload: its view, no hints yet. Returns (canvas, hints, base view, scale, suggested points, note).
@@ -458,67 +565,75 @@ class Handlers:
             return None
         return self.colorizer.confidence(kept, strength)
 
-    def _show(
-        self, kept: Prediction, upload, compare, strength: float, hints, confidence=None, show_guesses=False
-    ) -> tuple:
-        """A kept prediction at `strength` -> (before, after) for the slider, the PNG's path, a note.
-        With `show_guesses` (and a `confidence`): (colorized, colorized with its guesses hatched)."""
-        result = self.colorizer.render(kept, strength)
-        path = _output_file(Path(_path_of(upload)).stem + "-colorized", ".png")
-        save_png(result, path)
-        if show_guesses and confidence is not None:
-            sure = float((confidence.map >= 0.5).mean())
+    def _compare(self, image: Image.Image, compare: str, stem: str) -> tuple[str, bool]:
+        """The slider's picture of the input: its preview's path, and whether it is the real colors
+        (shown on the right) rather than the black-and-white input (on the left)."""
+        small = _fit(image)
+        in_color = not is_grayscale(small)
+        if compare == COMPARE_REAL and in_color:
+            return preview(small, stem + "-real"), True
+        if compare == COMPARE_REAL:
+            gr.Warning("This photo has no colors of its own: showing it against the black-and-white input instead.")
+        rgb = small.convert("RGB")
+        before = Image.fromarray(gray_version(np.asarray(rgb)), "L") if in_color else rgb
+        return preview(before, stem + "-input"), False
+
+    def _show(self, state: KeptResult, strength: float, show_guesses: bool = False) -> Shown:
+        """A kept prediction at `strength` as the photo tab shows it; with `show_guesses` (and the
+        state's confidence) the slider compares the result with its guesses hatched."""
+        result = self.colorizer.render(state.kept, strength)
+        png = DOWNLOADS.start(result, state.stem + "-colorized")
+        small = _fit(result)
+        after = preview(small, state.stem + "-colorized")
+        if show_guesses and state.confidence is not None:
+            sure = float((state.confidence.map >= 0.5).mean())
             note = (
                 "Left: colorized. Right: hatched in magenta where the colors are guesses (the denser, the less "
                 f"sure); the model is fairly sure of the hue on {sure:.0%} of the photo. A hint at a "
                 '"click here" ring in the hint panel would help most.'
             )
-            return (result, confidence.overlay(result)), str(path), note
-        image = _open(upload)
-        shown = image.convert("RGB")
-        in_color = not is_grayscale(image)
-        if compare == COMPARE_REAL and in_color:
-            return (result, shown), str(path), "Left: colorized from its lightness alone. Right: the real colors."
-        if compare == COMPARE_REAL:
-            gr.Warning("This photo has no colors of its own: showing it against the black-and-white input instead.")
-        before = Image.fromarray(gray_version(np.asarray(shown)), "L").convert("RGB") if in_color else shown
+            hatched = _fit_confidence(state.confidence, small.size).overlay(small)
+            return Shown((after, preview(hatched, state.stem + "-guesses")), result, png, note)
+        if state.real_right:
+            note = "Left: colorized from its lightness alone. Right: the real colors."
+            return Shown((after, state.before), result, png, note)
         note = f"{result.size[0]}x{result.size[1]} pixels, the size of your photo; color strength {strength:g}."
-        if hints:
-            note += f" {_plural(len(hints), 'color hint')} applied."
-        if kept.guides is not None:
+        if state.hints:
+            note += f" {_plural(len(state.hints), 'color hint')} applied."
+        if state.kept.guides is not None:
             note += " Colors taken from your reference photo where its regions match this one's."
-        return (before, result), str(path), note
-
-    @releases_memory
-    def colorize_ui(self, upload, working_size, compare, strength=1.0, hints=None, show_guesses=False, reference=None):
-        """The photo tab: (before, after) for the slider, the PNG's path, a note."""
-        return self.colorize_and_keep(upload, working_size, compare, strength, hints, show_guesses, reference)[:3]
+        return Shown((state.before, after), result, png, note)
 
     @releases_memory
     def colorize_and_keep(
         self, upload, working_size, compare, strength=1.0, hints=None, show_guesses=False, reference=None
-    ):
-        """colorize_ui, and what the strength slider needs to redo the result without the network:
-        the kept prediction (its L* in float16: half the memory a session holds) with its confidence
-        (measured at the strength of this click; the slider leaves it as it is). `reference`: an
-        optional color photo whose colors to take."""
+    ) -> tuple[Shown, KeptResult]:
+        """The photo tab's Colorize: what it shows, and what the strength slider and the guesses toggle
+        need to redo it without the network (the prediction, its L* in float16: half the memory a
+        session holds). The confidence is read only when the guesses are shown (`restrength` reads it
+        later if the toggle is turned on). `reference`: an optional color photo whose colors to take."""
         image = _open(upload)
         strength = _strength(strength)
         kept = self._predict_image(image, _working_size(working_size), hints, _reference(reference))
-        confidence = self._confidence(kept, strength)
-        pair, path, note = self._show(kept, upload, compare, strength, hints, confidence, show_guesses)
+        stem = Path(_path_of(upload)).stem
+        before, real_right = self._compare(image, compare, stem)
+        state = KeptResult(kept, stem, before, real_right, list(hints or []))
+        if show_guesses:
+            state.confidence = self._confidence(kept, strength)
+        shown = self._show(state, strength, show_guesses)
         kept.photo.L = kept.photo.L.half()
-        return pair, path, note, (kept, upload, compare, list(hints or []), confidence)
+        return shown, state
 
     @releases_memory
-    def restrength(self, state, strength, show_guesses=False):
+    def restrength(self, state: KeptResult | None, strength, show_guesses=False) -> Shown | None:
         """The strength slider moved (or the guesses toggle): the kept prediction at the new strength,
-        no network run."""
+        no network run (but for the confidence, read once when the guesses are first shown)."""
         if state is None:
-            return gr.skip(), gr.skip(), gr.skip()
-        kept, upload, compare, hints, confidence = state
-        kept = replace(kept, photo=replace(kept.photo, L=kept.photo.L.float()))
-        return self._show(kept, upload, compare, _strength(strength), hints, confidence, show_guesses)
+            return None
+        kept = replace(state.kept, photo=replace(state.kept.photo, L=state.kept.photo.L.float()))
+        if show_guesses and state.confidence is None:
+            state.confidence = self._confidence(kept, _strength(strength))
+        return self._show(replace(state, kept=kept), _strength(strength), show_guesses)
 
     @releases_memory
     def colorize_photo_confidence(self, upload, working_size="Auto", color_strength=1.0, hints="") -> tuple:
@@ -573,11 +688,14 @@ class Handlers:
 
     # --- old photos that kept some color
 
-    def _restore_image(self, image: Image.Image, keep_tone: bool, confidence: bool):
+    def _restore_image(self, image: Image.Image, keep_tone: bool, confidence: bool) -> tuple:
+        """-> (restored image, its Confidence or None); `confidence` only for a classification head."""
+        confidence = confidence and self.colorizer.generator.head == "classification"
         try:
-            return self.colorizer.restore(image, keep_tone=bool(keep_tone), return_confidence=confidence)
+            restored = self.colorizer.restore(image, keep_tone=bool(keep_tone), return_confidence=confidence)
         except ImageError as e:
             raise user_error(str(e), title="Not a usable image") from None
+        return restored if confidence else (restored, None)
 
     @releases_memory
     def restore_photo(self, upload, keep_tone=False) -> tuple:
@@ -595,26 +713,30 @@ class Handlers:
             (black and white, colorized).
         """
         image = _open(upload)
-        result = self._restore_image(image, keep_tone, False)
+        result, _ = self._restore_image(image, keep_tone, False)
         path = _output_file(Path(_path_of(upload)).stem + "-restored", ".png")
         save_png(result, path)
         return str(path), json.dumps({"restoration": result.info["restoration"]})
 
     @releases_memory
-    def restore_ui(self, upload, keep_tone=False, show_guesses=False) -> tuple:
-        """The Restore tab: (before, after) for the slider, the PNG's path, a note."""
+    def restore_ui(self, upload, keep_tone=False, show_guesses=False) -> Shown:
+        """The Restore tab: the slider's pictures (the old photo and the restored one, or with
+        `show_guesses` the restored one and its guesses hatched), the PNG being written, a note."""
         image = _open(upload)
-        result, confidence = self._restore_image(image, keep_tone, True)
-        path = _output_file(Path(_path_of(upload)).stem + "-restored", ".png")
-        save_png(result, path)
+        result, confidence = self._restore_image(image, keep_tone, bool(show_guesses))
+        stem = Path(_path_of(upload)).stem
+        png = DOWNLOADS.start(result, stem + "-restored")
         kind = result.info["restoration"]
         note = RESTORED_NOTES[kind]
         if kind == "toned" and keep_tone:
             note += " Its tone is kept on top."
-        if show_guesses and confidence is not None:
+        small = _fit(result)
+        after = preview(small, stem + "-restored")
+        if confidence is not None:
             note += " Right: hatched in magenta where the colors are the model's guesses."
-            return (result, confidence.overlay(result)), str(path), note
-        return (image.convert("RGB"), result), str(path), note
+            hatched = _fit_confidence(confidence, small.size).overlay(small)
+            return Shown((after, preview(hatched, stem + "-guesses")), result, png, note)
+        return Shown((preview(image, stem + "-input"), after), result, png, note)
 
     # --- many photos
 
@@ -752,6 +874,7 @@ class HintPanel:
     base: gr.State
     scale: gr.State
     suggested: gr.State
+    info: gr.Markdown
 
 
 def hint_panel(
@@ -772,7 +895,7 @@ def hint_panel(
         canvas.select(handlers.add, [base, hints, scale, suggested, color], [canvas, hints, info], **UI_EVENT)
         undo_button.click(handlers.undo, [base, hints, scale, suggested], [canvas, hints, info], **UI_EVENT)
         clear_button.click(handlers.clear, [base, scale, suggested], [canvas, hints, info], **UI_EVENT)
-    return HintPanel(hints, canvas, base, scale, suggested)
+    return HintPanel(hints, canvas, base, scale, suggested, info)
 
 
 def reference_upload(label: str, elem_id: str, **kwargs) -> gr.Image:
@@ -788,53 +911,58 @@ def strength_slider(**kwargs) -> gr.Slider:
     return gr.Slider(low, high, value=1.0, step=0.05, label="Color strength", **kwargs)
 
 
+@dataclass
+class PhotoTab:
+    """The photo tab's components that its events read and write."""
+
+    photo: gr.Image
+    slider: gr.ImageSlider
+    run: gr.Button
+    again: gr.Button
+    strength: gr.Slider
+    info: gr.Markdown
+    download: gr.File
+    working: gr.Dropdown
+    compare: gr.Radio
+    guesses: gr.Checkbox
+    reference: gr.Image
+    panel: HintPanel
+    kept: gr.State
+    png: gr.State
+
+
 def photo_tab(h: Handlers) -> None:
     """The photo tab. One image area: the upload, which becomes the before/after slider once colorized
     ("Another photo" brings the upload back); under it Colorize and the color strength, which
     changes the result as it moves (no new network run); options and hints at the side (below on
-    a phone), so that Colorize and the result fit a 1280x800 screen without scrolling."""
+    a phone), so that Colorize and the result fit a 1280x800 screen without scrolling. The slider
+    shows previews at once; the full-resolution PNG reaches the download box in a chained event."""
+    tab = photo_layout(h)
+    photo_examples(tab, photo_events(h, tab))
+
+
+def photo_layout(h: Handlers) -> PhotoTab:
     with gr.Row(equal_height=False):
         with gr.Column(scale=3):
             photo = gr.Image(
-                label="Black-and-white (or color) photo",
-                type="filepath",
-                image_mode=None,
-                sources=["upload", "clipboard", "webcam"],
-                height=IMAGE_AREA_PX,
-                elem_id="photo-input",
-            )
-            slider = gr.ImageSlider(
-                label="Before / after", type="pil", format="png", height=IMAGE_AREA_PX, visible=False,
-                elem_id="result-slider",
+                label="Black-and-white (or color) photo", type="filepath", image_mode=None,
+                sources=["upload", "clipboard", "webcam"], height=IMAGE_AREA_PX, elem_id="photo-input",
             )  # fmt: skip
+            slider = gr.ImageSlider(
+                label="Before / after", type="filepath", height=IMAGE_AREA_PX, visible=False, elem_id="result-slider"
+            )
             with gr.Row():
                 run = gr.Button("Colorize", variant="primary", elem_id="colorize-button", scale=1, min_width=120)
                 again = gr.Button("Another photo", visible=False, elem_id="another-photo", scale=1, min_width=120)
+                # min_width: on a phone the slider takes a row of its own instead of a squeezed third.
                 strength = strength_slider(
                     info="1 = as calibrated on real photos; moving it redoes the result at once.",
-                    elem_id="strength",
-                    scale=3,
-                )
+                    elem_id="strength", scale=3, min_width=300,
+                )  # fmt: skip
             info = gr.Markdown(elem_id="result-info")
             download = gr.File(label="Download (PNG, full resolution)", elem_id="download-png")
         with gr.Column(scale=2):
-            with gr.Accordion("Options", open=False):
-                auto = (
-                    f"The size at which the model looks at your photo to choose its colors (the result is "
-                    f"always full size). Auto: {h.colorizer.working_size} px, the model's own; only sizes "
-                    "measured no worse on large photos are offered."
-                )
-                working = gr.Dropdown(
-                    h.working_sizes, value="Auto", label="Working resolution (long side, px)", info=auto
-                )
-                compare = gr.Radio([COMPARE_GRAY, COMPARE_REAL], value=COMPARE_GRAY, label="Compare the result with")
-                guesses = gr.Checkbox(
-                    False,
-                    label="Show where the colors are guesses",
-                    info="Hatches the places the model is unsure of, and marks where a hint would help most",
-                    visible=h.colorizer.generator.head == "classification",
-                    elem_id="show-guesses",
-                )
+            working, compare, guesses = photo_options(h)
             with gr.Accordion(
                 "Colors from a reference photo", open=False, visible=h.colorizer.generator.encoder != "none"
             ):
@@ -843,59 +971,111 @@ def photo_tab(h: Handlers) -> None:
                     "reference-input",
                 )
             panel = hint_panel(
-                photo,
-                h.photo_hints,
-                title="Color hints: click the photo where you know the color",
-                canvas_label="Click to place a hint of the chosen color",
-                ids="hint",
-                visible=h.colorizer.takes_hints,
-                open=True,
-            )
-    hints = panel.hints
+                photo, h.photo_hints, title="Color hints: click the photo where you know the color",
+                canvas_label="Click to place a hint of the chosen color", ids="hint",
+                visible=h.colorizer.takes_hints, open=True,
+            )  # fmt: skip
     kept = gr.State(None, time_to_live=KEPT_PREDICTION_S)
+    return PhotoTab(
+        photo, slider, run, again, strength, info, download, working, compare, guesses, reference, panel, kept,
+        gr.State(None),
+    )  # fmt: skip
 
-    def show_colorized(upload, working_size, compare_with, amount, points, show_guesses, base, scale, ref=None):
+
+def photo_options(h: Handlers) -> tuple[gr.Dropdown, gr.Radio, gr.Checkbox]:
+    with gr.Accordion("Options", open=False):
+        auto = (
+            f"The size at which the model looks at your photo to choose its colors (the result is "
+            f"always full size). Auto: {h.colorizer.working_size} px, the model's own; only sizes "
+            "measured no worse on large photos are offered."
+        )
+        working = gr.Dropdown(h.working_sizes, value="Auto", label="Working resolution (long side, px)", info=auto)
+        compare = gr.Radio([COMPARE_GRAY, COMPARE_REAL], value=COMPARE_GRAY, label="Compare the result with")
+        guesses = gr.Checkbox(
+            False,
+            label="Show where the colors are guesses",
+            info="Hatches the places the model is unsure of, and marks where a hint would help most",
+            visible=h.colorizer.generator.head == "classification",
+            elem_id="show-guesses",
+        )
+    return working, compare, guesses
+
+
+PHOTO_OUTPUTS = ("slider", "download", "info", "kept", "png", "photo", "again")
+
+
+def photo_events(h: Handlers, tab: PhotoTab):
+    """Colorize, the strength slider, the guesses toggle and "Another photo", each first showing the
+    slider, then (chained) handing the download box its PNG once written. Returns the Colorize
+    handler (the examples run it too) and its outputs."""
+    panel = tab.panel
+
+    def canvas_for(state, show_guesses, base, points, scale) -> tuple:
+        """The hint canvas: "click here" rings only while the guesses are shown."""
+        if show_guesses and state is not None and state.confidence is not None:
+            return h.photo_hints.suggest(base, points, scale, state.confidence.suggestions)
+        if base is None:
+            return gr.skip(), []
+        return draw_hints(base, points or [], scale), []
+
+    def colorized(upload, working_size, compare_with, amount, points, show_guesses, base, scale, ref=None):
         try:
-            pair, path, note, state = h.colorize_and_keep(
-                upload, working_size, compare_with, amount, points, show_guesses, ref
-            )
+            shown, state = h.colorize_and_keep(upload, working_size, compare_with, amount, points, show_guesses, ref)
         except gr.Error as e:  # one message, in the note and a pop-up; the outputs keep what they showed
             gr.Warning(e.message, title=e.title)
-            skip = gr.skip()
-            return skip, skip, f"**{e.title}:** {e.message}", skip, skip, skip, skip, skip
-        confidence = state[-1]
-        canvas, suggested = h.photo_hints.suggest(base, points, scale, confidence.suggestions if confidence else [])
+            return (gr.skip(),) * 2 + (f"**{e.title}:** {e.message}",) + (gr.skip(),) * 7
+        canvas, suggested = canvas_for(state, show_guesses, base, points, scale)
         return (
-            gr.ImageSlider(value=pair, visible=True),
-            path,
-            note,
-            state,
-            gr.Image(visible=False),
-            gr.Button(visible=True),
-            canvas,
-            suggested,
-        )
+            gr.ImageSlider(value=shown.pair, visible=True), None, shown.note, state, shown.png,
+            gr.Image(visible=False), gr.Button(visible=True), canvas, suggested, h.photo_hints.applied(points or []),
+        )  # fmt: skip
+
+    def restrengthened(state, amount, show_guesses, base, points, scale):
+        shown = h.restrength(state, amount, show_guesses)
+        if shown is None:
+            return (gr.skip(),) * 6
+        canvas, suggested = canvas_for(state, show_guesses, base, points, scale)
+        return gr.ImageSlider(value=shown.pair), shown.note, shown.png, state, canvas, suggested
+
+    outputs = [getattr(tab, name) for name in PHOTO_OUTPUTS] + [panel.canvas, panel.suggested, panel.info]
+    inputs = [tab.photo, tab.working, tab.compare, tab.strength, panel.hints, tab.guesses, panel.base, panel.scale,
+              tab.reference]  # fmt: skip
+    tab.run.click(colorized, inputs, outputs, **UI_EVENT).then(DOWNLOADS.ready, tab.png, tab.download, **UI_EVENT)
+    again_in = [tab.kept, tab.strength, tab.guesses, panel.base, panel.hints, panel.scale]
+    again_out = [tab.slider, tab.info, tab.png, tab.kept, panel.canvas, panel.suggested]
+    for event in (tab.strength.release, tab.guesses.change):
+        event(restrengthened, again_in, again_out, **UI_EVENT).then(DOWNLOADS.ready, tab.png, tab.download, **UI_EVENT)
 
     def another_photo():
         return gr.Image(value=None, visible=True), gr.ImageSlider(value=None, visible=False), gr.Button(visible=False)
 
-    outputs = [slider, download, info, kept, photo, again, panel.canvas, panel.suggested]
-    inputs = [photo, working, compare, strength, hints, guesses, panel.base, panel.scale, reference]
-    run.click(show_colorized, inputs, outputs, **UI_EVENT)
-    strength.release(h.restrength, [kept, strength, guesses], [slider, download, info], **UI_EVENT)
-    guesses.change(h.restrength, [kept, strength, guesses], [slider, download, info], **UI_EVENT)
-    again.click(another_photo, None, [photo, slider, again], **UI_EVENT)
-    if EXAMPLES_DIR.is_dir():
-        gr.Examples(
-            examples=[[str(p)] for p in sorted(EXAMPLES_DIR.glob("*.jpg"))],
-            inputs=[photo],
-            outputs=outputs,
-            fn=lambda upload: show_colorized(upload, "Auto", COMPARE_GRAY, 1.0, [], False, None, 1.0),
-            cache_examples=True,
-            cache_mode="lazy",  # each example is computed once, on first click, not at start-up
-            preprocess=False,
-            label="Examples: real landscapes in black and white (sources and licenses: examples/LICENSES.md)",
-        )
+    tab.again.click(another_photo, None, [tab.photo, tab.slider, tab.again], **UI_EVENT)
+    return colorized, outputs
+
+
+def photo_examples(tab: PhotoTab, colorize_event) -> None:
+    """The example photos: a click puts one in the upload and colorizes it with the options set (no
+    hints, no reference), as Colorize would. Run on click, not cached: a cached result has no kept
+    prediction for the strength slider, and Gradio 6's example cache cannot post-process an
+    ImageSlider update (AttributeError: 'ImageSlider' object has no attribute 'info')."""
+    if not EXAMPLES_DIR.is_dir():
+        return
+    examples = gr.Examples(
+        examples=[[str(p)] for p in sorted(EXAMPLES_DIR.glob("*.jpg"))],
+        inputs=[tab.photo],
+        label="Examples: real landscapes in black and white (sources and licenses: examples/LICENSES.md)",
+        cache_examples=False,
+        api_visibility="undocumented",
+        elem_id="photo-examples",
+    )
+    colorized, outputs = colorize_event
+
+    def example(upload, working_size, compare_with, amount, show_guesses):
+        return colorized(upload, working_size, compare_with, amount, [], show_guesses, None, 1.0, None)
+
+    examples.load_input_event.then(
+        example, [tab.photo, tab.working, tab.compare, tab.strength, tab.guesses], outputs, **UI_EVENT
+    ).then(DOWNLOADS.ready, tab.png, tab.download, **UI_EVENT)
 
 
 RESTORED_NOTES = {
@@ -927,7 +1107,7 @@ def restore_tab(h: Handlers) -> None:
             run = gr.Button("Restore", variant="primary", elem_id="restore-button")
         with gr.Column(scale=3):
             slider = gr.ImageSlider(
-                label="Before / after", type="pil", format="png", height=IMAGE_AREA_PX, elem_id="restore-slider"
+                label="Before / after", type="filepath", height=IMAGE_AREA_PX, elem_id="restore-slider"
             )
             info = gr.Markdown(elem_id="restore-info")
             download = gr.File(label="Download (PNG, full resolution)", elem_id="restore-png")
@@ -939,7 +1119,15 @@ def restore_tab(h: Handlers) -> None:
             visible=h.colorizer.generator.head == "classification",
             elem_id="restore-guesses",
         )
-    run.click(h.restore_ui, [photo, keep_tone, guesses], [slider, download, info], **UI_EVENT)
+    png = gr.State(None)
+
+    def restored(upload, keep, show_guesses):
+        shown = h.restore_ui(upload, keep, show_guesses)
+        return shown.pair, None, shown.note, shown.png
+
+    run.click(restored, [photo, keep_tone, guesses], [slider, download, info, png], **UI_EVENT).then(
+        DOWNLOADS.ready, png, download, **UI_EVENT
+    )
 
 
 def batch_tab(h: Handlers) -> None:

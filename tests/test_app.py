@@ -206,10 +206,15 @@ def test_compare_with_real_colors_for_a_color_photo(tmp_path):
     h = app.Handlers(Colorizer(tiny_generator()))
     color = tmp_path / "color.png"
     landscape(80, 50).save(color)
-    (left, right), download, note = h.colorize_ui(str(color), "Auto", app.COMPARE_REAL, 1.0)
-    assert np.array_equal(np.asarray(right.convert("RGB")), np.asarray(Image.open(color).convert("RGB")))
-    assert left.size == (80, 50) and "real colors" in note
-    (left, right), _, _ = h.colorize_ui(str(color), "Auto", app.COMPARE_GRAY, 1.0)
+    shown, _ = h.colorize_and_keep(str(color), "Auto", app.COMPARE_REAL, 1.0)
+    left, right = (Image.open(p) for p in shown.pair)
+    real = np.asarray(Image.open(color).convert("RGB"), dtype=int)
+    shown_real = np.asarray(right.convert("RGB"), dtype=int)  # a JPEG preview of the real colors
+    assert np.abs(shown_real.mean(axis=(0, 1)) - real.mean(axis=(0, 1))).max() < 1.5
+    assert np.abs(shown_real - real).mean() < 8  # a noisy synthetic photo: JPEG's worst case
+    assert left.size == (80, 50) and "real colors" in shown.note
+    shown, _ = h.colorize_and_keep(str(color), "Auto", app.COMPARE_GRAY, 1.0)
+    left = Image.open(shown.pair[0])
     assert np.asarray(left.convert("HSV"))[..., 1].max() <= 2  # the black-and-white version
 
 
@@ -224,15 +229,18 @@ def test_the_strength_slider_redoes_the_result_without_the_network(tmp_path, mon
     h = app.Handlers(colorizer)
     photo = tmp_path / "photo.png"
     landscape(96, 64).convert("L").save(photo)
-    (_, first), _, _, state = h.colorize_and_keep(str(photo), "Auto", app.COMPARE_GRAY, 1.0)
+    first, state = h.colorize_and_keep(str(photo), "Auto", app.COMPARE_GRAY, 1.0)
     calls = []
     monkeypatch.setattr(colorizer.generator, "forward", lambda *a, **k: calls.append(1))
-    (_, stronger), path, note = h.restrength(state, 1.8)
-    assert calls == [] and "color strength 1.8" in note
+    stronger = h.restrength(state, 1.8)
+    assert calls == [] and "color strength 1.8" in stronger.note
     monkeypatch.undo()
     expected = colorizer.colorize(Image.open(photo), color_strength=1.8)
-    assert np.abs(np.asarray(stronger, dtype=int) - np.asarray(expected, dtype=int)).max() <= 1  # L* kept in float16
-    assert not np.array_equal(np.asarray(stronger), np.asarray(first))
+    diff = np.abs(np.asarray(stronger.result, dtype=int) - np.asarray(expected, dtype=int))
+    assert diff.max() <= 1  # L* kept in float16
+    assert not np.array_equal(np.asarray(stronger.result), np.asarray(first.result))
+    png = Image.open(app.DOWNLOADS.ready(stronger.png))  # the download: the same pixels, full resolution
+    assert png.size == (96, 64) and np.array_equal(np.asarray(png), np.asarray(stronger.result))
 
 
 def test_outputs_are_served_in_place_and_removed_by_gradios_delete_cache(tmp_path):
@@ -335,6 +343,7 @@ def test_clicked_hint_turns_the_barn_red_in_a_real_browser(app_server, browser, 
     page.locator("#hint-info").get_by_text("1 hint.").wait_for(timeout=60_000)
     page.locator("#colorize-button").click()
     page.locator("#result-info").get_by_text("1 color hint applied").wait_for(timeout=120_000)
+    page.locator("#hint-info").get_by_text("1 hint applied. Click to add more").wait_for(timeout=10_000)
     href = page.locator("#download-png a").first.get_attribute("href")
     url = href if href.startswith("http") else app_server + href
     png = tmp_path / "downloaded.png"
@@ -345,6 +354,96 @@ def test_clicked_hint_turns_the_barn_red_in_a_real_browser(app_server, browser, 
     assert result.size == (320, 240)
     assert _is_red(_mean_ab(result, BARN_INSIDE)), _mean_ab(result, BARN_INSIDE)
     assert not _is_red(_mean_ab(result, FAR_SKY)), _mean_ab(result, FAR_SKY)
+
+
+def _slider_pictures(page, selector: str = "#result-slider") -> list[list[int]]:
+    """Wait until the slider shows both its pictures; their natural sizes."""
+    images = page.locator(f"{selector} img")
+    page.wait_for_function(
+        "sel => { const els = [...document.querySelectorAll(sel)];"
+        " return els.length >= 2 && els.every(e => e.complete && e.naturalWidth > 0); }",
+        arg=f"{selector} img",
+        timeout=120_000,
+    )
+    return [[e.evaluate("e => e.naturalWidth"), e.evaluate("e => e.naturalHeight")] for e in images.element_handles()]
+
+
+def _download(page, server: str, selector: str, target: Path) -> Image.Image:
+    href = page.locator(f"{selector} a[href$='.png']").first.get_attribute("href", timeout=120_000)
+    import urllib.request
+
+    target.write_bytes(urllib.request.urlopen(href if href.startswith("http") else server + href, timeout=60).read())
+    return Image.open(target)
+
+
+def test_every_example_photo_colorizes_when_clicked_in_a_real_browser(app_server, browser, tmp_path):
+    """The examples are what a visitor clicks first: each one shows its before/after and offers its
+    full-resolution PNG, with no error anywhere on the page."""
+    examples = sorted((ROOT / "examples").glob("*.jpg"))
+    assert len(examples) == 4
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    page.goto(app_server, wait_until="load")
+    page.wait_for_function("document.title.includes('pix2pix-color')", timeout=60_000)
+    items = page.locator("#photo-examples .gallery-item")
+    assert items.count() == len(examples)
+    for i, example in enumerate(examples):
+        if i:
+            page.locator("#another-photo").click()
+            page.locator("#photo-input").wait_for(state="visible", timeout=30_000)
+        items.nth(i).click()
+        size = list(Image.open(example).size)
+        assert _slider_pictures(page) == [size, size]
+        page.locator("#result-info").get_by_text(f"{size[0]}x{size[1]} pixels").wait_for(timeout=60_000)
+        png = _download(page, app_server, "#download-png", tmp_path / f"{example.stem}.png")
+        assert png.size == tuple(size) and png.mode == "RGB"
+        assert np.asarray(png).std(axis=2).mean() > 2, "colorized, not gray"
+        page.screenshot(path=str(tmp_path / f"example-{i}.png"), full_page=True)
+    assert page.locator(".toast-body").count() == 0
+    assert page.get_by_text("Error", exact=True).count() == 0
+    page.close()
+
+
+def _yellow_ring_pixels(image: Image.Image) -> int:
+    rgb = np.asarray(image.convert("RGB"), dtype=int)
+    return int(((rgb[..., 0] > 200) & (rgb[..., 1] > 180) & (rgb[..., 2] < 60)).sum())
+
+
+def test_the_guesses_toggle_in_a_real_browser(app_server, browser, tmp_path):
+    """Off: the slider compares with the black-and-white input and the hint canvas has no "click
+    here" rings. On: the slider shows the hatched guesses and the canvas gets its rings; the
+    download is still the plain colorized PNG."""
+    import urllib.request
+
+    photo = tmp_path / "bridge.png"
+    Image.open(ROOT / "tests" / "data" / "bridge_color.jpg").convert("L").save(photo)
+    page = browser.new_page(viewport={"width": 1280, "height": 1400})
+    page.goto(app_server, wait_until="load")
+    page.locator("#photo-input input[type=file]").set_input_files(str(photo))
+    page.locator("#hint-canvas img").wait_for(state="visible", timeout=60_000)
+    page.locator("#colorize-button").click()
+    _slider_pictures(page)
+
+    def canvas() -> Image.Image:
+        src = page.locator("#hint-canvas img").first.get_attribute("src")
+        path = tmp_path / "canvas.png"
+        path.write_bytes(urllib.request.urlopen(src if src.startswith("http") else app_server + src).read())
+        return Image.open(path)
+
+    assert _yellow_ring_pixels(canvas()) == 0
+    page.get_by_text("Options", exact=True).click()  # the toggle lives in the closed Options accordion
+    page.locator("#show-guesses input").check()
+    page.locator("#result-info").get_by_text("hatched in magenta").wait_for(timeout=60_000)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#hint-canvas img')].some(e => e.complete && e.naturalWidth > 0)"
+    )
+    page.wait_for_timeout(500)
+    assert _yellow_ring_pixels(canvas()) > 20
+    page.screenshot(path=str(tmp_path / "guesses.png"), full_page=True)
+    page.locator("#show-guesses input").uncheck()
+    page.locator("#result-info").get_by_text("the size of your photo").wait_for(timeout=60_000)
+    page.wait_for_timeout(500)
+    assert _yellow_ring_pixels(canvas()) == 0
+    page.close()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -442,8 +541,11 @@ def test_handlers_work_without_a_server_and_a_hint_click_never_decodes_the_uploa
     assert decodes["n"] == 1, "clicks and undo draw on the kept view"
     assert hints == [[100.0, 160.0, "#c0392b"], [120.0, 160.0, "#c0392b"]] and note.startswith("2 hints")
     assert tuple(np.asarray(canvas)[160, 100]) == (0xC0, 0x39, 0x2B)  # the dot, in the hint's color
-    (before, after), png, note = h.colorize_ui(str(photo), "Auto", app.COMPARE_GRAY, 1.0, hints)
-    assert after.size == (320, 240) and Image.open(png).size == (320, 240) and "2 color hints applied" in note
+    shown, _ = h.colorize_and_keep(str(photo), "Auto", app.COMPARE_GRAY, 1.0, hints)
+    png = app.DOWNLOADS.ready(shown.png)
+    assert shown.result.size == (320, 240) and Image.open(png).size == (320, 240)
+    assert "2 color hints applied" in shown.note
+    assert h.photo_hints.applied(hints).startswith("2 hints applied. Click to add more")
     with pytest.raises(gr.Error, match="Color strength must be a number from 0 to 2"):
         h.colorize_photo(str(photo), "Auto", 3.0)
 
@@ -457,16 +559,19 @@ def test_the_guesses_toggle_hatches_unsure_places_and_the_canvas_marks_where_to_
     photo = tmp_path / "bridge.png"
     Image.open(ROOT / "tests" / "data" / "bridge_color.jpg").convert("L").save(photo)
     canvas, hints, base, scale, suggested, _ = h.photo_hints.show(str(photo))
-    pair, _, note, state = h.colorize_and_keep(str(photo), "Auto", app.COMPARE_GRAY, 1.0, [], True)
-    result, overlay = pair
-    confidence = state[-1]
+    _, state = h.colorize_and_keep(str(photo), "Auto", app.COMPARE_GRAY, 1.0, [], False)
+    assert state.confidence is None  # read only once the guesses are asked for
+    shown = h.restrength(state, 1.0, True)
+    result, overlay = (np.asarray(Image.open(p).convert("RGB"), dtype=int) for p in shown.pair)
+    note = shown.note
+    confidence = state.confidence
     unsure = confidence.map < 0.2
     assert unsure.any() and (confidence.map > 0.8).any()
-    magenta = np.asarray(overlay, dtype=int) - np.asarray(result, dtype=int)
+    magenta = overlay - result
     assert magenta[unsure][:, 1].mean() < -20 and "guesses" in note  # hatched: green pulled down, where unsure
-    assert np.abs(magenta[confidence.map > 0.98]).max() <= 4  # and left alone where it is sure
-    (plain, _), _, _ = h.restrength(state, 1.0, False)  # the toggle off: colorized vs black-and-white again
-    assert plain.mode == "RGB" and np.asarray(plain).std(axis=2).mean() < 1
+    assert np.abs(magenta[confidence.map > 0.98]).mean() <= 4  # and left alone where it is sure (JPEG previews)
+    again = h.restrength(state, 1.0, False)  # the toggle off: colorized vs black-and-white again
+    assert np.asarray(Image.open(again.pair[0]).convert("RGB")).std(axis=2).mean() < 1
     marked, suggested = h.photo_hints.suggest(base, hints, scale, confidence.suggestions)
     assert len(suggested) == len(confidence.suggestions) >= 1
     x, y = suggested[0]

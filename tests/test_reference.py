@@ -138,12 +138,12 @@ def test_app_api_and_photo_tab_take_a_reference(app_client, colorizer, tmp_path)
         app_client.predict(handle_file(str(photo)), handle_file(str(gray)), api_name="/colorize_reference")
     # The photo tab: the reference's colors, and the strength slider redoes them without the network.
     h = app.Handlers(colorizer)
-    pair, path, note, state = h.colorize_and_keep(str(photo), "Auto", app.COMPARE_GRAY, 1.0, [], False, str(reference))
-    assert "reference photo" in note and psnr(np.asarray(pair[1]), target) > automatic + 2.0
-    pair, _, _ = h.restrength(state, 1.0)
-    assert psnr(np.asarray(pair[1]), target) > automatic + 2.0
+    shown, state = h.colorize_and_keep(str(photo), "Auto", app.COMPARE_GRAY, 1.0, [], False, str(reference))
+    assert "reference photo" in shown.note and psnr(np.asarray(shown.result), target) > automatic + 2.0
+    assert psnr(np.asarray(Image.open(shown.pair[1])), target) > automatic + 2.0  # the slider's picture too
+    assert psnr(np.asarray(h.restrength(state, 1.0).result), target) > automatic + 2.0
     with pytest.raises(gr.Error, match="black and white"):
-        h.colorize_ui(str(photo), "Auto", app.COMPARE_GRAY, 1.0, [], False, str(gray))
+        h.colorize_and_keep(str(photo), "Auto", app.COMPARE_GRAY, 1.0, [], False, str(gray))
 
 
 def test_reference_upload_in_a_real_browser(app_server, browser, tmp_path):

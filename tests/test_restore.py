@@ -197,8 +197,10 @@ def test_app_restore_endpoint(colorizer, tmp_path):
     path, info = h.restore_photo(str(upload))
     assert json.loads(info) == {"restoration": "color"}
     assert Image.open(path).size == Image.open(upload).size
-    (before, after), _, note = h.restore_ui(str(upload), False, True)
-    assert after.size == before.size and "faded color" in note
+    shown = h.restore_ui(str(upload), False, True)
+    before, after = (Image.open(p) for p in shown.pair)
+    assert after.size == before.size and "faded color" in shown.note and shown.result.size == Image.open(upload).size
+    assert Image.open(app.DOWNLOADS.ready(shown.png)).size == Image.open(upload).size
     bad = tmp_path / "notes.jpg"
     bad.write_text("hello")
     with pytest.raises(gr.Error):
