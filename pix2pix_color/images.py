@@ -174,7 +174,9 @@ def exif_of(image: Image.Image) -> bytes | None:
     return exif.tobytes() if len(exif) else None
 
 
-def save_png(image: Image.Image, target: str | os.PathLike | io.IOBase, compress_level: int = PNG_COMPRESS_LEVEL) -> None:
+def save_png(
+    image: Image.Image, target: str | os.PathLike | io.IOBase, compress_level: int = PNG_COMPRESS_LEVEL
+) -> None:
     """Write `image` as a lossless PNG; a path is written under a temporary name, then renamed,
     so an interrupted run never leaves a truncated PNG under the final name.
 
