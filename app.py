@@ -19,7 +19,6 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
-import json
 import logging
 import os
 import sys
@@ -64,6 +63,7 @@ ROOT = Path(__file__).resolve().parent
 EXAMPLES_DIR = ROOT / "examples"
 MODEL_CARD_URL = "https://huggingface.co/pix2pix-color/pix2pix-color-landscapes"
 REPO_URL = "https://github.com/pix2pix-color/pix2pix-color"
+SPACE_ID = "pix2pix-color/pix2pix-color"
 MAX_FILE_MB = 25
 # Videos: the public Space's limits, each settable by environment variable (a private copy can raise them).
 MAX_VIDEO_SECONDS = float(os.environ.get("PIX2PIX_COLOR_MAX_VIDEO_SECONDS", "60"))
@@ -536,12 +536,12 @@ class Handlers:
 
         Args:
             upload: the photo, any image file (JPEG, PNG, WebP, TIFF...; up to 25 MB and 50 megapixels).
-            working_size: "Auto" (the model's own size, best) or a pixel size the app lists.
+            working_size: "Auto" (the model's own size, best) or a long side in pixels from 16 to 1024.
             color_strength: how colorful, from 0 (black and white) to 2; 1 is the calibrated strength.
             hints: optional JSON list [[x, y, "#rrggbb"], ...] of points in pixels from the top left; "" for none.
 
         Returns:
-            the colorized photo as a lossless PNG of the input's size (with its transparency, if any).
+            the colorized photo as a lossless PNG of the input's size (with its transparency, if any)
         """
         image, points = _open(upload), _hints(hints)
         result = self._colorize_image(image, _working_size(working_size), _strength(color_strength), points)
@@ -642,14 +642,14 @@ class Handlers:
 
         Args:
             upload: the photo, any image file (JPEG, PNG, WebP, TIFF...; up to 25 MB and 50 megapixels).
-            working_size: "Auto" (the model's own size, best) or a pixel size the app lists.
+            working_size: "Auto" (the model's own size, best) or a long side in pixels from 16 to 1024.
             color_strength: how colorful, from 0 (black and white) to 2; 1 is the calibrated strength.
             hints: optional JSON list [[x, y, "#rrggbb"], ...] of points in pixels from the top left; "" for none.
 
         Returns:
-            the colorized PNG; the confidence map as a grayscale PNG of the same size (white: the model is
-            sure of the hue, black: the color is a guess); and JSON {"suggestions": [[x, y], ...]}, up to
-            three pixel points where a hint would help most, most useful first.
+            the colorized photo as a lossless PNG of the input's size
+            its confidence map, a grayscale PNG of the same size (white where the hue is sure, black where a guess)
+            JSON {"suggestions": [[x, y], ...]} with up to three pixel points where one hint would help most
         """
         image, points = _open(upload), _hints(hints)
         strength = _strength(color_strength)
@@ -661,7 +661,7 @@ class Handlers:
         path, map_path = _output_file(stem + "-colorized", ".png"), _output_file(stem + "-confidence", ".png")
         save_png(self.colorizer.render(kept, strength), path)
         save_png(confidence.image(), map_path)
-        return str(path), str(map_path), json.dumps({"suggestions": [list(p) for p in confidence.suggestions]})
+        return str(path), str(map_path), {"suggestions": [list(p) for p in confidence.suggestions]}
 
     @releases_memory
     def colorize_photo_reference(self, upload, reference, working_size="Auto", color_strength=1.0) -> str:
@@ -672,11 +672,11 @@ class Handlers:
         Args:
             upload: the black-and-white photo, any image file (JPEG, PNG, WebP, TIFF...; up to 25 MB and 50 megapixels).
             reference: a color photo whose colors to use, any size; a black-and-white one is refused.
-            working_size: "Auto" (the model's own size, best) or a pixel size the app lists.
+            working_size: "Auto" (the model's own size, best) or a long side in pixels from 16 to 1024.
             color_strength: how colorful the model's own colors are, from 0 to 2; 1 is the calibrated strength.
 
         Returns:
-            the colorized photo as a lossless PNG of the input's size.
+            the colorized photo as a lossless PNG of the input's size
         """
         image = _open(upload)
         if _path_of(reference) is None:
@@ -708,15 +708,14 @@ class Handlers:
             keep_tone: for a sepia or otherwise toned print, keep its tone on top of the colors (default: off).
 
         Returns:
-            the restored photo as a lossless PNG of the input's size; and JSON {"restoration": kind}, kind
-            "color" (a faded color photo, restored), "toned" (sepia or toned, colorized) or "gray"
-            (black and white, colorized).
+            the restored photo as a lossless PNG of the input's size
+            JSON {"restoration": "color" | "toned" | "gray"}: a faded color photo (restored), or colorized
         """
         image = _open(upload)
         result, _ = self._restore_image(image, keep_tone, False)
         path = _output_file(Path(_path_of(upload)).stem + "-restored", ".png")
         save_png(result, path)
-        return str(path), json.dumps({"restoration": result.info["restoration"]})
+        return str(path), {"restoration": result.info["restoration"]}
 
     @releases_memory
     def restore_ui(self, upload, keep_tone=False, show_guesses=False) -> Shown:
@@ -823,7 +822,7 @@ class Handlers:
             hints: optional JSON [[x, y, "#rrggbb"], ...] for frame 0, or {"frame": [[x, y, "#rrggbb"]]}; "" for none.
 
         Returns:
-            an H.264 MP4 with the input's frames, timing and audio.
+            an H.264 MP4 with the input's frames, timing and audio
         """
         path = _video_path(upload)
         try:
@@ -1190,18 +1189,34 @@ def api_endpoint(name: str, handler, output: str | list, *inputs: gr.components.
     gr.Button(visible=False).click(handler, list(inputs), results, api_name=name, preprocess=False)
 
 
+# What the "Use via API" page's snippets send: files the endpoints take (Gradio's own placeholder for a
+# file is a PDF, which every endpoint refuses).
+EXAMPLE_PHOTO_URL = f"https://huggingface.co/spaces/{SPACE_ID}/resolve/main/examples/bridge.jpg"
+EXAMPLE_REFERENCE_URL = f"{REPO_URL}/raw/main/tests/data/bridge_color.jpg"
+EXAMPLE_VIDEO_URL = f"{REPO_URL}/raw/main/tests/data/pan_two_shots.mp4"
+
+
+def example_file(component: gr.File, url: str) -> gr.File:
+    """`component` whose example on the API page (and in its code snippets) is the file at `url`."""
+    from gradio_client import handle_file
+
+    component.example_payload = lambda: handle_file(url)
+    component.example_value = lambda: url
+    return component
+
+
 def api_endpoints(h: Handlers) -> None:
     """The public API: one photo (or video) in, the colorized PNG (MP4) out."""
     hidden = dict(visible=False)
     low, high = WORKING_SIZE_RANGE
 
     # The inputs several endpoints share: made anew for each (a component belongs to one place).
-    def photo(label: str = "photo (any image file)") -> gr.File:
-        return gr.File(label=label, **hidden)
+    def photo(label: str = "photo (any image file)", example: str = EXAMPLE_PHOTO_URL) -> gr.File:
+        return example_file(gr.File(label=label, **hidden), example)
 
-    def working_size() -> gr.Dropdown:
-        label = f"working size (Auto, or {low}-{high} px)"
-        return gr.Dropdown(h.working_sizes, value="Auto", allow_custom_value=True, label=label, **hidden)
+    def working_size() -> gr.Textbox:
+        # A text box, not a dropdown: the API takes any size in range, the page offers only the best few.
+        return gr.Textbox(value="Auto", label=f"working size (Auto, or a long side of {low}-{high} px)", **hidden)
 
     def strength() -> gr.Number:
         return gr.Number(value=1.0, label="color strength (0-2; 1 as calibrated)", **hidden)
@@ -1223,7 +1238,8 @@ def api_endpoints(h: Handlers) -> None:
     )  # fmt: skip
     api_endpoint(
         "colorize_reference", h.colorize_photo_reference, colorized,
-        photo(), photo("reference: a color photo whose colors to use"), working_size(), strength(),
+        photo(), photo("reference: a color photo whose colors to use", EXAMPLE_REFERENCE_URL), working_size(),
+        strength(),
     )  # fmt: skip
     api_endpoint(
         "restore",
@@ -1236,7 +1252,7 @@ def api_endpoints(h: Handlers) -> None:
     )  # fmt: skip
     api_endpoint(
         "colorize_video", h.colorize_video, "colorized video (MP4, H.264, audio kept)",
-        photo("video (any file FFmpeg reads)"), strength(),
+        photo("video (any file FFmpeg reads)", EXAMPLE_VIDEO_URL), strength(),
         hints('hints for frame 0, or {"frame": [[x, y, "#rrggbb"], ...]}'),
     )  # fmt: skip
 

@@ -588,18 +588,20 @@ def test_the_guesses_toggle_hatches_unsure_places_and_the_canvas_marks_where_to_
 
 
 def test_api_returns_the_confidence_map_and_suggestions(app_client, tmp_path):
-    import json
-
     photo = tmp_path / "bridge.png"
     Image.open(ROOT / "tests" / "data" / "bridge_color.jpg").convert("L").save(photo)
     png, confidence_png, found = app_client.predict(
         handle_file(str(photo)), "Auto", 1.0, "", api_name="/colorize_confidence"
     )
-    found = json.loads(found) if isinstance(found, str) else found
+    assert isinstance(found, dict)  # what the client gets: a dict, as the README says
     colorized, confidence = Image.open(png), Image.open(confidence_png)
     assert colorized.size == confidence.size == Image.open(photo).size and confidence.mode == "L"
     assert 1 <= len(found["suggestions"]) <= 3
     assert all(0 <= x < colorized.width and 0 <= y < colorized.height for x, y in found["suggestions"])
+    restored, found = app_client.predict(handle_file(str(photo)), False, api_name="/restore")
+    assert found == {"restoration": "gray"} and Image.open(restored).size == Image.open(photo).size
+    wide = app_client.predict(handle_file(str(photo)), "320", 1.0, "", api_name="/colorize")  # not offered, taken
+    assert Image.open(wide).size == Image.open(photo).size
 
 
 def test_the_app_offers_only_working_sizes_measured_no_worse_than_the_models_own(tmp_path):
@@ -651,6 +653,9 @@ def test_colorize_and_the_result_are_in_view_without_scrolling(app_server, brows
     assert page.evaluate("window.scrollY") == 0
     assert inside(result.bounding_box()), result.bounding_box()
     assert inside(button.bounding_box())
+    strength = page.locator("#strength").bounding_box()
     if viewport["width"] >= 1000:  # beside the result on a laptop; on a phone it is the next thing down
-        assert inside(page.locator("#strength").bounding_box())
+        assert inside(strength)
+    else:  # a row of its own under the buttons, not a third squeezed beside them
+        assert strength["width"] >= 0.8 * viewport["width"] and strength["y"] > button.bounding_box()["y"], strength
     page.close()

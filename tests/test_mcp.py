@@ -63,7 +63,13 @@ def test_the_tools_are_listed_with_what_each_argument_means(app_server):
     assert all(p["description"] for p in properties.values()), properties  # every argument explained
     assert "from 0 (black and white) to 2" in properties["color_strength"]["description"]
     assert '[[x, y, "#rrggbb"], ...]' in properties["hints"]["description"]
-    assert "Auto" in properties["working_size"]["enum"]
+    assert "from 16 to 1024" in properties["working_size"]["description"]  # any size, not only the page's few
+    assert "enum" not in properties["working_size"]
+    # Gradio joins a docstring's lines with ", ": each argument and returned value is one line.
+    confidence = tools["colorize_photo_confidence"].description
+    assert "Returns: the colorized photo as a lossless PNG of the input's size, its confidence map" in confidence
+    assert "where one hint would help most" in confidence and "up to, three" not in confidence
+    assert all(", ," not in t.description and "is, sure" not in t.description for t in tools.values())
     video = tools["colorize_video"]
     assert set(video.inputSchema["properties"]) == {"upload", "color_strength", "hints"}
     assert all(p["description"] for p in video.inputSchema["properties"].values())
@@ -74,6 +80,19 @@ def test_the_tools_are_listed_with_what_each_argument_means(app_server):
     reference = tools["colorize_photo_reference"].inputSchema["properties"]
     assert set(reference) == {"upload", "reference", "working_size", "color_strength"}
     assert "black-and-white one is refused" in reference["reference"]["description"]
+
+
+def test_the_api_page_shows_snippets_the_endpoints_take(app_server):
+    """The "Use via API" page: the working size is any text ("Auto" or 16-1024), and each file's
+    example is a photo (a video for /colorize_video), not Gradio's placeholder PDF."""
+    info = httpx.get(f"{app_server}/gradio_api/info", timeout=30).json()["named_endpoints"]
+    colorize = {p["parameter_name"]: p for p in info["/colorize"]["parameters"]}
+    assert colorize["working_size"]["python_type"]["type"] == "str"
+    assert colorize["working_size"]["parameter_default"] == "Auto"
+    for endpoint, suffix in [("/colorize", ".jpg"), ("/restore", ".jpg"), ("/colorize_reference", ".jpg"),
+                             ("/colorize_video", ".mp4")]:  # fmt: skip
+        upload = info[endpoint]["parameters"][0]["example_input"]
+        assert upload["url"].endswith(suffix) and "pdf" not in json.dumps(info[endpoint]), endpoint
 
 
 def test_an_agent_colorizes_a_committed_photo_with_a_hint(app_server, tmp_path):
