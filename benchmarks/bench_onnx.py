@@ -18,11 +18,12 @@ import torch
 from common import machine, photo, table, timeit
 from PIL import Image
 
-from pix2pix_color import Colorizer, UNetGenerator, init_weights
+from pix2pix_color import Colorizer
 from pix2pix_color.backends import OnnxRuntimeBackend
 from pix2pix_color.color import gray_to_l, gray_version
 from pix2pix_color.image_processor import working_shape
 from pix2pix_color.inference import default_model_path
+from pix2pix_color.models import UNetGenerator, init_weights
 from pix2pix_color.onnx_export import export_onnx
 
 PHOTOS_HQ = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "photos-hq" / "validation"

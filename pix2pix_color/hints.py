@@ -19,11 +19,11 @@ from PIL import Image
 from torch import Tensor
 
 from .color import normalize_ab, rgb_to_lab
+from .limits import MAX_HINT_POINTS  # noqa: F401  (re-exported)
 
 # Limits, and what each applies to: a list of points (API, CLI, app clicks) holds at most
 # MAX_HINT_POINTS; a scribble (RGBA image of the photo's size) may mark any number of pixels, and is
 # pooled to at most SCRIBBLE_GRID x SCRIBBLE_GRID points, so its cost is bounded by the photo's size.
-MAX_HINT_POINTS = 10_000
 SCRIBBLE_GRID = 512
 _HEX = re.compile(r"#?([0-9a-fA-F]{6})")
 # What browsers' color pickers hand out besides hex (Gradio's ColorPicker among them).

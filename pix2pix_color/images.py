@@ -21,6 +21,8 @@ import torch
 from PIL import Image, ImageCms, ImageOps, PngImagePlugin, UnidentifiedImageError
 from torch import Tensor
 
+from .limits import IMAGE_SUFFIXES  # noqa: F401  (re-exported)
+
 # 50 megapixels: a full-frame camera photo fits, a decompression bomb does not.
 DEFAULT_MAX_PIXELS = 50_000_000
 _ALPHA_MODES = {"LA", "La", "PA", "RGBA", "RGBa"}
@@ -30,7 +32,6 @@ _ALPHA_MODES = {"LA", "La", "PA", "RGBA", "RGBa"}
 PNG_COMPRESS_LEVEL = 3
 # PNG text chunks written from `image.info`: which program and model made the colors.
 PNG_TEXT_KEYS = ("Software", "Description")
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".jp2", ".jpx"}
 
 
 class ImageError(ValueError):

@@ -27,33 +27,10 @@ from .color import denormalize_ab, gray_to_l, lab_to_rgb, normalize_l, rgb_to_l
 from .hints import HintError, Hints, hint_points
 from .image_processor import apply_guided, compose_rgb, guided_coefficients, working_shape
 from .images import DEFAULT_MAX_PIXELS, decode, exif_of, open_image
+from .limits import COLOR_STRENGTH_RANGE, WORKING_SIZE_RANGE, check_strength, check_working_size  # noqa: F401
 from .models import UNetGenerator
 
 ImageInput = str | os.PathLike | bytes | Image.Image
-# The one answer for every front end (library, CLI, app): 1 is the calibrated colorfulness, 0 gray,
-# 2 twice as colorful (already garish; more only saturates).
-COLOR_STRENGTH_RANGE = (0.0, 2.0)
-# Long side of the working grid: below 16 px a photo is a few color blobs; above 1024 the model sees
-# too little context per pixel and memory grows with its square (the ONNX graph's limit too).
-WORKING_SIZE_RANGE = (16, 1024)
-
-
-def check_strength(value: float) -> float:
-    """A color strength in COLOR_STRENGTH_RANGE, as float; anything else raises ValueError."""
-    low, high = COLOR_STRENGTH_RANGE
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
-        raise ValueError(f"color_strength must be a number from {low:g} to {high:g}, got {value!r}")
-    return float(value)
-
-
-def check_working_size(value: int | None) -> int | None:
-    """None (the model's training size) or a long side in WORKING_SIZE_RANGE; anything else raises ValueError."""
-    low, high = WORKING_SIZE_RANGE
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
-        raise ValueError(f"working_size must be a whole number of pixels from {low} to {high}, got {value!r}")
-    return int(value)
 
 
 # Which working sizes a front end offers: those measured no worse than the model's own on large

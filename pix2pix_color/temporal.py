@@ -30,22 +30,10 @@ import functools
 import cv2
 import numpy as np
 
+from .limits import DEFAULT_SMOOTHING, check_smoothing  # noqa: F401  (re-exported)
+
 CARRY_SIDE = 256  # long side of the grid on which flow is estimated and colors are carried
 MIN_CARRY_SIDE = 16  # short side at least this (DIS needs a few 8x8 patches)
-# How much of the carried color a reliably tracked pixel keeps each frame. 0.9 averages over ~10
-# frames each way (enough to cancel grain and exposure flicker) while the reliability mask lets new
-# content in at once. Measured in benchmarks/bench_video.py.
-DEFAULT_SMOOTHING = 0.9
-
-
-def check_smoothing(value: float) -> float:
-    """A smoothing in [0, 1) (1 would never let a frame's own colors in); anything else raises ValueError.
-    The one check the library, the CLI and the app share."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
-        raise ValueError(f"smoothing must be at least 0 and below 1, got {value!r}")
-    return float(value)
-
-
 # A cut: consecutive frames whose flicker-normalised thumbnails correlate less than this, or whose
 # flow is reliable on less than CUT_MIN_RELIABLE of the frame.
 CUT_MAX_CORRELATION = 0.5

@@ -44,24 +44,6 @@ from .pipeline import PredictOptions, finish, predict, working_grid
 from .reference import ReferenceCells, reference_guides
 from .restore import FilmRestoration, assess_frames
 
-VIDEO_SUFFIXES = {
-    ".mp4",
-    ".m4v",
-    ".mov",
-    ".mkv",
-    ".webm",
-    ".avi",
-    ".mpg",
-    ".mpeg",
-    ".ts",
-    ".mts",
-    ".wmv",
-    ".flv",
-    ".ogv",
-    ".3gp",
-    ".dv",
-    ".mxf",
-}
 # Audio codecs the MP4 muxer takes as they are; anything else (PCM, Vorbis...) is re-encoded to AAC.
 MP4_AUDIO_COPY = {"aac", "mp3", "ac3", "eac3", "opus", "flac", "alac"}
 # Demuxers that FFmpeg also uses for still images: a photo is not a video.

@@ -1,5 +1,7 @@
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -43,16 +45,72 @@ def test_inputs_that_would_meet_in_the_output_are_renamed_and_the_mapping_printe
     assert main(["colorize", str(inputs), "-o", str(out), "--model", str(tiny_model_dir), "-q"]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["barn-2.png", "barn.png"]
     err = capsys.readouterr().err
-    assert f"{inputs / 'barn.png'} -> {out / 'barn-2.png'} (another input has the same name)" in err
+    assert f"{inputs / 'barn.png'} -> {out / 'barn-2.png'} (barn.jpg is written as barn.png too)" in err
 
 
-def test_colorize_never_overwrites_an_input(tiny_model_dir, tmp_path):
+def test_colorize_never_overwrites_an_input(tiny_model_dir, tmp_path, capsys):
     photo = tmp_path / "photo.png"
     landscape(50, 40).convert("L").save(photo)
     before = photo.read_bytes()
     assert main(["colorize", str(photo), "-o", str(tmp_path), "--model", str(tiny_model_dir), "-q"]) == 0
     assert photo.read_bytes() == before
     assert (tmp_path / "photo-2.png").is_file()
+    assert "(photo.png is an input, not overwritten)" in capsys.readouterr().err  # the real reason
+
+
+def test_an_output_that_is_a_file_is_one_line_and_nothing_written(tiny_model_dir, tmp_path, capsys):
+    photo, taken = tmp_path / "photo.png", tmp_path / "result.png"
+    landscape(50, 40).convert("L").save(photo)
+    taken.write_bytes(b"mine")
+    for command in ("colorize", "restore"):
+        assert main([command, str(photo), "-o", str(taken), "--model", str(tiny_model_dir), "-q"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err == [f"error: -o {taken} is a file: give a folder for the results"]
+    assert taken.read_bytes() == b"mine"
+
+
+def test_a_working_size_larger_than_the_photo_gets_a_note(tiny_model_dir, tmp_path, capsys):
+    photo = tmp_path / "cat.png"
+    landscape(45, 30).convert("L").save(photo)
+    out = tmp_path / "out"
+    args = ["colorize", str(photo), "-o", str(out), "--model", str(tiny_model_dir), "-q"]
+    assert main([*args, "--working-size", "64"]) == 0
+    assert "cat.png is 45x30, smaller than --working-size 64" in capsys.readouterr().err
+    assert main([*args, "--working-size", "32"]) == 0
+    assert "smaller than" not in capsys.readouterr().err
+
+
+def test_help_and_argument_errors_do_not_import_torch():
+    """`--help` and a mistyped option answer at once: the parser is built without PyTorch."""
+    code = (
+        "import sys\n"
+        "from pix2pix_color.cli import main\n"
+        "for argv in (['--help'], ['colorize', 'x.png', '-o', 'out', '--working-size', '5']):\n"
+        "    try:\n"
+        "        main(argv)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "print('torch' in sys.modules, 'cv2' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip().splitlines()[-1] == "False False", done.stderr
+    assert "--working-size: must be a whole number of pixels from 16 to 1024, not '5'" in done.stderr
+
+
+@pytest.mark.parametrize("command", [["evaluate", "--dataset"], ["colorize-dataset", "-o", "OUT"]])
+def test_a_hub_dataset_offline_is_one_line_at_once_and_nothing_created(tmp_path, command):
+    out = tmp_path / "archive"
+    argv = [a.replace("OUT", str(out)) for a in command]
+    argv = [*argv, "someone/photos"] if command[0] == "evaluate" else [argv[0], "someone/photos", *argv[1:]]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "pix2pix_color.cli", *argv], capture_output=True, text=True, timeout=60, env=env,
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "someone/photos: not a local folder, and the Hub" in lines[0], lines
+    assert not out.exists() and list(tmp_path.iterdir()) == []
 
 
 def test_missing_model_is_one_line_and_exit_2(tmp_path, capsys):

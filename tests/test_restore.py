@@ -174,7 +174,7 @@ def test_cli_restores_a_folder_and_skips_a_broken_file(tmp_path, capsys):
     assert written == ["faded.confidence.png", "faded.png", "sepia.confidence.png", "sepia.png"]
     assert Image.open(out / "faded.png").size == (real.shape[1], real.shape[0])
     assert main(["restore", str(folder / "sepia.png"), "-o", str(out / "again")]) == 0
-    assert "1 toned, colorized" in capsys.readouterr().err
+    assert "1 restored into" in (err := capsys.readouterr().err) and err.rstrip().endswith(": 1 toned (colorized)")
     pytest.importorskip("av")
     from .video_files import make_clip
 

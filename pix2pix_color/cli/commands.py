@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import logging
 import os
 import sys
 from pathlib import Path
@@ -23,17 +22,17 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from .hints import MAX_HINT_POINTS, HintError, parse_hints_json, parse_video_hints_json
-from .hub import ModelLoadError
-from .images import IMAGE_SUFFIXES, ImageError, save_png, write_atomically
-from .inference import COLOR_STRENGTH_RANGE, WORKING_SIZE_RANGE, Colorizer
-from .provenance import ProvenanceError, SigningCredentials, manifest_for, sign, sign_file
-from .temporal import DEFAULT_SMOOTHING, check_smoothing
+from ..hints import HintError, parse_hints_json, parse_video_hints_json
+from ..hub import ModelLoadError
+from ..images import IMAGE_SUFFIXES, ImageError, save_png, write_atomically
+from ..inference import Colorizer
+from ..limits import VIDEO_SUFFIXES
+from ..provenance import ProvenanceError, SigningCredentials, manifest_for, sign, sign_file
 
 try:  # the [video] extra: PyAV and OpenCV
-    from .video import VIDEO_SUFFIXES, VideoError, is_video
+    from ..video import VideoError, is_video
 except ImportError:  # pragma: no cover - depends on the installation
-    VIDEO_SUFFIXES, is_video = frozenset(), None
+    is_video = None
 
     class VideoError(ValueError):
         """Never raised without the [video] extra."""
@@ -66,23 +65,52 @@ def _manifest(colorizer: Colorizer, args: argparse.Namespace, target: Path, hint
     return manifest_for(colorizer.model_id, target.name, settings)
 
 
-def _output_paths(inputs: list[Path], out_dir: Path, videos: set[Path], relative: dict[Path, Path]) -> list[Path]:
+def _output_paths(
+    inputs: list[Path], out_dir: Path, videos: set[Path], relative: dict[Path, Path]
+) -> list[tuple[Path, str | None]]:
     """Where each result goes: the input's place under OUT_DIR (a folder's tree is mirrored, a file
     given by itself goes to the top), as <stem>.png (<stem>.mp4 for a video); made unique with -2,
-    -3... only when two inputs would meet (photo.jpg and photo.tif), never one of the inputs."""
-    taken: set[Path] = set()
+    -3... only when two inputs would meet (photo.jpg and photo.tif) or the name is an input itself
+    (never overwritten). Each path comes with the reason it was renamed, or None."""
+    taken: dict[Path, Path] = {}
     sources = {p.resolve() for p in inputs}
     paths = []
     for p in inputs:
         suffix = ".mp4" if p in videos else ".png"
         place = out_dir / relative.get(p, Path(p.name)).parent
-        candidate, n = place / f"{p.stem}{suffix}", 1
+        candidate, n, reason = place / f"{p.stem}{suffix}", 1, None
         while candidate in taken or candidate.resolve() in sources:
+            if reason is None:
+                if candidate in taken:
+                    reason = f"{taken[candidate].name} is written as {candidate.name} too"
+                else:
+                    reason = f"{candidate.name} is an input, not overwritten"
             n += 1
             candidate = place / f"{p.stem}-{n}{suffix}"
-        taken.add(candidate)
-        paths.append(candidate)
+        taken[candidate] = p
+        paths.append((candidate, reason))
     return paths
+
+
+def output_folder_problem(path: Path) -> str | None:
+    """Why `path` cannot be the folder of results (it is a file, or in one), or None."""
+    for folder in (path, *path.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                what = "is a file" if folder == path else f"is inside {folder}, which is a file"
+                return f"-o {path} {what}: give a folder for the results"
+            return None
+    return None
+
+
+def _summary(counts: dict[str, int]) -> str:
+    """{"restored": 4, "colorized": 1} -> "4 restored, 1 colorized" (zero counts left out)."""
+    return ", ".join(f"{n} {what}" for what, n in counts.items() if n)
+
+
+def _skipped(source: Path, error: Exception) -> None:
+    """One line per input that could not be done, above the progress bar."""
+    tqdm.write(f"skipped {source}: {str(error).split(': ', 1)[-1]}", file=sys.stderr)
 
 
 def find_inputs(inputs: list[str]) -> tuple[list[Path], set[Path], dict[Path, Path]]:
@@ -119,6 +147,27 @@ def _read_hints(path: str, for_video: bool):
     """--hints FILE.json: a list of [x, y, "#rrggbb"], or for a video also {"frame": [[x, y, color], ...]}."""
     text = Path(path).read_text(encoding="utf-8")
     return parse_video_hints_json(text) if for_video else parse_hints_json(text)
+
+
+def _note_large_working_size(working_size: int | None, photos: list[Path]) -> None:
+    """A note for each photo smaller than --working-size: the model then sees it enlarged, and its
+    colors get less reliable (a 451x300 cat at 512 px got a green forehead)."""
+    if working_size is None:
+        return
+    from PIL import Image
+
+    for photo in photos:
+        try:
+            with Image.open(photo) as image:
+                size = image.size
+        except (OSError, ValueError):
+            continue  # reported when it is colorized
+        if max(size) < working_size:
+            tqdm.write(
+                f"note: {photo} is {size[0]}x{size[1]}, smaller than --working-size {working_size}: the model sees it "
+                f"enlarged and its colors are less reliable (leave --working-size out, or give at most {max(size)})",
+                file=sys.stderr,
+            )
 
 
 def colorize_command(args: argparse.Namespace) -> int:
@@ -168,15 +217,22 @@ def colorize_command(args: argparse.Namespace) -> int:
             print(f"error: {e}", file=sys.stderr)
             return 2
     out_dir = Path(args.output)
+    problem = output_folder_problem(out_dir)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     out_dir.mkdir(parents=True, exist_ok=True)
     failed = 0
-    jobs = list(zip(inputs, _output_paths(inputs, out_dir, videos, relative)))
+    placed = _output_paths(inputs, out_dir, videos, relative)
+    jobs = [(source, target) for source, (target, _) in zip(inputs, placed)]
+    renamed = {target: reason for target, reason in placed if reason}
+    _note_large_working_size(args.working_size, [source for source in inputs if source not in videos])
 
     def say_if_renamed(source: Path, target: Path) -> None:
         # Said once the file is written, so that nobody has to guess which file became which (a
         # file that fails is named once, by its reason, and was never renamed to anything).
-        if target.stem != source.stem:
-            tqdm.write(f"{source} -> {target} (another input has the same name)", file=sys.stderr)
+        if target in renamed:
+            tqdm.write(f"{source} -> {target} ({renamed[target]})", file=sys.stderr)
 
     video_jobs = [(source, target) for source, target in jobs if source in videos]
     jobs = [job for job in jobs if job[0] not in videos]
@@ -203,7 +259,7 @@ def colorize_command(args: argparse.Namespace) -> int:
                 print(f"error: --hints {args.hints}: {e}", file=sys.stderr)
                 return 2
             failed += 1
-            tqdm.write(f"skipped {source}: {str(e).split(': ', 1)[-1]}", file=sys.stderr)
+            _skipped(source, e)
     with tqdm(total=len(jobs), desc="colorize", unit="image", disable=args.quiet or not jobs) as bar:
         for start in range(0, len(jobs), args.batch_size):
             chunk = jobs[start : start + args.batch_size]
@@ -221,7 +277,7 @@ def colorize_command(args: argparse.Namespace) -> int:
                     return 2
                 if isinstance(result, ImageError):
                     failed += 1
-                    tqdm.write(f"skipped {source}: {str(result).split(': ', 1)[-1]}", file=sys.stderr)
+                    _skipped(source, result)
                     continue
                 target.parent.mkdir(parents=True, exist_ok=True)
                 if credentials is None:
@@ -240,7 +296,11 @@ def colorize_command(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-RESTORED_AS = {"color": "faded color, restored", "toned": "toned, colorized", "gray": "black and white, colorized"}
+RESTORED_AS = {
+    "color": "faded color (restored)",
+    "toned": "toned (colorized)",
+    "gray": "black and white (colorized)",
+}
 
 
 def restore_command(args: argparse.Namespace) -> int:
@@ -262,9 +322,13 @@ def restore_command(args: argparse.Namespace) -> int:
     if args.confidence_map and videos:
         print("note: --confidence-map is written for photos only, not for videos", file=sys.stderr)
     out_dir = Path(args.output)
+    problem = output_folder_problem(out_dir)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     out_dir.mkdir(parents=True, exist_ok=True)
     failed, found = 0, {kind: 0 for kind in RESTORED_AS}
-    jobs = list(zip(inputs, _output_paths(inputs, out_dir, videos, relative)))
+    jobs = [(source, target) for source, (target, _) in zip(inputs, _output_paths(inputs, out_dir, videos, relative))]
     for source, target in tqdm(jobs, desc="restore", unit="file", disable=args.quiet):
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -280,22 +344,52 @@ def restore_command(args: argparse.Namespace) -> int:
                     save_png(confidence.image(), target.with_name(f"{target.stem}.confidence.png"))
         except (ImageError, VideoError) as e:
             failed += 1
-            tqdm.write(f"skipped {source}: {str(e).split(': ', 1)[-1]}", file=sys.stderr)
+            _skipped(source, e)
             continue
         found[kind] += 1
         if not args.quiet:
             tqdm.write(f"{source} -> {target} ({RESTORED_AS[kind]})", file=sys.stderr)
     if not args.quiet:
-        kinds = ", ".join(f"{n} {RESTORED_AS[kind]}" for kind, n in found.items() if n)
-        failures = f", {failed} failed" if failed else ""
-        print(f"{len(inputs) - failed} restored into {out_dir} ({kinds}){failures}", file=sys.stderr)
+        kinds = _summary({RESTORED_AS[kind]: n for kind, n in found.items()})
+        failures = f"; {failed} failed" if failed else ""
+        print(f"{len(inputs) - failed} restored into {out_dir}" + (f": {kinds}" if kinds else "") + failures,
+              file=sys.stderr)  # fmt: skip
     return 1 if failed else 0
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' * (n != 1)}"
+
+
+def dataset_source_problem(source: str) -> str | None:
+    """Why `source` (a local folder, or a Hub dataset id) cannot be read, said at once: offline,
+    `datasets` retries a Hub id for half a minute and ends in a traceback."""
+    from ..hub import hub_reachable
+
+    path = Path(source)
+    if path.exists():
+        return None if path.is_dir() else f"{source} is a file: give a folder, or a Hub dataset id (org/name)"
+    if source.count("/") != 1 or source.startswith((".", "/", "~")):
+        return f"{source}: no such folder"
+    if not hub_reachable():
+        from huggingface_hub import constants
+
+        return (
+            f"{source}: not a local folder, and the Hub ({constants.ENDPOINT}) cannot be reached (offline?): "
+            "give a local folder in Hub layout"
+        )
+    return None
 
 
 def colorize_dataset_command(args: argparse.Namespace) -> int:
     """One process's share of the archive; under `accelerate launch` (or torchrun) every process runs
     this, and the main one writes the card once all are done."""
-    from .archive import ArchiveError, ArchiveSettings, colorize_archive, write_card
+    from ..archive import ArchiveError, ArchiveSettings, colorize_archive, write_card
+
+    problem = dataset_source_problem(args.source) or output_folder_problem(Path(args.output))
+    if problem:  # before anything is loaded or any folder made
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
 
     try:
         from accelerate import PartialState
@@ -339,7 +433,8 @@ def colorize_dataset_command(args: argparse.Namespace) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(
-        f"process {rank} of {world}: {counts['written']} shards written ({counts['rows']} photos, "
+        f"process {rank} of {world}: {_plural(counts['written'], 'shard')} written "
+        f"({_plural(counts['rows'], 'photo')}, "
         f"{counts['failed']} failed, {counts['photos_per_second']:.2f} photos/s), {counts['skipped']} already done",
         file=sys.stderr,
     )
@@ -347,18 +442,23 @@ def colorize_dataset_command(args: argparse.Namespace) -> int:
         state.wait_for_everyone()
     if rank == 0:
         totals = write_card(args.output, str(args.source), settings, layout=args.layout)
+        where = "index.csv" if args.layout == "folder" else "their error column"
+        failed = f", {totals['failed']} not colorized (see {where})" if totals["failed"] else ""
         print(
-            f"{totals['rows']} rows in {totals['shards']} shards in {args.output}, {totals['failed']} not colorized "
-            "(see their error column)",
+            f"{_plural(totals['rows'], 'row')} in {_plural(totals['shards'], 'shard')} in {args.output}{failed}",
             file=sys.stderr,
         )
     return 0
 
 
 def evaluate_command(args: argparse.Namespace) -> int:
-    from .metrics import METHODS, NoPhotosError, evaluate
-    from .photo_sets import PhotoSetError, photos_from_dataset, photos_from_folder
+    from ..metrics import METHODS, NoPhotosError, evaluate
+    from ..photo_sets import PhotoSetError, photos_from_dataset, photos_from_folder
 
+    problem = dataset_source_problem(args.dataset) if args.dataset else None
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     try:
         colorizer = _load(args)
     except ModelLoadError as e:
@@ -429,7 +529,7 @@ E_warp: how much a pixel's color changes from one frame to the next along the mo
 
 def _evaluate_video(args: argparse.Namespace, colorizer: Colorizer) -> int:
     """evaluate --video: the shipped (temporally consistent) path against per-frame colorization."""
-    from .video_metrics import evaluate_video
+    from ..video_metrics import evaluate_video
 
     try:
         results = evaluate_video(colorizer, args.video, film_look=args.film_look, smoothing=args.smoothing)
@@ -464,238 +564,3 @@ def _evaluate_video(args: argparse.Namespace, colorizer: Colorizer) -> int:
     out.write_text(json.dumps(report, indent=2))
     print(f"written {out}")
     return 0
-
-
-def _within(kind: type, low: float, high: float | None, what: str):
-    """An argparse type: `kind` between `low` and `high` (inclusive), else one line naming the range,
-    which argparse prints as "error: argument --x: ..." with exit code 2 (no traceback)."""
-
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            value = None
-        if value is None or value != value or value < low or (high is not None and value > high):
-            limit = f"from {low:g} to {high:g}" if high is not None else f"of at least {low:g}"
-            raise argparse.ArgumentTypeError(f"must be {what} {limit}, not {text!r}")
-        return value
-
-    return parse
-
-
-def _smoothing(text: str) -> float:
-    """An argparse type for --smoothing: the library's own check (temporal.check_smoothing)."""
-    try:
-        return check_smoothing(float(text))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number at least 0 and below 1, not {text!r}") from None
-
-
-def _device(text: str) -> str:
-    try:
-        device = torch.device(text)
-    except RuntimeError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a device (cpu, cuda, cuda:1...)") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise argparse.ArgumentTypeError(f"{text!r}: this machine has no CUDA GPU that torch can use")
-    return text
-
-
-def _common_options(p: argparse.ArgumentParser) -> None:
-    """The options every subcommand takes: the model, how colors are predicted, device, batch, quiet."""
-    p.add_argument("--model", help="Hub repo id or local model folder (default: the model bundled with the package)")
-    p.add_argument(
-        "--working-size",
-        type=_within(int, *WORKING_SIZE_RANGE, "a whole number of pixels"),
-        help="long side, in pixels, at which colors are predicted (default: the model's training size)",
-    )
-    p.add_argument(
-        "--color-strength",
-        type=_within(float, *COLOR_STRENGTH_RANGE, "a number"),
-        default=1.0,
-        help="factor on the model's colors: 1 = as calibrated on real photos (the default), 0 = gray, "
-        f"up to {COLOR_STRENGTH_RANGE[1]:g}; the same as the app's Color strength slider",
-    )
-    p.add_argument(
-        "--mirror-average",
-        action="store_true",
-        help="test-time augmentation: average the colors predicted for the photo and its mirror image "
-        "(twice the network's time)",
-    )
-    p.add_argument("--device", type=_device, default=None, help="cpu, cuda, cuda:1... (default: cpu)")
-    p.add_argument("--batch-size", type=_within(int, 1, 256, "a whole number"), default=8)
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-
-
-def _add_colorize(sub) -> None:
-    """`pix2pix-color colorize`."""
-    c = sub.add_parser("colorize", help="colorize image files and folders (searched recursively)")
-    c.add_argument("inputs", nargs="+", help="image or video files, or folders")
-    c.add_argument(
-        "-o",
-        "--output",
-        required=True,
-        help="folder for the results: <stem>.png for a photo (full resolution), <stem>.mp4 for a video "
-        "(H.264, the input's frames, timing and audio)",
-    )
-    c.add_argument(
-        "--smoothing",
-        type=_smoothing,
-        default=DEFAULT_SMOOTHING,
-        help="videos: how much of its color a tracked pixel carries from frame to frame (0 = every frame on "
-        "its own; default 0.9)",
-    )
-    c.add_argument(
-        "--c2pa-cert",
-        metavar="CHAIN.pem",
-        help="sign each output with a C2PA manifest (Content Credentials: made by a trained algorithm, this "
-        "model, these settings) using this PEM certificate chain, the signer's certificate first; needs "
-        "--c2pa-key and pip install 'pix2pix-color[c2pa]'",
-    )
-    c.add_argument("--c2pa-key", metavar="KEY.pem", help="the PEM private key of --c2pa-cert")
-    c.add_argument(
-        "--confidence-map",
-        action="store_true",
-        help="also write <stem>.confidence.png beside each colorized photo: white where the model is sure of "
-        "the hue, black where its colors are guesses",
-    )
-    c.add_argument(
-        "--reference",
-        metavar="PHOTO",
-        help="a color photo whose colors to use (the same place in color, a frame of a color film, a photo with "
-        "the palette you want; any size): its regions' colors go where the photo's (or every video frame's) "
-        "regions match them",
-    )
-    c.add_argument(
-        "--hints",
-        metavar="FILE.json",
-        help='color hints for a single photo or video (a hint model only): a JSON list of [x, y, "#rrggbb"] '
-        "in the photo's pixel coordinates; for a video the first frame's, or "
-        '{"frame number": [[x, y, "#rrggbb"], ...], ...}; they follow the content until the shot ends',
-    )
-    _common_options(c)
-    c.set_defaults(func=colorize_command)
-
-
-def _add_evaluate(sub) -> None:
-    """`pix2pix-color evaluate`."""
-    e = sub.add_parser(
-        "evaluate", help="PSNR, SSIM, hue hit rate, colorfulness and AuC of a model against the grayscale baseline"
-    )
-    source = e.add_mutually_exclusive_group(required=True)
-    source.add_argument("--dataset", help="Hub dataset id or local folder in Hub layout")
-    source.add_argument("--images", help="folder of color photos")
-    source.add_argument(
-        "--video",
-        help="a color video: its black-and-white version is colorized with and without temporal consistency "
-        "and both are scored (E_warp, CDC, per-frame PSNR and hue hit rate)",
-    )
-    e.add_argument("--split", default="validation")
-    e.add_argument(
-        "--limit", type=_within(int, 1, None, "a whole number"), default=None, help="evaluate at most this many photos"
-    )
-    e.add_argument("--output", default="evaluation.json", help="where to write the JSON report")
-    e.add_argument(
-        "--hints-per-photo",
-        type=_within(int, 0, MAX_HINT_POINTS, "a whole number"),
-        default=0,
-        metavar="N",
-        help="give each photo N color hints taken from the real photo "
-        "(a hint model only; seeded, the same for every model)",
-    )
-    e.add_argument("--film-look", action="store_true", help="--video: add grain and exposure flicker to the input")
-    e.add_argument(
-        "--smoothing",
-        type=_smoothing,
-        default=DEFAULT_SMOOTHING,
-        help="--video: the temporal smoothing scored",
-    )
-    _common_options(e)
-    e.set_defaults(func=evaluate_command)
-
-
-def _add_restore(sub) -> None:
-    """`pix2pix-color restore`."""
-    r = sub.add_parser(
-        "restore",
-        help="restore old photos and films: a faded color print keeps the colors that survived (its fading "
-        "undone), the model fills in where they are gone; a black-and-white or sepia one is colorized",
-    )
-    r.add_argument("inputs", nargs="+", help="image or video files, or folders")
-    r.add_argument(
-        "-o",
-        "--output",
-        required=True,
-        help="folder for the results: <stem>.png for a photo (full resolution), <stem>.mp4 for a film (its audio kept)",
-    )
-    r.add_argument(
-        "--keep-tone",
-        action="store_true",
-        help="a sepia or otherwise toned print keeps its tone on top of the colors (default: taken off)",
-    )
-    r.add_argument(
-        "--confidence-map",
-        action="store_true",
-        help="also write <stem>.confidence.png: white where the colors are the photo's own or the model is sure, "
-        "black where they are guesses",
-    )
-    _common_options(r)
-    r.set_defaults(func=restore_command)
-
-
-def _add_colorize_dataset(sub) -> None:
-    """`pix2pix-color colorize-dataset`."""
-    d = sub.add_parser(
-        "colorize-dataset",
-        help="colorize a whole dataset or folder tree into a Hub-layout dataset; resumable, one process or many "
-        "(accelerate launch)",
-    )
-    d.add_argument("source", help="Hub dataset id, local folder in Hub layout, or a folder of images (recursively)")
-    d.add_argument(
-        "-o",
-        "--output",
-        required=True,
-        help="output folder: a Hub-layout dataset (data/shard-*.parquet + README.md), or with --layout folder "
-        "a mirrored tree of PNGs + index.csv",
-    )
-    d.add_argument(
-        "--layout",
-        choices=["parquet", "folder"],
-        default="parquet",
-        help="parquet (default): a dataset to push to the Hub; folder: each photo as a PNG at its own path "
-        "(a folder tree's structure is kept)",
-    )
-    d.add_argument("--split", default="train", help="the dataset's split (default: train)")
-    d.add_argument("--image-column", default=None, help="the image column (default: the first Image feature)")
-    d.add_argument(
-        "--rows-per-shard",
-        type=_within(int, 1, 100_000, "a whole number"),
-        default=256,
-        help="rows per output shard, the unit of work and of resuming (default 256)",
-    )
-    d.add_argument(
-        "--backend",
-        choices=["torch", "onnxruntime"],
-        default="torch",
-        help="the same on every process, so that every row is made alike (default torch)",
-    )
-    _common_options(d)
-    d.set_defaults(func=colorize_dataset_command)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="pix2pix-color", description="Colorize black-and-white photos with pix2pix.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_colorize, _add_restore, _add_evaluate, _add_colorize_dataset):
-        add(sub)
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
-    args = build_parser().parse_args(argv)
-    return args.func(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,7 @@
+"""`python -m pix2pix_color.cli` (torchrun and the tests start the command this way)."""
+
+import sys
+
+from . import main
+
+sys.exit(main())
