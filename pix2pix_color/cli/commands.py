@@ -237,7 +237,7 @@ def colorize_command(args: argparse.Namespace) -> int:
     video_jobs = [(source, target) for source, target in jobs if source in videos]
     jobs = [job for job in jobs if job[0] not in videos]
     if video_jobs and is_video is None:
-        print("error: colorizing videos needs PyAV and OpenCV: pip install av opencv-python-headless", file=sys.stderr)
+        print("error: colorizing videos needs PyAV and OpenCV: pip install 'pix2pix-color[video]'", file=sys.stderr)
         return 2
     for source, target in video_jobs:
         try:
@@ -309,7 +309,7 @@ def restore_command(args: argparse.Namespace) -> int:
         print("error: no images or videos found in the given inputs", file=sys.stderr)
         return 2
     if videos and is_video is None:
-        print("error: restoring videos needs PyAV and OpenCV: pip install av opencv-python-headless", file=sys.stderr)
+        print("error: restoring videos needs PyAV and OpenCV: pip install 'pix2pix-color[video]'", file=sys.stderr)
         return 2
     try:
         colorizer = _load(args)
