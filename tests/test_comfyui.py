@@ -12,6 +12,7 @@ import tomllib
 import torch
 from PIL import Image
 
+import pix2pix_color
 from pix2pix_color.color import rgb_to_lab
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,7 +75,7 @@ def test_a_batch_is_colorized_at_its_size_with_its_own_lightness(pack, colorizer
     gray = Image.open(PHOTO).convert("L")
     batch = _comfy_image(gray, gray.transpose(Image.Transpose.FLIP_LEFT_RIGHT))
 
-    (out,) = pack.NODE_CLASS_MAPPINGS["Pix2PixColorColorize"]().colorize(colorizer, batch, 1.0, 0)
+    out, made_by = pack.NODE_CLASS_MAPPINGS["Pix2PixColorColorize"]().colorize(colorizer, batch, 1.0, 0)
 
     assert out.shape == (2, gray.height, gray.width, 3) and out.dtype == torch.float32
     assert 0 <= out.min() and out.max() <= 1
@@ -84,14 +85,41 @@ def test_a_batch_is_colorized_at_its_size_with_its_own_lightness(pack, colorizer
     # The same pixels the library gives for that photo.
     expected = np.asarray(colorizer.colorize(gray)).astype(np.float32) / 255
     np.testing.assert_allclose(out[0].numpy(), expected, atol=1 / 255 + 1e-6)
+    assert (
+        made_by.splitlines()
+        == [f"colorized by pix2pix-color {pix2pix_color.__version__}, model {colorizer.model_id}"] * 2
+    )
+
+
+def test_an_images_alpha_is_kept_and_the_save_node_writes_provenance(pack, colorizer, tmp_path, monkeypatch):
+    """A 4-channel IMAGE comes back with its own alpha; the Save node writes PNGs that carry the
+    library's provenance (PNG text, sRGB profile) into ComfyUI's output folder."""
+    rgba = Image.open(PHOTO).convert("L").convert("RGBA").resize((96, 64))
+    alpha = np.zeros((64, 96), np.uint8)
+    alpha[:, 48:] = 255
+    rgba.putalpha(Image.fromarray(alpha))
+    batch = torch.from_numpy(np.array(rgba)[None]).float() / 255
+    out, made_by = pack.NODE_CLASS_MAPPINGS["Pix2PixColorColorize"]().colorize(colorizer, batch, 1.0, 0)
+    assert out.shape == (1, 64, 96, 4) and torch.equal(out[..., 3], batch[..., 3])
+    fake = type(sys)("folder_paths")
+    fake.get_output_directory = lambda: str(tmp_path / "output")
+    monkeypatch.setitem(sys.modules, "folder_paths", fake)
+    saver = pack.NODE_CLASS_MAPPINGS["Pix2PixColorSavePNG"]()
+    shown = saver.save(out, "barn", made_by)
+    assert shown == {"ui": {"images": [{"filename": "barn_00000.png", "subfolder": "", "type": "output"}]}}
+    assert saver.save(out, "barn", made_by)["ui"]["images"][0]["filename"] == "barn_00001.png"  # never overwritten
+    saved = Image.open(tmp_path / "output" / "barn_00000.png")
+    assert saved.mode == "RGBA" and saved.size == (96, 64) and saved.info["Description"] == made_by
+    assert saved.info["Software"] == f"pix2pix-color {pix2pix_color.__version__}" and saved.info.get("icc_profile")
+    assert np.array_equal(np.asarray(saved)[..., 3], alpha)
 
 
 def test_strength_zero_is_gray_and_working_size_is_used(pack, colorizer):
     node = pack.NODE_CLASS_MAPPINGS["Pix2PixColorColorize"]()
     batch = _comfy_image(Image.open(PHOTO))
-    (gray,) = node.colorize(colorizer, batch, 0.0, 0)
+    gray, _ = node.colorize(colorizer, batch, 0.0, 0)
     assert _lab(gray)[:, 1:].abs().max() < 1.5
-    (small,) = node.colorize(colorizer, batch, 1.0, 64)
+    small, _ = node.colorize(colorizer, batch, 1.0, 64)
     expected = np.asarray(colorizer.colorize(Image.open(PHOTO), working_size=64)).astype(np.float32) / 255
     np.testing.assert_allclose(small[0].numpy(), expected, atol=1 / 255 + 1e-6)
 
@@ -100,8 +128,8 @@ def test_a_hint_point_colors_its_place(pack, colorizer):
     node = pack.NODE_CLASS_MAPPINGS["Pix2PixColorColorize"]()
     batch = _comfy_image(Image.open(PHOTO).convert("L"))
     h, w = batch.shape[1:3]
-    (plain,) = node.colorize(colorizer, batch, 1.0, 0)
-    (hinted,) = node.colorize(colorizer, batch, 1.0, 0, hints=f'[[{w // 2}, {h // 2}, "#d02020"]]')
+    plain, _ = node.colorize(colorizer, batch, 1.0, 0)
+    hinted, _ = node.colorize(colorizer, batch, 1.0, 0, hints=f'[[{w // 2}, {h // 2}, "#d02020"]]')
     a_plain, a_hinted = _lab(plain)[0, 1, h // 2, w // 2], _lab(hinted)[0, 1, h // 2, w // 2]
     assert a_hinted > a_plain + 10  # redder where the hint was given
 
@@ -113,7 +141,7 @@ def test_a_faded_print_is_restored_with_a_mask_of_the_guesses(pack, colorizer):
     faded = fade(real, Fading(cyan=0.5, magenta=0.8, yellow=0.95, stain=0.08, flare=0.06))
     sepia = sepia_tone(real, 18.0)
     node = pack.NODE_CLASS_MAPPINGS["Pix2PixColorRestore"]()
-    images, guesses, found = node.restore(
+    images, guesses, found, _ = node.restore(
         colorizer, _comfy_image(Image.fromarray(faded), Image.fromarray(sepia)), False
     )
     assert images.shape == (2, 128, 192, 3) and guesses.shape == (2, 128, 192)
@@ -133,6 +161,8 @@ def test_bad_inputs_are_one_line_errors(pack, colorizer):
         node.colorize(colorizer, batch[0], 1.0, 0)
     with pytest.raises(ValueError, match="working_size 8 is below 16"):
         node.colorize(colorizer, batch, 1.0, 8)
+    with pytest.raises(ValueError, match=r"working_size 100 is not a multiple of 16 \(96 or 112"):
+        node.colorize(colorizer, batch, 1.0, 100)
     with pytest.raises(ValueError, match="pix2pix-color: .*no-such-folder"):
         pack.NODE_CLASS_MAPPINGS["Pix2PixColorLoad"]().load(str(ROOT / "no-such-folder"), "torch")
 
@@ -155,6 +185,4 @@ def test_the_pack_is_described_as_the_comfy_registry_expects():
     wanted = [Requirement(line) for line in lines if line.strip() and not line.startswith("#")]
     library = [r for r in wanted if r.name == "pix2pix-color"]
     assert len(library) == 1 and library[0].url.startswith("git+https://github.com/pix2pix-color/pix2pix-color")
-    assert [str(r) for r in map(Requirement, project["dependencies"]) if r.name == "pix2pix-color"] == [
-        str(library[0])
-    ]
+    assert [str(r) for r in map(Requirement, project["dependencies"]) if r.name == "pix2pix-color"] == [str(library[0])]

@@ -10,6 +10,8 @@ backend, device) across runs, as ComfyUI's own loaders keep theirs.
 from __future__ import annotations
 
 import functools
+import os
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -17,7 +19,8 @@ from PIL import Image
 
 from pix2pix_color import Colorizer, ImageError, ModelLoadError
 from pix2pix_color.hints import HintError, parse_hints_json
-from pix2pix_color.pipeline import COLOR_STRENGTH_RANGE, WORKING_SIZE_RANGE
+from pix2pix_color.images import save_png
+from pix2pix_color.limits import COLOR_STRENGTH_RANGE, WORKING_SIZE_MULTIPLE, WORKING_SIZE_RANGE
 
 MODEL_TYPE = "PIX2PIX_COLOR_MODEL"
 CATEGORY = "image/color"
@@ -51,9 +54,34 @@ def to_pictures(images: torch.Tensor) -> list[Image.Image]:
     return [Image.fromarray(p[..., 0] if mode == "L" else p, mode) for p in pixels]
 
 
-def to_images(pictures: list[Image.Image]) -> torch.Tensor:
-    """PIL pictures of one size -> ComfyUI's (B, H, W, 3) float [0, 1]."""
-    return torch.from_numpy(np.stack([np.asarray(p.convert("RGB")) for p in pictures])).float() / 255
+def to_images(pictures: list[Image.Image], channels: int = 3) -> torch.Tensor:
+    """PIL pictures of one size -> ComfyUI's (B, H, W, C) float [0, 1]; C = 4 (the pictures' alpha
+    kept, as the library keeps it) when the IMAGE that came in had 4 channels, else 3."""
+    mode = "RGBA" if channels == 4 else "RGB"
+    return torch.from_numpy(np.stack([np.asarray(p.convert(mode)) for p in pictures])).float() / 255
+
+
+def provenance(pictures: list[Image.Image]) -> str:
+    """What made each picture, one line per image (the library's PNG Description): for the Save node
+    or any node that writes metadata."""
+    return "\n".join(p.info.get("Description", "") for p in pictures)
+
+
+def check_working_size(size: int) -> int | None:
+    """The node's working_size (0 = the model's own) as the library takes it, or a one-line error."""
+    if size == 0:
+        return None
+    low, high = WORKING_SIZE_RANGE
+    if not low <= size <= high:
+        raise ValueError(f"pix2pix-color: working_size {size} is below {low} (0 = the model's own)" if size < low
+                         else f"pix2pix-color: working_size {size} is above {high}")  # fmt: skip
+    if size % WORKING_SIZE_MULTIPLE:
+        below = size - size % WORKING_SIZE_MULTIPLE
+        raise ValueError(
+            f"pix2pix-color: working_size {size} is not a multiple of {WORKING_SIZE_MULTIPLE} "
+            f"({max(low, below)} or {min(high, below + WORKING_SIZE_MULTIPLE)}; 0 = the model's own)"
+        )
+    return size
 
 
 class LoadColorizer:
@@ -126,17 +154,14 @@ class Colorize:
             },
         }
 
-    RETURN_TYPES = ("IMAGE",)
+    RETURN_TYPES = ("IMAGE", "STRING")
+    RETURN_NAMES = ("image", "provenance")
     FUNCTION = "colorize"
     CATEGORY = CATEGORY
     DESCRIPTION = __doc__
 
     def colorize(self, colorizer: Colorizer, image: torch.Tensor, strength: float, working_size: int, hints: str = ""):
-        size = working_size or None
-        if size is not None and size < WORKING_SIZE_RANGE[0]:
-            raise ValueError(
-                f"pix2pix-color: working_size {size} is below {WORKING_SIZE_RANGE[0]} (0 = the model's own)"
-            )
+        size = check_working_size(working_size)
         try:
             points = parse_hints_json(hints) if hints.strip() else None
             results = [
@@ -145,7 +170,7 @@ class Colorize:
             ]
         except (ImageError, HintError) as e:
             raise ValueError(f"pix2pix-color: {e}") from None
-        return (to_images(results),)
+        return to_images(results, image.shape[-1]), provenance(results)
 
 
 class Restore:
@@ -168,8 +193,8 @@ class Restore:
             },
         }
 
-    RETURN_TYPES = ("IMAGE", "MASK", "STRING")
-    RETURN_NAMES = ("image", "guesses", "found")
+    RETURN_TYPES = ("IMAGE", "MASK", "STRING", "STRING")
+    RETURN_NAMES = ("image", "guesses", "found", "provenance")
     FUNCTION = "restore"
     CATEGORY = CATEGORY
     DESCRIPTION = __doc__
@@ -184,7 +209,66 @@ class Restore:
                 found.append(FOUND[result.info["restoration"]])
         except (ImageError, ValueError) as e:
             raise ValueError(f"pix2pix-color: {e}") from None
-        return to_images(restored), torch.stack(guesses).float(), "\n".join(found)
+        return (
+            to_images(restored, image.shape[-1]),
+            torch.stack(guesses).float(),
+            "\n".join(found),
+            provenance(restored),
+        )
+
+
+class SavePNG:
+    """Save images as lossless PNGs into ComfyUI's output folder with what made them written into
+    each file, as the library's own PNGs carry it: the provenance line (which program, which model)
+    as PNG text chunks and an sRGB ICC profile (the space the colors were computed in)."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {
+            "required": {
+                "images": ("IMAGE",),
+                "filename_prefix": ("STRING", {"default": "pix2pix-color"}),
+            },
+            "optional": {
+                "provenance": ("STRING", {"forceInput": True, "tooltip": "the Colorize or Restore node's provenance"}),
+            },
+        }
+
+    RETURN_TYPES = ()
+    FUNCTION = "save"
+    OUTPUT_NODE = True
+    CATEGORY = CATEGORY
+    DESCRIPTION = __doc__
+
+    def save(self, images: torch.Tensor, filename_prefix: str, provenance: str = ""):
+        folder = _output_folder()
+        lines = provenance.splitlines() or [""]
+        prefix = Path(filename_prefix.strip() or "pix2pix-color").name  # a name, never a path elsewhere
+        taken = {p.name for p in folder.glob(f"{prefix}_*.png")}
+        saved, n = [], 0
+        for i, picture in enumerate(to_pictures(images)):
+            while f"{prefix}_{n:05}.png" in taken:
+                n += 1
+            name = f"{prefix}_{n:05}.png"
+            taken.add(name)
+            description = lines[min(i, len(lines) - 1)]
+            if description:
+                version = description.split("pix2pix-color ", 1)[-1].split(",", 1)[0]
+                picture.info.update(Software=f"pix2pix-color {version}", Description=description)
+            save_png(picture, folder / name)
+            saved.append({"filename": name, "subfolder": "", "type": "output"})
+        return {"ui": {"images": saved}}
+
+
+def _output_folder() -> Path:
+    try:  # inside ComfyUI: its output folder
+        import folder_paths
+
+        folder = Path(folder_paths.get_output_directory())
+    except ImportError:
+        folder = Path(os.getcwd()) / "output"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 FOUND = {
@@ -197,9 +281,11 @@ NODE_CLASS_MAPPINGS = {
     "Pix2PixColorLoad": LoadColorizer,
     "Pix2PixColorColorize": Colorize,
     "Pix2PixColorRestore": Restore,
+    "Pix2PixColorSavePNG": SavePNG,
 }
 NODE_DISPLAY_NAME_MAPPINGS = {
     "Pix2PixColorLoad": "Load pix2pix-color model",
     "Pix2PixColorColorize": "Colorize (pix2pix-color)",
     "Pix2PixColorRestore": "Restore old photo (pix2pix-color)",
+    "Pix2PixColorSavePNG": "Save PNG with provenance (pix2pix-color)",
 }
