@@ -13,6 +13,7 @@ import os
 import re
 import struct
 import warnings
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -196,6 +197,15 @@ def save_png(
         options["exif"] = image.info["exif"]
     if image.mode in ("RGB", "RGBA"):
         options["icc_profile"] = srgb_profile()
+    deep = image.info.get("rgb16")
+    if deep is not None:  # a 16-bit scan's colorization: its own 16-bit pixels, not the 8-bit view
+        text = {key: str(image.info[key]) for key in PNG_TEXT_KEYS if image.info.get(key)}
+        data = png16_bytes(deep, text=text, icc=srgb_profile(), exif=image.info.get("exif"), level=compress_level)
+        if isinstance(target, (str, os.PathLike)):
+            write_atomically(target, data)
+        else:
+            target.write(data)
+        return
     if not isinstance(target, (str, os.PathLike)):
         image.save(target, **options)
         return
@@ -206,6 +216,32 @@ def save_png(
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def png16_bytes(
+    pixels: np.ndarray, *, text: dict[str, str], icc: bytes, exif: bytes | None = None, level: int = PNG_COMPRESS_LEVEL
+) -> bytes:
+    """(H,W,3) or (H,W,4) uint16 -> a 16-bit RGB(A) PNG with text chunks, an ICC profile and EXIF.
+
+    Written by hand because Pillow writes 16-bit PNGs only for one gray channel, and OpenCV (an
+    optional extra here) drops text, ICC and EXIF; the format is four chunk types (PNG 1.2, W3C
+    2003: IHDR, iCCP, iTXt, eXIf, IDAT, IEND), each a length, a type, data and a CRC-32."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    height, width, channels = pixels.shape
+    header = struct.pack(">IIBBBBB", width, height, 16, 6 if channels == 4 else 2, 0, 0, 0)
+    rows = np.ascontiguousarray(pixels.reshape(height, width * channels), dtype=">u2").view(np.uint8)
+    raw = np.zeros((height, 1 + rows.shape[1]), np.uint8)  # filter type 0 (none) before each row
+    raw[:, 1:] = rows
+    chunks = [chunk(b"IHDR", header), chunk(b"iCCP", b"sRGB\0\0" + zlib.compress(icc))]
+    for key, value in text.items():
+        chunks.append(chunk(b"iTXt", key.encode("latin-1") + b"\0\0\0\0\0" + value.encode("utf-8")))
+    if exif:
+        chunks.append(chunk(b"eXIf", exif[6:] if exif.startswith(b"Exif\0\0") else exif))
+    chunks.append(chunk(b"IDAT", zlib.compress(raw.tobytes(), level)))
+    return b"\x89PNG\r\n\x1a\n" + b"".join(chunks) + chunk(b"IEND", b"")
 
 
 def write_atomically(path: str | os.PathLike, data: bytes) -> None:

@@ -229,7 +229,7 @@ class Colorizer:
             prediction.options, color_strength=self.color_strength if color_strength is None else color_strength
         )
         ab = prediction.shown_colors(options)
-        (array,) = finish_batch([prediction.photo.L], prediction.L_work, ab)
+        (array,) = finish_batch([prediction.photo.L], prediction.L_work, ab, [prediction.photo.depth])
         return self.finish_image(array, prediction.photo)
 
     @torch.inference_mode()
@@ -383,17 +383,29 @@ class Colorizer:
             if self.takes_hints and any(p.points is not None for p in photos):
                 hint_maps = torch.stack([hint_channels(p.points, p.shape, size) for p in photos]).to(self.device)
             ab_low = predict(self.generator, L_low, hint_maps, [p.shape for p in photos], options, backend=self.backend)
-            for i, p, array in zip(chunk, photos, finish_batch([p.L for p in photos], L_low, ab_low)):
+            for i, p, array in zip(
+                chunk, photos, finish_batch([p.L for p in photos], L_low, ab_low, [p.depth for p in photos])
+            ):
                 outputs[i] = self.finish_image(array, p)
         return outputs
 
     def finish_image(self, array: np.ndarray, photo: Photo) -> Image.Image:
         """The finished (H,W,3) pixels -> the output image, with the input's alpha and EXIF and what
-        made its colors (what `save_png` writes into the file)."""
+        made its colors (what `save_png` writes into the file).
+
+        16-bit pixels (a 16-bit scan's, `Photo.depth`): PIL holds no 16-bit color image, so the image
+        is their 8-bit rounding and `image.info["rgb16"]` keeps them, (H,W,3) or with alpha (H,W,4)
+        uint16; `save_png` writes those, a 16-bit PNG with the photo's lightness at its full depth."""
+        deep = None
+        if array.dtype == np.uint16:
+            deep = array if photo.alpha is None else np.dstack([array, photo.alpha.numpy().astype(np.uint16) * 257])
+            array = ((array.astype(np.uint32) + 128) // 257).astype(np.uint8)
         if photo.alpha is not None:
             image = Image.fromarray(np.dstack([array, photo.alpha.numpy()]), "RGBA")
         else:
             image = Image.fromarray(array, "RGB")
+        if deep is not None:
+            image.info["rgb16"] = deep
         image.info["Software"] = f"pix2pix-color {VERSION}"
         image.info["Description"] = f"colorized by pix2pix-color {VERSION}, model {self.model_id}"
         if photo.exif:

@@ -87,12 +87,14 @@ class PredictOptions:
 @dataclass
 class Photo:
     """One input, ready for the network: L* (1,1,H,W) as shown, alpha (H,W) or None, hint points
-    (N,5: x, y, a*, b*, weight) in its pixels or None, and its EXIF bytes."""
+    (N,5: x, y, a*, b*, weight) in its pixels or None, its EXIF bytes, and the bits per sample its
+    lightness came with (16 for a 16-bit scan: the output keeps that depth)."""
 
     L: Tensor
     alpha: Tensor | None
     points: np.ndarray | None
     exif: bytes | None
+    depth: int = 8
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -118,7 +120,8 @@ def prepare(
     points = hint_points(hints, L.shape[-1], L.shape[-2]) if hints is not None else None
     if points is not None and not takes_hints:
         raise HintError('this model takes no color hints (its config.json has no "hints": true)')
-    return Photo(L, decoded.alpha, points, exif_of(opened))
+    depth = 16 if decoded.gray is not None and decoded.gray.is_floating_point() else 8
+    return Photo(L, decoded.alpha, points, exif_of(opened), depth)
 
 
 def working_grid(generator: UNetGenerator, shape: tuple[int, int], options: PredictOptions) -> tuple[int, int]:
@@ -217,22 +220,27 @@ def predict(
     return apply_strength_and_hints(ab, L_work, hint_maps, photo_shapes, options, guides=guides)
 
 
-def finish(L_full: Tensor, coefficients: Tensor, limit: Tensor) -> np.ndarray:
+def finish(L_full: Tensor, coefficients: Tensor, limit: Tensor, depth: int = 8) -> np.ndarray:
     """L* (1,1,H,W) and the guided filter's maps of its working grid ((4,h,w), (1,h,w): see
-    `image_processor.guided_coefficients`, batched over photos) -> (H,W,3) uint8 sRGB: the predicted
-    colors upsampled along the photo's own edges and recombined with its full-resolution L*.
+    `image_processor.guided_coefficients`, batched over photos) -> (H,W,3) sRGB, uint8 (uint16 for
+    `depth` 16): the predicted colors upsampled along the photo's own edges and recombined with its
+    full-resolution L*.
 
     The device decides how: on the CPU in cache-sized strips (`compose_rgb`), on a GPU the whole
     image at once (fastest there)."""
     if L_full.device.type == "cpu":
-        return compose_rgb(L_full[0, 0], coefficients, limit)
+        return compose_rgb(L_full[0, 0], coefficients, limit, depth=depth)
     ab = apply_guided(coefficients[None], limit[None], L_full)
-    return lab_to_rgb(torch.cat([L_full, ab], dim=1)[0], dtype=torch.uint8).permute(1, 2, 0).cpu().numpy()
+    lab = torch.cat([L_full, ab], dim=1)[0]
+    if depth == 16:
+        return (lab_to_rgb(lab) * 65535).round_().to(torch.int32).permute(1, 2, 0).cpu().numpy().astype(np.uint16)
+    return lab_to_rgb(lab, dtype=torch.uint8).permute(1, 2, 0).cpu().numpy()
 
 
-def finish_batch(L_fulls: Sequence[Tensor], L_work: Tensor, ab_work: Tensor):
+def finish_batch(L_fulls: Sequence[Tensor], L_work: Tensor, ab_work: Tensor, depths: Sequence[int] | None = None):
     """`finish` for photos that share a working grid: the guided filter's small half in one batched
-    call, then each photo's full-resolution half, one at a time (yields (H,W,3) uint8 arrays)."""
+    call, then each photo's full-resolution half, one at a time (yields (H,W,3) arrays, uint8 or
+    uint16 by each photo's `depths`, default 8)."""
     coefficients, limit = guided_coefficients(L_work, ab_work)
     for k, L_full in enumerate(L_fulls):
-        yield finish(L_full, coefficients[k], limit[k])
+        yield finish(L_full, coefficients[k], limit[k], depth=depths[k] if depths else 8)

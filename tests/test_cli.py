@@ -274,3 +274,27 @@ def test_evaluate_skips_black_and_white_and_tiny_photos_and_writes_per_photo_row
     assert "too small to score" in rows["d_tiny.png"]["skipped"]
     assert {"psnr", "hue_hit", "colorfulness", "gray_psnr"} <= set(rows["a_color.png"])
     assert "skipped c_black_and_white.png: black and white" in caplog.text
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+def test_a_16_bit_scan_comes_out_16_bit_with_its_lightness_at_full_depth(tiny_model_dir, tmp_path, suffix):
+    """Scanners save 16-bit gray TIFFs and PNGs: the colorized PNG is 16-bit RGB and its L* is the
+    scan's to within a fraction of one 8-bit level (an 8-bit output would be off by up to 0.2 L*)."""
+    cv2 = pytest.importorskip("cv2")
+    import torch
+
+    from pix2pix_color.color import gray_to_l, rgb_to_l
+
+    gray = np.asarray(landscape(120, 80).convert("L"), dtype=np.float64) * 257
+    scan = (gray + np.linspace(0, 250, 120)[None]).clip(0, 65535).astype(np.uint16)  # between 8-bit levels
+    Image.fromarray(scan).save(tmp_path / f"scan{suffix}")
+    out = tmp_path / "out"
+    assert main(["colorize", str(tmp_path / f"scan{suffix}"), "-o", str(out), "--model", str(tiny_model_dir), "-q"]) == 0
+    written = cv2.imread(str(out / "scan.png"), cv2.IMREAD_UNCHANGED)[..., ::-1].copy()
+    assert written.dtype == np.uint16 and written.shape == (80, 120, 3)
+    L_scan = gray_to_l(torch.from_numpy(scan.astype(np.float32) / 65535))
+    L_out = rgb_to_l(torch.from_numpy(written.astype(np.float32) / 65535).permute(2, 0, 1))[0]
+    assert float((L_scan - L_out).abs().mean()) < 0.02
+    assert len(np.unique(written[..., 1])) > 1000  # more levels than 8 bits hold
+    png = Image.open(out / "scan.png")
+    assert png.info["Software"].startswith("pix2pix-color") and png.info.get("icc_profile")
