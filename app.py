@@ -306,6 +306,19 @@ class Downloads:
 DOWNLOADS = Downloads()
 
 
+def _animated_note(upload) -> str:
+    """For an animated GIF, WebP or PNG: the note that only its first frame was colorized here."""
+    from pix2pix_color.animation import animated_format
+
+    path = _path_of(upload)
+    kind = animated_format(path) if path else None
+    if kind is None:
+        return ""
+    with Image.open(path) as image:
+        frames = image.n_frames
+    return f" An animated {kind}: its first frame of {frames} colorized here; pix2pix-color colorize makes them all."
+
+
 def _fit(image: Image.Image) -> Image.Image:
     """`image` with its long side brought down to PREVIEW_SIDE (as it is if already smaller)."""
     scale = min(1.0, PREVIEW_SIDE / max(image.size))
@@ -335,6 +348,7 @@ class KeptResult:
     real_right: bool
     hints: list = field(default_factory=list)
     confidence: Confidence | None = None
+    extra_note: str = ""
 
 
 @dataclass(frozen=True)
@@ -602,7 +616,7 @@ class Handlers:
             note += f" {_plural(len(state.hints), 'color hint')} applied."
         if state.kept.guides is not None:
             note += " Colors taken from your reference photo where its regions match this one's."
-        return Shown((state.before, after), result, png, note)
+        return Shown((state.before, after), result, png, note + state.extra_note)
 
     @releases_memory
     def colorize_and_keep(
@@ -617,7 +631,7 @@ class Handlers:
         kept = self._predict_image(image, _working_size(working_size), hints, _reference(reference))
         stem = Path(_path_of(upload)).stem
         before, real_right = self._compare(image, compare, stem)
-        state = KeptResult(kept, stem, before, real_right, list(hints or []))
+        state = KeptResult(kept, stem, before, real_right, list(hints or []), extra_note=_animated_note(upload))
         if show_guesses:
             state.confidence = self._confidence(kept, strength)
         shown = self._show(state, strength, show_guesses)

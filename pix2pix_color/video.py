@@ -155,8 +155,26 @@ def video_stream(container: av.container.InputContainer, name: str) -> av.video.
     if container.format.name in _TEXT_DEMUXERS or streams[0].codec_context.name in _TEXT_CODECS:
         raise VideoError(f"{name}: a text file, not a video")
     if any(container.format.name == d or container.format.name.endswith(d) for d in _IMAGE_DEMUXERS):
-        raise VideoError(f"{name}: a still image, not a video")
+        raise VideoError(_image_not_video(container.name, name))
     return streams[0]
+
+
+def _image_not_video(path: str, name: str) -> str:
+    """What a file that FFmpeg reads with an image demuxer is: an animated image, a still one, or
+    (a text file renamed .jpg, which FFmpeg's image2 takes by its name) neither."""
+    try:
+        with Image.open(path) as image:
+            frames, kind = getattr(image, "n_frames", 1), image.format
+            if frames == 1:
+                image.verify()
+    except (OSError, ValueError, SyntaxError):
+        return f"{name}: neither a video nor an image (its content is not one)"
+    if frames > 1:
+        return (
+            f"{name}: an animated {kind} ({frames} frames), not a video: pix2pix-color colorize makes every "
+            "frame of it, the photo tab its first"
+        )
+    return f"{name}: a still image, not a video"
 
 
 def _fps(stream) -> float:

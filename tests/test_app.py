@@ -490,6 +490,32 @@ def test_api_video_hints_and_limits(app_client, tmp_path):
     with pytest.raises(AppError, match="not a video file") as error:
         app_client.predict(handle_file(str(text)), api_name="/colorize_video")
     assert "Traceback" not in str(error.value) and len(str(error.value)) < 200
+    # What an image sent to the video endpoint is: animated, still, or (renamed text) not an image at all.
+    frames = [landscape(48, 32, seed=i) for i in range(3)]
+    frames[0].save(tmp_path / "loop.gif", save_all=True, append_images=frames[1:], duration=100)
+    landscape(48, 32).save(tmp_path / "still.jpg")
+    (tmp_path / "notes.jpg").write_text("this is text, not a photo")
+    for name, message in [
+        ("loop.gif", "loop.gif: an animated GIF (3 frames), not a video: pix2pix-color colorize makes every frame"),
+        ("still.jpg", "still.jpg: a still image, not a video"),
+        ("notes.jpg", "notes.jpg: neither a video nor an image"),
+    ]:
+        with pytest.raises(AppError, match=re.escape(message)):
+            app_client.predict(handle_file(str(tmp_path / name)), api_name="/colorize_video")
+
+
+def test_an_animated_gif_on_the_photo_tab_says_its_first_frame_was_colorized(tmp_path):
+    from pix2pix_color import Colorizer
+
+    from .conftest import tiny_generator
+
+    h = app.Handlers(Colorizer(tiny_generator()))
+    frames = [landscape(48, 32, seed=i).convert("L") for i in range(4)]
+    frames[0].save(tmp_path / "loop.gif", save_all=True, append_images=frames[1:], duration=100)
+    shown, state = h.colorize_and_keep(str(tmp_path / "loop.gif"), "Auto", app.COMPARE_GRAY, 1.0)
+    assert shown.result.size == (48, 32)
+    assert "An animated GIF: its first frame of 4 colorized here" in shown.note
+    assert "first frame of 4" in h.restrength(state, 1.5).note
 
 
 def test_video_tab_in_a_real_browser(app_server, browser, tmp_path):

@@ -289,7 +289,8 @@ def test_a_16_bit_scan_comes_out_16_bit_with_its_lightness_at_full_depth(tiny_mo
     scan = (gray + np.linspace(0, 250, 120)[None]).clip(0, 65535).astype(np.uint16)  # between 8-bit levels
     Image.fromarray(scan).save(tmp_path / f"scan{suffix}")
     out = tmp_path / "out"
-    assert main(["colorize", str(tmp_path / f"scan{suffix}"), "-o", str(out), "--model", str(tiny_model_dir), "-q"]) == 0
+    args = ["colorize", str(tmp_path / f"scan{suffix}"), "-o", str(out), "--model", str(tiny_model_dir), "-q"]
+    assert main(args) == 0
     written = cv2.imread(str(out / "scan.png"), cv2.IMREAD_UNCHANGED)[..., ::-1].copy()
     assert written.dtype == np.uint16 and written.shape == (80, 120, 3)
     L_scan = gray_to_l(torch.from_numpy(scan.astype(np.float32) / 65535))
@@ -298,3 +299,23 @@ def test_a_16_bit_scan_comes_out_16_bit_with_its_lightness_at_full_depth(tiny_mo
     assert len(np.unique(written[..., 1])) > 1000  # more levels than 8 bits hold
     png = Image.open(out / "scan.png")
     assert png.info["Software"].startswith("pix2pix-color") and png.info.get("icc_profile")
+
+
+@pytest.mark.parametrize("suffix", [".gif", ".webp"])
+def test_an_animated_image_is_colorized_frame_by_frame_with_its_timing(tmp_path, suffix, capsys):
+    frames = [landscape(64, 48, seed=i).convert("L").convert("RGB") for i in range(3)]
+    source = tmp_path / f"loop{suffix}"
+    frames[0].save(source, save_all=True, append_images=frames[1:], duration=[80, 120, 200], loop=0,
+                   **({"lossless": True} if suffix == ".webp" else {}))  # fmt: skip
+    out = tmp_path / "out"
+    assert main(["colorize", str(source), "-o", str(out)]) == 0  # the bundled model: real colors
+    result = Image.open(out / f"loop{suffix}")
+    assert result.format == Image.open(source).format and result.n_frames == 3 and result.size == (64, 48)
+    durations = []
+    for k in range(3):
+        result.seek(k)
+        rgb = np.asarray(result.convert("RGB"), dtype=int)
+        durations.append(result.info.get("duration"))  # after the frame is loaded (Pillow's WebP sets it then)
+        assert np.abs(rgb - rgb.mean(axis=2, keepdims=True)).mean() > 1, "each frame has colors"
+    assert durations == [80, 120, 200] and result.info.get("loop", 0) == 0
+    assert "(animated: 3 frames, their timing kept)" in capsys.readouterr().err

@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from ..animation import ANIMATED_FORMATS, animated_format
 from ..hints import HintError, parse_hints_json, parse_video_hints_json
 from ..hub import ModelLoadError
 from ..images import IMAGE_SUFFIXES, ImageError, save_png, write_atomically
@@ -66,7 +67,7 @@ def _manifest(colorizer: Colorizer, args: argparse.Namespace, target: Path, hint
 
 
 def _output_paths(
-    inputs: list[Path], out_dir: Path, videos: set[Path], relative: dict[Path, Path]
+    inputs: list[Path], out_dir: Path, videos: set[Path], relative: dict[Path, Path], suffixes: dict | None = None
 ) -> list[tuple[Path, str | None]]:
     """Where each result goes: the input's place under OUT_DIR (a folder's tree is mirrored, a file
     given by itself goes to the top), as <stem>.png (<stem>.mp4 for a video); made unique with -2,
@@ -76,7 +77,7 @@ def _output_paths(
     sources = {p.resolve() for p in inputs}
     paths = []
     for p in inputs:
-        suffix = ".mp4" if p in videos else ".png"
+        suffix = ".mp4" if p in videos else (suffixes or {}).get(p, ".png")
         place = out_dir / relative.get(p, Path(p.name)).parent
         candidate, n, reason = place / f"{p.stem}{suffix}", 1, None
         while candidate in taken or candidate.resolve() in sources:
@@ -147,6 +148,25 @@ def _read_hints(path: str, for_video: bool):
     """--hints FILE.json: a list of [x, y, "#rrggbb"], or for a video also {"frame": [[x, y, color], ...]}."""
     text = Path(path).read_text(encoding="utf-8")
     return parse_video_hints_json(text) if for_video else parse_hints_json(text)
+
+
+def _colorize_animations(colorizer: Colorizer, jobs: list[tuple[Path, Path]], hints, args) -> int:
+    """Animated GIFs, WebPs and PNGs: every frame colorized into the same format; returns the failures."""
+    from ..animation import colorize_animation
+
+    failed = 0
+    for source, target in jobs:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            frames = colorize_animation(colorizer, source, target, hints=hints[0] if hints else None,
+                                        batch_size=args.batch_size)  # fmt: skip
+        except (ImageError, HintError) as e:
+            failed += 1
+            _skipped(source, e)
+            continue
+        if not args.quiet:
+            tqdm.write(f"{source} -> {target} (animated: {frames} frames, their timing kept)", file=sys.stderr)
+    return failed
 
 
 def _note_large_working_size(working_size: int | None, photos: list[Path]) -> None:
@@ -223,7 +243,8 @@ def colorize_command(args: argparse.Namespace) -> int:
         return 2
     out_dir.mkdir(parents=True, exist_ok=True)
     failed = 0
-    placed = _output_paths(inputs, out_dir, videos, relative)
+    animated = {p: fmt for p in inputs if p not in videos and (fmt := animated_format(p))}
+    placed = _output_paths(inputs, out_dir, videos, relative, {p: ANIMATED_FORMATS[f] for p, f in animated.items()})
     jobs = [(source, target) for source, (target, _) in zip(inputs, placed)]
     renamed = {target: reason for target, reason in placed if reason}
     _note_large_working_size(args.working_size, [source for source in inputs if source not in videos])
@@ -235,7 +256,8 @@ def colorize_command(args: argparse.Namespace) -> int:
             tqdm.write(f"{source} -> {target} ({renamed[target]})", file=sys.stderr)
 
     video_jobs = [(source, target) for source, target in jobs if source in videos]
-    jobs = [job for job in jobs if job[0] not in videos]
+    failed += _colorize_animations(colorizer, [job for job in jobs if job[0] in animated], hints, args)
+    jobs = [job for job in jobs if job[0] not in videos and job[0] not in animated]
     if video_jobs and is_video is None:
         print("error: colorizing videos needs PyAV and OpenCV: pip install 'pix2pix-color[video]'", file=sys.stderr)
         return 2
