@@ -10,6 +10,7 @@ whole.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 from PIL import Image, ImageSequence
@@ -26,10 +27,12 @@ def animated_format(path: str | os.PathLike) -> str | None:
     """Pillow's format name of an animated image file with more than one frame, else None (a still
     image, or not an image at all: `colorize` reports that)."""
     try:
-        with Image.open(path) as image:
-            if image.format in ANIMATED_FORMATS and getattr(image, "n_frames", 1) > 1:
-                return image.format
-    except (OSError, ValueError, SyntaxError):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # open_image says it, once
+            with Image.open(path) as image:
+                if image.format in ANIMATED_FORMATS and getattr(image, "n_frames", 1) > 1:
+                    return image.format
+    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError):
         return None
     return None
 

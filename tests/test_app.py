@@ -385,6 +385,7 @@ def test_every_example_photo_colorizes_when_clicked_in_a_real_browser(app_server
     page.goto(app_server, wait_until="load")
     page.wait_for_function("document.title.includes('pix2pix-color')", timeout=60_000)
     items = page.locator("#photo-examples .gallery-item")
+    items.first.wait_for(state="visible", timeout=60_000)
     assert items.count() == len(examples)
     for i, example in enumerate(examples):
         if i:

@@ -106,7 +106,11 @@ def test_cli_reports_each_bad_file_and_writes_the_others(corpus, tmp_path, capsy
     for name, message in expected.items():
         if message is None:
             assert Path(name).stem in written, name
-            assert Image.open(tmp_path / "out" / f"{Path(name).stem}.png").size == displayed(folder / name).size
+            # An animated GIF comes out animated, as a GIF; everything else as a PNG.
+            suffix = ".gif" if name == "animated.gif" else ".png"
+            result = Image.open(tmp_path / "out" / f"{Path(name).stem}{suffix}")
+            assert result.size == displayed(folder / name).size
+            assert getattr(result, "n_frames", 1) == (3 if name == "animated.gif" else 1)
         else:
             lines = [line for line in err.splitlines() if name in line]
             assert len(lines) == 1 and message in lines[0], (name, lines)

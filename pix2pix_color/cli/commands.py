@@ -17,6 +17,7 @@ import io
 import json
 import os
 import sys
+import warnings
 from pathlib import Path
 
 import torch
@@ -178,9 +179,11 @@ def _note_large_working_size(working_size: int | None, photos: list[Path]) -> No
 
     for photo in photos:
         try:
-            with Image.open(photo) as image:
-                size = image.size
-        except (OSError, ValueError):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                with Image.open(photo) as image:
+                    size = image.size
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
             continue  # reported when it is colorized
         if max(size) < working_size:
             tqdm.write(
