@@ -28,7 +28,8 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from ._version import __version__ as VERSION
-from .images import ImageError, find_images, save_png
+from .images import IMAGE_SUFFIXES, ImageError, find_images, save_png
+from .photo_sets import dataset_image_data
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ class ArchiveSettings:
 @dataclass
 class _Row:
     source: str  # the row's id: the file's path in the folder, or "<input file>[<row>]"
-    data: bytes | str | None  # encoded image bytes or a path; None when the row has no image
+    data: bytes | str | ImageError | None  # image bytes, a photo's path, why it cannot be read, or None: no image
     output: str  # where the folder layout writes it, relative to the output folder
 
 
@@ -121,7 +122,7 @@ def _dataset_shards(
         k = 0
         for i, example in enumerate(part):
             field = example.get(column) or {}
-            data = field.get("bytes") or field.get("path")
+            data = dataset_image_data(field, source)
             source_id = str(field.get("path") or f"{split}-{f:05d}[{i}]")
             # Row numbers make the names unique whatever the dataset's paths are; the stem keeps them readable.
             stem = Path(str(field.get("path") or "")).stem
@@ -144,7 +145,7 @@ def _png_bytes(image) -> bytes:
 
 def _colorized(colorizer, shard: _Shard, settings: ArchiveSettings, batch_size: int) -> list:
     """One result per row of the shard: the colorized image, or the exception that says why not."""
-    present = [row for row in shard.rows if row.data is not None]
+    present = [row for row in shard.rows if isinstance(row.data, (bytes, str))]
     results = iter(
         colorizer.colorize_iter(
             [row.data for row in present],
@@ -154,9 +155,11 @@ def _colorized(colorizer, shard: _Shard, settings: ArchiveSettings, batch_size: 
         )
     )
     return [
-        next(results) if row.data is not None else ImageError(f"{row.source}: the row has no image")
+        next(results) if isinstance(row.data, (bytes, str))
+        else row.data if isinstance(row.data, Exception)
+        else ImageError(f"{row.source}: the row has no image")
         for row in shard.rows
-    ]
+    ]  # fmt: skip
 
 
 def _write_parquet(shard: _Shard, results: list, settings: ArchiveSettings, out: Path) -> None:
@@ -282,7 +285,9 @@ def colorize_archive(
         shards = _dataset_shards(
             str(source), split, image_column, settings.rows_per_shard, process_index, num_processes
         )
-    done = {p.stem for p in (out / RECORDS_DIR).glob("*.json")}
+    manifest = job_manifest(source, settings, split=split, image_column=image_column, layout=layout)
+    check_or_write_manifest(out, manifest)
+    done = {p.stem for p in (out / RECORDS_DIR).glob("*.json") if p.name != MANIFEST}
     counts = {"written": 0, "skipped": 0, "rows": 0, "failed": 0, "seconds": 0.0}
     bar = tqdm(desc=f"colorize archive (process {process_index})", unit="photo", disable=not progress)
     for shard in shards:
@@ -305,10 +310,83 @@ def colorize_archive(
     return counts
 
 
+MANIFEST = "job.json"  # in RECORDS_DIR: what the job is, so that a rerun continues only the same job
+
+
+def job_manifest(source, settings: ArchiveSettings, *, split: str, image_column: str | None, layout: str) -> dict:
+    """What decides every output row: the inputs (a fingerprint of their listing: each file's path and
+    size, as `datasets` fingerprints a cache), the model, every setting, the layout. Shards are named
+    by position, so a rerun may only continue a job whose manifest is the same."""
+    import hashlib
+
+    folder = Path(source)
+    listing: list[str] = []
+    if folder.is_dir():
+        if _looks_like_dataset(folder):
+            files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+        else:
+            files = list(find_images([folder]))
+        listing = [f"{p.relative_to(folder).as_posix()}\t{p.stat().st_size}" for p in files]
+    return {
+        "source": str(source),
+        "inputs": {"files": len(listing), "sha256": hashlib.sha256("\n".join(listing).encode()).hexdigest()}
+        if folder.is_dir() else {"hub_id": str(source)},
+        "split": split,
+        "image_column": image_column,
+        "layout": layout,
+        "settings": asdict(settings),
+        "version": VERSION,
+    }  # fmt: skip
+
+
+def check_or_write_manifest(out: Path, manifest: dict) -> None:
+    """A new job writes its manifest; a rerun must match it, or is refused in one line that says what
+    changed and how to start afresh (never rows lost or made twice)."""
+    path = out / RECORDS_DIR / MANIFEST
+    if path.is_file():
+        before = json.loads(path.read_text())
+        changed = _changes(before, manifest)
+        if changed:
+            raise ArchiveError(
+                f"{out} holds another job ({'; '.join(changed)}): to start afresh, give a new -o folder or "
+                f"delete {out}; to continue it, run it with the same inputs and settings"
+            )
+        return
+    if any(p.name != MANIFEST for p in (out / RECORDS_DIR).glob("*.json")):
+        raise ArchiveError(
+            f"{out} holds shards of a job with no {MANIFEST} (an older version): start afresh in a new -o folder"
+        )
+    tmp = path.with_name(f".{MANIFEST}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def _changes(before: dict, now: dict) -> list[str]:
+    changed = []
+    if before.get("inputs") != now["inputs"]:
+        was, is_ = before.get("inputs", {}), now["inputs"]
+        if "files" in was and "files" in is_:
+            counted = f"{is_['files']} files, was {was['files']}" if was["files"] != is_["files"] else "files changed"
+            changed.append(f"the inputs changed: {counted}")
+        else:
+            changed.append("the inputs changed")
+    for key in ("source", "split", "image_column", "layout"):
+        if before.get(key) != now[key]:
+            changed.append(f"{key} {before.get(key)!r}, now {now[key]!r}")
+    for key, value in now["settings"].items():
+        if before.get("settings", {}).get(key) != value:
+            changed.append(f"{key.replace('_', '-')} {before.get('settings', {}).get(key)!r}, now {value!r}")
+    return changed
+
+
 def _looks_like_dataset(folder: Path) -> bool:
-    """A Hub-layout dataset folder (Parquet/Arrow/CSV/JSON files), not a folder of photos."""
-    data = (".parquet", ".arrow", ".csv", ".json", ".jsonl")
-    return any(p.suffix in data for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+    """A Hub-layout dataset folder, not a folder of photos: Parquet or Arrow files, or CSV/JSON files
+    with no photos beside them (a photo folder with a notes.csv or an album.json is still photos)."""
+    files = [p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")]
+    if any(p.suffix in (".parquet", ".arrow") for p in files):
+        return True
+    tables = any(p.suffix in (".csv", ".json", ".jsonl") for p in files)
+    return tables and not any(p.suffix.lower() in IMAGE_SUFFIXES for p in files)
 
 
 def write_card(output: str | os.PathLike, source: str, settings: ArchiveSettings, layout: str = "parquet") -> dict:
@@ -318,7 +396,7 @@ def write_card(output: str | os.PathLike, source: str, settings: ArchiveSettings
     out = Path(output)
     for stale in out.rglob(".*.tmp"):
         stale.unlink(missing_ok=True)  # writes a kill interrupted; their shards were redone under their names
-    records = [json.loads(p.read_text()) for p in sorted((out / RECORDS_DIR).glob("*.json"))]
+    records = [json.loads(p.read_text()) for p in sorted((out / RECORDS_DIR).glob("*.json")) if p.name != MANIFEST]
     totals = {
         "shards": len(records),
         "rows": sum(r["rows"] for r in records),

@@ -4,6 +4,7 @@ raises `PhotoSetError` with a one-line reason."""
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,6 +38,26 @@ def photos_from_folder(folder: str | Path, limit: int | None = None) -> Iterator
         count += 1
 
 
+def dataset_image_data(field: dict, source: str | os.PathLike) -> bytes | ImageError | None:
+    """A dataset row's image as the colorizer may read it: its bytes, or a file of the dataset itself
+    (an image-folder dataset stores paths into its own folder). A path anywhere else is never opened:
+    a row of an untrusted dataset could otherwise have a private file colorized (and pushed to the
+    Hub); that row gets an error instead. None: the row has no image."""
+    if field.get("bytes"):
+        return field["bytes"]
+    path = field.get("path")
+    if not path:
+        return None
+    folder = Path(source)
+    try:
+        inside = folder.is_dir() and Path(path).resolve().is_relative_to(folder.resolve())
+    except (OSError, ValueError):
+        inside = False
+    if inside and Path(path).is_file():
+        return Path(path).read_bytes()
+    return ImageError(f"{path}: the row has a path but no image bytes; only the dataset's own data is read")
+
+
 def photos_from_dataset(dataset: str, split: str = "validation", limit: int | None = None) -> Iterator[Image.Image]:
     """A `datasets` split (Hub id or Hub-layout folder), streamed, as RGB photos, at most `limit`."""
     try:
@@ -56,9 +77,12 @@ def photos_from_dataset(dataset: str, split: str = "validation", limit: int | No
     for example in stream.cast_column(column, ImageFeature(decode=False)):
         if limit is not None and count >= limit:
             return
-        field = example[column]
+        field = example[column] or {}
+        data = dataset_image_data(field, dataset)
         try:
-            image = open_image(field["bytes"] if field.get("bytes") else field["path"])
+            if data is None or isinstance(data, ImageError):
+                raise data or ImageError(f"{split}[{count}]: the row has no image")
+            image = open_image(data)
         except ImageError as e:
             tqdm.write(f"skipped {e}", file=sys.stderr)
             continue

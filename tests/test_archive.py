@@ -130,7 +130,7 @@ def test_a_folder_tree_mirrored_into_pngs_with_an_index_and_resumed(tmp_path, mo
     assert not list(out.rglob("*.tmp"))
 
     # A lost shard (its record and one of its files gone) is redone, and nothing else.
-    record = next((out / RECORDS_DIR).glob("*.json"))
+    record = sorted(_records(out))[0]
     lost = [f["output"] for f in json.loads(record.read_text())["files"] if f["output"]][0]
     before = (out / lost).read_bytes()
     record.unlink()
@@ -150,6 +150,11 @@ def test_a_folder_tree_mirrored_into_pngs_with_an_index_and_resumed(tmp_path, mo
     assert len(names) == 3 and all(re.fullmatch(r"train/\d{5}/\d{6}-train-\d\.png", n) for n in names), names
 
 
+def _records(out) -> list:
+    """The shards' completion records (not the job's manifest)."""
+    return [p for p in (out / RECORDS_DIR).glob("*.json") if p.name != "job.json"]
+
+
 @pytest.mark.skipif(shutil.which("torchrun") is None, reason="needs torchrun (part of torch)")
 def test_two_processes_killed_and_resumed_write_each_row_once_as_one_process_does(tmp_path, model):
     photos = [jpeg_bytes(landscape(48, 32, seed=i)) for i in range(240)]
@@ -164,7 +169,7 @@ def test_two_processes_killed_and_resumed_write_each_row_once_as_one_process_doe
         launch, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True
     )
     deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and len(list((two / RECORDS_DIR).glob("*.json"))) < 4:
+    while time.monotonic() < deadline and len(_records(two)) < 4:
         time.sleep(0.05)
     workers = [
         p for p in psutil.Process(job.pid).children(recursive=True) if "colorize-dataset" in " ".join(p.cmdline())
@@ -173,7 +178,7 @@ def test_two_processes_killed_and_resumed_write_each_row_once_as_one_process_doe
     workers[1].send_signal(signal.SIGKILL)  # one worker dies mid-run; torchrun then stops the job
     job.wait(timeout=120)
     assert job.returncode != 0
-    finished_before = len(list((two / RECORDS_DIR).glob("*.json")))
+    finished_before = len(_records(two))
     assert 4 <= finished_before < 30, finished_before  # killed mid-run: some shards done, not all
 
     resumed = subprocess.run(launch, env=_env(), capture_output=True, text=True, timeout=600, start_new_session=True)
@@ -195,3 +200,82 @@ def test_two_processes_killed_and_resumed_write_each_row_once_as_one_process_doe
     assert different == [], different[:5]  # bit for bit
     first = np.asarray(Image.open(io.BytesIO(rows_one["train-0.jpg"]["image"]["bytes"])))
     assert first.shape == (32, 48, 3)
+
+
+def test_a_rerun_continues_only_the_same_job_and_names_what_changed(tmp_path, model):
+    """N1: shards are numbered by position, so a rerun over other inputs or settings would lose and
+    duplicate rows; the job's manifest makes it continue exactly or refuse in one line."""
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    for i in range(4):
+        landscape(30, 20, seed=i).save(tree / f"p{i}.png")
+    out = tmp_path / "out"
+    base = [*COMMAND, str(tree), "-o", str(out), "--model", str(model), "--rows-per-shard", "2", "-q"]
+
+    def run(*extra):
+        return subprocess.run([*base, *extra], env=_env(), capture_output=True, text=True, timeout=300)
+
+    assert run().returncode == 0
+    manifest = json.loads((out / RECORDS_DIR / "job.json").read_text())
+    assert manifest["inputs"]["files"] == 4 and manifest["settings"]["rows_per_shard"] == 2
+    landscape(30, 20, seed=9).save(tree / "a0.png")  # sorts first: every shard would move by one
+    added = run()
+    assert added.returncode == 2 and "the inputs changed: 5 files, was 4" in added.stderr
+    assert "give a new -o folder or delete" in added.stderr and len(added.stderr.strip().splitlines()) == 1
+    (tree / "a0.png").unlink()
+    resized = subprocess.run([*base[:-3], "--rows-per-shard", "3", "-q"], env=_env(), capture_output=True,
+                             text=True, timeout=300)  # fmt: skip
+    assert resized.returncode == 2 and "rows-per-shard 2, now 3" in resized.stderr
+    relaid = run("--layout", "folder")
+    assert relaid.returncode == 2 and "layout 'parquet', now 'folder'" in relaid.stderr
+    assert "Traceback" not in relaid.stderr + resized.stderr + added.stderr
+    same = run()  # the same job again: nothing to do, nothing lost or doubled
+    assert same.returncode == 0 and "2 already done" in same.stderr
+    assert sorted(_rows(out)) == [f"p{i}.png" for i in range(4)]
+
+
+def test_a_dataset_row_is_read_from_the_dataset_only(tmp_path, model):
+    """N3: a row whose image has no bytes but a path is not opened from this machine's disk."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    secret = tmp_path / "private" / "secret.png"
+    secret.parent.mkdir()
+    landscape(40, 30).save(secret)
+    source = tmp_path / "hostile"
+    (source / "data").mkdir(parents=True)
+    image = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
+    table = pa.table(
+        {
+            "image": pa.array(
+                [
+                    {"bytes": None, "path": str(secret)},
+                    {"bytes": jpeg_bytes(landscape(40, 30, seed=1)), "path": "ok.jpg"},
+                ],
+                image,
+            )
+        }
+    )
+    schema = table.schema.with_metadata({b"huggingface": json.dumps({"info": {"features": {
+        "image": {"_type": "Image"}}}}).encode()})  # fmt: skip
+    pq.write_table(table.cast(schema), source / "data" / "train-00000-of-00001.parquet")
+    out = tmp_path / "out"
+    done = subprocess.run([*COMMAND, str(source), "-o", str(out), "--model", str(model), "-q"], env=_env(),
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = _rows(out)
+    assert rows[str(secret)]["image"] is None and "only the dataset's own data is read" in rows[str(secret)]["error"]
+    assert rows["ok.jpg"]["error"] is None
+
+
+def test_a_photo_folder_with_a_sidecar_file_is_still_photos(tmp_path, model):
+    tree = tmp_path / "album"
+    tree.mkdir()
+    for i in range(2):
+        landscape(30, 20, seed=i).save(tree / f"p{i}.jpg")
+    (tree / "notes.csv").write_text("file,year\np0.jpg,1931\n")
+    out = tmp_path / "out"
+    done = subprocess.run([*COMMAND, str(tree), "-o", str(out), "--model", str(model), "-q"], env=_env(),
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert sorted(_rows(out)) == ["p0.jpg", "p1.jpg"]
