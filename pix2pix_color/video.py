@@ -540,7 +540,7 @@ def colorize_video(
         cells = colorizer.prepare_reference(reference, working_size=working_size)
     film = None
     if restore:  # a first pass over the film: what it is and how it faded, from frames spread over it
-        film = assess_frames(_sample_frames(src, info), keep_tone)
+        film = assess_frames(_sample_frames(src, info, max_seconds=max_seconds), keep_tone)
     dst = Path(dst)
     tmp = dst.with_name(f".{dst.stem}.tmp{os.getpid()}.mp4")
     # Frames the header announces, or duration x rate where it does not say (Matroska): the ETA's base.
@@ -559,7 +559,8 @@ def colorize_video(
             pipeline = None
             early_audio: list[av.Packet] = []
             count = 0
-            for kind, index, item, pixels in _in_background(_demux(inp, stream, name, info), QUEUE_FRAMES):
+            frames = _demux(inp, stream, name, info, max_seconds)
+            for kind, index, item, pixels in _in_background(frames, QUEUE_FRAMES):
                 if kind == "audio":
                     if output is None:
                         early_audio.append(item)
@@ -718,19 +719,33 @@ class _BackgroundWriter:
         self.writer.abort()
 
 
-def _demux(inp, stream, name: str, info: VideoInfo):
-    """("audio", None, packet, None) and ("video", index, frame, upright pixels) in file order."""
-    index = 0
+def _demux(inp, stream, name: str, info: VideoInfo, max_seconds: float | None = None):
+    """("audio", None, packet, None) and ("video", index, frame, upright pixels) in file order.
+
+    `max_seconds` is counted on the frames as they are decoded (their timestamps from the first, or
+    the frame count over the rate where the stream has none), never trusted from the header: a raw
+    H.264 stream says 0 s whatever it holds."""
+    index, start = 0, None
+    rate = info.fps if info.fps and info.fps > 0 else 25.0
     for packet in inp.demux([stream, *inp.streams.audio]):
         if packet.stream.type == "audio":
             yield "audio", None, packet, None
             continue
         for frame in _decode(packet, name, index):
+            if max_seconds is not None:
+                if frame.time is not None and start is None:
+                    start = frame.time
+                at = max(index / rate, frame.time - start if frame.time is not None and start is not None else 0.0)
+                if at > max_seconds:
+                    limit = f"{max_seconds:g} s"
+                    raise VideoError(f"{name}: more than {limit} long (counted while decoding); the limit is {limit}")
             yield "video", index, frame, _upright_pixels(frame, info)
             index += 1
 
 
-def _sample_frames(src, info: VideoInfo, count: int = SAMPLE_FRAMES) -> list[np.ndarray]:
+def _sample_frames(
+    src, info: VideoInfo, count: int = SAMPLE_FRAMES, max_seconds: float | None = None
+) -> list[np.ndarray]:
     """About `count` frames spread over the video, as thumbnails of at most SAMPLE_SIDE px: (h,w,3)
     RGB, or (h,w) for black-and-white frames. Decodes the whole video once (no seeking: a seek
     lands on keyframes only, and not every container can)."""
@@ -740,7 +755,7 @@ def _sample_frames(src, info: VideoInfo, count: int = SAMPLE_FRAMES) -> list[np.
     with open_video(src) as inp:
         stream = video_stream(inp, name)
         stream.thread_type = "AUTO"
-        for kind, index, _, pixels in _demux(inp, stream, name, info):
+        for kind, index, _, pixels in _demux(inp, stream, name, info, max_seconds):
             if kind == "video" and index % every == 0:
                 picture = Image.fromarray(pixels)
                 picture.thumbnail((SAMPLE_SIDE, SAMPLE_SIDE), Image.BOX)

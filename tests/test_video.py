@@ -14,7 +14,7 @@ import torch
 from pix2pix_color import Colorizer, temporal
 from pix2pix_color.cli import main
 from pix2pix_color.color import rgb_to_lab
-from pix2pix_color.video import EMIT, LOOKAHEAD, VideoError, _Pipeline, _Writer, read_frames
+from pix2pix_color.video import EMIT, LOOKAHEAD, VideoError, _Pipeline, _Writer, probe_video, read_frames
 from pix2pix_color.video_metrics import (
     VideoScorer,
     color_histograms,
@@ -355,10 +355,29 @@ def test_strip_composition_matches_the_whole_image_path(size):
 def test_a_text_file_is_called_a_text_file_not_a_video(tmp_path):
     """FFmpeg's tty demuxer renders any long text as a 640x400 ANSI-art "video" (issue 30, item 5:
     /colorize_video called a text file something else)."""
-    from pix2pix_color.video import is_video, probe_video
+    from pix2pix_color.video import is_video
 
     notes = tmp_path / "notes.txt"
     notes.write_text("# Notes\n\n" + "A line of plain text about the photos in this folder.\n" * 200)
     with pytest.raises(VideoError, match="notes.txt: a text file, not a video"):
         probe_video(notes)
     assert not is_video(notes)
+
+
+def test_the_length_limit_is_counted_while_decoding_not_read_from_the_header(colorizer, tmp_path, monkeypatch):
+    """N2: a raw H.264 stream has no duration in its header (probes as 0 s): the frames decoded say
+    how long it is, in the library and so in the app, the film and the restore path alike."""
+    app = pytest.importorskip("app")
+
+    from .video_files import make_clip
+
+    raw = make_clip(tmp_path / "long.h264", size=(32, 32), frames=100, fps=25)  # 4 s
+    assert probe_video(raw).duration == 0.0
+    for run in (colorizer.colorize_video, colorizer.restore_video):
+        with pytest.raises(VideoError, match=r"long.h264: more than 2 s long \(counted while decoding\)"):
+            run(raw, tmp_path / "out.mp4", max_seconds=2)
+    assert not (tmp_path / "out.mp4").exists() and not list(tmp_path.glob(".*tmp*"))
+    assert colorizer.colorize_video(raw, tmp_path / "ok.mp4", max_seconds=5).frames == 100
+    monkeypatch.setattr(app, "MAX_VIDEO_SECONDS", 2.0)
+    with pytest.raises(app.gr.Error, match="more than 2 s long"):
+        app.Handlers(colorizer).colorize_video(str(raw))
