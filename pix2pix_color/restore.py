@@ -249,7 +249,9 @@ def restore_photo(colorizer, image, *, keep_tone: bool = False, working_size: in
     restored_confidence = None
     if confidence:
         survived = np.clip(np.hypot(ab_photo[..., 0], ab_photo[..., 1]) / EVIDENCE_CHROMA, 0, 1)
-        restored_confidence = Confidence((survived + (1 - survived) * sure).astype(np.float32), [])
+        # A regression head's colors are filled in fully but nothing says how sure they are: guesses.
+        known = sure if colorizer.generator.head == "classification" else np.zeros_like(sure)
+        restored_confidence = Confidence((survived + (1 - survived) * known).astype(np.float32), [])
     # The output carries the input's transparency and EXIF, as `colorize`'s does.
     photo = replace(prediction.photo, alpha=decoded.alpha, exif=exif_of(opened))
     return Restored(colorizer.finish_image(array, photo), assessment, curves, restored_confidence)
@@ -257,8 +259,13 @@ def restore_photo(colorizer, image, *, keep_tone: bool = False, working_size: in
 
 def _colorized(colorizer, opened, assessment, working_size, confidence, keep_tone=False) -> Restored:
     """A gray or toned photo: colorized from its lightness; a toned one keeps its tone on request."""
-    result = colorizer.colorize(opened, working_size=working_size, return_confidence=confidence)
-    colored, sure = result if confidence else (result, None)
+    # A regression head has no distribution to read (N4: this raised for a black-and-white photo): all
+    # of its colors are then guesses, a map of zeros.
+    readable = confidence and colorizer.generator.head == "classification"
+    result = colorizer.colorize(opened, working_size=working_size, return_confidence=readable)
+    colored, sure = result if readable else (result, None)
+    if confidence and sure is None:
+        sure = Confidence(np.zeros((colored.height, colored.width), np.float32), [])
     if keep_tone and assessment.tone is not None:
         lab = lab_of(np.asarray(colored.convert("RGB")))
         array = compose(lab[..., 0], lab[..., 1:] + tone_at(assessment.tone, lab[..., 0]))

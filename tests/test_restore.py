@@ -290,3 +290,22 @@ def test_restore_tab_in_a_real_browser(app_server, browser, tmp_path):
     restored = np.asarray(Image.open(png).convert("RGB"))
     assert restored.shape == real.shape
     assert delta_e(restored, real) < 0.8 * delta_e(fade(real, PRINT), real)
+
+
+def test_restore_with_a_regression_head_gives_guesses_not_a_crash(tmp_path):
+    """N4: the app's Restore tab and the ComfyUI node ask for the confidence; a regression-head model
+    has no distribution to read, so its colors are all guesses (a map of zeros), never a ValueError."""
+    from pix2pix_color import Colorizer
+
+    from .conftest import tiny_generator
+
+    colorizer = Colorizer(tiny_generator(head="regression"))
+    real = real_photo()
+    for picture in (Image.fromarray(real).convert("L"), Image.fromarray(sepia_tone(real, 18.0)),
+                    Image.fromarray(fade(real, PRINT))):  # fmt: skip
+        image, confidence = colorizer.restore(picture, return_confidence=True)
+        assert image.size == picture.size and confidence.map.shape == (picture.height, picture.width)
+        if image.info["restoration"] != "color":
+            assert float(confidence.map.max()) == 0.0
+        else:  # the colors that survived are the photo's own; the fill-ins guesses
+            assert 0.0 <= float(confidence.map.min()) and float(confidence.map.max()) <= 1.0
