@@ -18,7 +18,7 @@ from __future__ import annotations
 import io
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from PIL import Image
@@ -39,19 +39,32 @@ class ProvenanceError(ValueError):
 
 @dataclass(frozen=True)
 class SigningCredentials:
-    """A PEM certificate chain (the signer's certificate first, then its issuers) and its private key."""
+    """A PEM certificate chain (the signer's certificate first, then its issuers) and its private key
+    (held unencrypted in memory only, never printed: `repr` leaves it out), and optionally a
+    time-stamp authority's URL (RFC 3161): a time-stamped signature stays valid after the certificate
+    expires, since it proves it was made while the certificate was valid."""
 
     certificate_chain: bytes
-    private_key: bytes
+    private_key: bytes = field(repr=False)
     algorithm: str
+    tsa_url: str | None = None
 
     @classmethod
-    def from_files(cls, certificate: str | os.PathLike, key: str | os.PathLike) -> SigningCredentials:
+    def from_files(
+        cls,
+        certificate: str | os.PathLike,
+        key: str | os.PathLike,
+        *,
+        password: bytes | None = None,
+        tsa_url: str | None = None,
+    ) -> SigningCredentials:
+        """Read and check a certificate chain and its key; an encrypted PEM key needs `password`."""
         try:
             chain, private_key = Path(certificate).read_bytes(), Path(key).read_bytes()
         except OSError as e:
             raise ProvenanceError(f"cannot read {e.filename}: {e.strerror}") from None
-        credentials = cls(chain, private_key, _algorithm_of(private_key))
+        private_key, algorithm = _unlocked(private_key, password)
+        credentials = cls(chain, private_key, algorithm, tsa_url)
         # A trial signature now: a certificate the SDK refuses is said before any photo is colorized.
         tiny = io.BytesIO()
         Image.new("L", (1, 1)).save(tiny, "PNG")
@@ -59,14 +72,30 @@ class SigningCredentials:
         return credentials
 
 
-def _algorithm_of(private_key: bytes) -> str:
+def _unlocked(private_key: bytes, password: bytes | None) -> tuple[bytes, str]:
+    """The key as the C2PA SDK takes it (unencrypted PKCS#8 PEM, in memory) and its algorithm."""
     from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+    from cryptography.hazmat.primitives.serialization import (
+        Encoding,
+        NoEncryption,
+        PrivateFormat,
+        load_pem_private_key,
+    )
 
     try:
-        key = load_pem_private_key(private_key, password=None)
-    except (ValueError, TypeError) as e:
-        raise ProvenanceError(f"the C2PA key is not an unencrypted PEM private key ({e})") from None
+        key = load_pem_private_key(private_key, password=password)
+    except TypeError:
+        if password is None:
+            raise ProvenanceError(
+                "the C2PA key is encrypted: give its password in the environment variable "
+                "PIX2PIX_COLOR_C2PA_KEY_PASSWORD"
+            ) from None
+        raise ProvenanceError("the C2PA key is not encrypted, but a password was given") from None
+    except ValueError as e:
+        wrong = password is not None and "password" in str(e).lower() or "decrypt" in str(e).lower()
+        reason = "the password does not open it" if wrong else f"not a PEM private key ({e})"
+        raise ProvenanceError(f"the C2PA key cannot be used: {reason}") from None
+    plain = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
     if isinstance(key, ec.EllipticCurvePrivateKey):
         name = f"EC-{key.curve.key_size}"
     elif isinstance(key, ed25519.Ed25519PrivateKey):
@@ -77,7 +106,7 @@ def _algorithm_of(private_key: bytes) -> str:
         name = type(key).__name__
     if name not in _ALGORITHMS:
         raise ProvenanceError(f"a {name} key cannot sign C2PA manifests (use EC P-256/384/521, Ed25519 or RSA)")
-    return _ALGORITHMS[name]
+    return plain, _ALGORITHMS[name]
 
 
 def _c2pa():
@@ -121,7 +150,7 @@ def sign(data: bytes, mime_type: str, credentials: SigningCredentials, manifest:
         alg=credentials.algorithm.encode(),
         sign_cert=credentials.certificate_chain,
         private_key=credentials.private_key,
-        ta_url=None,  # no time-stamp authority: this machine may have no network
+        ta_url=credentials.tsa_url.encode() if credentials.tsa_url else None,
     )
     try:
         signer = c2pa.Signer.from_info(info)
@@ -133,13 +162,16 @@ def sign(data: bytes, mime_type: str, credentials: SigningCredentials, manifest:
     return out.getvalue()
 
 
-def sign_file(path: str | os.PathLike, credentials: SigningCredentials, manifest: dict) -> None:
-    """Sign a written PNG or MP4 in place: the signed file is written beside it, then renamed."""
+def sign_file(
+    path: str | os.PathLike, credentials: SigningCredentials, manifest: dict, target: str | os.PathLike | None = None
+) -> None:
+    """Sign a written PNG or MP4: the signed file is written to `target` (default: in place) under a
+    temporary name, then renamed; so with `target` no unsigned file ever has the final name."""
     path = Path(path)
-    mime_type = MIME_TYPES.get(path.suffix.lower())
+    mime_type = MIME_TYPES.get((Path(target) if target else path).suffix.lower())
     if mime_type is None:
         raise ProvenanceError(f"C2PA signing supports {', '.join(MIME_TYPES)} files, not {path.name}")
-    write_atomically(path, sign(path.read_bytes(), mime_type, credentials, manifest))
+    write_atomically(target or path, sign(path.read_bytes(), mime_type, credentials, manifest))
 
 
 def read_manifest(source: str | os.PathLike | bytes, mime_type: str = "image/png", trust_anchors: bytes | None = None):

@@ -99,7 +99,7 @@ def test_bad_signing_material_is_one_line_before_any_work(tiny_model_dir, tmp_pa
     assert main(base + ["--c2pa-cert", str(chain)]) == 2
     assert "--c2pa-cert and --c2pa-key go together" in capsys.readouterr().err
     assert main(base + ["--c2pa-cert", str(chain), "--c2pa-key", str(tmp_path / "notakey.pem")]) == 2
-    assert "not an unencrypted PEM private key" in capsys.readouterr().err
+    assert "the C2PA key cannot be used: not a PEM private key" in capsys.readouterr().err
     assert main(base + ["--c2pa-cert", str(key), "--c2pa-key", str(key)]) == 2  # a key is no certificate
     assert "C2PA signing failed" in capsys.readouterr().err
     assert main(base + ["--c2pa-cert", str(tmp_path / "missing.pem"), "--c2pa-key", str(key)]) == 2
@@ -112,3 +112,51 @@ def test_credentials_name_the_algorithm_of_their_key(credentials):
     assert SigningCredentials.from_files(chain, key).algorithm == "es256"
     with pytest.raises(ProvenanceError, match="cannot read"):
         SigningCredentials.from_files(chain, chain.with_name("nope.pem"))
+
+
+def test_the_key_is_never_printed_and_an_encrypted_one_opens_with_its_password(credentials, tmp_path, monkeypatch):
+    """N7: repr() leaves the private key out; an encrypted PEM key is taken with its password from
+    the environment (never the command line), a wrong or missing one is one line."""
+    from cryptography.hazmat.primitives.serialization import (
+        BestAvailableEncryption,
+        Encoding,
+        PrivateFormat,
+        load_pem_private_key,
+    )
+
+    chain, key, _ = credentials
+    plain = SigningCredentials.from_files(chain, key)
+    assert "PRIVATE KEY" not in repr(plain) and "private_key" not in repr(plain)
+    locked = tmp_path / "locked.pem"
+    pem = load_pem_private_key(key.read_bytes(), password=None)
+    locked.write_bytes(pem.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, BestAvailableEncryption(b"s3cret")))
+    assert SigningCredentials.from_files(chain, locked, password=b"s3cret").algorithm == "es256"
+    with pytest.raises(ProvenanceError, match="the C2PA key is encrypted: give its password"):
+        SigningCredentials.from_files(chain, locked)
+    with pytest.raises(ProvenanceError, match="the password does not open it"):
+        SigningCredentials.from_files(chain, locked, password=b"wrong")
+    # A time-stamp authority is tried with the trial signature, before any work: one that cannot be
+    # reached (a closed loopback port) is one line then, not a failure at the first photo.
+    with pytest.raises(ProvenanceError, match="C2PA signing failed"):
+        SigningCredentials.from_files(chain, key, tsa_url="http://127.0.0.1:9/")
+
+
+def test_a_video_whose_signing_fails_leaves_no_file_under_its_name(tiny_model_dir, tmp_path, credentials, monkeypatch,
+                                                                   capsys):  # fmt: skip
+    """N7: the MP4 is signed before it gets its final name, and a signing failure is that file's
+    one-line error, not a traceback."""
+    import pix2pix_color.cli.commands as commands
+
+    chain, key, _ = credentials
+    clip = make_clip(tmp_path / "reel.mp4", size=(64, 48), frames=4)
+
+    def refuse(*args, **kwargs):
+        raise ProvenanceError("C2PA signing failed: the authority is down")
+
+    monkeypatch.setattr(commands, "sign_file", refuse)
+    out = tmp_path / "o"
+    argv = ["colorize", str(clip), "-o", str(out), "--model", str(tiny_model_dir), "-q",
+            "--c2pa-cert", str(chain), "--c2pa-key", str(key)]  # fmt: skip
+    assert main(argv) == 1
+    assert "skipped" in capsys.readouterr().err
+    assert list(out.iterdir()) == []  # neither reel.mp4 nor its unsigned temporary

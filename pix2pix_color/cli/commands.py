@@ -235,7 +235,10 @@ def colorize_command(args: argparse.Namespace) -> int:
             print("error: --c2pa-cert and --c2pa-key go together", file=sys.stderr)
             return 2
         try:
-            credentials = SigningCredentials.from_files(args.c2pa_cert, args.c2pa_key)
+            password = os.environ.get("PIX2PIX_COLOR_C2PA_KEY_PASSWORD")
+            credentials = SigningCredentials.from_files(
+                args.c2pa_cert, args.c2pa_key, password=password.encode() if password else None, tsa_url=args.c2pa_tsa
+            )
         except ProvenanceError as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
@@ -267,19 +270,25 @@ def colorize_command(args: argparse.Namespace) -> int:
     for source, target in video_jobs:
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            colorizer.colorize_video(
-                source,
-                target,
-                hints=hints[0] if hints else None,
-                reference=reference,
-                smoothing=args.smoothing,
-                progress=not args.quiet,
-                batch_size=args.batch_size,
-            )
-            if credentials is not None:
-                sign_file(target, credentials, _manifest(colorizer, args, target, hints))
+            # Signed before it gets its name: no unsigned video is left under it by a failed signature.
+            written = target if credentials is None else target.with_name(f".{target.stem}.unsigned.mp4")
+            try:
+                colorizer.colorize_video(
+                    source,
+                    written,
+                    hints=hints[0] if hints else None,
+                    reference=reference,
+                    smoothing=args.smoothing,
+                    progress=not args.quiet,
+                    batch_size=args.batch_size,
+                )
+                if credentials is not None:
+                    sign_file(written, credentials, _manifest(colorizer, args, target, hints), target=target)
+            finally:
+                if written != target:
+                    written.unlink(missing_ok=True)
             say_if_renamed(source, target)
-        except (VideoError, HintError, ImageError) as e:
+        except (VideoError, HintError, ImageError, ProvenanceError) as e:
             if isinstance(e, HintError):
                 print(f"error: --hints {args.hints}: {e}", file=sys.stderr)
                 return 2

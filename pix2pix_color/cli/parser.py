@@ -97,7 +97,18 @@ def _add_colorize(sub) -> None:
         "model, these settings) using this PEM certificate chain, the signer's certificate first; needs "
         "--c2pa-key and pip install 'pix2pix-color[c2pa]'",
     )
-    c.add_argument("--c2pa-key", metavar="KEY.pem", help="the PEM private key of --c2pa-cert")
+    c.add_argument(
+        "--c2pa-key",
+        metavar="KEY.pem",
+        help="the PEM private key of --c2pa-cert; an encrypted one takes its password from the environment "
+        "variable PIX2PIX_COLOR_C2PA_KEY_PASSWORD (never from the command line, which others can read)",
+    )
+    c.add_argument(
+        "--c2pa-tsa",
+        metavar="URL",
+        help="a time-stamp authority (RFC 3161) to time-stamp each signature, so that it stays valid after the "
+        "certificate expires (needs the network)",
+    )
     c.add_argument(
         "--confidence-map",
         action="store_true",
