@@ -82,11 +82,15 @@ def parse_video_hints_json(text: str | bytes | None) -> list | dict[int, list]:
         value = json.loads(text)
     except ValueError as e:
         raise HintError(f"hints are not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})") from None
-    out = {}
+    out, total = {}, 0
     for frame, points in value.items():
-        if not str(frame).isdigit():
+        # ASCII digits only: "²".isdigit() is True, and int("²") a bare ValueError.
+        if not re.fullmatch(r"[0-9]+", str(frame)):
             raise HintError(f'per-frame hints are keyed by frame number ("0", "25", ...), not {frame!r}')
         out[int(frame)] = parse_hints_json(json.dumps(points))
+        total += len(out[int(frame)])
+        if total > MAX_HINT_POINTS:
+            raise HintError(f"at most {MAX_HINT_POINTS} hint points in all the frames together")
     return out
 
 

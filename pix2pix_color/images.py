@@ -159,7 +159,6 @@ def find_images(inputs: list[str | os.PathLike]) -> list[Path]:
 
 
 @functools.cache
-@functools.cache
 def srgb_profile() -> bytes:
     """An sRGB ICC profile: what our output pixels are, stated for color-managed viewers.
 

@@ -8,6 +8,7 @@ the input's size and sharpness, whatever resolution the model was trained at.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import json
 import os
@@ -111,6 +112,9 @@ class Colorizer:
         self.model_id = model_id or "(unnamed)"  # written into every colorized PNG
         self.backend = backend  # None: the generator runs in PyTorch
         self.device = torch.device(device) if device is not None else next(generator.parameters()).device
+        if generator.training or next(generator.parameters()).device != self.device:
+            # A copy, not the caller's model moved or put in eval mode (a training loop's, say).
+            generator = copy.deepcopy(generator)
         self.generator = generator.to(self.device).eval()
         self.working_size = check_working_size(working_size) or generator.image_size
         self.max_pixels = max_pixels

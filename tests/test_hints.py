@@ -236,3 +236,15 @@ def test_a_hint_reaches_its_color_and_never_overshoots_it():
     chroma = out.norm(dim=0)
     assert (out[:, 31, 31] - sky).norm() < 2.0  # the click has its color (within 2 a*b* units)
     assert float(chroma.max()) <= float(sky.norm()) + 0.5  # and nothing around it more than that
+
+
+def test_video_hint_keys_are_ascii_frame_numbers_and_bounded_in_all():
+    from pix2pix_color.hints import MAX_HINT_POINTS, HintError, parse_video_hints_json
+
+    for key in ("²", "٣", "-1", "1.5", "first"):
+        with pytest.raises(HintError, match="keyed by frame number"):
+            parse_video_hints_json(json.dumps({key: [[1, 2, "#ff0000"]]}))
+    assert parse_video_hints_json('{"25": [[1, 2, "#ff0000"]]}') == {25: [(1, 2, "#ff0000")]}
+    many = {str(f): [[1, 2, "#ff0000"]] * (MAX_HINT_POINTS // 2) for f in range(3)}
+    with pytest.raises(HintError, match="in all the frames together"):
+        parse_video_hints_json(json.dumps(many))

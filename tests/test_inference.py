@@ -247,3 +247,14 @@ def test_a_kept_prediction_renders_any_strength_as_colorize_does():
     for strength in (0.0, 0.6, 1.0, 1.7):
         expected = colorizer.colorize(photo, hints=hints, color_strength=strength)
         assert np.array_equal(np.asarray(colorizer.render(kept, strength)), np.asarray(expected))
+
+
+def test_a_colorizer_leaves_the_callers_model_as_it_was():
+    """A training loop's generator stays in training mode (and on its device) when a Colorizer wraps it."""
+    from pix2pix_color import Colorizer
+
+    from .conftest import tiny_generator
+
+    generator = tiny_generator().train()
+    colorizer = Colorizer(generator)
+    assert generator.training and not colorizer.generator.training
