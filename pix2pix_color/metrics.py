@@ -38,14 +38,28 @@ METHODS = {
     "mean over the pixels where the window fits (scikit-image's structural_similarity with "
     "gaussian_weights=True, use_sample_covariance=False, data_range=255), computed in float32",
     "auc": "area under the CDF of per-pixel a*b* error, thresholds 0-150 (Zhang et al. 2016)",
-    "hue_hit": "share of the real photo's pixels with C*ab >= 20 where the output has C*ab >= 10 and a hue "
-    "within 45 degrees",
+    "color_hit": "strict, what a person sees: share of the real photo's pixels with C*ab >= 20 where the output's "
+    "hue is within 30 degrees and its C*ab at least half the real one (a faint beige is no hit on an orange)",
+    "color_hit_warm": "color_hit on warm pixels (real hue 10-100 degrees: red, orange, yellow), over the photos "
+    "where at least 15% of the pixels are warm and colorful",
+    "color_hit_cool": "color_hit on cool pixels (real hue 130-290 degrees: green-cyan, blue), over the photos "
+    "where at least 15% of the pixels are cool and colorful",
+    "chroma_ratio": "the output's C*ab summed over the real photo's colorful pixels, over the real C*ab summed "
+    "there (1 = as vivid as the real colors); _warm and _cool on those pixels, over the same photos",
+    "hue_hit": "lenient: share of the real photo's pixels with C*ab >= 20 where the output has C*ab >= 10 and a "
+    "hue within 45 degrees",
     "colorfulness": "Hasler and Suesstrunk 2003, on 8-bit RGB",
 }
 AUC_MAX_THRESHOLD = 150  # thresholds 0, 1, ..., 150 in ab units
 HUE_REAL_CHROMA = 20.0  # a real pixel counts as colorful from this C*ab on
 HUE_OUTPUT_CHROMA = 10.0  # an output pixel must reach this C*ab to count as colored at all
 HUE_TOLERANCE_DEG = 45.0
+# The strict color hit (issue 40): a tighter hue and enough of the real chroma.
+COLOR_TOLERANCE_DEG = 30.0
+COLOR_MIN_CHROMA_SHARE = 0.5
+WARM_HUES = (10.0, 100.0)  # degrees of atan2(b*, a*): red, orange, yellow
+COOL_HUES = (130.0, 290.0)  # green-cyan, cyan, blue
+HUE_GROUP_MIN_SHARE = 0.15  # a photo counts for the warm (cool) numbers when this share of it is warm (cool)
 SSIM_SIGMA = 1.5
 SSIM_WINDOW = 11  # scikit-image's Gaussian window for sigma 1.5: 2 * int(3.5 * sigma + 0.5) + 1
 PSNR_CAP = 100.0  # identical images score this instead of inf, so one cannot dominate a mean
@@ -211,6 +225,47 @@ def hue_hit_rate(output: np.ndarray | torch.Tensor, target: np.ndarray | torch.T
     return float((colorful & colored & within).sum()) / n
 
 
+@dataclass(frozen=True)
+class ColorHits:
+    """The strict color numbers of one output (NaN where a photo has no such pixels): the color hit
+    rate and chroma ratio on all the real photo's colorful pixels, on its warm ones and on its cool
+    ones, and the shares of the photo that are warm and cool colorful pixels."""
+
+    color_hit: float
+    chroma_ratio: float
+    color_hit_warm: float
+    chroma_ratio_warm: float
+    color_hit_cool: float
+    chroma_ratio_cool: float
+    warm_share: float
+    cool_share: float
+
+
+def color_hits(output: np.ndarray | torch.Tensor, target: np.ndarray | torch.Tensor) -> ColorHits:
+    """`ColorHits` of an output against its real photo; takes what `hue_hit_rate` takes.
+
+    A pixel of the real photo with C*ab >= 20 is a hit when the output's hue is within 30 degrees of
+    it and the output's C*ab is at least half of it: the right color, not a grayish hint of it."""
+    (oa, ob), (ra, rb) = _ab_pair(output, target)
+    real_c, out_c = torch.hypot(ra, rb), torch.hypot(oa, ob)
+    colorful = real_c >= HUE_REAL_CHROMA
+    dot, cross = oa * ra + ob * rb, oa * rb - ob * ra
+    within = (dot > 0) & (cross.abs() <= math.tan(math.radians(COLOR_TOLERANCE_DEG)) * dot)
+    hit = within & (out_c >= COLOR_MIN_CHROMA_SHARE * real_c)
+    hue = torch.rad2deg(torch.atan2(rb, ra)) % 360
+    warm = colorful & (hue >= WARM_HUES[0]) & (hue <= WARM_HUES[1])
+    cool = colorful & (hue >= COOL_HUES[0]) & (hue <= COOL_HUES[1])
+
+    def rates(mask: torch.Tensor) -> tuple[float, float]:
+        n = int(mask.sum())
+        if n == 0:
+            return float("nan"), float("nan")
+        return float(hit[mask].sum()) / n, float(out_c[mask].sum() / real_c[mask].sum())
+
+    pixels = colorful.numel()
+    return ColorHits(*rates(colorful), *rates(warm), *rates(cool), int(warm.sum()) / pixels, int(cool.sum()) / pixels)
+
+
 @dataclass
 class ImageMetrics:
     psnr: float
@@ -218,6 +273,7 @@ class ImageMetrics:
     colorfulness: float
     auc: float
     hue_hit: float  # NaN for a photo with no colorful pixel
+    colors: ColorHits | None = None
 
 
 def image_metrics(output: Image.Image | np.ndarray, target: Image.Image | np.ndarray) -> ImageMetrics:
@@ -242,7 +298,10 @@ def metrics_against(outputs: list[Image.Image | np.ndarray], target: Image.Image
         gray = out.ndim == 2
         ab_out = torch.zeros_like(ab_ref) if gray else ab_of(out)
         auc, hue_hit = ab_error_auc(ab_out, ab_ref), hue_hit_rate(ab_out, ab_ref)
-        results.append(ImageMetrics(psnr(out, ref), structural, 0.0 if gray else colorfulness(out), auc, hue_hit))
+        results.append(
+            ImageMetrics(psnr(out, ref), structural, 0.0 if gray else colorfulness(out), auc, hue_hit,
+                         color_hits(ab_out, ab_ref))
+        )  # fmt: skip
     return results
 
 
@@ -254,10 +313,18 @@ class Summary:
     psnr: float
     ssim: float
     auc: float
-    hue_hit: float  # mean over the photos that have colorful pixels
+    hue_hit: float  # mean over the photos that have colorful pixels (lenient; color_hit is the strict one)
     colorfulness: float
     colorfulness_real: float
     colorfulness_gap: float
+    color_hit: float = float("nan")  # mean over the photos that have colorful pixels
+    chroma_ratio: float = float("nan")
+    color_hit_warm: float = float("nan")  # over the photos at least HUE_GROUP_MIN_SHARE warm and colorful
+    chroma_ratio_warm: float = float("nan")
+    n_warm_photos: int = 0
+    color_hit_cool: float = float("nan")  # over the photos at least HUE_GROUP_MIN_SHARE cool and colorful
+    chroma_ratio_cool: float = float("nan")
+    n_cool_photos: int = 0
 
     def as_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -267,6 +334,9 @@ def summarize(per_image: list[ImageMetrics], real_colorfulness: list[float]) -> 
     real = float(np.mean(real_colorfulness))
     out = float(np.mean([m.colorfulness for m in per_image]))
     hits = [m.hue_hit for m in per_image if not np.isnan(m.hue_hit)]
+    colors = [m.colors for m in per_image if m.colors is not None]
+    warm = [c for c in colors if c.warm_share >= HUE_GROUP_MIN_SHARE]
+    cool = [c for c in colors if c.cool_share >= HUE_GROUP_MIN_SHARE]
     return Summary(
         n_images=len(per_image),
         psnr=float(np.mean([m.psnr for m in per_image])),
@@ -276,7 +346,21 @@ def summarize(per_image: list[ImageMetrics], real_colorfulness: list[float]) -> 
         colorfulness=out,
         colorfulness_real=real,
         colorfulness_gap=100.0 * (out - real) / real if real > 0 else 0.0,
+        color_hit=_mean(c.color_hit for c in colors),
+        chroma_ratio=_mean(c.chroma_ratio for c in colors),
+        color_hit_warm=_mean(c.color_hit_warm for c in warm),
+        chroma_ratio_warm=_mean(c.chroma_ratio_warm for c in warm),
+        n_warm_photos=len(warm),
+        color_hit_cool=_mean(c.color_hit_cool for c in cool),
+        chroma_ratio_cool=_mean(c.chroma_ratio_cool for c in cool),
+        n_cool_photos=len(cool),
     )
+
+
+def _mean(values) -> float:
+    """The mean of the numbers that are not NaN (NaN if none is)."""
+    kept = [v for v in values if not np.isnan(v)]
+    return float(np.mean(kept)) if kept else float("nan")
 
 
 class NoPhotosError(ValueError):
@@ -335,7 +419,8 @@ def evaluate(
             gray_metrics.append(baseline)
             real_colorfulness.append(colorfulness(real))
             rows.append(
-                {"file": name, "psnr": round(model.psnr, 3), "hue_hit": round(model.hue_hit, 4),
+                {"file": name, "psnr": round(model.psnr, 3), "color_hit": round(model.colors.color_hit, 4),
+                 "chroma_ratio": round(model.colors.chroma_ratio, 4), "hue_hit": round(model.hue_hit, 4),
                  "colorfulness": round(model.colorfulness, 2), "colorfulness_real": round(real_colorfulness[-1], 2),
                  "gray_psnr": round(baseline.psnr, 3)}
             )  # fmt: skip

@@ -131,9 +131,14 @@ def test_evaluate_folder_writes_model_and_gray_baseline(tiny_model_dir, tmp_path
     assert status == 0
     report = json.loads(report_path.read_text())
     assert report["model"]["n_images"] == 3 and report["gray"]["n_images"] == 3
+    # The strict color numbers first, the lenient hue hit beside them; gray never hits a color.
+    assert report["gray"]["color_hit"] == 0.0 and 0.0 <= report["model"]["color_hit"] <= 1.0
+    assert {"chroma_ratio", "color_hit_warm", "color_hit_cool", "hue_hit"} <= set(report["model"])
+    assert "color_hit" in report["methods"] and all("color_hit" in row for row in report["photos"])
     assert report["gray"]["colorfulness"] < 1 and np.isfinite(report["model"]["psnr"])
     assert "Gaussian window sigma 1.5 (11 px), per RGB channel at full resolution" in report["methods"]["ssim"]
     out = capsys.readouterr().out
+    assert out.index("color hit rate (strict)") < out.index("hue hit rate (lenient)")
     assert "PSNR" in out and "SSIM: Wang et al. 2004" in out
 
 

@@ -9,6 +9,7 @@ from pix2pix_color.color import gray_version, lab_to_rgb, rgb_to_lab
 from pix2pix_color.metrics import (
     NoPhotosError,
     ab_error_auc,
+    color_hits,
     colorfulness,
     evaluate,
     hue_hit_rate,
@@ -98,6 +99,33 @@ def test_hue_hit_rate_counts_right_hues_on_colorful_pixels_only():
     # Half the meadow right, half blue: 0.5.
     half = lab_image(60, np.where(np.arange(10)[:, None] < 5, a, -8.0), np.where(np.arange(10)[:, None] < 5, b, -30.0))
     assert hue_hit_rate(half, real) == pytest.approx(0.5, abs=0.02)
+
+
+def test_the_strict_color_hit_counts_a_faint_beige_as_a_miss_on_an_orange():
+    """Issue 40: an orange (hue 60 deg, C* 60) made a faint beige (C* 15, the right hue) is a hue hit
+    (lenient) but no color hit; its chroma ratio says how much of the real colour is shown."""
+    orange_a, orange_b = 60 * np.cos(np.deg2rad(60)), 60 * np.sin(np.deg2rad(60))
+    sky_a, sky_b = 40 * np.cos(np.deg2rad(250)), 40 * np.sin(np.deg2rad(250))
+    left = np.arange(20)[None, :] < 10
+    real = lab_image(60, np.where(left, orange_a, sky_a).repeat(10, 0), np.where(left, orange_b, sky_b).repeat(10, 0))
+    assert color_hits(real, real).color_hit == pytest.approx(1.0)
+    beige = lab_image(
+        60, np.where(left, orange_a / 4, sky_a).repeat(10, 0), np.where(left, orange_b / 4, sky_b).repeat(10, 0)
+    )
+    strict, lenient = color_hits(beige, real), hue_hit_rate(beige, real)
+    assert lenient == pytest.approx(1.0)  # the old number calls the beige right
+    assert strict.color_hit == pytest.approx(0.5, abs=0.03)  # the sky is right, the orange is not
+    assert strict.color_hit_warm == pytest.approx(0.0) and strict.color_hit_cool == pytest.approx(1.0, abs=0.03)
+    assert strict.chroma_ratio_warm == pytest.approx(0.25, abs=0.03)
+    assert strict.warm_share == pytest.approx(0.5, abs=0.01) and strict.cool_share == pytest.approx(0.5, abs=0.01)
+    # Half the chroma is enough; 40 degrees off is not (the lenient rule allowed 45).
+    half = lab_image(60, np.full((10, 20), orange_a * 0.55), np.full((10, 20), orange_b * 0.55))
+    only_orange = lab_image(60, np.full((10, 20), orange_a), np.full((10, 20), orange_b))
+    assert color_hits(half, only_orange).color_hit == pytest.approx(1.0)
+    turn = np.deg2rad(100)
+    off = lab_image(60, np.full((10, 20), 60 * np.cos(turn)), np.full((10, 20), 60 * np.sin(turn)))
+    assert color_hits(off, only_orange).color_hit == 0.0 and hue_hit_rate(off, only_orange) == pytest.approx(1.0)
+    assert math.isnan(color_hits(only_orange, only_orange).color_hit_cool)
 
 
 def test_hue_hit_rate_is_nan_without_colorful_pixels_and_skipped_in_means(photos):

@@ -524,15 +524,21 @@ def evaluate_command(args: argparse.Namespace) -> int:
         ("PSNR (dB)", f"{model.psnr:.2f}", f"{gray.psnr:.2f}"),
         ("SSIM", f"{model.ssim:.4f}", f"{gray.ssim:.4f}"),
         ("AuC (ab error 0-150)", f"{model.auc:.4f}", f"{gray.auc:.4f}"),
-        ("hue hit rate", f"{model.hue_hit:.3f}", f"{gray.hue_hit:.3f}"),
+        ("color hit rate (strict)", f"{model.color_hit:.3f}", f"{gray.color_hit:.3f}"),
+        ("chroma ratio (1 = as real)", f"{model.chroma_ratio:.3f}", f"{gray.chroma_ratio:.3f}"),
+        (f"color hit, warm ({model.n_warm_photos} ph.)", f"{model.color_hit_warm:.3f}", f"{gray.color_hit_warm:.3f}"),
+        ("chroma ratio, warm", f"{model.chroma_ratio_warm:.3f}", f"{gray.chroma_ratio_warm:.3f}"),
+        (f"color hit, cool ({model.n_cool_photos} ph.)", f"{model.color_hit_cool:.3f}", f"{gray.color_hit_cool:.3f}"),
+        ("chroma ratio, cool", f"{model.chroma_ratio_cool:.3f}", f"{gray.chroma_ratio_cool:.3f}"),
+        ("hue hit rate (lenient)", f"{model.hue_hit:.3f}", f"{gray.hue_hit:.3f}"),
         (f"colorfulness (real {model.colorfulness_real:.1f})", f"{model.colorfulness:.1f}", f"{gray.colorfulness:.1f}"),
         ("colorfulness vs real", f"{model.colorfulness_gap:+.1f}%", f"{gray.colorfulness_gap:+.1f}%"),
     ]
     hinted = f", {args.hints_per_photo} color hints per photo (from the real photo)" if args.hints_per_photo else ""
     print(f"{source}: {model.n_images} photos, model {args.model or '(bundled default)'}{hinted}")
-    print(f"{'metric':<28}{'model':>10}{'gray':>10}")
+    print(f"{'metric':<34}{'model':>10}{'gray':>10}")
     for name, m, g in rows:
-        print(f"{name:<28}{m:>10}{g:>10}")
+        print(f"{name:<34}{m:>10}{g:>10}")
     print(f"SSIM: {METHODS['ssim']}")
     report = {
         "source": source,
