@@ -7,6 +7,7 @@ import functools
 import http.server
 import io
 import json
+import os
 import shutil
 import subprocess
 import threading
@@ -108,12 +109,29 @@ def test_a_photo_is_colorized_in_the_browser_like_the_library_and_nothing_leaves
         "Array.from(document.getElementById('after').getContext('2d').getImageData(500, 400, 1, 1).data)"
     )
     assert abs(gray[0] - gray[1]) <= 1 and abs(gray[1] - gray[2]) <= 1
-    # A second visit takes the model from the browser's cache: no request for it at all.
-    requests.clear()
+    # A second visit takes the model from the browser's cache: config.json is asked afresh (it says
+    # the revision) and the model only by a HEAD request, never downloaded again.
+    methods: list[tuple[str, str]] = []
+    page.on("request", lambda r: methods.append((r.method, urlparse(r.url).path)))
     page.reload()
     _wait(page, "ready")
-    model_requests = [u for u in requests if urlparse(u).path.startswith("/pix2pix_color/default_model/")]
-    assert requests and model_requests == [], model_requests
+    model_path = urlparse(MODEL).path
+    assert ("GET", "/pix2pix_color/default_model/config.json") in methods
+    assert ("GET", model_path) not in methods, methods
+    # Re-published (the file's Last-Modified moves): the next visit downloads the model again, and
+    # the older copy leaves the cache, so the model and its config are always of one revision.
+    graph = ROOT / model_path.lstrip("/")
+    stat = graph.stat()
+    try:
+        os.utime(graph, (stat.st_atime, stat.st_mtime + 3600))
+        methods.clear()
+        page.reload()
+        _wait(page, "ready")
+        assert ("GET", model_path) in methods, methods
+        cached = page.evaluate("async () => (await (await caches.open('pix2pix-color-models')).keys()).map(r => r.url)")
+        assert sum("pix2pix-color-revision" in u for u in cached) == 1, cached
+    finally:
+        os.utime(graph, (stat.st_atime, stat.st_mtime))
     page.close()
 
 

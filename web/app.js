@@ -24,31 +24,78 @@ function say(text, error = false) {
   document.body.dataset.state = error ? "error" : busy ? "busy" : "ready";
 }
 
-// The model file, from the browser's cache after the first visit. A failure says which address
-// answered what: nothing at all (offline, or a server that does not let this page read it: CORS),
-// an HTTP error, or (for config.json) something that is not JSON.
-async function cachedFetch(url) {
-  const cache = "caches" in self ? await caches.open("pix2pix-color-models") : null;
-  const hit = cache && (await cache.match(url));
-  if (hit) return hit;
+// The model and its config, cached together by the model's revision. Every visit asks for
+// config.json afresh (a small file) and reads the revision from it: the Hub's X-Repo-Commit header,
+// or elsewhere the model file's own validators (ETag / Last-Modified, from a HEAD request) with the
+// config's text. The model (megabytes) comes from the cache only while that revision is the one
+// cached; a re-published model is fetched again and the older copy dropped. Offline, the last
+// cached pair is used as it is. A failure says which address answered what: nothing at all
+// (offline, or a server that does not let this page read it: CORS), an HTTP error, or (for
+// config.json) something that is not JSON.
+const CACHE = "pix2pix-color-models";
+
+async function fetchOrSay(url, init) {
   let response;
   try {
-    response = await fetch(url);
+    response = await fetch(url, init);
   } catch {
     throw new Error(`${url} did not answer (offline, or its server does not let this page read it: CORS)`);
   }
   if (!response.ok) throw new Error(`${url} answered HTTP ${response.status}${response.status === 404 ? " (not found)" : ""}`);
-  if (cache) await cache.put(url, response.clone());
   return response;
 }
 
-async function fetchJson(url) {
-  const text = await (await cachedFetch(url)).text();
+function parseJson(url, text) {
   try {
     return JSON.parse(text);
   } catch {
     throw new Error(`${url} did not answer with JSON (is ?model= the address of a model's onnx/*.onnx file?)`);
   }
+}
+
+async function revisionOf(response, text) {
+  const commit = response.headers.get("x-repo-commit");
+  if (commit) return commit;
+  let validators = "";
+  try {
+    const head = await fetch(modelUrl, { method: "HEAD", cache: "no-cache" });
+    validators = head.headers.get("etag") || head.headers.get("last-modified") || "";
+  } catch { /* no validators: the config's text alone */ }
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  const hex = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+  return `${validators}|${hex}`;
+}
+
+// -> {config, bytes, revision}: the model's config and its ONNX graph, of one revision.
+async function loadModelFiles() {
+  const configUrl = new URL("../config.json", modelUrl).href;
+  const cache = "caches" in self ? await caches.open(CACHE) : null;
+  // Cache keys are URLs (the Cache API drops #fragments): the model's own with a marker parameter.
+  const keyFor = (name, value) => { const u = new URL(modelUrl); u.searchParams.set(name, value); return u.href; };
+  const pointer = keyFor("pix2pix-color-cached", "latest"); // the cached pair's revision and config
+  let text, revision;
+  try {
+    const response = await fetchOrSay(configUrl, { cache: "no-cache" });
+    text = await response.text();
+    revision = await revisionOf(response, text);
+  } catch (error) {
+    const latest = cache && (await cache.match(pointer));
+    if (!latest) throw error;
+    ({ text, revision } = await latest.json()); // offline: the pair cached last
+  }
+  const config = parseJson(configUrl, text);
+  const key = keyFor("pix2pix-color-revision", revision);
+  let model = cache && (await cache.match(key));
+  if (!model) {
+    model = await fetchOrSay(modelUrl, { cache: "no-cache" });
+    if (cache) {
+      const ours = (u) => new URL(u).searchParams.has("pix2pix-color-revision");
+      for (const old of await cache.keys()) if (old.url.split("?")[0] === modelUrl.split("?")[0] && ours(old.url)) await cache.delete(old);
+      await cache.put(key, model.clone());
+      await cache.put(pointer, new Response(JSON.stringify({ text, revision })));
+    }
+  }
+  return { config, bytes: await model.arrayBuffer(), revision };
 }
 
 async function loadModel() {
@@ -57,8 +104,9 @@ async function loadModel() {
     ort.env.wasm.wasmPaths = ortBase;
     // Threads need cross-origin isolation (COOP/COEP headers); without it, one thread.
     ort.env.wasm.numThreads = self.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
-    config = await fetchJson(new URL("../config.json", modelUrl).href);
-    const bytes = await (await cachedFetch(modelUrl)).arrayBuffer();
+    const files = await loadModelFiles();
+    config = files.config;
+    const bytes = files.bytes;
     session = await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"] });
   } catch (error) {
     say(`The model could not be loaded: ${error.message || error}.`, true);
