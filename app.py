@@ -86,9 +86,10 @@ DOWNLOAD_PNG_LEVEL = 1  # zlib level of the downloads: 12 MP 0.61 s / 7.9 MB, le
 HOW_IT_WORKS = f"""
 ### How it works
 A photo is split into **lightness** (L\\*) and **color** (a\\*, b\\*) in the CIE L\\*a\\*b\\* color space.
-A black-and-white photo *is* its lightness, so only the color is missing. A **pix2pix** network
-(a U-Net generator trained against a PatchGAN discriminator, Isola et al. 2017) looks at the
-lightness and predicts the color at a modest working resolution; the color is then smoothly enlarged
+A black-and-white photo *is* its lightness, so only the color is missing. A **U-Net** network (the
+generator of pix2pix, Isola et al. 2017, here on an ImageNet-pretrained encoder and, for now,
+trained without pix2pix's discriminator) looks at the lightness and predicts the color at a modest
+working resolution; the color is then smoothly enlarged
 and recombined with your photo's own full-resolution lightness. The result has exactly your photo's
 size and sharpness. It was trained on landscape photos (forests, glaciers, mountains, sea):
 details are in the [model card]({MODEL_CARD_URL}); the code is on [GitHub]({REPO_URL}).
