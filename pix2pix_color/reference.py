@@ -74,18 +74,40 @@ def _ramp(x: Tensor, low: float, high: float) -> Tensor:
     return ((x - low) / (high - low)).clamp(0.0, 1.0)
 
 
-def match(features_t: Tensor, L_t: Tensor, features_r: Tensor, L_r: Tensor, ab_r: Tensor) -> tuple[Tensor, Tensor]:
+# Target cells matched per block: a (block, M) score matrix of about this many elements (16 MB in
+# float32), whatever the working size; the dense (N, M) matrices were 1.07 GB each at 1024 px.
+MATCH_BLOCK_ELEMENTS = 4_000_000
+
+
+def match(
+    features_t: Tensor, L_t: Tensor, features_r: Tensor, L_r: Tensor, ab_r: Tensor, block_elements: int | None = None
+) -> tuple[Tensor, Tensor]:
     """Target cells' features (C,N) and mean L* (N,), reference cells' features (C,M), L* (M,) and
-    a*b* (M,2) -> each target cell's color from the reference (N,2) and its weight in [0,1] (N,)."""
-    similarity = features_t.T @ features_r  # (N,M)
-    score = similarity - LIGHTNESS_PENALTY * (L_t[:, None] - L_r[None, :]).abs() / 100.0
-    top, index = score.topk(min(TOP_K, score.shape[1]), dim=1)
-    share = torch.softmax(top / SOFTMAX_T, dim=1)
-    colors = (share[..., None] * ab_r[index]).sum(dim=1)
-    best = index[:, 0]
-    back = score.argmax(dim=0)  # (M,): each reference cell's best target cell
+    a*b* (M,2) -> each target cell's color from the reference (N,2) and its weight in [0,1] (N,).
+
+    In blocks of target cells (`block_elements` score entries at a time): each block's rows give
+    their top matches, and a running maximum over the blocks gives each reference cell's best target
+    cell for the cycle check; the same numbers as the whole (N,M) matrices at once, in bounded memory."""
+    n, m = features_t.shape[1], features_r.shape[1]
+    rows = max(1, (block_elements or MATCH_BLOCK_ELEMENTS) // max(m, 1))
+    k = min(TOP_K, m)
+    colors, best, sure = features_t.new_empty(n, 2), torch.empty(n, dtype=torch.long), features_t.new_empty(n)
+    column_max = features_t.new_full((m,), -float("inf"))
+    back = torch.zeros(m, dtype=torch.long)  # (M,): each reference cell's best target cell
+    for start in range(0, n, rows):
+        stop = min(n, start + rows)
+        similarity = features_t[:, start:stop].T @ features_r  # (rows, M)
+        score = similarity - LIGHTNESS_PENALTY * (L_t[start:stop, None] - L_r[None, :]).abs() / 100.0
+        top, index = score.topk(k, dim=1)
+        share = torch.softmax(top / SOFTMAX_T, dim=1)
+        colors[start:stop] = (share[..., None] * ab_r[index]).sum(dim=1)
+        best[start:stop] = index[:, 0]
+        sure[start:stop] = similarity.gather(1, index[:, :1])[:, 0]
+        block_max, block_arg = score.max(dim=0)
+        better = block_max > column_max  # strictly: the first of equal maxima wins, as argmax's
+        column_max = torch.where(better, block_max, column_max)
+        back = torch.where(better, block_arg + start, back)
     cycle = (features_t * features_t[:, back[best]]).sum(dim=0)
-    sure = similarity.gather(1, best[:, None])[:, 0]
     weight = _ramp(sure, SIMILARITY_FLOOR, SIMILARITY_FULL) * _ramp(cycle, CYCLE_FLOOR, CYCLE_FULL)
     return colors, weight
 

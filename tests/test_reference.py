@@ -193,3 +193,25 @@ def test_a_video_takes_the_colors_of_a_frame_of_its_color_film(colorizer, tmp_pa
     with pytest.raises(ImageError, match="black and white"):
         colorizer.colorize_video(clip, tmp_path / "gray.mp4", reference=reference.convert("L"))
     assert not (tmp_path / "gray.mp4").exists()
+
+
+def test_matching_in_blocks_gives_the_whole_matrices_colors():
+    """N5: the reference matching works through blocks of target cells (bounded memory at any working
+    size); its colors and weights are those of the whole (N, M) matrices at once."""
+    import torch.nn.functional as F
+
+    from pix2pix_color.reference import match
+
+    torch.manual_seed(0)
+    channels, n, m = 32, 300, 260
+    anchors = F.normalize(torch.randn(channels, 40), dim=0)
+    # Cells that resemble each other, as a photo's do: noisy copies of a few patterns.
+    features_t = F.normalize(anchors[:, torch.randint(0, 40, (n,))] + 0.3 * torch.randn(channels, n), dim=0)
+    features_r = F.normalize(anchors[:, torch.randint(0, 40, (m,))] + 0.3 * torch.randn(channels, m), dim=0)
+    L_t, L_r, ab_r = torch.rand(n) * 100, torch.rand(m) * 100, torch.randn(m, 2) * 30
+    whole = match(features_t, L_t, features_r, L_r, ab_r, block_elements=n * m)
+    assert whole[1].max() > 0.5  # the test has confident matches to compare
+    for block in (1, 7 * m, 100 * m):
+        colors, weight = match(features_t, L_t, features_r, L_r, ab_r, block_elements=block)
+        torch.testing.assert_close(colors, whole[0], atol=1e-3, rtol=0)
+        torch.testing.assert_close(weight, whole[1], atol=1e-3, rtol=0)
