@@ -580,6 +580,16 @@ class Handlers:
             return None
         return self.colorizer.confidence(kept, strength)
 
+    def _kept_confidence(self, kept: Prediction, strength: float) -> Confidence | None:
+        """The confidence a session keeps: its map at the slider's preview size (what it hatches), not
+        the photo's: a 50 MP float32 map was 200 MB per session for 30 minutes (review N6)."""
+        confidence = self._confidence(kept, strength)
+        if confidence is None:
+            return None
+        height, width = confidence.map.shape
+        scale = min(1.0, PREVIEW_SIDE / max(height, width))
+        return _fit_confidence(confidence, (max(1, round(width * scale)), max(1, round(height * scale))))
+
     def _compare(self, image: Image.Image, compare: str, stem: str) -> tuple[str, bool]:
         """The slider's picture of the input: its preview's path, and whether it is the real colors
         (shown on the right) rather than the black-and-white input (on the left)."""
@@ -634,7 +644,7 @@ class Handlers:
         before, real_right = self._compare(image, compare, stem)
         state = KeptResult(kept, stem, before, real_right, list(hints or []), extra_note=_animated_note(upload))
         if show_guesses:
-            state.confidence = self._confidence(kept, strength)
+            state.confidence = self._kept_confidence(kept, strength)
         shown = self._show(state, strength, show_guesses)
         kept.photo.L = kept.photo.L.half()
         return shown, state
@@ -647,7 +657,7 @@ class Handlers:
             return None
         kept = replace(state.kept, photo=replace(state.kept.photo, L=state.kept.photo.L.float()))
         if show_guesses and state.confidence is None:
-            state.confidence = self._confidence(kept, _strength(strength))
+            state.confidence = self._kept_confidence(kept, _strength(strength))
         return self._show(replace(state, kept=kept), _strength(strength), show_guesses)
 
     @releases_memory

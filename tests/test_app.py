@@ -686,3 +686,19 @@ def test_colorize_and_the_result_are_in_view_without_scrolling(app_server, brows
     else:  # a row of its own under the buttons, not a third squeezed beside them
         assert strength["width"] >= 0.8 * viewport["width"] and strength["y"] > button.bounding_box()["y"], strength
     page.close()
+
+
+def test_a_session_keeps_its_confidence_at_the_previews_size(tmp_path):
+    """N6: what a session holds for 30 minutes is bounded: the confidence map at the slider's preview
+    size (it hatches the preview), not a full-resolution float32 map (200 MB at 50 MP)."""
+    from pix2pix_color import Colorizer
+
+    from .conftest import tiny_generator
+
+    h = app.Handlers(Colorizer(tiny_generator(head="classification")))
+    photo = tmp_path / "wide.png"
+    landscape(3000, 1500).convert("L").save(photo)
+    shown, state = h.colorize_and_keep(str(photo), "Auto", app.COMPARE_GRAY, 1.0, [], True)
+    assert state.confidence.map.shape == (1024, 2048) and state.confidence.map.dtype == np.float32
+    assert shown.result.size == (3000, 1500) and Image.open(shown.pair[1]).size == (2048, 1024)
+    assert state.kept.photo.L.dtype.itemsize == 2  # L* kept in float16
