@@ -276,3 +276,13 @@ def test_click_hints_in_the_page_color_the_photo_like_the_library(browser, stati
     page.wait_for_function("document.body.dataset.hints === '0' && document.body.dataset.png === 'ready'")
     assert page.query_selector_all(".marker") == []
     page.close()
+
+
+def test_the_pages_version_is_the_packages():
+    """web/app.js writes its version into every PNG it makes: it must be the package's (one release)."""
+    import re
+
+    import pix2pix_color
+
+    (version,) = re.findall(r'^const VERSION = "([^"]+)";', (WEB / "app.js").read_text(), flags=re.M)
+    assert version == pix2pix_color.__version__

@@ -3,7 +3,7 @@
 // hints (a click on the photo puts the chosen color there), and saves a PNG.
 import { MAX_PIXELS, encodePng, grayRgba, prepare, render } from "./colorize.js";
 
-const VERSION = "0.1.0";
+const VERSION = "0.1.0"; // pix2pix_color/_version.py's (tests/test_web.py checks they agree)
 const ORT_VERSION = "1.30.0"; // pinned in package.json; the CDN copy is the same release
 const DEFAULT_MODEL = "https://huggingface.co/pix2pix-color/pix2pix-color-landscapes/resolve/main/onnx/model_fp16.onnx";
 const params = new URLSearchParams(location.search);
