@@ -75,12 +75,21 @@ def _owned(file_index: int, global_index: int, n_files: int, rank: int, world: i
 def _mirrored_names(relative: list[Path]) -> list[str]:
     """Each input's place in the mirrored tree: its path with .png for a suffix, or with .png added to
     its whole name when another input of that folder has the same stem (barn.jpg and barn.tif ->
-    barn.jpg.png, barn.tif.png): the same on every process, and never two inputs in one file."""
-    stems: dict[Path, int] = {}
-    for p in relative:
-        stems[p.with_suffix("")] = stems.get(p.with_suffix(""), 0) + 1
-    return [(p.with_suffix(".png") if stems[p.with_suffix("")] == 1 else p.with_name(p.name + ".png")).as_posix()
-            for p in relative]  # fmt: skip
+    barn.jpg.png, barn.tif.png): the same on every process, and never two inputs in one file, also
+    on the case-insensitive file systems of macOS and Windows (Barn.jpg and barn.jpg ->
+    Barn.jpg.png, barn.jpg-2.png; A/x.jpg and a/x.jpg -> A/x.jpg.png, a/x.jpg-2.png)."""
+    plain = [p.with_suffix(".png") for p in relative]
+    counts: dict[str, int] = {}
+    for q in plain:
+        counts[q.as_posix().lower()] = counts.get(q.as_posix().lower(), 0) + 1
+    names = [q if counts[q.as_posix().lower()] == 1 else p.with_name(p.name + ".png") for p, q in zip(relative, plain)]
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        key = name.as_posix().lower()
+        seen[key] = seen.get(key, 0) + 1
+        out.append(name.as_posix() if seen[key] == 1 else f"{name.with_suffix('').as_posix()}-{seen[key]}.png")
+    return out
 
 
 def _folder_shards(folder: Path, rows_per_shard: int, rank: int, world: int) -> Iterator[_Shard]:

@@ -279,3 +279,13 @@ def test_a_photo_folder_with_a_sidecar_file_is_still_photos(tmp_path, model):
                           capture_output=True, text=True, timeout=300)  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     assert sorted(_rows(out)) == ["p0.jpg", "p1.jpg"]
+
+
+def test_mirrored_names_never_meet_on_a_case_insensitive_disk():
+    from pathlib import Path
+
+    from pix2pix_color.archive import _mirrored_names
+
+    names = _mirrored_names([Path(p) for p in ["Barn.jpg", "barn.jpg", "barn.tif", "A/x.jpg", "a/x.jpg", "c.jpg"]])
+    assert names == ["Barn.jpg.png", "barn.jpg-2.png", "barn.tif.png", "A/x.jpg.png", "a/x.jpg-2.png", "c.png"]
+    assert len({n.lower() for n in names}) == len(names)
