@@ -17,41 +17,15 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+from bench_app_load import free_port, start_app
 from common import machine, photo, table
 
-ROOT = Path(__file__).resolve().parents[1]
 SIDES = {1: (1152, 864), 4: (2304, 1728), 12: (4000, 3000)}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_app(port: int) -> subprocess.Popen:
-    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False"}
-    log = tempfile.NamedTemporaryFile("w+b", prefix="app-", suffix=".log", delete=False)
-    process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return process
-        except OSError:
-            if process.poll() is not None:
-                raise SystemExit(Path(log.name).read_text()[-2000:]) from None
-            time.sleep(0.3)
-    process.kill()
-    raise SystemExit("the app did not start within 180 s")
 
 
 def library_times(path: Path, repeat: int) -> tuple[float, float]:

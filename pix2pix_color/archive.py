@@ -250,6 +250,14 @@ def _write_shard(colorizer, shard: _Shard, settings: ArchiveSettings, out: Path,
     return record
 
 
+def _shards(source, split: str, image_column: str | None, rows_per_shard: int, rank: int, world: int):
+    """This process's shards of a folder tree of photos or of a dataset (Hub id or Hub-layout folder)."""
+    folder = Path(source)
+    if folder.is_dir() and not _looks_like_dataset(folder):
+        return _folder_shards(folder, rows_per_shard, rank, world)
+    return _dataset_shards(str(source), split, image_column, rows_per_shard, rank, world)
+
+
 def colorize_archive(
     colorizer,
     source: str | os.PathLike,
@@ -287,13 +295,7 @@ def colorize_archive(
     if layout == "parquet":
         (out / DATA_DIR).mkdir(parents=True, exist_ok=True)
     (out / RECORDS_DIR).mkdir(parents=True, exist_ok=True)
-    folder = Path(source)
-    if folder.is_dir() and not _looks_like_dataset(folder):
-        shards = _folder_shards(folder, settings.rows_per_shard, process_index, num_processes)
-    else:
-        shards = _dataset_shards(
-            str(source), split, image_column, settings.rows_per_shard, process_index, num_processes
-        )
+    shards = _shards(source, split, image_column, settings.rows_per_shard, process_index, num_processes)
     manifest = job_manifest(source, settings, split=split, image_column=image_column, layout=layout)
     check_or_write_manifest(out, manifest)
     done = {p.stem for p in (out / RECORDS_DIR).glob("*.json") if p.name != MANIFEST}

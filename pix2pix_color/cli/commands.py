@@ -1,23 +1,16 @@
-"""The `pix2pix-color` command: colorize files and folders, evaluate a model against the gray baseline.
-
-pix2pix-color colorize old_photos/ scan.tif -o colorized/ [--model ORG/NAME]
-pix2pix-color colorize barn.jpg -o colorized/ --hints barn-hints.json   # [[x, y, "#rrggbb"], ...]
-pix2pix-color colorize old_farm.jpg -o colorized/ --reference farm_today.jpg   # colors from a color photo
-pix2pix-color colorize film.mp4 -o colorized/                          # -> colorized/film.mp4, with its audio
-pix2pix-color restore faded_prints/ -o restored/ [--keep-tone] [--confidence-map]
-pix2pix-color evaluate --model ORG/NAME --dataset ORG/DATASET [--split validation]
-pix2pix-color evaluate --images my_color_photos/
-pix2pix-color evaluate --video color_footage.mp4 [--film-look]         # flicker (E_warp, CDC) and quality
-"""
+"""What each `pix2pix-color` subcommand does once its arguments are parsed (`parser`): imported
+only then, since it loads PyTorch and the model. The commands are listed in the package's docstring."""
 
 from __future__ import annotations
 
 import argparse
+import functools
 import io
 import json
 import os
 import sys
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -193,141 +186,190 @@ def _note_large_working_size(working_size: int | None, photos: list[Path]) -> No
             )
 
 
-def colorize_command(args: argparse.Namespace) -> int:
+class Refused(Exception):
+    """Why a command stops before (or, for hints, instead of) its work: one line, exit status 2."""
+
+
+def refusals(command):
+    """A command whose `Refused` is printed as "error: ..." with exit status 2."""
+
+    @functools.wraps(command)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return command(args)
+        except Refused as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+
+    return run
+
+
+def _inputs_and_model(args: argparse.Namespace, verb: str) -> tuple[list[Path], set[Path], dict[Path, Path], Colorizer]:
+    """The photos and videos given, and the model: what colorize and restore ("colorizing",
+    "restoring") both start from."""
     inputs, videos, relative = find_inputs(args.inputs)
     if not inputs:
-        print("error: no images or videos found in the given inputs", file=sys.stderr)
-        return 2
+        raise Refused("no images or videos found in the given inputs")
+    if videos and is_video is None:
+        raise Refused(f"{verb} videos needs PyAV and OpenCV: pip install 'pix2pix-color[video]'")
     try:
         colorizer = _load(args)
     except ModelLoadError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    hints = None
-    if args.hints:
-        if len(inputs) != 1:
-            print(f"error: --hints applies to a single photo or video, and {len(inputs)} were given", file=sys.stderr)
-            return 2
-        try:
-            hints = [_read_hints(args.hints, for_video=bool(videos))]
-        except OSError as e:
-            print(f"error: cannot read --hints {args.hints}: {e.strerror}", file=sys.stderr)
-            return 2
-        except (HintError, UnicodeDecodeError) as e:
-            print(f"error: --hints {args.hints}: {e}", file=sys.stderr)
-            return 2
+        raise Refused(str(e)) from None
+    if args.confidence_map and colorizer.generator.head != "classification":
+        raise Refused("--confidence-map needs a model with a classification head (this one predicts one color "
+                      "per pixel, with no spread to read)")  # fmt: skip
+    if args.confidence_map and videos:
+        print("note: --confidence-map is written for photos only, not for videos", file=sys.stderr)
+    return inputs, videos, relative, colorizer
+
+
+def _output_folder(args: argparse.Namespace) -> Path:
+    out_dir = Path(args.output)
+    problem = output_folder_problem(out_dir)
+    if problem:
+        raise Refused(problem)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return out_dir
+
+
+def _hints_option(args: argparse.Namespace, inputs: list[Path], videos: set[Path]):
+    """--hints as colorize_batch takes them (one entry for the one input), or None."""
+    if not args.hints:
+        return None
+    if len(inputs) != 1:
+        raise Refused(f"--hints applies to a single photo or video, and {len(inputs)} were given")
+    try:
+        return [_read_hints(args.hints, for_video=bool(videos))]
+    except OSError as e:
+        raise Refused(f"cannot read --hints {args.hints}: {e.strerror}") from None
+    except (HintError, UnicodeDecodeError) as e:
+        raise Refused(f"--hints {args.hints}: {e}") from None
+
+
+def _credentials_option(args: argparse.Namespace) -> SigningCredentials | None:
+    """--c2pa-cert and --c2pa-key (and the key's password from the environment), tried at once."""
+    if not (args.c2pa_cert or args.c2pa_key):
+        return None
+    if not (args.c2pa_cert and args.c2pa_key):
+        raise Refused("--c2pa-cert and --c2pa-key go together")
+    password = os.environ.get("PIX2PIX_COLOR_C2PA_KEY_PASSWORD")
+    try:
+        return SigningCredentials.from_files(
+            args.c2pa_cert, args.c2pa_key, password=password.encode() if password else None, tsa_url=args.c2pa_tsa
+        )
+    except ProvenanceError as e:
+        raise Refused(str(e)) from None
+
+
+@dataclass
+class _ColorizeRun:
+    """What every output of one `colorize` run is made with, and where the renamed ones are said."""
+
+    colorizer: Colorizer
+    args: argparse.Namespace
+    hints: list | None
+    reference: object
+    credentials: SigningCredentials | None
+    renamed: dict[Path, str]
+
+    def say_if_renamed(self, source: Path, target: Path) -> None:
+        # Said once the file is written, so that nobody has to guess which file became which (a
+        # file that fails is named once, by its reason, and was never renamed to anything).
+        if target in self.renamed:
+            tqdm.write(f"{source} -> {target} ({self.renamed[target]})", file=sys.stderr)
+
+    def manifest(self, target: Path) -> dict:
+        return _manifest(self.colorizer, self.args, target, self.hints)
+
+
+@refusals
+def colorize_command(args: argparse.Namespace) -> int:
+    inputs, videos, relative, colorizer = _inputs_and_model(args, "colorizing")
+    hints = _hints_option(args, inputs, videos)
     reference = None
     if args.reference:
         try:
             reference = colorizer.prepare_reference(args.reference)
         except (ImageError, ValueError) as e:
-            print(f"error: --reference {args.reference}: {e}", file=sys.stderr)
-            return 2
-    if args.confidence_map and colorizer.generator.head != "classification":
-        print("error: --confidence-map needs a model with a classification head (this one predicts one color "
-              "per pixel, with no spread to read)", file=sys.stderr)  # fmt: skip
-        return 2
-    if args.confidence_map and videos:
-        print("note: --confidence-map is written for photos only, not for videos", file=sys.stderr)
-    credentials = None
-    if args.c2pa_cert or args.c2pa_key:
-        if not (args.c2pa_cert and args.c2pa_key):
-            print("error: --c2pa-cert and --c2pa-key go together", file=sys.stderr)
-            return 2
-        try:
-            password = os.environ.get("PIX2PIX_COLOR_C2PA_KEY_PASSWORD")
-            credentials = SigningCredentials.from_files(
-                args.c2pa_cert, args.c2pa_key, password=password.encode() if password else None, tsa_url=args.c2pa_tsa
-            )
-        except ProvenanceError as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
-    out_dir = Path(args.output)
-    problem = output_folder_problem(out_dir)
-    if problem:
-        print(f"error: {problem}", file=sys.stderr)
-        return 2
-    out_dir.mkdir(parents=True, exist_ok=True)
-    failed = 0
+            raise Refused(f"--reference {args.reference}: {e}") from None
+    credentials = _credentials_option(args)
+    out_dir = _output_folder(args)
     animated = {p: fmt for p in inputs if p not in videos and (fmt := animated_format(p))}
     placed = _output_paths(inputs, out_dir, videos, relative, {p: ANIMATED_FORMATS[f] for p, f in animated.items()})
     jobs = [(source, target) for source, (target, _) in zip(inputs, placed)]
-    renamed = {target: reason for target, reason in placed if reason}
+    run = _ColorizeRun(colorizer, args, hints, reference, credentials, {t: why for t, why in placed if why})
     _note_large_working_size(args.working_size, [source for source in inputs if source not in videos])
+    failed = _colorize_animations(colorizer, [job for job in jobs if job[0] in animated], hints, args)
+    failed += _colorize_videos(run, [job for job in jobs if job[0] in videos])
+    failed += _colorize_photos(run, [job for job in jobs if job[0] not in videos and job[0] not in animated])
+    if not args.quiet:
+        done = len(inputs) - failed
+        print(f"{done} colorized into {out_dir}" + (f", {failed} failed" if failed else ""), file=sys.stderr)
+    return 1 if failed else 0
 
-    def say_if_renamed(source: Path, target: Path) -> None:
-        # Said once the file is written, so that nobody has to guess which file became which (a
-        # file that fails is named once, by its reason, and was never renamed to anything).
-        if target in renamed:
-            tqdm.write(f"{source} -> {target} ({renamed[target]})", file=sys.stderr)
 
-    video_jobs = [(source, target) for source, target in jobs if source in videos]
-    failed += _colorize_animations(colorizer, [job for job in jobs if job[0] in animated], hints, args)
-    jobs = [job for job in jobs if job[0] not in videos and job[0] not in animated]
-    if video_jobs and is_video is None:
-        print("error: colorizing videos needs PyAV and OpenCV: pip install 'pix2pix-color[video]'", file=sys.stderr)
-        return 2
-    for source, target in video_jobs:
+def _colorize_videos(run: _ColorizeRun, jobs: list[tuple[Path, Path]]) -> int:
+    """Each video into its MP4 (signed before it gets its name); returns the failures."""
+    failed, args = 0, run.args
+    for source, target in jobs:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # Signed before it gets its name: no unsigned video is left under it by a failed signature.
+        written = target if run.credentials is None else target.with_name(f".{target.stem}.unsigned.mp4")
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            # Signed before it gets its name: no unsigned video is left under it by a failed signature.
-            written = target if credentials is None else target.with_name(f".{target.stem}.unsigned.mp4")
-            try:
-                colorizer.colorize_video(
-                    source,
-                    written,
-                    hints=hints[0] if hints else None,
-                    reference=reference,
-                    smoothing=args.smoothing,
-                    progress=not args.quiet,
-                    batch_size=args.batch_size,
-                )
-                if credentials is not None:
-                    sign_file(written, credentials, _manifest(colorizer, args, target, hints), target=target)
-            finally:
-                if written != target:
-                    written.unlink(missing_ok=True)
-            say_if_renamed(source, target)
-        except (VideoError, HintError, ImageError, ProvenanceError) as e:
-            if isinstance(e, HintError):
-                print(f"error: --hints {args.hints}: {e}", file=sys.stderr)
-                return 2
+            run.colorizer.colorize_video(
+                source, written, hints=run.hints[0] if run.hints else None, reference=run.reference,
+                smoothing=args.smoothing, progress=not args.quiet, batch_size=args.batch_size,
+            )  # fmt: skip
+            if run.credentials is not None:
+                sign_file(written, run.credentials, run.manifest(target), target=target)
+            run.say_if_renamed(source, target)
+        except HintError as e:
+            raise Refused(f"--hints {args.hints}: {e}") from None
+        except (VideoError, ImageError, ProvenanceError) as e:
             failed += 1
             _skipped(source, e)
+        finally:
+            if written != target:
+                written.unlink(missing_ok=True)
+    return failed
+
+
+def _colorize_photos(run: _ColorizeRun, jobs: list[tuple[Path, Path]]) -> int:
+    """The photos, `--batch-size` at a time, each into its PNG (and confidence map); returns the failures."""
+    failed, args = 0, run.args
     with tqdm(total=len(jobs), desc="colorize", unit="image", disable=args.quiet or not jobs) as bar:
         for start in range(0, len(jobs), args.batch_size):
             chunk = jobs[start : start + args.batch_size]
-            if args.confidence_map or reference is not None:  # one at a time: each photo's prediction is kept
-                results = [_one_photo(colorizer, source, hints, reference, args.confidence_map) for source, _ in chunk]
+            if args.confidence_map or run.reference is not None:  # one at a time: each prediction is kept
+                results = [_one_photo(run.colorizer, source, run.hints, run.reference, args.confidence_map)
+                           for source, _ in chunk]  # fmt: skip
             else:
-                results = colorizer.colorize_batch([source for source, _ in chunk], hints=hints)
+                results = run.colorizer.colorize_batch([source for source, _ in chunk], hints=run.hints)
             for result, (source, target) in zip(results, chunk):
-                confidence = None
-                if isinstance(result, tuple):
-                    result, confidence = result
                 bar.update(1)
+                result, confidence = result if isinstance(result, tuple) else (result, None)
                 if isinstance(result, HintError):
-                    print(f"error: --hints {args.hints}: {result}", file=sys.stderr)
-                    return 2
+                    raise Refused(f"--hints {args.hints}: {result}")
                 if isinstance(result, ImageError):
                     failed += 1
                     _skipped(source, result)
                     continue
-                target.parent.mkdir(parents=True, exist_ok=True)
-                if credentials is None:
-                    save_png(result, target)
-                else:  # signed before it gets its name, so that no unsigned file is left by a crash
-                    buffer = io.BytesIO()
-                    save_png(result, buffer)
-                    manifest = _manifest(colorizer, args, target, hints)
-                    write_atomically(target, sign(buffer.getvalue(), "image/png", credentials, manifest))
+                _write_photo(run, result, target)
                 if confidence is not None:
                     save_png(confidence.image(), target.with_name(f"{target.stem}.confidence.png"))
-                say_if_renamed(source, target)
-    done = len(inputs) - failed
-    if not args.quiet:
-        print(f"{done} colorized into {out_dir}" + (f", {failed} failed" if failed else ""), file=sys.stderr)
-    return 1 if failed else 0
+                run.say_if_renamed(source, target)
+    return failed
+
+
+def _write_photo(run: _ColorizeRun, result, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if run.credentials is None:
+        save_png(result, target)
+        return
+    buffer = io.BytesIO()  # signed before it gets its name, so that no unsigned file is left by a crash
+    save_png(result, buffer)
+    write_atomically(target, sign(buffer.getvalue(), "image/png", run.credentials, run.manifest(target)))
 
 
 RESTORED_AS = {
@@ -337,30 +379,10 @@ RESTORED_AS = {
 }
 
 
+@refusals
 def restore_command(args: argparse.Namespace) -> int:
-    inputs, videos, relative = find_inputs(args.inputs)
-    if not inputs:
-        print("error: no images or videos found in the given inputs", file=sys.stderr)
-        return 2
-    if videos and is_video is None:
-        print("error: restoring videos needs PyAV and OpenCV: pip install 'pix2pix-color[video]'", file=sys.stderr)
-        return 2
-    try:
-        colorizer = _load(args)
-    except ModelLoadError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    if args.confidence_map and colorizer.generator.head != "classification":
-        print("error: --confidence-map needs a model with a classification head", file=sys.stderr)
-        return 2
-    if args.confidence_map and videos:
-        print("note: --confidence-map is written for photos only, not for videos", file=sys.stderr)
-    out_dir = Path(args.output)
-    problem = output_folder_problem(out_dir)
-    if problem:
-        print(f"error: {problem}", file=sys.stderr)
-        return 2
-    out_dir.mkdir(parents=True, exist_ok=True)
+    inputs, videos, relative, colorizer = _inputs_and_model(args, "restoring")
+    out_dir = _output_folder(args)
     failed, found = 0, {kind: 0 for kind in RESTORED_AS}
     jobs = [(source, target) for source, (target, _) in zip(inputs, _output_paths(inputs, out_dir, videos, relative))]
     for source, target in tqdm(jobs, desc="restore", unit="file", disable=args.quiet):
@@ -415,6 +437,20 @@ def dataset_source_problem(source: str) -> str | None:
     return None
 
 
+def _process_state():
+    """This process's Accelerate state (None without accelerate, as one process), its rank and count."""
+    try:
+        from accelerate import PartialState
+    except ImportError:  # accelerate comes with the train extra; without it, one process
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            raise Refused("several processes need accelerate: pip install accelerate") from None
+        return None, 0, 1
+    # cpu=True on a machine without a GPU: else Accelerate leaves each process alone, doing everything.
+    state = PartialState(cpu=not torch.cuda.is_available())
+    return state, state.process_index, state.num_processes
+
+
+@refusals
 def colorize_dataset_command(args: argparse.Namespace) -> int:
     """One process's share of the archive; under `accelerate launch` (or torchrun) every process runs
     this, and the main one writes the card once all are done."""
@@ -422,26 +458,14 @@ def colorize_dataset_command(args: argparse.Namespace) -> int:
 
     problem = dataset_source_problem(args.source) or output_folder_problem(Path(args.output))
     if problem:  # before anything is loaded or any folder made
-        print(f"error: {problem}", file=sys.stderr)
-        return 2
-
-    try:
-        from accelerate import PartialState
-    except ImportError:  # accelerate comes with the train extra; without it, one process
-        PartialState = None
-    if PartialState is None and int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        print("error: several processes need accelerate: pip install accelerate", file=sys.stderr)
-        return 2
-    # cpu=True on a machine without a GPU: else Accelerate leaves each process alone, doing everything.
-    state = PartialState(cpu=not torch.cuda.is_available()) if PartialState is not None else None
-    rank, world = (state.process_index, state.num_processes) if state else (0, 1)
+        raise Refused(problem)
+    state, rank, world = _process_state()
     device = args.device or (state.device if state is not None and state.device.type == "cuda" else None)
     try:
         # Under accelerate launch on a GPU node: this process's own GPU; one backend for every process.
         colorizer = _load(args, device=device, backend=args.backend)
     except ModelLoadError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        raise Refused(str(e)) from None
     settings = ArchiveSettings(
         model=colorizer.model_id,
         working_size=args.working_size,
@@ -464,8 +488,7 @@ def colorize_dataset_command(args: argparse.Namespace) -> int:
             layout=args.layout,
         )
     except ArchiveError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        raise Refused(str(e)) from None
     print(
         f"process {rank} of {world}: {_plural(counts['written'], 'shard')} written "
         f"({_plural(counts['rows'], 'photo')}, "
@@ -485,19 +508,18 @@ def colorize_dataset_command(args: argparse.Namespace) -> int:
     return 0
 
 
+@refusals
 def evaluate_command(args: argparse.Namespace) -> int:
     from ..metrics import METHODS, NoPhotosError, evaluate
     from ..photo_sets import PhotoSetError, photos_from_dataset, photos_from_folder
 
     problem = dataset_source_problem(args.dataset) if args.dataset else None
     if problem:
-        print(f"error: {problem}", file=sys.stderr)
-        return 2
+        raise Refused(problem)
     try:
         colorizer = _load(args)
     except ModelLoadError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        raise Refused(str(e)) from None
     if args.video:
         return _evaluate_video(args, colorizer)
     if args.images:
@@ -517,23 +539,9 @@ def evaluate_command(args: argparse.Namespace) -> int:
             per_photo=per_photo,
         )
     except (PhotoSetError, NoPhotosError) as e:  # the user's input; any other ValueError is a bug of ours
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        raise Refused(str(e)) from None
     model, gray = results["model"], results["gray"]
-    rows = [
-        ("PSNR (dB)", f"{model.psnr:.2f}", f"{gray.psnr:.2f}"),
-        ("SSIM", f"{model.ssim:.4f}", f"{gray.ssim:.4f}"),
-        ("AuC (ab error 0-150)", f"{model.auc:.4f}", f"{gray.auc:.4f}"),
-        ("color hit rate (strict)", f"{model.color_hit:.3f}", f"{gray.color_hit:.3f}"),
-        ("chroma ratio (1 = as real)", f"{model.chroma_ratio:.3f}", f"{gray.chroma_ratio:.3f}"),
-        (f"color hit, warm ({model.n_warm_photos} ph.)", f"{model.color_hit_warm:.3f}", f"{gray.color_hit_warm:.3f}"),
-        ("chroma ratio, warm", f"{model.chroma_ratio_warm:.3f}", f"{gray.chroma_ratio_warm:.3f}"),
-        (f"color hit, cool ({model.n_cool_photos} ph.)", f"{model.color_hit_cool:.3f}", f"{gray.color_hit_cool:.3f}"),
-        ("chroma ratio, cool", f"{model.chroma_ratio_cool:.3f}", f"{gray.chroma_ratio_cool:.3f}"),
-        ("hue hit rate (lenient)", f"{model.hue_hit:.3f}", f"{gray.hue_hit:.3f}"),
-        (f"colorfulness (real {model.colorfulness_real:.1f})", f"{model.colorfulness:.1f}", f"{gray.colorfulness:.1f}"),
-        ("colorfulness vs real", f"{model.colorfulness_gap:+.1f}%", f"{gray.colorfulness_gap:+.1f}%"),
-    ]
+    rows = _metric_rows(model, gray)
     hinted = f", {args.hints_per_photo} color hints per photo (from the real photo)" if args.hints_per_photo else ""
     print(f"{source}: {model.n_images} photos, model {args.model or '(bundled default)'}{hinted}")
     print(f"{'metric':<34}{'model':>10}{'gray':>10}")
@@ -556,6 +564,24 @@ def evaluate_command(args: argparse.Namespace) -> int:
     out.write_text(json.dumps(report, indent=2))
     print(f"written {out}")
     return 0
+
+
+def _metric_rows(model, gray) -> list[tuple[str, str, str]]:
+    """`evaluate`'s table: (metric, model, gray baseline), the strict color numbers before the lenient hue hit."""
+    return [
+        ("PSNR (dB)", f"{model.psnr:.2f}", f"{gray.psnr:.2f}"),
+        ("SSIM", f"{model.ssim:.4f}", f"{gray.ssim:.4f}"),
+        ("AuC (ab error 0-150)", f"{model.auc:.4f}", f"{gray.auc:.4f}"),
+        ("color hit rate (strict)", f"{model.color_hit:.3f}", f"{gray.color_hit:.3f}"),
+        ("chroma ratio (1 = as real)", f"{model.chroma_ratio:.3f}", f"{gray.chroma_ratio:.3f}"),
+        (f"color hit, warm ({model.n_warm_photos} ph.)", f"{model.color_hit_warm:.3f}", f"{gray.color_hit_warm:.3f}"),
+        ("chroma ratio, warm", f"{model.chroma_ratio_warm:.3f}", f"{gray.chroma_ratio_warm:.3f}"),
+        (f"color hit, cool ({model.n_cool_photos} ph.)", f"{model.color_hit_cool:.3f}", f"{gray.color_hit_cool:.3f}"),
+        ("chroma ratio, cool", f"{model.chroma_ratio_cool:.3f}", f"{gray.chroma_ratio_cool:.3f}"),
+        ("hue hit rate (lenient)", f"{model.hue_hit:.3f}", f"{gray.hue_hit:.3f}"),
+        (f"colorfulness (real {model.colorfulness_real:.1f})", f"{model.colorfulness:.1f}", f"{gray.colorfulness:.1f}"),
+        ("colorfulness vs real", f"{model.colorfulness_gap:+.1f}%", f"{gray.colorfulness_gap:+.1f}%"),
+    ]
 
 
 VIDEO_METRICS_EXPLAINED = """\
