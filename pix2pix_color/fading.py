@@ -116,3 +116,60 @@ def random_fading(rng: np.random.Generator, sepia_share: float = 0.2) -> Fading:
     if rng.random() < 0.5:  # a slide losing yellow first
         return Fading(cyan=third, magenta=second, yellow=first, stain=0.0, flare=flare)
     return Fading(cyan=second, magenta=first, yellow=third, stain=0.0, flare=flare)
+
+
+# Other ways prints age, each a function (rgb uint8 (H,W,3), severity in [0,1]) -> faded uint8: what
+# `restore` is measured on beside `fade`, from barely visible (0.1) to severe (1). They differ from
+# `fade` on purpose: a restorer tuned to one physical model must not be the only one it handles.
+def dye_loss(rgb: np.ndarray, severity: float) -> np.ndarray:
+    """Chromogenic dark fading, cyan first: at severity 1 the cyan dye keeps 40%, magenta 70%,
+    yellow 85%, with a little flare."""
+    s = float(severity)
+    return fade(rgb, Fading(cyan=1 - 0.6 * s, magenta=1 - 0.3 * s, yellow=1 - 0.15 * s, flare=0.03 * s))
+
+
+def contrast_loss(rgb: np.ndarray, severity: float) -> np.ndarray:
+    """A print that lost contrast unevenly in display (gamma-encoded) values: each channel's contrast
+    around its mean falls by 5-55% (red most), the blacks lift, a small warm cast."""
+    s = float(severity)
+    x = rgb.astype(np.float64) / 255.0
+    loss = np.array([0.55, 0.35, 0.2]) * s + 0.05 * (s > 0)
+    mean = x.reshape(-1, 3).mean(axis=0)
+    x = mean + (x - mean) * (1.0 - loss)
+    x = 0.12 * s + (1.0 - 0.12 * s) * x
+    x = x * np.array([1.0, 1.0 - 0.02 * s, 1.0 - 0.06 * s])
+    return np.round(np.clip(x, 0, 1) * 255).astype(np.uint8)
+
+
+def color_cast(rgb: np.ndarray, severity: float) -> np.ndarray:
+    """A color shift with no loss of contrast (a print made through the wrong filter, a scan's white
+    balance): linear gains red +25%, blue -30% at severity 1."""
+    s = float(severity)
+    x = _to_linear(rgb) * np.array([1.0 + 0.25 * s, 1.0, 1.0 - 0.3 * s])
+    return _to_srgb_bytes(x / max(1.0, x.max()))
+
+
+def lifted_blacks(rgb: np.ndarray, severity: float) -> np.ndarray:
+    """Flare and lost shadow density only: the darkest black reflects 15% of the light at 1."""
+    return fade(rgb, Fading(flare=0.15 * float(severity)))
+
+
+def yellowing(rgb: np.ndarray, severity: float) -> np.ndarray:
+    """The paper and couplers yellowed: blue stain of optical density 0.3 at 1, a slight lift."""
+    s = float(severity)
+    return fade(rgb, Fading(stain=0.3 * s, flare=0.04 * s, yellow=1 - 0.1 * s))
+
+
+def sepia_print(rgb: np.ndarray, severity: float) -> np.ndarray:
+    """Not a fading of color but a toned black-and-white print of the scene (chroma 8-26)."""
+    return sepia_tone(rgb, chroma=8.0 + 18.0 * float(severity), flare=0.04 * float(severity))
+
+
+AGEING = {
+    "dye loss": dye_loss,
+    "contrast loss": contrast_loss,
+    "color cast": color_cast,
+    "lifted blacks": lifted_blacks,
+    "yellowing": yellowing,
+    "sepia": sepia_print,
+}

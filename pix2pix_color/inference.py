@@ -294,8 +294,12 @@ class Colorizer:
         keep_tone: bool = False,
         working_size: int | None = None,
         return_confidence: bool = False,
+        repair: bool = False,
     ) -> Image.Image | tuple[Image.Image, Confidence]:
         """An old photo that may still have some color -> restored RGB image of the same size.
+
+        `repair=True` first finds and fills cracks, scratches, dust and blotches (`repair`), so no
+        crack is colored; `image.info["repaired"]` then gives the share of the photo that was filled.
 
         A faded color photo keeps the colors that survived (its fading undone by one tone curve per
         channel, estimated from the photo's own statistics) and gets the model's colors where its
@@ -305,13 +309,33 @@ class Colorizer:
         """
         from .restore import restore_photo
 
+        fixed = self._repaired(image) if repair else None
         restored = restore_photo(
-            self, image, keep_tone=keep_tone, working_size=working_size, confidence=return_confidence
-        )
+            self, fixed.image if fixed else image, keep_tone=keep_tone, working_size=working_size,
+            confidence=return_confidence,
+        )  # fmt: skip
         restored.image.info["restoration"] = restored.assessment.kind
+        if fixed is not None:
+            restored.image.info["repaired"] = f"{fixed.damaged_share:.4f}"
         if restored.assessment.kind == "color":
             restored.image.info["Description"] = f"restored by pix2pix-color {VERSION}, model {self.model_id}"
         return (restored.image, restored.confidence) if return_confidence else restored.image
+
+    def repair(self, image: ImageInput, *, return_mask: bool = False) -> Image.Image | tuple[Image.Image, Image.Image]:
+        """An old print -> the same photo with its cracks, scratches, dust and small blotches found and
+        filled from the photo around them; every pixel outside the damage found is returned
+        unchanged (same size, mode, transparency and metadata). With `return_mask=True`, also the
+        damage mask (mode "L", white where it filled). Colors nothing: restore or colorize after.
+        See `pix2pix_color.repair`. Raises `ImageError` as `colorize`."""
+        fixed = self._repaired(image)
+        return (fixed.image, fixed.mask_image()) if return_mask else fixed.image
+
+    def _repaired(self, image: ImageInput):
+        from .images import open_image
+        from .repair import repair_photo
+
+        opened = open_image(image, max_pixels=self.max_pixels)
+        return repair_photo(opened)
 
     @torch.inference_mode()
     def colorize_batch(

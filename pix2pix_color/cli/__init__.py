@@ -1,10 +1,11 @@
-"""The `pix2pix-color` command: colorize files and folders, restore old photos, evaluate a model.
+"""The `pix2pix-color` command: colorize files and folders, restore and repair old photos, evaluate a model.
 
 pix2pix-color colorize old_photos/ scan.tif -o colorized/ [--model ORG/NAME]
 pix2pix-color colorize barn.jpg -o colorized/ --hints barn-hints.json   # [[x, y, "#rrggbb"], ...]
 pix2pix-color colorize old_farm.jpg -o colorized/ --reference farm_today.jpg   # colors from a color photo
 pix2pix-color colorize film.mp4 -o colorized/                          # -> colorized/film.mp4, with its audio
-pix2pix-color restore faded_prints/ -o restored/ [--keep-tone] [--confidence-map]
+pix2pix-color restore faded_prints/ -o restored/ [--keep-tone] [--confidence-map] [--repair]
+pix2pix-color repair cracked_prints/ -o repaired/ [--damage-mask]             # cracks, scratches, dust
 pix2pix-color evaluate --model ORG/NAME --dataset ORG/DATASET [--split validation]
 pix2pix-color evaluate --images my_color_photos/
 pix2pix-color evaluate --video color_footage.mp4 [--film-look]         # flicker (E_warp, CDC) and quality

@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from ..animation import ANIMATED_FORMATS, animated_format
 from ..hints import HintError, parse_hints_json, parse_video_hints_json
 from ..hub import ModelLoadError
-from ..images import IMAGE_SUFFIXES, ImageError, save_png, write_atomically
+from ..images import IMAGE_SUFFIXES, ImageError, open_image, save_png, write_atomically
 from ..inference import Colorizer
 from ..limits import VIDEO_SUFFIXES
 from ..provenance import ProvenanceError, SigningCredentials, manifest_for, sign, sign_file
@@ -392,7 +392,9 @@ def restore_command(args: argparse.Namespace) -> int:
                 film = colorizer.restore_video(source, target, keep_tone=args.keep_tone, progress=not args.quiet)
                 kind = film.restoration
             else:
-                result = colorizer.restore(source, keep_tone=args.keep_tone, return_confidence=args.confidence_map)
+                result = colorizer.restore(
+                    source, keep_tone=args.keep_tone, return_confidence=args.confidence_map, repair=args.repair
+                )
                 image, confidence = result if args.confidence_map else (result, None)
                 kind = image.info["restoration"]
                 save_png(image, target)
@@ -410,6 +412,40 @@ def restore_command(args: argparse.Namespace) -> int:
         failures = f"; {failed} failed" if failed else ""
         print(f"{len(inputs) - failed} restored into {out_dir}" + (f": {kinds}" if kinds else "") + failures,
               file=sys.stderr)  # fmt: skip
+    return 1 if failed else 0
+
+
+@refusals
+def repair_command(args: argparse.Namespace) -> int:
+    """Repair photos: no model is loaded (the detector is small and ships inside the package)."""
+    from ..repair import repair_photo
+
+    inputs, videos, relative = find_inputs(args.inputs)
+    photos = [p for p in inputs if p not in videos]
+    if videos:
+        print(f"note: {_plural(len(videos), 'video')} left out: repair takes photos", file=sys.stderr)
+    if not photos:
+        raise Refused("no images found in the given inputs")
+    out_dir = _output_folder(args)
+    failed, filled = 0, []
+    jobs = [(source, target) for source, (target, _) in zip(photos, _output_paths(photos, out_dir, set(), relative))]
+    for source, target in tqdm(jobs, desc="repair", unit="photo", disable=args.quiet):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fixed = repair_photo(open_image(source))
+        except ImageError as e:
+            failed += 1
+            _skipped(source, e)
+            continue
+        save_png(fixed.image, target)
+        if args.damage_mask:
+            save_png(fixed.mask_image(), target.with_name(f"{target.stem}.damage.png"))
+        filled.append(fixed.damaged_share)
+        if not args.quiet:
+            tqdm.write(f"{source} -> {target} ({fixed.damaged_share:.1%} filled)", file=sys.stderr)
+    if not args.quiet:
+        failures = f"; {failed} failed" if failed else ""
+        print(f"{len(filled)} repaired into {out_dir}{failures}", file=sys.stderr)
     return 1 if failed else 0
 
 

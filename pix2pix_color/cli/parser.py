@@ -195,8 +195,30 @@ def _add_restore(sub) -> None:
         help="also write <stem>.confidence.png: white where the colors are the photo's own or the model is sure, "
         "black where they are guesses",
     )
+    r.add_argument(
+        "--repair",
+        action="store_true",
+        help="first find and fill cracks, scratches, dust and blotches (as `pix2pix-color repair`), so that no "
+        "crack is colored",
+    )
     _common_options(r)
     r.set_defaults(command="restore_command")
+
+
+def _add_repair(sub) -> None:
+    """`pix2pix-color repair`."""
+    r = sub.add_parser(
+        "repair",
+        help="find and fill the cracks, scratches, dust and blotches of old prints; every other pixel is kept "
+        "as it is (no color is added: restore or colorize after)",
+    )
+    r.add_argument("inputs", nargs="+", help="image files or folders (searched recursively)")
+    r.add_argument("-o", "--output", required=True, help="folder for the results: <stem>.png, full resolution")
+    r.add_argument(
+        "--damage-mask", action="store_true", help="also write <stem>.damage.png: white where damage was filled"
+    )
+    r.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    r.set_defaults(command="repair_command")
 
 
 def _add_colorize_dataset(sub) -> None:
@@ -242,6 +264,6 @@ def _add_colorize_dataset(sub) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pix2pix-color", description="Colorize black-and-white photos with pix2pix.")
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_colorize, _add_restore, _add_evaluate, _add_colorize_dataset):
+    for add in (_add_colorize, _add_restore, _add_repair, _add_evaluate, _add_colorize_dataset):
         add(sub)
     return parser

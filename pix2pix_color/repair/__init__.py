@@ -1,0 +1,7 @@
+"""Old prints' physical damage: a model of it (`damage`, for training and tests), the detector that
+finds it (`detector`) and the repair that fills it (`repair`). Imports downwards only: nothing here
+knows the colorizer."""
+
+from .repair import Repaired, find_damage, repair_photo
+
+__all__ = ["Repaired", "find_damage", "repair_photo"]
