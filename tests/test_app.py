@@ -626,7 +626,7 @@ def test_api_returns_the_confidence_map_and_suggestions(app_client, tmp_path):
     assert 1 <= len(found["suggestions"]) <= 3
     assert all(0 <= x < colorized.width and 0 <= y < colorized.height for x, y in found["suggestions"])
     restored, found = app_client.predict(handle_file(str(photo)), False, api_name="/restore")
-    assert found == {"restoration": "gray"} and Image.open(restored).size == Image.open(photo).size
+    assert found == {"restoration": "gray", "repaired": 0.0} and Image.open(restored).size == Image.open(photo).size
     wide = app_client.predict(handle_file(str(photo)), "320", 1.0, "", api_name="/colorize")  # not offered, taken
     assert Image.open(wide).size == Image.open(photo).size
 

@@ -54,6 +54,7 @@ def test_the_tools_are_listed_with_what_each_argument_means(app_server):
         "colorize_photo_reference",
         "colorize_video",
         "restore_photo",
+        "repair_photo",
     }
     photo = tools["colorize_photo"]
     assert photo.description.startswith("Colorize a black-and-white photo at its full resolution")
@@ -75,7 +76,9 @@ def test_the_tools_are_listed_with_what_each_argument_means(app_server):
     assert all(p["description"] for p in video.inputSchema["properties"].values())
     restore = tools["restore_photo"]
     assert restore.description.startswith("Restore an old photo")
-    assert set(restore.inputSchema["properties"]) == {"upload", "keep_tone"}
+    assert set(restore.inputSchema["properties"]) == {"upload", "keep_tone", "repair"}
+    assert "cracks, scratches" in restore.inputSchema["properties"]["repair"]["description"]
+    assert tools["repair_photo"].description.startswith("Repair an old print")
     assert "sepia" in restore.inputSchema["properties"]["keep_tone"]["description"]
     reference = tools["colorize_photo_reference"].inputSchema["properties"]
     assert set(reference) == {"upload", "reference", "working_size", "color_strength"}

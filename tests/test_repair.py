@@ -109,3 +109,48 @@ def test_cli_repair_writes_photos_and_masks(tmp_path, capsys):
     assert "missing.jpg: no such file" in capsys.readouterr().err
     assert main(["repair", str(tmp_path / "nothing"), "-o", str(out), "-q"]) == 2
     assert "no images found" in capsys.readouterr().err
+
+
+def _cracked_print(tmp_path, seed: int = 5) -> tuple[Path, np.ndarray, np.ndarray]:
+    clean = _gray("summer_1am_color.jpg", side=480)
+    damaged, truth = damage(clean, np.random.default_rng(seed), CRACKED)
+    path = tmp_path / "cracked.png"
+    Image.fromarray(damaged).save(path)
+    return path, clean, truth
+
+
+def test_api_repair_and_restore_with_repair(app_client, tmp_path):
+    from gradio_client import handle_file
+
+    path, clean, truth = _cracked_print(tmp_path)
+    repaired, mask = app_client.predict(handle_file(str(path)), api_name="/repair")
+    repaired, mask = np.asarray(Image.open(repaired)), np.asarray(Image.open(mask)) > 0
+    assert repaired.shape == clean.shape and mask.shape == clean.shape
+    assert (mask & truth).sum() > 0.4 * truth.sum()
+    restored, found = app_client.predict(handle_file(str(path)), False, True, api_name="/restore")
+    assert found["restoration"] == "gray" and 0.0 < found["repaired"] < 0.3
+    assert Image.open(restored).size == (clean.shape[1], clean.shape[0])
+
+
+def test_restore_tab_repairs_in_a_real_browser(app_server, browser, tmp_path):
+    """The Repair toggle is on by default: the note says how much was filled and the mask is shown;
+    switched off, the mask goes away."""
+    path, _, _ = _cracked_print(tmp_path, seed=6)
+    page = browser.new_page(viewport={"width": 1280, "height": 1100})
+    page.goto(app_server, wait_until="load")
+    page.get_by_role("tab", name="Restore an old photo").click()
+    page.locator("#restore-input input[type=file]").set_input_files(str(path))
+    page.locator("#restore-input img").first.wait_for(state="visible", timeout=60_000)
+    assert page.locator("#restore-repair input").is_checked()
+    page.locator("#restore-button").click()
+    page.locator("#restore-info").get_by_text("Cracks, scratches and dust repaired first").wait_for(timeout=120_000)
+    shown = page.locator("#restore-damage img").first
+    shown.wait_for(state="visible", timeout=30_000)
+    assert shown.evaluate("img => img.naturalWidth") > 100
+    page.screenshot(path=str(tmp_path / "restore-repair.png"))
+    page.locator("#restore-repair input").uncheck()
+    page.locator("#restore-button").click()
+    page.locator("#restore-info").get_by_text("A black-and-white photo").wait_for(timeout=120_000)
+    page.locator("#restore-damage").wait_for(state="hidden", timeout=30_000)
+    assert "repaired first" not in page.locator("#restore-info").inner_text()
+    page.close()
