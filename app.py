@@ -753,7 +753,7 @@ class Handlers:
 
     @releases_memory
     def repair_photo(self, upload) -> tuple:
-        """Repair an old print: find its cracks, scratches, dust and small blotches and fill them from the photo around them; every other pixel is kept as it is, and no color is added.
+        """Repair an old print: its cracks, scratches, dust and blotches filled; every other pixel kept, no color added.
 
         Args:
             upload: the photo, any image file (JPEG, PNG, WebP, TIFF...; up to 25 MB and 50 megapixels).
@@ -1369,8 +1369,8 @@ def serve(demo: gr.Blocks, **launch_kwargs):
         max_file_size=f"{max(MAX_FILE_MB, MAX_VIDEO_MB)}mb",  # photos are held to MAX_FILE_MB by _checked_path
         show_error=True,
         footer_links=["api", "gradio"],
-        # The API as an MCP server (/gradio_api/mcp/): agents get colorize_photo, restore_photo, repair_photo and colorize_video
-        # as tools, described by the handlers' docstrings.
+        # The API as an MCP server (/gradio_api/mcp/): agents get colorize_photo, restore_photo, repair_photo
+        # and colorize_video as tools, described by the handlers' docstrings.
         mcp_server=True,
     )
     options.update(launch_kwargs)
