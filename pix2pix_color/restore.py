@@ -31,6 +31,7 @@ power law and throws away the scene's own balance of ranges; auto levels is meas
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -60,6 +61,12 @@ L_BINS = 20
 SPREAD_EQUALIZE = 0.5
 # Percentiles of a channel's log light taken as its shadows and its white point.
 SHADOW_PERCENTILE, WHITE_PERCENTILE = 5.0, 99.5
+# How faded a photo is, from its blacks (`fading_evidence`): an unfaded photo's darkest 0.5% reach
+# linear 0.005 in its least lifted channel and 0.025 in its most lifted (the 90th percentiles over
+# photos-varied); flare, lost density and dye fading all lift them. Evidence counts from these up,
+# full at 0.03 (all channels) or 0.08 (one channel) more.
+NATURAL_BLACK_MIN, NATURAL_BLACK_MAX = 0.006, 0.03
+FULL_BLACK_MIN, FULL_BLACK_MAX = 0.03, 0.08
 
 
 @dataclass
@@ -172,18 +179,48 @@ def black_point(linear: np.ndarray) -> np.ndarray:
     return np.minimum(np.percentile(linear, 0.5, axis=0), 0.5).astype(np.float32)
 
 
-def estimate_curves(linear: np.ndarray, equalize: float = SPREAD_EQUALIZE) -> Curves:
+def fading_evidence(linear: np.ndarray) -> float:
+    """Linear RGB (N,3) -> how sure it is that the photo faded, 0 (its blacks are a real photo's) to 1.
+
+    Restore acts in proportion to it: on an unfaded photo the curves and the model's fill-in only
+    do harm (a mean CIEDE2000 of 6-10 on well-kept photos, measured in experiments/restore_harm.py),
+    and a mildly faded one is closer to the real photo as it is than "restored" in full. The blacks
+    are the one sign that every fading leaves (dye loss, contrast loss, flare, yellowing all lift
+    them) and that real photos rarely show; a pure color cast leaves none and is left alone."""
+    black = np.percentile(linear, 0.5, axis=0)
+    # Blue is left out of the one-channel term: blue shadows are a daylit photo's own (skylight), and
+    # the fadings that lift one channel most lift red (cyan dye first) or green (magenta).
+    lifted = max(
+        (black.min() - NATURAL_BLACK_MIN) / FULL_BLACK_MIN, (black[:2].max() - NATURAL_BLACK_MAX) / FULL_BLACK_MAX
+    )
+    return float(np.clip(lifted, 0.0, 1.0))
+
+
+def dye_evidence(linear: np.ndarray) -> float:
+    """Linear RGB (N,3) -> how sure it is that the dyes faded unevenly, 0 to 1: one channel's blacks
+    lifted more than another's (a dye that lost density passes its light in the shadows too). A
+    real photo's channels differ there by up to 0.015 (90th percentile); flare lifts all alike.
+    Red or green above the lowest counts, as in `fading_evidence`."""
+    black = np.percentile(linear, 0.5, axis=0)
+    return float(np.clip((black[:2].max() - black.min() - 0.015) / 0.05, 0.0, 1.0))
+
+
+def estimate_curves(
+    linear: np.ndarray, equalize: float = SPREAD_EQUALIZE, evidence: float = 1.0, evidence_black: float = 1.0
+) -> Curves:
     """Faded linear RGB (N,3) -> the `Curves` undoing its fading: black point, then per channel a
     gain bringing its log range (shadows to white point) `equalize` of the way to the widest
     channel's, then the white point to 1.
 
-    A gain is kept within what dye fading can do: a layer keeps at least a third of its density."""
-    black = black_point(linear)
+    A gain is kept within what dye fading can do: a layer keeps at least a third of its density.
+    `evidence` (`fading_evidence`) scales what only a fading explains: the range equalisation and
+    the move of each white point to white; `evidence_black` the lifted black taken off."""
+    black = black_point(linear) * min(1.0, evidence_black)
     log = np.log(np.clip((linear - black) / (1.0 - black), 1e-4, 1.0))
     white = np.percentile(log, WHITE_PERCENTILE, axis=0)
     spread = np.maximum(white - np.percentile(log, SHADOW_PERCENTILE, axis=0), 1e-3)
-    gain = 1.0 + equalize * (np.clip(spread.max() / spread, 1.0, 3.0) - 1.0)
-    return Curves(black, gain.astype(np.float32), (-gain * white).astype(np.float32))
+    gain = 1.0 + evidence * equalize * (np.clip(spread.max() / spread, 1.0, 3.0) - 1.0)
+    return Curves(black, gain.astype(np.float32), ((1.0 - evidence) * white - gain * white).astype(np.float32))
 
 
 def blend_evidence(
@@ -213,6 +250,7 @@ class Restored:
     assessment: Assessment
     curves: Curves | None
     confidence: Confidence | None
+    evidence: float = 1.0  # how sure it is that a color photo faded (`fading_evidence`), acted on in proportion
 
 
 def model_colors(prediction) -> np.ndarray:
@@ -234,7 +272,15 @@ def restore_photo(colorizer, image, *, keep_tone: bool = False, working_size: in
     if assessment.kind != "color":
         return _colorized(colorizer, opened, assessment, working_size, confidence, keep_tone=keep_tone)
 
-    curves = estimate_curves(srgb_to_linear(small).reshape(-1, 3))
+    small_linear = srgb_to_linear(small).reshape(-1, 3)
+    evidence = fading_evidence(small_linear)
+    if evidence == 0.0:  # no sign of fading: the photo is returned as it is (do no harm)
+        return _unchanged(colorizer, opened, decoded, assessment, confidence)
+    # The lifted black comes off in proportion to the fading found; the range equalisation, the white
+    # points and the model's fill-in only as far as the dyes faded unevenly: flare alone leaves the
+    # colors' balance and the gray things gray.
+    uneven = evidence * dye_evidence(small_linear)
+    curves = estimate_curves(small_linear, evidence=uneven, evidence_black=evidence)
     # The model sees the corrected photo, so that its colors belong to the lightness the output has.
     corrected = curves.apply_to_bytes(rgb)
     prediction = colorizer.prediction(Image.fromarray(corrected), working_size=working_size)
@@ -244,7 +290,8 @@ def restore_photo(colorizer, image, *, keep_tone: bool = False, working_size: in
         sure = np.ones(corrected.shape[:2], np.float32)
     lab = lab_of(corrected)
     ab_photo = lab[..., 1:]
-    ab = blend_evidence(ab_photo, model_colors(prediction), sure)
+    # The model fills in only as far as the photo faded: a gray wall of a well-kept photo is gray.
+    ab = blend_evidence(ab_photo, model_colors(prediction), sure * uneven)
     array = compose(lab[..., 0], ab)
     restored_confidence = None
     if confidence:
@@ -254,7 +301,17 @@ def restore_photo(colorizer, image, *, keep_tone: bool = False, working_size: in
         restored_confidence = Confidence((survived + (1 - survived) * known).astype(np.float32), [])
     # The output carries the input's transparency and EXIF, as `colorize`'s does.
     photo = replace(prediction.photo, alpha=decoded.alpha, exif=exif_of(opened))
-    return Restored(colorizer.finish_image(array, photo), assessment, curves, restored_confidence)
+    return Restored(colorizer.finish_image(array, photo), assessment, curves, restored_confidence, evidence)
+
+
+def _unchanged(colorizer, opened, decoded, assessment, confidence) -> Restored:
+    """A color photo with no sign of fading, as restore returns it: its own pixels, every color its
+    own (a confidence of 1 everywhere)."""
+    rgb = decoded.rgb.permute(1, 2, 0).numpy()
+    sure = Confidence(np.ones(rgb.shape[:2], np.float32), []) if confidence else None
+    # finish_image reads only the alpha and the EXIF of the photo it is given.
+    photo = SimpleNamespace(alpha=decoded.alpha, exif=exif_of(opened))
+    return Restored(colorizer.finish_image(np.ascontiguousarray(rgb), photo), assessment, None, sure, 0.0)
 
 
 def _colorized(colorizer, opened, assessment, working_size, confidence, keep_tone=False) -> Restored:
