@@ -152,6 +152,22 @@ def test_a_faded_print_is_restored_with_a_mask_of_the_guesses(pack, colorizer):
     assert error(_lab(images[:1])[0]) < 0.9 * error(_lab(_comfy_image(Image.fromarray(faded)))[0])
 
 
+def test_restore_node_repairs_first_when_asked(pack, colorizer):
+    from pix2pix_color.fading import sepia_tone
+    from pix2pix_color.repair.damage import DamageStyle, damage
+
+    real = np.asarray(Image.open(PHOTO).convert("RGB").resize((256, 160)))
+    style = DamageStyle(cracks=4, scratches=2, dust=80, blotches=2, width=1.8)
+    cracked, truth = damage(sepia_tone(real, 18.0), np.random.default_rng(0), style)
+    node = pack.NODE_CLASS_MAPPINGS["Pix2PixColorRestore"]()
+    plain, _, _, _ = node.restore(colorizer, _comfy_image(Image.fromarray(cracked)), False)
+    fixed, _, found, _ = node.restore(colorizer, _comfy_image(Image.fromarray(cracked)), False, repair=True)
+    assert fixed.shape == plain.shape and found == "a toned (sepia) photo: colorized"
+    L_real = _lab(_comfy_image(Image.fromarray(sepia_tone(real, 18.0))))[0, 0]
+    on_damage = lambda images: float((_lab(images)[0, 0] - L_real).abs()[torch.from_numpy(truth)].mean())  # noqa: E731
+    assert on_damage(fixed) < 0.7 * on_damage(plain)
+
+
 def test_bad_inputs_are_one_line_errors(pack, colorizer):
     node = pack.NODE_CLASS_MAPPINGS["Pix2PixColorColorize"]()
     batch = _comfy_image(Image.open(PHOTO))

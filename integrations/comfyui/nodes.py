@@ -191,6 +191,12 @@ class Restore:
                     {"default": False, "tooltip": "for a sepia or toned print: keep its tone on top of the colors"},
                 ),
             },
+            "optional": {
+                "repair": (
+                    "BOOLEAN",
+                    {"default": False, "tooltip": "first fill cracks, scratches and dust, so that none is colored"},
+                ),
+            },
         }
 
     RETURN_TYPES = ("IMAGE", "MASK", "STRING", "STRING")
@@ -199,11 +205,13 @@ class Restore:
     CATEGORY = CATEGORY
     DESCRIPTION = __doc__
 
-    def restore(self, colorizer: Colorizer, image: torch.Tensor, keep_tone: bool):
+    def restore(self, colorizer: Colorizer, image: torch.Tensor, keep_tone: bool, repair: bool = False):
         restored, guesses, found = [], [], []
         try:
             for picture in to_pictures(image):
-                result, confidence = colorizer.restore(picture, keep_tone=keep_tone, return_confidence=True)
+                result, confidence = colorizer.restore(
+                    picture, keep_tone=keep_tone, return_confidence=True, repair=repair
+                )
                 restored.append(result)
                 guesses.append(torch.from_numpy(1.0 - confidence.map))
                 found.append(FOUND[result.info["restoration"]])
