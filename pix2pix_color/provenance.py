@@ -92,7 +92,11 @@ def _unlocked(private_key: bytes, password: bytes | None) -> tuple[bytes, str]:
             ) from None
         raise ProvenanceError("the C2PA key is not encrypted, but a password was given") from None
     except ValueError as e:
-        wrong = password is not None and "password" in str(e).lower() or "decrypt" in str(e).lower()
+        # A wrong password on an encrypted key fails either at the padding check ("bad decrypt") or,
+        # about one time in 256, decrypts to bytes that are no key at all (an ASN.1 error): both are
+        # the password's fault when the file is an encrypted PEM.
+        encrypted = b"ENCRYPTED" in private_key
+        wrong = password is not None and (encrypted or "password" in str(e).lower() or "decrypt" in str(e).lower())
         reason = "the password does not open it" if wrong else f"not a PEM private key ({e})"
         raise ProvenanceError(f"the C2PA key cannot be used: {reason}") from None
     plain = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
