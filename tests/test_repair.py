@@ -88,12 +88,13 @@ def test_repair_keeps_mode_alpha_metadata_and_16_bits():
 
 def test_colorizer_repair_and_restore_with_repair(tiny_model_dir):
     colorizer = Colorizer.from_pretrained(str(tiny_model_dir))
-    damaged, _ = damage(_gray(side=256), np.random.default_rng(3), CRACKED)
+    damaged, truth = damage(_gray(side=256), np.random.default_rng(3), CRACKED)
     image, mask = colorizer.repair(Image.fromarray(damaged), return_mask=True)
     assert image.size == mask.size and mask.mode == "L" and np.asarray(mask).max() == 255
     restored = colorizer.restore(Image.fromarray(damaged), repair=True)
     assert restored.size == image.size and restored.info["restoration"] == "gray"
-    assert 0.0 < float(restored.info["repaired"]) < 0.3
+    # The share filled is about the damage's (the mask is grown by a pixel around each mark).
+    assert 0.5 * truth.mean() < float(restored.info["repaired"]) < 2.0 * truth.mean()
 
 
 def test_cli_repair_writes_photos_and_masks(tmp_path, capsys):
