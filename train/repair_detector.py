@@ -132,37 +132,73 @@ def evaluate(model, held: tuple[torch.Tensor, torch.Tensor], clean: torch.Tensor
     return {"precision": precision, "recall": recall, "f1": f1, "clean_flagged": false_alarm}
 
 
+def _bank(args) -> tuple[np.ndarray, np.ndarray]:
+    """The crop bank, read once into `out/bank.npz` and reused on a resume."""
+    bank_file = args.out / "bank.npz"
+    if bank_file.exists():
+        bank = np.load(bank_file)
+        return bank["train"], bank["held"]
+    datasets = args.dataset or ["../shared/data/photos-varied", "../shared/data/landscapes"]
+    train, held = build_bank(datasets, args.crop, args.limit, args.seed)
+    np.savez(bank_file, train=train, held=held)
+    return train, held
+
+
+def _held_out(held: np.ndarray):
+    """The fixed evaluation: 96 damaged held-out crops and 32 clean ones, from one seed."""
+    eval_rng = np.random.default_rng(12345)
+    pick = eval_rng.choice(len(held), size=min(96, len(held)), replace=False)
+    return make_batch(held[pick], eval_rng, clean_share=0.0), make_batch(held[pick[:32]], eval_rng, clean_share=1.0)[0]
+
+
+def _save_state(last: Path, model, opt, sched, step: int, best: float, rng) -> None:
+    """Everything a resume needs, written under a temporary name first (a crash never leaves half)."""
+    state = {"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(), "step": step,
+             "best": best, "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state()}  # fmt: skip
+    torch.save(state, last.with_suffix(".tmp"))
+    last.with_suffix(".tmp").replace(last)
+
+
+def _resume(last: Path, model, opt, sched, rng) -> tuple[int, float]:
+    """-> (step, best F1) from `last.pt`, or (0, -1) for a fresh run."""
+    if not last.exists():
+        return 0, -1.0
+    state = torch.load(last, weights_only=False)
+    model.load_state_dict(state["model"]), opt.load_state_dict(state["opt"]), sched.load_state_dict(state["sched"])
+    rng.bit_generator.state = state["rng"]
+    torch.set_rng_state(state["torch_rng"])
+    log.info("resumed at step %d (best F1 %.3f)", state["step"], state["best"])
+    return state["step"], state["best"]
+
+
+def _validate(model, held_set, clean, writer, out: Path, step: int, loss: float, best: float) -> float:
+    """Score the held-out crops, log them, keep the best weights; -> the best F1 so far."""
+    scores = evaluate(model, held_set, clean)
+    for k, v in scores.items():
+        writer.add_scalar(f"val/{k}", v, step)
+    log.info("step %d loss %.4f %s", step, loss, json.dumps({k: round(v, 4) for k, v in scores.items()}))
+    if scores["f1"] > best:
+        model.save_pretrained(out / "best")
+        (out / "best" / "scores.json").write_text(json.dumps({"step": step, **scores}, indent=2))
+        return scores["f1"]
+    return best
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     torch.manual_seed(args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
-    datasets = args.dataset or ["../shared/data/photos-varied", "../shared/data/landscapes"]
-    bank_file = args.out / "bank.npz"
-    if bank_file.exists():
-        bank = np.load(bank_file)
-        train, held = bank["train"], bank["held"]
-    else:
-        train, held = build_bank(datasets, args.crop, args.limit, args.seed)
-        np.savez(bank_file, train=train, held=held)
+    train, held = _bank(args)
     log.info("%d training crops, %d held out", len(train), len(held))
-    eval_rng = np.random.default_rng(12345)
-    pick = eval_rng.choice(len(held), size=min(96, len(held)), replace=False)
-    held_set = make_batch(held[pick], eval_rng, clean_share=0.0)
-    clean = make_batch(held[pick[:32]], eval_rng, clean_share=1.0)[0]
-
+    held_set, clean = _held_out(held)
     model = DamageDetector.from_pretrained(str(args.init)) if args.init else DamageDetector()
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.steps, pct_start=0.05)
-    step, best, rng = 0, -1.0, np.random.default_rng(args.seed + 1)
-    last = args.out / "last.pt"
-    if last.exists():
-        state = torch.load(last, weights_only=False)
-        model.load_state_dict(state["model"]), opt.load_state_dict(state["opt"]), sched.load_state_dict(state["sched"])
-        step, best = state["step"], state["best"]
-        rng.bit_generator.state = state["rng"]
-        torch.set_rng_state(state["torch_rng"])
-        log.info("resumed at step %d (best F1 %.3f)", step, best)
+    # At least two warm-up steps: OneCycleLR divides by the warm-up's length (a 20-step smoke run).
+    warmup = max(0.05, 2 / args.steps)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.steps, pct_start=warmup)
+    rng, last = np.random.default_rng(args.seed + 1), args.out / "last.pt"
+    step, best = _resume(last, model, opt, sched, rng)
     writer = SummaryWriter(args.out / "tb")
     model.train()
     bar = tqdm(total=args.steps, initial=step, desc="detector")
@@ -179,27 +215,8 @@ def main(argv=None) -> None:
         writer.add_scalar("train/loss", loss.item(), step)
         writer.add_scalar("train/step_s", time.perf_counter() - t, step)
         if step % args.eval_every == 0 or step == args.steps:
-            scores = evaluate(model, held_set, clean)
-            for k, v in scores.items():
-                writer.add_scalar(f"val/{k}", v, step)
-            log.info("step %d loss %.4f %s", step, loss.item(), json.dumps({k: round(v, 4) for k, v in scores.items()}))
-            if scores["f1"] > best:
-                best = scores["f1"]
-                model.save_pretrained(args.out / "best")
-                (args.out / "best" / "scores.json").write_text(json.dumps({"step": step, **scores}, indent=2))
-            torch.save(
-                {
-                    "model": model.state_dict(),
-                    "opt": opt.state_dict(),
-                    "sched": sched.state_dict(),
-                    "step": step,
-                    "best": best,
-                    "rng": rng.bit_generator.state,
-                    "torch_rng": torch.get_rng_state(),
-                },
-                last.with_suffix(".tmp"),
-            )
-            last.with_suffix(".tmp").replace(last)
+            best = _validate(model, held_set, clean, writer, args.out, step, loss.item(), best)
+            _save_state(last, model, opt, sched, step, best, rng)
     bar.close()
 
 
