@@ -23,6 +23,7 @@ from PIL import Image
 from skimage.color import deltaE_ciede2000
 from tqdm.auto import tqdm
 
+from experiments.restore_study import gray_world  # the same baseline as restore_study's table
 from pix2pix_color import Colorizer
 from pix2pix_color.fading import AGEING
 from pix2pix_color.photo_sets import photos_from_dataset, photos_from_folder
@@ -30,14 +31,6 @@ from pix2pix_color.restore import lab_of
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 SEVERITIES = (0.15, 0.4, 0.7, 1.0)
-
-
-def gray_world(rgb: np.ndarray) -> np.ndarray:
-    from pix2pix_color.restore import linear_to_srgb, srgb_to_linear
-
-    x = srgb_to_linear(rgb)
-    means = x.reshape(-1, 3).mean(0)
-    return np.round(linear_to_srgb(x * (means.mean() / np.maximum(means, 1e-4))) * 255).astype(np.uint8)
 
 
 def photos(name: str, limit: int):
