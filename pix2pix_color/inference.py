@@ -21,6 +21,7 @@ import torch
 from PIL import Image
 from torch import Tensor
 
+from . import variations
 from ._version import __version__ as VERSION
 from .backends import OnnxRuntimeBackend, choose_backend
 from .color import normalize_l
@@ -29,6 +30,7 @@ from .hints import HintError, Hints, hint_channels
 from .hub import ModelLoadError, offline_kwargs, resolve_file
 from .image_processor import guided_upsample, resize
 from .images import DEFAULT_MAX_PIXELS, ImageError
+from .limits import DEFAULT_VARIATIONS, VARIATIONS_MAX
 from .models import UNetGenerator
 from .pipeline import (
     COLOR_STRENGTH_RANGE,
@@ -167,14 +169,18 @@ class Colorizer:
         colorizer.offered_working_sizes = measured_working_sizes(os.fspath(model), generator, **hub_kwargs)
         return colorizer
 
-    def options(self, working_size: int | None = None, color_strength: float | None = None) -> PredictOptions:
-        """This colorizer's `PredictOptions`, with a call's own working size and strength where given."""
+    def options(
+        self, working_size: int | None = None, color_strength: float | None = None, hue_sector: int | None = None
+    ) -> PredictOptions:
+        """This colorizer's `PredictOptions`, with a call's own working size, strength and variation
+        (`hue_sector`, see `colorize_variations`) where given."""
         return PredictOptions(
             working_size=working_size or self.working_size,
             color_strength=self.color_strength if color_strength is None else color_strength,
             mirror_average=self.mirror_average,
             hint_sigma=self.hint_sigma,
             hint_reach=self.hint_reach,
+            hue_sector=hue_sector,
         )
 
     @property
@@ -197,11 +203,13 @@ class Colorizer:
         hints: Hints = None,
         working_size: int | None = None,
         reference: ImageInput | None = None,
+        hue_sector: int | None = None,
     ) -> Prediction:
         """The network's part of colorizing one photo, kept: `render` turns it into the image at any
         color strength without running the network again (the app's live strength slider). Raises
-        `ImageError` / `HintError` as `colorize` does."""
-        options = self.options(working_size)
+        `ImageError` / `HintError` as `colorize` does. `hue_sector`: one of `variation_sectors`'
+        (None: the first coloring)."""
+        options = self.options(working_size, hue_sector=hue_sector)
         photo = prepare(image, hints, takes_hints=self.takes_hints, max_pixels=self.max_pixels, device=self.device)
         grid = working_grid(self.generator, photo.shape, options)
         L_work = resize(photo.L, grid)
@@ -215,6 +223,52 @@ class Colorizer:
             hint_maps = hint_channels(photo.points, photo.shape, grid)[None].to(self.device)
         colors = network_colors(self.generator, L_work, hint_maps, options, backend=self.backend)
         return Prediction(photo, L_work, colors, hint_maps, options, guides)
+
+    @torch.inference_mode()
+    def variation_sectors(self, prediction: Prediction, n: int) -> list[int | None]:
+        """The variations worth showing for a kept `prediction`: [None (the coloring itself), then
+        n - 1 hue sectors where its network hesitates most] (`pix2pix_color.variations`)."""
+        if not isinstance(n, int) or not 1 <= n <= VARIATIONS_MAX:
+            raise ValueError(f"the number of variations must be a whole number from 1 to {VARIATIONS_MAX}, got {n!r}")
+        if self.generator.head != "classification":
+            raise ValueError("this model has a regression head: it predicts one color, with no alternatives")
+        logits = self.generator(normalize_l(prediction.L_work), prediction.hint_maps)
+        temperature = self.generator.temperature if prediction.options.temperature is None else prediction.options.temperature
+        return [None, *variations.alternative_sectors(logits, temperature, n - 1)]
+
+    @torch.inference_mode()
+    def vary(self, prediction: Prediction, hue_sector: int | None) -> Prediction:
+        """A kept `prediction` decoded as the variation favouring `hue_sector` (None: as colorized);
+        the network runs once more, the photo is not read again."""
+        options = replace(prediction.options, hue_sector=hue_sector)
+        colors = network_colors(
+            self.generator, prediction.L_work, prediction.hint_maps, options,
+            backend=None if hue_sector is not None else self.backend,
+        )  # fmt: skip
+        return replace(prediction, colors=colors, options=options)
+
+    def colorize_variations(
+        self,
+        image: ImageInput,
+        n: int = DEFAULT_VARIATIONS,
+        *,
+        hints: Hints = None,
+        working_size: int | None = None,
+        color_strength: float | None = None,
+        reference: ImageInput | None = None,
+    ) -> list[Image.Image]:
+        """`n` colorings of one photo that differ where a gray value cannot decide (a cup red or blue,
+        a sky by day or at dusk), each a coherent photo: the first is exactly `colorize`'s result, the
+        others favour, photo-wide, the hue sectors the network hesitated towards most
+        (`variation_sectors`). Options as `colorize`'s; each image's `info["hue_sector"]` says which
+        variation it is (none on the first)."""
+        prediction = self.prediction(image, hints=hints, working_size=working_size, reference=reference)
+        images = [self.render(prediction, color_strength)]  # what `colorize` returns, byte for byte (tested)
+        for sector in self.variation_sectors(prediction, n)[1:]:
+            varied = self.render(self.vary(prediction, sector), color_strength)
+            varied.info["hue_sector"] = sector
+            images.append(varied)
+        return images
 
     def prepare_reference(self, reference: ImageInput, *, working_size: int | None = None) -> ReferenceCells:
         """A reference photo, read, checked and described once at `working_size` (the one it will be

@@ -18,6 +18,10 @@ WORKING_SIZE_RANGE = (16, 1024)
 WORKING_SIZE_MULTIPLE = 16
 # Color hints in one request: a click each; the propagation's cost grows with them.
 MAX_HINT_POINTS = 10_000
+# Colorings offered by `Colorizer.colorize_variations`: the first and one per hue sector (8, of 45
+# degrees: `variations.SECTORS`); beyond four the later ones differ little from the first.
+VARIATIONS_MAX = 9
+DEFAULT_VARIATIONS = 4
 # Videos: how much of its color a reliably tracked pixel keeps each frame. 0.9 averages over ~10
 # frames each way (enough to cancel grain and exposure flicker) while the reliability mask lets new
 # content in at once. Measured in benchmarks/bench_video.py.

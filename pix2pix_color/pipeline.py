@@ -19,11 +19,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
 
-from . import propagation
-from .color import denormalize_ab, gray_to_l, lab_to_rgb, normalize_l, rgb_to_l
+from . import propagation, variations
+from .color import denormalize_ab, gray_to_l, lab_to_rgb, normalize_ab, normalize_l, rgb_to_l
 from .hints import HintError, Hints, hint_points
 from .image_processor import apply_guided, compose_rgb, guided_coefficients, working_shape
 from .images import DEFAULT_MAX_PIXELS, decode, exif_of, open_image
@@ -62,6 +63,8 @@ class PredictOptions:
     `temperature`, `chroma_gain`: the decoding, when not the model's own (calibration measures
     the raw network this way; None: the model's config.json).
     `hint_sigma`, `hint_reach`: how hints propagate (`pix2pix_color.propagation`).
+    `hue_sector`: a variation (`pix2pix_color.variations`): the hue sector (0-7) favoured where the
+    network hesitates; None: the plain decoding. A classification head only.
     """
 
     working_size: int | None = None
@@ -71,6 +74,7 @@ class PredictOptions:
     chroma_gain: float | None = None
     hint_sigma: float = propagation.SIGMA_L
     hint_reach: float = propagation.REACH
+    hue_sector: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "working_size", check_working_size(self.working_size))
@@ -80,6 +84,8 @@ class PredictOptions:
             raise ValueError(f"temperature must be from 0.05 to 2, got {self.temperature!r}")
         if self.chroma_gain is not None and not 0 < self.chroma_gain <= 4:
             raise ValueError(f"chroma_gain must be above 0 and at most 4, got {self.chroma_gain!r}")
+        if self.hue_sector is not None and self.hue_sector not in range(variations.SECTORS):
+            raise ValueError(f"hue_sector must be from 0 to {variations.SECTORS - 1}, got {self.hue_sector!r}")
         if not self.hint_sigma > 0 or not self.hint_reach > 0:
             raise ValueError("hint_sigma and hint_reach must be positive")
 
@@ -141,7 +147,12 @@ def network_ab(
     back) a*b* is averaged in: a photo's colors do not depend on its left-right orientation, so the
     two guesses differ only by the network's errors, which the mean reduces.
     """
-    if backend is not None and options.temperature is None:
+    if options.hue_sector is not None:  # a variation: the logits themselves, so PyTorch
+
+        def run(L, hints):
+            return _sector_ab(generator, L, hints, options)
+
+    elif backend is not None and options.temperature is None:
         run = backend.predict_ab
     else:  # another temperature than the one folded into the ONNX graph: PyTorch
 
@@ -153,6 +164,15 @@ def network_ab(
     both = run(torch.cat([L, L.flip(-1)]), None if hints is None else torch.cat([hints, hints.flip(-1)]))
     plain, mirrored = both.float().chunk(2)
     return (plain + mirrored.flip(-1)) / 2
+
+
+def _sector_ab(generator: UNetGenerator, L: Tensor, hints: Tensor | None, options: PredictOptions) -> Tensor:
+    """Model-space L (B,1,h,w) -> a*b* (B,2,h,w) in model space, decoded with `options.hue_sector` favoured."""
+    if generator.head != "classification":
+        raise ValueError("variations need a classification head: a regression model predicts one color")
+    temperature = generator.temperature if options.temperature is None else options.temperature
+    ab = variations.decode_with_sector(generator(L, hints), temperature, options.hue_sector)
+    return F.interpolate(normalize_ab(ab), size=tuple(L.shape[-2:]), mode="bilinear", align_corners=False)
 
 
 def network_colors(

@@ -294,6 +294,8 @@ def colorize_command(args: argparse.Namespace) -> int:
         except (ImageError, ValueError) as e:
             raise Refused(f"--reference {args.reference}: {e}") from None
     credentials = _credentials_option(args)
+    if args.variations > 1 and colorizer.generator.head != "classification":
+        raise Refused("--variations needs a model with a classification head: a regression model predicts one color")
     out_dir = _output_folder(args)
     animated = {p: fmt for p in inputs if p not in videos and (fmt := animated_format(p))}
     placed = _output_paths(inputs, out_dir, videos, relative, {p: ANIMATED_FORMATS[f] for p, f in animated.items()})
@@ -356,10 +358,20 @@ def _colorize_photos(run: _ColorizeRun, jobs: list[tuple[Path, Path]]) -> int:
                     _skipped(source, result)
                     continue
                 _write_photo(run, result, target)
+                if args.variations > 1:
+                    _write_variations(run, source, target)
                 if confidence is not None:
                     save_png(confidence.image(), target.with_name(f"{target.stem}.confidence.png"))
                 run.say_if_renamed(source, target)
     return failed
+
+
+def _write_variations(run: _ColorizeRun, source: Path, target: Path) -> None:
+    """<stem>.v1.png ... beside <stem>.png (the first coloring): `Colorizer.colorize_variations`' others."""
+    hints = run.hints[0] if run.hints else None
+    others = run.colorizer.colorize_variations(source, run.args.variations, hints=hints, reference=run.reference)[1:]
+    for number, image in enumerate(others, start=1):
+        _write_photo(run, image, target.with_name(f"{target.stem}.v{number}.png"))
 
 
 def _write_photo(run: _ColorizeRun, result, target: Path) -> None:

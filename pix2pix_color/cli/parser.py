@@ -6,7 +6,14 @@ from __future__ import annotations
 
 import argparse
 
-from ..limits import COLOR_STRENGTH_RANGE, DEFAULT_SMOOTHING, MAX_HINT_POINTS, WORKING_SIZE_RANGE, check_smoothing
+from ..limits import (
+    COLOR_STRENGTH_RANGE,
+    DEFAULT_SMOOTHING,
+    MAX_HINT_POINTS,
+    VARIATIONS_MAX,
+    WORKING_SIZE_RANGE,
+    check_smoothing,
+)
 
 
 def _within(kind: type, low: float, high: float | None, what: str):
@@ -114,6 +121,14 @@ def _add_colorize(sub) -> None:
         action="store_true",
         help="also write <stem>.confidence.png beside each colorized photo: white where the model is sure of "
         "the hue, black where its colors are guesses",
+    )
+    c.add_argument(
+        "--variations",
+        metavar="N",
+        type=_within(int, 1, VARIATIONS_MAX, "a whole number"),
+        default=1,
+        help="photos: N colorings in all, differing where a gray value cannot decide (a cup red or blue, a sky "
+        "by day or at dusk): <stem>.png as without this option, then <stem>.v1.png ... <stem>.v(N-1).png",
     )
     c.add_argument(
         "--reference",
