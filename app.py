@@ -35,12 +35,13 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from pix2pix_color import Colorizer, ImageError, ModelLoadError
+from pix2pix_color import Colorizer, ImageError, ModelLoadError, variations
 from pix2pix_color.color import gray_version, is_grayscale
 from pix2pix_color.confidence import Confidence
 from pix2pix_color.hints import HintError, parse_color, parse_hints_json, parse_video_hints_json
 from pix2pix_color.images import DEFAULT_MAX_PIXELS, open_image, save_png
 from pix2pix_color.inference import Prediction
+from pix2pix_color.limits import DEFAULT_VARIATIONS
 from pix2pix_color.pipeline import COLOR_STRENGTH_RANGE, WORKING_SIZE_RANGE, check_strength, check_working_size
 from pix2pix_color.video import VideoError, read_frames
 
@@ -565,9 +566,11 @@ class Handlers:
         save_png(result, path)
         return str(path)
 
-    def _predict_image(self, image: Image.Image, working_size, hints, reference=None) -> Prediction:
+    def _predict_image(self, image: Image.Image, working_size, hints, reference=None, hue_sector=None) -> Prediction:
         try:
-            return self.colorizer.prediction(image, hints=hints or None, working_size=working_size, reference=reference)
+            return self.colorizer.prediction(
+                image, hints=hints or None, working_size=working_size, reference=reference, hue_sector=hue_sector
+            )
         except ImageError as e:
             raise user_error(str(e), title="Not a usable image") from None
         except HintError as e:
@@ -632,15 +635,17 @@ class Handlers:
 
     @releases_memory
     def colorize_and_keep(
-        self, upload, working_size, compare, strength=1.0, hints=None, show_guesses=False, reference=None
+        self, upload, working_size, compare, strength=1.0, hints=None, show_guesses=False, reference=None,
+        hue_sector=None,
     ) -> tuple[Shown, KeptResult]:
         """The photo tab's Colorize: what it shows, and what the strength slider and the guesses toggle
         need to redo it without the network (the prediction, its L* in float16: half the memory a
         session holds). The confidence is read only when the guesses are shown (`restrength` reads it
-        later if the toggle is turned on). `reference`: an optional color photo whose colors to take."""
+        later if the toggle is turned on). `reference`: an optional color photo whose colors to take.
+        `hue_sector`: the variation picked in the gallery (None: the first), which hints then refine."""
         image = _open(upload)
         strength = _strength(strength)
-        kept = self._predict_image(image, _working_size(working_size), hints, _reference(reference))
+        kept = self._predict_image(image, _working_size(working_size), hints, _reference(reference), hue_sector)
         stem = Path(_path_of(upload)).stem
         before, real_right = self._compare(image, compare, stem)
         state = KeptResult(kept, stem, before, real_right, list(hints or []), extra_note=_animated_note(upload))
@@ -660,6 +665,77 @@ class Handlers:
         if show_guesses and state.confidence is None:
             state.confidence = self._kept_confidence(kept, _strength(strength))
         return self._show(replace(state, kept=kept), _strength(strength), show_guesses)
+
+    @releases_memory
+    def variation_previews(self, state: KeptResult | None, strength) -> tuple[list, list]:
+        """The gallery of colorings to pick from for the kept photo: (previews with captions, their hue
+        sectors), the first being the coloring shown. Previews are rendered on the working grid (no
+        full-resolution finish: four of those would cost seconds on a large photo)."""
+        if state is None:
+            raise user_error("Colorize a photo first.", title="No photo")
+        if self.colorizer.generator.head != "classification":
+            raise user_error("this model predicts one color per pixel, with no alternatives", title="No variations")
+        kept = replace(state.kept, photo=replace(state.kept.photo, L=state.kept.photo.L.float()))
+        first = replace(kept, options=replace(kept.options, hue_sector=None))
+        sectors = self.colorizer.variation_sectors(first, DEFAULT_VARIATIONS)
+        previews = []
+        for number, sector in enumerate(sectors):
+            varied = self.colorizer.vary(first, sector)
+            small = replace(varied, photo=replace(varied.photo, L=varied.L_work, alpha=None, points=None))
+            image = self.colorizer.render(small, _strength(strength))
+            caption = "as colorized" if sector is None else f"more {variations.sector_name(sector)}"
+            previews.append((preview(image, f"{state.stem}-variation{number}"), caption))
+        return previews, sectors
+
+    @releases_memory
+    def pick_variation(self, state: KeptResult | None, sectors: list, index: int, strength, show_guesses=False):
+        """A gallery pick: the kept prediction becomes that variation (the strength slider, the guesses
+        and the download follow it; hints given next are applied to it). -> (Shown, state, sector)."""
+        if state is None or not sectors or not 0 <= index < len(sectors):
+            raise user_error("Colorize a photo and show its colorings first.", title="No colorings")
+        kept = replace(state.kept, photo=replace(state.kept.photo, L=state.kept.photo.L.float()))
+        varied = self.colorizer.vary(kept, sectors[index])
+        state = replace(state, kept=varied, confidence=None)
+        if show_guesses:
+            state.confidence = self._kept_confidence(varied, _strength(strength))
+        shown = self._show(state, _strength(strength), show_guesses)
+        varied.photo.L = varied.photo.L.half()
+        return shown, state, sectors[index]
+
+    @releases_memory
+    def colorize_photo_variations(self, upload, count=4, working_size="Auto", color_strength=1.0, hints="") -> list:
+        """Colorize a black-and-white photo in several ways, for what its gray values cannot decide (a
+        cup red or blue, a sky by day or at dusk): the first is the usual result, each other one favours
+        another hue where the model hesitates, a whole coherent photo each.
+
+        Args:
+            upload: the photo, any image file (JPEG, PNG, WebP, TIFF...; up to 25 MB and 50 megapixels).
+            count: how many colorings in all, from 1 to 9 (default 4).
+            working_size: "Auto" (the model's own size, best) or a long side in pixels from 16 to 1024.
+            color_strength: how colorful, from 0 (black and white) to 2; 1 is the calibrated strength.
+            hints: optional JSON list [[x, y, "#rrggbb"], ...] of points in pixels from the top left; "" for none.
+
+        Returns:
+            the colorings as lossless PNGs of the input's size, the usual result first
+        """
+        image, points = _open(upload), _hints(hints)
+        try:
+            count = int(count)
+            images = self.colorizer.colorize_variations(
+                image, count, hints=points or None, working_size=_working_size(working_size),
+                color_strength=_strength(color_strength),
+            )  # fmt: skip
+        except (TypeError, ValueError) as e:
+            raise user_error(str(e), title="No variations") from None
+        except HintError as e:
+            raise user_error(str(e), title="Unusable color hints") from None
+        stem = Path(_path_of(upload)).stem
+        paths = []
+        for number, result in enumerate(images):
+            path = _output_file(f"{stem}-colorized" + (f".v{number}" if number else ""), ".png")
+            save_png(result, path)
+            paths.append(str(path))
+        return paths
 
     @releases_memory
     def colorize_photo_confidence(self, upload, working_size="Auto", color_strength=1.0, hints="") -> tuple:
@@ -991,6 +1067,10 @@ class PhotoTab:
     panel: HintPanel
     kept: gr.State
     png: gr.State
+    show_variations: gr.Button
+    gallery: gr.Gallery
+    sectors: gr.State  # the gallery's hue sectors, in its order
+    sector: gr.State  # the one picked (None: the first coloring); Colorize with hints keeps it
 
 
 def photo_tab(h: Handlers) -> None:
@@ -1022,6 +1102,14 @@ def photo_layout(h: Handlers) -> PhotoTab:
                     elem_id="strength", scale=3, min_width=300,
                 )  # fmt: skip
             info = gr.Markdown(elem_id="result-info")
+            show_variations = gr.Button(
+                "Show other colorings", size="sm", visible=False, elem_id="variations-button",
+            )  # fmt: skip
+            gallery = gr.Gallery(
+                label="Other colorings, where a gray value cannot decide: click one to use it",
+                columns=DEFAULT_VARIATIONS, height=200, object_fit="contain", allow_preview=False,
+                visible=False, elem_id="variations-gallery",
+            )  # fmt: skip
             download = gr.File(label="Download (PNG, full resolution)", elem_id="download-png")
         with gr.Column(scale=2):
             working, compare, guesses = photo_options(h)
@@ -1040,7 +1128,7 @@ def photo_layout(h: Handlers) -> PhotoTab:
     kept = gr.State(None, time_to_live=KEPT_PREDICTION_S)
     return PhotoTab(
         photo, slider, run, again, strength, info, download, working, compare, guesses, reference, panel, kept,
-        gr.State(None),
+        gr.State(None), show_variations, gallery, gr.State([]), gr.State(None),
     )  # fmt: skip
 
 
@@ -1063,7 +1151,7 @@ def photo_options(h: Handlers) -> tuple[gr.Dropdown, gr.Radio, gr.Checkbox]:
     return working, compare, guesses
 
 
-PHOTO_OUTPUTS = ("slider", "download", "info", "kept", "png", "photo", "again")
+PHOTO_OUTPUTS = ("slider", "download", "info", "kept", "png", "photo", "again", "show_variations", "gallery")
 
 
 def photo_events(h: Handlers, tab: PhotoTab):
@@ -1080,16 +1168,20 @@ def photo_events(h: Handlers, tab: PhotoTab):
             return gr.skip(), []
         return draw_hints(base, points or [], scale), []
 
-    def colorized(upload, working_size, compare_with, amount, points, show_guesses, base, scale, ref=None):
+    def colorized(upload, working_size, compare_with, amount, points, show_guesses, base, scale, ref=None, sector=None):
         try:
-            shown, state = h.colorize_and_keep(upload, working_size, compare_with, amount, points, show_guesses, ref)
+            shown, state = h.colorize_and_keep(
+                upload, working_size, compare_with, amount, points, show_guesses, ref, sector
+            )
         except gr.Error as e:  # one message, in the note and a pop-up; the outputs keep what they showed
             gr.Warning(e.message, title=e.title)
-            return (gr.skip(),) * 2 + (f"**{e.title}:** {e.message}",) + (gr.skip(),) * 7
+            return (gr.skip(),) * 2 + (f"**{e.title}:** {e.message}",) + (gr.skip(),) * 9
         canvas, suggested = canvas_for(state, show_guesses, base, points, scale)
+        offer = h.colorizer.generator.head == "classification"
         return (
             gr.ImageSlider(value=shown.pair, visible=True), None, shown.note, state, shown.png,
-            gr.Image(visible=False), gr.Button(visible=True), canvas, suggested, h.photo_hints.applied(points or []),
+            gr.Image(visible=False), gr.Button(visible=True), gr.Button(visible=offer), gr.Gallery(visible=False),
+            canvas, suggested, h.photo_hints.applied(points or []),
         )  # fmt: skip
 
     def restrengthened(state, amount, show_guesses, base, points, scale):
@@ -1101,7 +1193,7 @@ def photo_events(h: Handlers, tab: PhotoTab):
 
     outputs = [getattr(tab, name) for name in PHOTO_OUTPUTS] + [panel.canvas, panel.suggested, panel.info]
     inputs = [tab.photo, tab.working, tab.compare, tab.strength, panel.hints, tab.guesses, panel.base, panel.scale,
-              tab.reference]  # fmt: skip
+              tab.reference, tab.sector]  # fmt: skip
     tab.run.click(colorized, inputs, outputs, **UI_EVENT).then(DOWNLOADS.ready, tab.png, tab.download, **UI_EVENT)
     again_in = [tab.kept, tab.strength, tab.guesses, panel.base, panel.hints, panel.scale]
     again_out = [tab.slider, tab.info, tab.png, tab.kept, panel.canvas, panel.suggested]
@@ -1109,10 +1201,50 @@ def photo_events(h: Handlers, tab: PhotoTab):
         event(restrengthened, again_in, again_out, **UI_EVENT).then(DOWNLOADS.ready, tab.png, tab.download, **UI_EVENT)
 
     def another_photo():
-        return gr.Image(value=None, visible=True), gr.ImageSlider(value=None, visible=False), gr.Button(visible=False)
+        return (
+            gr.Image(value=None, visible=True), gr.ImageSlider(value=None, visible=False), gr.Button(visible=False),
+            gr.Button(visible=False), gr.Gallery(value=None, visible=False), None,
+        )  # fmt: skip
 
-    tab.again.click(another_photo, None, [tab.photo, tab.slider, tab.again], **UI_EVENT)
+    tab.again.click(
+        another_photo, None, [tab.photo, tab.slider, tab.again, tab.show_variations, tab.gallery, tab.sector],
+        **UI_EVENT,
+    )  # fmt: skip
+    tab.photo.change(lambda: None, None, tab.sector, **UI_EVENT)  # a new photo starts from its first coloring
+    variation_events(h, tab, canvas_for)
     return colorized, outputs
+
+
+def variation_events(h: Handlers, tab: PhotoTab, canvas_for) -> None:
+    """"Show other colorings" fills the gallery; a click on one makes it the result (and the coloring
+    that the strength slider, the guesses and hints given next work on)."""
+
+    def shown_gallery(state, amount):
+        try:
+            previews, sectors = h.variation_previews(state, amount)
+        except gr.Error as e:
+            gr.Warning(e.message, title=e.title)
+            return gr.skip(), gr.skip()
+        return gr.Gallery(value=previews, visible=True, selected_index=0), sectors
+
+    def picked(state, sectors, amount, show_guesses, base, points, scale, evt: gr.SelectData):
+        try:
+            shown, state, sector = h.pick_variation(state, sectors, evt.index, amount, show_guesses)
+        except gr.Error as e:
+            gr.Warning(e.message, title=e.title)
+            return (gr.skip(),) * 7 + (f"**{e.title}:** {e.message}",)
+        canvas, suggested = canvas_for(state, show_guesses, base, points, scale)
+        chosen = "the first coloring" if sector is None else f"the coloring with more {variations.sector_name(sector)}"
+        note = f"{shown.note} Showing {chosen}; hints and the strength now apply to it."
+        return gr.ImageSlider(value=shown.pair), shown.png, state, sector, canvas, suggested, None, note
+
+    tab.show_variations.click(shown_gallery, [tab.kept, tab.strength], [tab.gallery, tab.sectors], **UI_EVENT)
+    panel = tab.panel
+    tab.gallery.select(
+        picked, [tab.kept, tab.sectors, tab.strength, tab.guesses, panel.base, panel.hints, panel.scale],
+        [tab.slider, tab.png, tab.kept, tab.sector, panel.canvas, panel.suggested, tab.download, tab.info],
+        **UI_EVENT,
+    ).then(DOWNLOADS.ready, tab.png, tab.download, **UI_EVENT)  # fmt: skip
 
 
 def photo_examples(tab: PhotoTab, colorize_event) -> None:
@@ -1133,7 +1265,7 @@ def photo_examples(tab: PhotoTab, colorize_event) -> None:
     colorized, outputs = colorize_event
 
     def example(upload, working_size, compare_with, amount, show_guesses):
-        return colorized(upload, working_size, compare_with, amount, [], show_guesses, None, 1.0, None)
+        return colorized(upload, working_size, compare_with, amount, [], show_guesses, None, 1.0, None, None)
 
     examples.load_input_event.then(
         example, [tab.photo, tab.working, tab.compare, tab.strength, tab.guesses], outputs, **UI_EVENT
@@ -1306,6 +1438,12 @@ def api_endpoints(h: Handlers) -> None:
             gr.JSON(label='{"suggestions": [[x, y], ...]}: where one hint would help most', **hidden),
         ],
         photo(), working_size(), strength(), hints(),
+    )  # fmt: skip
+    api_endpoint(
+        "colorize_variations", h.colorize_photo_variations,
+        [gr.File(label="the colorings (PNGs, full resolution), the usual result first", file_count="multiple", **hidden)],
+        photo(), gr.Number(value=DEFAULT_VARIATIONS, label="count (1-9)", precision=0, **hidden), working_size(),
+        strength(), hints(),
     )  # fmt: skip
     api_endpoint(
         "colorize_reference", h.colorize_photo_reference, colorized,

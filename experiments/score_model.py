@@ -49,6 +49,12 @@ def row(summary: dict) -> dict:
         "psnr": round(m.psnr, 3),
         "gray_psnr": round(g.psnr, 3),
         "vs_gray": round(m.psnr - g.psnr, 3),
+        "color_hit": round(m.color_hit, 4),  # the strict one first (issue 40)
+        "chroma_ratio": round(m.chroma_ratio, 4),
+        "color_hit_warm": round(m.color_hit_warm, 4),
+        "chroma_ratio_warm": round(m.chroma_ratio_warm, 4),
+        "color_hit_cool": round(m.color_hit_cool, 4),
+        "chroma_ratio_cool": round(m.chroma_ratio_cool, 4),
         "hue_hit": round(m.hue_hit, 4),
         "colorfulness_gap": round(m.colorfulness_gap, 2),
         "ssim": round(m.ssim, 4),

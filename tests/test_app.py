@@ -702,3 +702,57 @@ def test_a_session_keeps_its_confidence_at_the_previews_size(tmp_path):
     assert state.confidence.map.shape == (1024, 2048) and state.confidence.map.dtype == np.float32
     assert shown.result.size == (3000, 1500) and Image.open(shown.pair[1]).size == (2048, 1024)
     assert state.kept.photo.L.dtype.itemsize == 2  # L* kept in float16
+
+
+# --------------------------------------------------------------------------------------------------
+# Variations
+
+
+def test_api_returns_the_variations_the_first_being_the_usual_result(app_client, tmp_path):
+    from gradio_client import handle_file
+
+    photo = tmp_path / "summer.png"
+    Image.open(ROOT / "tests" / "data" / "summer_1am_color.jpg").convert("L").save(photo)
+    paths = app_client.predict(handle_file(str(photo)), 3, "Auto", 1.0, "", api_name="/colorize_variations")
+    usual = app_client.predict(handle_file(str(photo)), "Auto", 1.0, "", api_name="/colorize")
+    images = [np.asarray(Image.open(p)) for p in paths]
+    assert len(images) == 3 and all(i.shape[:2] == (Image.open(photo).height, Image.open(photo).width) for i in images)
+    assert np.array_equal(images[0], np.asarray(Image.open(usual)))
+    assert not np.array_equal(images[0], images[1]) and not np.array_equal(images[1], images[2])
+    with pytest.raises(Exception, match="from 1 to 9"):
+        app_client.predict(handle_file(str(photo)), 12, "Auto", 1.0, "", api_name="/colorize_variations")
+
+
+def test_picking_a_variation_in_a_real_browser(app_server, browser, tmp_path):
+    """Colorize, "Show other colorings", click the second: the slider and the full-resolution download
+    become that coloring; Colorize again (as after adding a hint) keeps it."""
+    photo = tmp_path / "summer.png"
+    Image.open(ROOT / "tests" / "data" / "summer_1am_color.jpg").convert("L").save(photo)
+    size = list(Image.open(photo).size)
+    page = browser.new_page(viewport={"width": 1280, "height": 1400})
+    page.goto(app_server, wait_until="load")
+    page.locator("#photo-input input[type=file]").set_input_files(str(photo))
+    page.locator("#colorize-button").click()
+    _slider_pictures(page)
+    first = np.asarray(_download(page, app_server, "#download-png", tmp_path / "first.png"))
+    page.locator("#variations-button").click()
+    thumbs = page.locator("#variations-gallery img")
+    page.wait_for_function(
+        "() => { const els = [...document.querySelectorAll('#variations-gallery img')];"
+        " return els.length === 4 && els.every(e => e.complete && e.naturalWidth > 0); }",
+        timeout=120_000,
+    )
+    page.screenshot(path=str(tmp_path / "variations.png"), full_page=True)
+    thumbs.nth(1).click()
+    page.locator("#result-info").get_by_text("Showing the coloring with more").wait_for(timeout=120_000)
+    picked = _download(page, app_server, "#download-png", tmp_path / "picked.png")
+    assert list(picked.size) == size and all(s == size for s in _slider_pictures(page))
+    assert np.abs(np.asarray(picked).astype(int) - first).mean() > 0.5  # another coloring, at full size
+    page.locator("#colorize-button").click()  # a hint would be applied to the picked coloring
+    page.wait_for_function(
+        "() => !document.querySelector('#result-info').innerText.includes('Showing')", timeout=120_000
+    )
+    again = np.asarray(_download(page, app_server, "#download-png", tmp_path / "again.png")).astype(int)
+    # The same coloring (the session keeps L* in float16, so a redo may differ by a level here and there).
+    assert np.abs(again - np.asarray(picked)).mean() < 0.1 < np.abs(again - first).mean()
+    page.close()

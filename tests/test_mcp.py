@@ -52,10 +52,13 @@ def test_the_tools_are_listed_with_what_each_argument_means(app_server):
         "colorize_photo",
         "colorize_photo_confidence",
         "colorize_photo_reference",
+        "colorize_photo_variations",
         "colorize_video",
         "restore_photo",
         "repair_photo",
     }
+    assert tools["colorize_photo_variations"].description.startswith("Colorize a black-and-white photo in several ways")
+    assert "count" in tools["colorize_photo_variations"].inputSchema["properties"]
     photo = tools["colorize_photo"]
     assert photo.description.startswith("Colorize a black-and-white photo at its full resolution")
     properties = photo.inputSchema["properties"]
