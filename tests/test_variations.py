@@ -49,12 +49,16 @@ def test_first_is_colorize_and_the_others_are_other_colorings(colorizer, gray):
 
 
 def test_a_variation_is_a_coherent_photo_not_per_pixel_noise(colorizer, gray):
-    first, *others = colorizer.colorize_variations(gray, 3)
-    for image in others:
-        change = _ab(image) - _ab(first)  # (2,H,W)
-        fine = change - np.stack([gaussian_filter(c, 3) for c in change])
-        # Regions change together: what a 3-px blur removes is a small part of the change.
-        assert np.hypot(*fine).mean() < 0.35 * max(np.hypot(*change).mean(), 1e-6)
+    first = colorizer.prediction(gray)
+    moved = 0
+    for sector in colorizer.variation_sectors(first, 4)[1:]:
+        change = (colorizer.vary(first, sector).colors - first.colors)[0].numpy()  # (2,h,w) a*b*, working grid
+        size = np.hypot(*change).mean()
+        moved += size > 1.0
+        fine = change - np.stack([gaussian_filter(c, 2) for c in change])
+        # Regions change together: what a 2-cell blur removes is a small part of the change.
+        assert np.hypot(*fine).mean() < 0.25 * max(size, 1e-6)
+    assert moved >= 1
 
 
 def test_favouring_a_sector_moves_hesitant_pixels_towards_it_and_leaves_sure_ones():
@@ -68,7 +72,7 @@ def test_favouring_a_sector_moves_hesitant_pixels_towards_it_and_leaves_sure_one
     centers = variations.ab_bins.bin_centers("cpu")
     near = lambda ab, q: float((ab - centers[q]).norm())  # noqa: E731
     assert near(plain[0, :, 0, 0], green) < near(plain[0, :, 0, 0], blue)  # shown: mostly green
-    assert near(bluer[0, :, 0, 0], blue) < 0.1 * near(bluer[0, :, 0, 0], green)  # the hesitant pixel goes over
+    assert near(bluer[0, :, 0, 0], blue) < 0.5 * near(bluer[0, :, 0, 0], green)  # the hesitant pixel goes over
     assert torch.allclose(bluer[0, :, 1, 0], centers[green], atol=1)  # the sure one stays
     assert variations.alternative_sectors(logits, 0.2, 2)[0] == 5  # blue is where the mass is left
 
