@@ -52,7 +52,12 @@ class DamageDetector(nn.Module, PyTorchModelHubMixin, library_name="pix2pix-colo
         h, w = L.shape[-2:]
         pad_h, pad_w = (-h) % MULTIPLE, (-w) % MULTIPLE
         x = F.pad(L, (0, pad_w, 0, pad_h), mode="replicate") if pad_h or pad_w else L
-        x = F.pixel_unshuffle(x - 0.5, 2)
+        return self.aligned(x)[..., :h, :w]
+
+    def aligned(self, L: Tensor) -> Tensor:
+        """(B,1,H,W) L*/100 with H, W multiples of `MULTIPLE` -> (B,1,H,W) damage logits: the network
+        without the padding, which is what the ONNX graph holds (`repair.onnx_graph`)."""
+        x = F.pixel_unshuffle(L - 0.5, 2)
         skips = []
         for block in self.down:
             x = block(x)
@@ -62,5 +67,4 @@ class DamageDetector(nn.Module, PyTorchModelHubMixin, library_name="pix2pix-colo
             skip = skips.pop()
             x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
             x = block(torch.cat([x, skip], dim=1))
-        logits = F.pixel_shuffle(self.head(x), 2)
-        return logits[..., :h, :w]
+        return F.pixel_shuffle(self.head(x), 2)
