@@ -57,6 +57,15 @@ TONED_RESIDUAL = 4.0
 # orange lamps) has a small residual too, but its hue turns with L*.
 TONED_HUE_SPREAD = 20.0
 L_BINS = 20
+# Hand-tinting on a toned print (a painted ribbon, cheeks, a flag): pixels whose a*b* leave the tone
+# by more than TINT_RESIDUAL, together at least TINT_MIN_SHARE of the photo and at most
+# TINT_MAX_SHARE (a print mostly painted is a color photo), while the rest holds to the tone tightly
+# (75th percentile under TINT_TONE_TIGHT: a toning is one dye; a faded color print is spread wide).
+# Measured: toned prints (fading.sepia_tone, with or without paint) 0.37-0.43; color prints faded
+# until their last colors look like paint (lifted blacks or dye loss at full severity) 2.37-2.49.
+TINT_RESIDUAL = 8.0
+TINT_MIN_SHARE, TINT_MAX_SHARE = 0.003, 0.25
+TINT_TONE_TIGHT = 1.2
 # How far each channel's log range is brought to the widest channel's (0: not at all, 1: equal).
 SPREAD_EQUALIZE = 0.5
 # Percentiles of a channel's log light taken as its shadows and its white point.
@@ -79,6 +88,7 @@ class Assessment:
     tone: np.ndarray | None
     residual: float
     chroma: float
+    tinted: float = 0.0  # a toned print's hand-tinted share (`tint_mask`): its painted colors are kept
 
 
 @dataclass
@@ -168,9 +178,48 @@ def assess(rgb: np.ndarray) -> Assessment:
     residual = float(np.percentile(np.linalg.norm(lab[:, 1:] - tone_at(tone, lab[:, 0]), axis=1), 90))
     if chroma < GRAY_CHROMA:
         return Assessment("gray", None, residual, chroma)
+    tinted, under_paint = _tinted_share(lab)  # a few painted colors move the 90th percentile, or not
+    if tinted:
+        return Assessment("toned", under_paint, residual, chroma, tinted)
     if residual < TONED_RESIDUAL and hue_spread(tone) < TONED_HUE_SPREAD:
         return Assessment("toned", tone, residual, chroma)
     return Assessment("color", None, residual, chroma)
+
+
+def _off_tone(lab: np.ndarray, tone: np.ndarray) -> np.ndarray:
+    """(N,3) L*a*b* and a tone curve -> (N,) how far each pixel's a*b* leave the tone, where more than
+    TINT_RESIDUAL (0 elsewhere)."""
+    off = np.linalg.norm(lab[:, 1:] - tone_at(tone, lab[:, 0]), axis=1)
+    return np.where(off > TINT_RESIDUAL, off, 0.0)
+
+
+def _tinted_share(lab: np.ndarray) -> tuple[float, np.ndarray | None]:
+    """(N,3) L*a*b* -> (the share of hand-tinted pixels, the tone under the paint) if the photo is a
+    toned print with a few painted colors, else (0, None). The tone is re-fitted on the pixels that
+    hold to it, so the paint does not pull the curve."""
+    tone = _tone_curve(lab)
+    for _ in range(2):
+        on = _off_tone(lab, tone) == 0
+        if on.sum() < 100:
+            return 0.0, None
+        tone = _tone_curve(lab[on])
+    off = _off_tone(lab, tone)
+    share = float((off > 0).mean())
+    if not TINT_MIN_SHARE <= share <= TINT_MAX_SHARE or hue_spread(tone) >= TONED_HUE_SPREAD:
+        return 0.0, None
+    rest = np.linalg.norm(lab[off == 0, 1:] - tone_at(tone, lab[off == 0, 0]), axis=1)
+    return (share, tone) if float(np.percentile(rest, 75)) < TINT_TONE_TIGHT else (0.0, None)
+
+
+def tint_mask(rgb: np.ndarray, tone: np.ndarray) -> np.ndarray:
+    """(H,W,3) uint8 of a tinted toned print and its tone -> (H,W) bool: where it was painted, as
+    regions (an opening removes lone pixels: grain and JPEG noise are not paint)."""
+    import cv2
+
+    lab = lab_of(rgb)
+    off = np.linalg.norm(lab[..., 1:] - tone_at(tone, lab[..., 0]), axis=-1) > TINT_RESIDUAL
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
+    return cv2.morphologyEx(off.astype(np.uint8), cv2.MORPH_OPEN, kernel).astype(bool)
 
 
 def black_point(linear: np.ndarray) -> np.ndarray:
@@ -319,13 +368,22 @@ def _colorized(colorizer, opened, assessment, working_size, confidence, keep_ton
     # A regression head has no distribution to read (N4: this raised for a black-and-white photo): all
     # of its colors are then guesses, a map of zeros.
     readable = confidence and colorizer.generator.head == "classification"
-    result = colorizer.colorize(opened, working_size=working_size, return_confidence=readable)
+    painted = _painted(opened, assessment)
+    hints = _tint_hints(opened, painted) if painted is not None and colorizer.takes_hints else None
+    result = colorizer.colorize(opened, hints=hints, working_size=working_size, return_confidence=readable)
     colored, sure = result if readable else (result, None)
     if confidence and sure is None:
         sure = Confidence(np.zeros((colored.height, colored.width), np.float32), [])
+    if painted is not None:  # the hand-tinting is a given color: kept as painted, and sure
+        colored = _with_paint(colored, opened, painted)
+        if sure is not None:
+            sure = Confidence(np.where(painted, 1.0, sure.map).astype(np.float32), sure.suggestions)
     if keep_tone and assessment.tone is not None:
         lab = lab_of(np.asarray(colored.convert("RGB")))
-        array = compose(lab[..., 0], lab[..., 1:] + tone_at(assessment.tone, lab[..., 0]))
+        tone = tone_at(assessment.tone, lab[..., 0])
+        if painted is not None:  # paint lies on the toned paper as it is: the tone is under it already
+            tone = np.where(painted[..., None], 0.0, tone)
+        array = compose(lab[..., 0], lab[..., 1:] + tone)
         alpha = colored.getchannel("A") if colored.mode == "RGBA" else None
         toned = Image.fromarray(array, "RGB")
         if alpha is not None:
@@ -333,6 +391,42 @@ def _colorized(colorizer, opened, assessment, working_size, confidence, keep_ton
         toned.info.update(colored.info)
         colored = toned
     return Restored(colored, assessment, None, sure)
+
+
+TINT_HINT_STEP = 8  # one hint point per this many pixels of paint, each way (the propagation fills between)
+TINT_MAX_HINTS = 2000
+
+
+def _painted(opened: Image.Image, assessment: Assessment) -> np.ndarray | None:
+    """A tinted toned print's painted pixels (H,W) bool at full resolution, or None."""
+    if not assessment.tinted or assessment.tone is None:
+        return None
+    mask = tint_mask(np.asarray(opened.convert("RGB")), assessment.tone)
+    return mask if mask.any() else None
+
+
+def _tint_hints(opened: Image.Image, painted: np.ndarray) -> list:
+    """Hint points (x, y, (r, g, b)) on a grid over the painted pixels: the model and the hint
+    propagation carry the paint's colors into the regions they belong to."""
+    rgb = np.asarray(opened.convert("RGB"))
+    step = TINT_HINT_STEP
+    while True:
+        ys, xs = np.nonzero(painted[::step, ::step])
+        if len(ys) <= TINT_MAX_HINTS:
+            break
+        step *= 2
+    return [(int(x) * step, int(y) * step, tuple(int(c) for c in rgb[y * step, x * step])) for y, x in zip(ys, xs)]
+
+
+def _with_paint(colored: Image.Image, opened: Image.Image, painted: np.ndarray) -> Image.Image:
+    """The colorized photo with the painted pixels' a*b* the print's own (lightness stays the output's)."""
+    lab = lab_of(np.asarray(colored.convert("RGB")))
+    ab = np.where(painted[..., None], lab_of(np.asarray(opened.convert("RGB")))[..., 1:], lab[..., 1:])
+    result = Image.fromarray(compose(lab[..., 0], ab), "RGB")
+    if colored.mode == "RGBA":
+        result.putalpha(colored.getchannel("A"))
+    result.info.update(colored.info)
+    return result
 
 
 @dataclass

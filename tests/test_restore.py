@@ -335,3 +335,45 @@ def test_restore_beats_a_severely_aged_print(ageing):
     aged = AGEING[ageing](real, 1.0)
     restored = np.asarray(Colorizer.from_pretrained().restore(Image.fromarray(aged)).convert("RGB"))
     assert delta_e(restored, real) < delta_e(aged, real)
+
+
+def _hand_tinted(real: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
+    """A sepia print of `real` with one rectangle painted pink (a ribbon): the print, the paint's mask
+    and its a*b*."""
+    from pix2pix_color.restore import compose
+
+    lab = lab_of(sepia_tone(real))
+    h, w = lab.shape[:2]
+    paint = np.zeros((h, w), bool)
+    paint[int(0.6 * h) : int(0.72 * h), int(0.35 * w) : int(0.6 * w)] = True  # about 3% of the print
+    ab, pink = lab[..., 1:].copy(), (30.0, 8.0)
+    ab[paint] = pink
+    return compose(lab[..., 0], ab), paint, pink
+
+
+def test_a_hand_tinted_sepia_print_keeps_its_paint_and_the_rest_is_colorized(colorizer):
+    real = real_photo("seeding_color.jpg")
+    print_, paint, pink = _hand_tinted(real)
+    found = assess(print_)
+    assert found.kind == "toned" and 0.02 < found.tinted < 0.05
+    assert assess(sepia_tone(real)).tinted == 0.0  # a plain toned print has no paint
+    restored, sure = colorizer.restore(Image.fromarray(print_), return_confidence=True)
+    assert restored.info["restoration"] == "toned" and restored.size == (real.shape[1], real.shape[0])
+    lab = lab_of(np.asarray(restored.convert("RGB")))
+    inner = np.zeros_like(paint)
+    ys, xs = np.nonzero(paint)
+    inner[ys.min() + 3 : ys.max() - 2, xs.min() + 3 : xs.max() - 2] = True
+    assert np.abs(lab[inner][:, 1:].mean(0) - pink).max() < 2.0  # the paint, as painted
+    assert sure.map[inner].min() == 1.0  # a given color, not a guess
+    # The rest is colorized, not left in the sepia tone or turned gray.
+    assert hue_hit_rate(np.where(paint[..., None], real, np.asarray(restored.convert("RGB"))), real) > 0.3
+    assert np.abs(np.asarray(restored.convert("L"), float) - np.asarray(Image.fromarray(print_).convert("L"))).mean() < 2
+
+
+def test_heavily_faded_color_prints_are_not_taken_for_hand_tinted_ones():
+    from pix2pix_color.fading import AGEING
+
+    for name in ("seeding_color.jpg", "bridge_color.jpg", "summer_1am_color.jpg"):
+        for ageing in ("lifted blacks", "dye loss", "color cast", "yellowing"):
+            for severity in (0.4, 1.0):
+                assert assess(AGEING[ageing](real_photo(name), severity)).tinted == 0.0, (name, ageing, severity)
