@@ -635,7 +635,14 @@ class Handlers:
 
     @releases_memory
     def colorize_and_keep(
-        self, upload, working_size, compare, strength=1.0, hints=None, show_guesses=False, reference=None,
+        self,
+        upload,
+        working_size,
+        compare,
+        strength=1.0,
+        hints=None,
+        show_guesses=False,
+        reference=None,
         hue_sector=None,
     ) -> tuple[Shown, KeptResult]:
         """The photo tab's Colorize: what it shows, and what the strength slider and the guesses toggle
@@ -1216,7 +1223,7 @@ def photo_events(h: Handlers, tab: PhotoTab):
 
 
 def variation_events(h: Handlers, tab: PhotoTab, canvas_for) -> None:
-    """"Show other colorings" fills the gallery; a click on one makes it the result (and the coloring
+    """ "Show other colorings" fills the gallery; a click on one makes it the result (and the coloring
     that the strength slider, the guesses and hints given next work on)."""
 
     def shown_gallery(state, amount):
@@ -1441,7 +1448,7 @@ def api_endpoints(h: Handlers) -> None:
     )  # fmt: skip
     api_endpoint(
         "colorize_variations", h.colorize_photo_variations,
-        [gr.File(label="the colorings (PNGs, full resolution), the usual result first", file_count="multiple", **hidden)],
+        [gr.File(label="the colorings (PNGs, full resolution), the usual one first", file_count="multiple", **hidden)],
         photo(), gr.Number(value=DEFAULT_VARIATIONS, label="count (1-9)", precision=0, **hidden), working_size(),
         strength(), hints(),
     )  # fmt: skip

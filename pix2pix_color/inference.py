@@ -233,7 +233,9 @@ class Colorizer:
         if self.generator.head != "classification":
             raise ValueError("this model has a regression head: it predicts one color, with no alternatives")
         logits = self.generator(normalize_l(prediction.L_work), prediction.hint_maps)
-        temperature = self.generator.temperature if prediction.options.temperature is None else prediction.options.temperature
+        temperature = (
+            self.generator.temperature if prediction.options.temperature is None else prediction.options.temperature
+        )
         return [None, *variations.alternative_sectors(logits, temperature, n - 1)]
 
     @torch.inference_mode()

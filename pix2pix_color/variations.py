@@ -80,4 +80,3 @@ def alternative_sectors(logits: Tensor, temperature: float, count: int) -> list[
 def sector_name(sector: int) -> str:
     """A hue sector's everyday name ("orange"), for captions."""
     return SECTOR_NAMES[sector]
-

@@ -367,7 +367,9 @@ def test_a_hand_tinted_sepia_print_keeps_its_paint_and_the_rest_is_colorized(col
     assert sure.map[inner].min() == 1.0  # a given color, not a guess
     # The rest is colorized, not left in the sepia tone or turned gray.
     assert hue_hit_rate(np.where(paint[..., None], real, np.asarray(restored.convert("RGB"))), real) > 0.3
-    assert np.abs(np.asarray(restored.convert("L"), float) - np.asarray(Image.fromarray(print_).convert("L"))).mean() < 2
+    assert (
+        np.abs(np.asarray(restored.convert("L"), float) - np.asarray(Image.fromarray(print_).convert("L"))).mean() < 2
+    )
 
 
 def test_heavily_faded_color_prints_are_not_taken_for_hand_tinted_ones():

@@ -32,15 +32,21 @@ def _repair_table(results: dict | None) -> str:
             "undamaged photo changed (L*) |", "|---|---|---|---|"]  # fmt: skip
     for name, r in results["summary"].items():
         rows.append(f"| {name} | {r['damage']:.2f} | {r['undamaged']:.2f} | {r['clean']:.2f} |")
-    return f"{results['photos']} photos-hq photos at {results['side']} px, damaged by the package's own model:\n\n" + "\n".join(rows)
+    return (
+        f"{results['photos']} photos-hq photos at {results['side']} px, damaged by the package's own model:\n\n"
+        + "\n".join(rows)
+    )
 
 
 def detector_card(folder: Path, detector: DamageDetector) -> ModelCard:
     """The card of the detector in `folder`."""
     scores = json.loads((folder / "scores.json").read_text())
-    training = (folder / "TRAINING.txt").read_text().strip() if (folder / "TRAINING.txt").is_file() else "(not recorded)"
+    training = (
+        (folder / "TRAINING.txt").read_text().strip() if (folder / "TRAINING.txt").is_file() else "(not recorded)"
+    )
     repair = json.loads(REPAIR_RESULTS.read_text()) if REPAIR_RESULTS.is_file() else None
     params = sum(p.numel() for p in detector.parameters())
+    widths = ", ".join(map(str, detector.widths))
     data = ModelCardData(license="apache-2.0", library_name="pix2pix-color", pipeline_tag="image-segmentation",
                          tags=["image-restoration", "damage-detection", "old-photos", "onnx"])  # fmt: skip
     body = f"""# pix2pix-color damage detector
@@ -49,7 +55,7 @@ Finds cracks, scratches, dust, specks and small blotches on scanned old prints, 
 paper shows through) and dark (dirt), so that `pix2pix-color repair` can fill them from the photo
 around them and leave every other pixel as it was.
 
-- **Architecture**: a U-Net over the pixel-unshuffled lightness, widths {", ".join(map(str, detector.widths))}, {params:,} parameters
+- **Architecture**: a U-Net over the pixel-unshuffled lightness, widths {widths}, {params:,} parameters
   (`pix2pix_color.repair.detector.DamageDetector`). Input L*/100 (B,1,H,W); output logits per pixel.
 - **Use**: damage where sigmoid(logits) >= {THRESHOLD}, the mask grown by {GROW} px, filled with OpenCV's Telea
   inpainting (`pix2pix_color.repair.repair_photo`). `{ONNX_FILE}`: the same network for other runtimes
@@ -61,8 +67,8 @@ around them and leave every other pixel as it was.
 
 ## Measured
 
-Held-out crops (threshold 0.5): precision {scores['precision']:.3f}, recall {scores['recall']:.3f},
-F1 {scores['f1']:.3f}; {scores['clean_flagged']:.2%} of a clean crop's pixels flagged (step {scores['step']}).
+Held-out crops (threshold 0.5): precision {scores["precision"]:.3f}, recall {scores["recall"]:.3f},
+F1 {scores["f1"]:.3f}; {scores["clean_flagged"]:.2%} of a clean crop's pixels flagged (step {scores["step"]}).
 
 {_repair_table(repair)}
 
