@@ -46,8 +46,8 @@ class DecodingGraph(nn.Module):
 
 
 def export_onnx(generator: UNetGenerator, model_dir: str | Path, *, fp16: bool = False) -> Path:
-    """Write `model_dir/onnx/model.onnx` (or `model_fp16.onnx`); returns its path. One file: no
-    external data (the generators here are far below ONNX's 2 GB limit)."""
+    """Write `model_dir/onnx/model.onnx` (or `model_fp16.onnx`, removing the other); returns its path.
+    One file: no external data (the generators here are far below ONNX's 2 GB limit)."""
     target = Path(model_dir) / ONNX_DIR / ONNX_FILES[1 if fp16 else 0]
     target.parent.mkdir(parents=True, exist_ok=True)
     graph = DecodingGraph(_float32_copy(generator)).eval()  # a float32 copy: the caller's model stays as it is
@@ -82,6 +82,11 @@ def export_onnx(generator: UNetGenerator, model_dir: str | Path, *, fp16: bool =
 
     onnx.save_model(model, str(tmp))
     tmp.replace(target)
+    # One graph per model: a graph left under the other name (from older weights) would be the one
+    # the loader prefers or falls back to, and disagree with the safetensors.
+    for name in ONNX_FILES:
+        if name != target.name:
+            (target.parent / name).unlink(missing_ok=True)
     return target
 
 

@@ -114,3 +114,15 @@ def test_export_command_writes_the_graph_and_checks_it(tmp_path, capsys):
     assert "ONNX Runtime within" in capsys.readouterr().out
     assert (tmp_path / "onnx" / "model.onnx").stat().st_size > 10_000
     assert Path(tmp_path / "onnx" / "model.onnx").is_file()
+
+
+def test_a_graph_under_the_other_name_is_removed_not_left_stale(tmp_path):
+    """Exported as float16 after an older float32 export: only the new graph is left, so the loader
+    cannot pick the stale one (review 41)."""
+    from pix2pix_color.onnx_export import ONNX_DIR
+
+    old, new = tiny_generator(seed=1), tiny_generator(seed=2)
+    export_onnx(old, tmp_path)
+    assert (tmp_path / ONNX_DIR / "model.onnx").is_file()
+    export_onnx(new, tmp_path, fp16=True)
+    assert sorted(p.name for p in (tmp_path / ONNX_DIR).iterdir()) == ["model_fp16.onnx"]
