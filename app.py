@@ -1415,6 +1415,17 @@ def example_file(component: gr.File, url: str) -> gr.File:
     return component
 
 
+def variations_endpoint(h: Handlers, photo, working_size, strength, hints) -> None:
+    """/colorize_variations: the photo and how many colorings in, their PNGs out."""
+    hidden = dict(visible=False)
+    api_endpoint(
+        "colorize_variations", h.colorize_photo_variations,
+        [gr.File(label="the colorings (PNGs, full resolution), the usual one first", file_count="multiple", **hidden)],
+        photo, gr.Number(value=DEFAULT_VARIATIONS, label="count (1-9)", precision=0, **hidden), working_size,
+        strength, hints,
+    )  # fmt: skip
+
+
 def api_endpoints(h: Handlers) -> None:
     """The public API: one photo (or video) in, the colorized PNG (MP4) out."""
     hidden = dict(visible=False)
@@ -1446,12 +1457,7 @@ def api_endpoints(h: Handlers) -> None:
         ],
         photo(), working_size(), strength(), hints(),
     )  # fmt: skip
-    api_endpoint(
-        "colorize_variations", h.colorize_photo_variations,
-        [gr.File(label="the colorings (PNGs, full resolution), the usual one first", file_count="multiple", **hidden)],
-        photo(), gr.Number(value=DEFAULT_VARIATIONS, label="count (1-9)", precision=0, **hidden), working_size(),
-        strength(), hints(),
-    )  # fmt: skip
+    variations_endpoint(h, photo(), working_size(), strength(), hints())
     api_endpoint(
         "colorize_reference", h.colorize_photo_reference, colorized,
         photo(), photo("reference: a color photo whose colors to use", EXAMPLE_REFERENCE_URL), working_size(),

@@ -33,12 +33,17 @@ BOOST = 1.25
 SECTOR_NAMES = ("red", "orange", "yellow", "green", "cyan", "blue", "violet", "magenta")
 
 
+def _sector_of(a: Tensor, b: Tensor) -> Tensor:
+    """a*, b* (any shape) -> their hue sector (long, same shape), -1 where nearer gray than SECTOR_MIN_CHROMA."""
+    hue = torch.rad2deg(torch.atan2(b, a)) % 360
+    sector = torch.floor(((hue + 180 / SECTORS) % 360) / (360 / SECTORS)).long()
+    return torch.where(torch.hypot(a, b) >= SECTOR_MIN_CHROMA, sector, torch.full_like(sector, -1))
+
+
 def _sector_of_bins(device: torch.device) -> Tensor:
     """(Q,) long: each a*b* bin's hue sector, or -1 for a bin near gray."""
     centers = ab_bins.bin_centers(device)
-    hue = torch.rad2deg(torch.atan2(centers[:, 1], centers[:, 0])) % 360
-    sector = torch.floor(((hue + 180 / SECTORS) % 360) / (360 / SECTORS)).long()
-    return torch.where(centers.norm(dim=1) >= SECTOR_MIN_CHROMA, sector, torch.full_like(sector, -1))
+    return _sector_of(centers[:, 0], centers[:, 1])
 
 
 def sector_bias(sector: int, device: torch.device, boost: float | None = None) -> Tensor:
@@ -68,9 +73,7 @@ def alternative_sectors(logits: Tensor, temperature: float, count: int) -> list[
     sectors = _sector_of_bins(logits.device)
     mass = torch.stack([probs[sectors == s].sum(0) for s in range(SECTORS)])  # (S,h,w)
     shown = decode_with_sector(logits, temperature, None)[0]  # (2,h,w)
-    hue = torch.rad2deg(torch.atan2(shown[1], shown[0])) % 360
-    shown_sector = torch.floor(((hue + 180 / SECTORS) % 360) / (360 / SECTORS)).long()
-    shown_sector = torch.where(shown.norm(dim=0) >= SECTOR_MIN_CHROMA, shown_sector, -1)
+    shown_sector = _sector_of(shown[0], shown[1])
     other = torch.stack([(shown_sector != s).float() for s in range(SECTORS)])
     score = (mass * other).mean(dim=(1, 2))  # (S,)
     order = sorted(range(SECTORS), key=lambda s: (-float(score[s]), s))

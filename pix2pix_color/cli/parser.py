@@ -79,24 +79,8 @@ def _common_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
-def _add_colorize(sub) -> None:
-    """`pix2pix-color colorize`."""
-    c = sub.add_parser("colorize", help="colorize image files and folders (searched recursively)")
-    c.add_argument("inputs", nargs="+", help="image or video files, or folders")
-    c.add_argument(
-        "-o",
-        "--output",
-        required=True,
-        help="folder for the results: <stem>.png for a photo (full resolution), <stem>.mp4 for a video "
-        "(H.264, the input's frames, timing and audio)",
-    )
-    c.add_argument(
-        "--smoothing",
-        type=_smoothing,
-        default=DEFAULT_SMOOTHING,
-        help="videos: how much of its color a tracked pixel carries from frame to frame (0 = every frame on "
-        f"its own; default {DEFAULT_SMOOTHING:g})",
-    )
+def _c2pa_options(c: argparse.ArgumentParser) -> None:
+    """`colorize`'s Content Credentials options."""
     c.add_argument(
         "--c2pa-cert",
         metavar="CHAIN.pem",
@@ -116,6 +100,27 @@ def _add_colorize(sub) -> None:
         help="a time-stamp authority (RFC 3161) to time-stamp each signature, so that it stays valid after the "
         "certificate expires (needs the network)",
     )
+
+
+def _add_colorize(sub) -> None:
+    """`pix2pix-color colorize`."""
+    c = sub.add_parser("colorize", help="colorize image files and folders (searched recursively)")
+    c.add_argument("inputs", nargs="+", help="image or video files, or folders")
+    c.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="folder for the results: <stem>.png for a photo (full resolution), <stem>.mp4 for a video "
+        "(H.264, the input's frames, timing and audio)",
+    )
+    c.add_argument(
+        "--smoothing",
+        type=_smoothing,
+        default=DEFAULT_SMOOTHING,
+        help="videos: how much of its color a tracked pixel carries from frame to frame (0 = every frame on "
+        f"its own; default {DEFAULT_SMOOTHING:g})",
+    )
+    _c2pa_options(c)
     c.add_argument(
         "--confidence-map",
         action="store_true",
