@@ -35,15 +35,16 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from pix2pix_color import Colorizer, ImageError, ModelLoadError, variations
-from pix2pix_color.color import gray_version, is_grayscale
-from pix2pix_color.confidence import Confidence
-from pix2pix_color.hints import HintError, parse_color, parse_hints_json, parse_video_hints_json
-from pix2pix_color.images import DEFAULT_MAX_PIXELS, open_image, save_png
-from pix2pix_color.inference import Prediction
+from pix2pix_color import Colorizer, ColorizeRequest, ImageError, ModelLoadError
+from pix2pix_color.core.color import gray_version, is_grayscale
+from pix2pix_color.core.hints import HintError, parse_color, parse_hints_json, parse_video_hints_json
+from pix2pix_color.io.images import DEFAULT_MAX_PIXELS, open_image, save_png
 from pix2pix_color.limits import DEFAULT_VARIATIONS
-from pix2pix_color.pipeline import COLOR_STRENGTH_RANGE, WORKING_SIZE_RANGE, check_strength, check_working_size
-from pix2pix_color.video import VideoError, read_frames
+from pix2pix_color.pipeline import variations
+from pix2pix_color.pipeline.confidence import Confidence
+from pix2pix_color.pipeline.engine import Prediction
+from pix2pix_color.pipeline.steps import COLOR_STRENGTH_RANGE, WORKING_SIZE_RANGE, check_strength, check_working_size
+from pix2pix_color.video.frames import VideoError, read_frames
 
 try:  # ZeroGPU on Spaces; a no-op decorator anywhere else
     import spaces
@@ -310,7 +311,7 @@ DOWNLOADS = Downloads()
 
 def _animated_note(upload) -> str:
     """For an animated GIF, WebP or PNG: the note that only its first frame was colorized here."""
-    from pix2pix_color.animation import animated_format
+    from pix2pix_color.jobs.animation import animated_format
 
     path = _path_of(upload)
     kind = animated_format(path) if path else None
@@ -408,7 +409,7 @@ def draw_hints(base: Image.Image, hints: list, scale: float, suggestions=()) -> 
 
 def _video_path(upload) -> str:
     """The uploaded video's path once it is within the app's limits (size, duration, frame size)."""
-    from pix2pix_color.video import probe_video
+    from pix2pix_color.video.frames import probe_video
 
     path = _checked_path(upload, "video", MAX_VIDEO_MB)
     try:
@@ -517,7 +518,13 @@ class Handlers:
     builders below only lay out components and wire them to these."""
 
     def __init__(self, colorizer: Colorizer):
-        self.colorizer = colorizer
+        # The Space's limits, stricter than the library's and enforced by it (a video's length is
+        # counted on its frames while decoding, whatever its header says).
+        self.colorizer = colorizer.with_limits(
+            max_pixels=min(DEFAULT_MAX_PIXELS, colorizer.max_pixels),
+            max_seconds=MAX_VIDEO_SECONDS,
+            max_frame_pixels=min(MAX_VIDEO_LINES * (MAX_VIDEO_LINES * 16 // 9), colorizer.limits.max_frame_pixels),
+        )
         # Only the sizes measured no worse than the model's own on large photos (its working_sizes.json,
         # written by experiments/score_model.py); the API still takes any size in range.
         own = colorizer.generator.image_size
@@ -568,7 +575,7 @@ class Handlers:
 
     def _predict_image(self, image: Image.Image, working_size, hints, reference=None, hue_sector=None) -> Prediction:
         try:
-            return self.colorizer.prediction(
+            return self.colorizer.engine.prediction(
                 image, hints=hints or None, working_size=working_size, reference=reference, hue_sector=hue_sector
             )
         except ImageError as e:
@@ -582,7 +589,7 @@ class Handlers:
         """Where the kept prediction's colors are guesses (None for a model without the distribution)."""
         if self.colorizer.generator.head != "classification":
             return None
-        return self.colorizer.confidence(kept, strength)
+        return self.colorizer.engine.confidence(kept, strength)
 
     def _kept_confidence(self, kept: Prediction, strength: float) -> Confidence | None:
         """The confidence a session keeps: its map at the slider's preview size (what it hatches), not
@@ -610,7 +617,7 @@ class Handlers:
     def _show(self, state: KeptResult, strength: float, show_guesses: bool = False) -> Shown:
         """A kept prediction at `strength` as the photo tab shows it; with `show_guesses` (and the
         state's confidence) the slider compares the result with its guesses hatched."""
-        result = self.colorizer.render(state.kept, strength)
+        result = self.colorizer.engine.render(state.kept, strength)
         png = DOWNLOADS.start(result, state.stem + "-colorized")
         small = _fit(result)
         after = preview(small, state.stem + "-colorized")
@@ -684,12 +691,12 @@ class Handlers:
             raise user_error("this model predicts one color per pixel, with no alternatives", title="No variations")
         kept = replace(state.kept, photo=replace(state.kept.photo, L=state.kept.photo.L.float()))
         first = replace(kept, options=replace(kept.options, hue_sector=None))
-        sectors = self.colorizer.variation_sectors(first, DEFAULT_VARIATIONS)
+        sectors = self.colorizer.engine.variation_sectors(first, DEFAULT_VARIATIONS)
         previews = []
         for number, sector in enumerate(sectors):
-            varied = self.colorizer.vary(first, sector)
+            varied = self.colorizer.engine.vary(first, sector)
             small = replace(varied, photo=replace(varied.photo, L=varied.L_work, alpha=None, points=None))
-            image = self.colorizer.render(small, _strength(strength))
+            image = self.colorizer.engine.render(small, _strength(strength))
             caption = "as colorized" if sector is None else f"more {variations.sector_name(sector)}"
             previews.append((preview(image, f"{state.stem}-variation{number}"), caption))
         return previews, sectors
@@ -701,7 +708,7 @@ class Handlers:
         if state is None or not sectors or not 0 <= index < len(sectors):
             raise user_error("Colorize a photo and show its colorings first.", title="No colorings")
         kept = replace(state.kept, photo=replace(state.kept.photo, L=state.kept.photo.L.float()))
-        varied = self.colorizer.vary(kept, sectors[index])
+        varied = self.colorizer.engine.vary(kept, sectors[index])
         state = replace(state, kept=varied, confidence=None)
         if show_guesses:
             state.confidence = self._kept_confidence(varied, _strength(strength))
@@ -768,7 +775,7 @@ class Handlers:
             raise user_error("this model predicts one color per pixel, with no spread to read", title="No confidence")
         stem = Path(_path_of(upload)).stem
         path, map_path = _output_file(stem + "-colorized", ".png"), _output_file(stem + "-confidence", ".png")
-        save_png(self.colorizer.render(kept, strength), path)
+        save_png(self.colorizer.engine.render(kept, strength), path)
         save_png(confidence.image(), map_path)
         return str(path), str(map_path), {"suggestions": [list(p) for p in confidence.suggestions]}
 
@@ -792,7 +799,7 @@ class Handlers:
             raise user_error("Add a color photo to take the colors from.", title="No reference photo")
         kept = self._predict_image(image, _working_size(working_size), None, _reference(reference))
         path = _output_file(Path(_path_of(upload)).stem + "-colorized", ".png")
-        save_png(self.colorizer.render(kept, _strength(color_strength)), path)
+        save_png(self.colorizer.engine.render(kept, _strength(color_strength)), path)
         return str(path)
 
     # --- old photos that kept some color
@@ -801,17 +808,14 @@ class Handlers:
         """-> (restored image, its Confidence or None, the damage mask or None); `confidence` only for a
         classification head; `repair` fills cracks, scratches and dust first."""
         confidence = confidence and self.colorizer.generator.head == "classification"
-        mask = None
+        request = ColorizeRequest(
+            image, restore=True, keep_tone=bool(keep_tone), confidence=confidence, repair=bool(repair)
+        )
         try:
-            if repair:
-                image, mask = self.colorizer.repair(image, return_mask=True)
-            restored = self.colorizer.restore(image, keep_tone=bool(keep_tone), return_confidence=confidence)
+            output = self.colorizer.run(request)
         except ImageError as e:
             raise user_error(str(e), title="Not a usable image") from None
-        restored, sure = restored if confidence else (restored, None)
-        if mask is not None:
-            restored.info["repaired"] = f"{np.asarray(mask).mean() / 255:.4f}"
-        return restored, sure, mask
+        return output.image, output.confidence, output.damage_mask
 
     @releases_memory
     def restore_photo(self, upload, keep_tone=False, repair=False) -> tuple:
@@ -937,7 +941,7 @@ class Handlers:
         target = _output_file(Path(path).stem + ("-restored" if restore else "-colorized"), ".mp4")
         try:
             if restore:
-                result = self.colorizer.restore_video(path, target, progress=progress, max_seconds=MAX_VIDEO_SECONDS)
+                result = self.colorizer.restore_video(path, target, progress=progress)
             else:
                 result = self.colorizer.colorize_video(
                     path,
@@ -945,7 +949,6 @@ class Handlers:
                     hints=hints or None,
                     color_strength=strength,
                     progress=progress,
-                    max_seconds=MAX_VIDEO_SECONDS,
                     reference=reference,
                 )
         except VideoError as e:

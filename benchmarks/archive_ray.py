@@ -31,7 +31,7 @@ class Colorize:
     def __call__(self, batch: dict) -> dict:
         from PIL import Image
 
-        from pix2pix_color.images import save_png
+        from pix2pix_color.io.images import save_png
 
         pictures = [Image.open(io.BytesIO(cell["bytes"])) for cell in batch["image"]]
         pngs = []

@@ -33,7 +33,7 @@ def library_times(path: Path, repeat: int) -> tuple[float, float]:
     from PIL import Image
 
     from pix2pix_color import Colorizer
-    from pix2pix_color.images import save_png
+    from pix2pix_color.io.images import save_png
 
     colorizer = Colorizer.from_pretrained(backend="auto")
     image = Image.open(path)

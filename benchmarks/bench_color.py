@@ -1,4 +1,4 @@
-"""Lab conversion speed: pix2pix_color.color vs scikit-image, OpenCV, kornia and the textbook torch formula.
+"""Lab conversion speed: pix2pix_color.core.color vs scikit-image, OpenCV, kornia and the textbook torch formula.
 
     pip install -e ".[bench]"   # kornia (OpenCV comes with the app extra)
     python benchmarks/bench_color.py [--quick]
@@ -18,8 +18,8 @@ import torch
 from common import machine, table, timeit, timeit_interleaved
 from skimage.color import lab2rgb, rgb2lab
 
-from pix2pix_color.color import lab_to_rgb, lab_to_rgb_pixels, lab_to_srgb_bytes, rgb_to_lab
-from pix2pix_color.image_processor import STRIP_PIXELS
+from pix2pix_color.core.color import lab_to_rgb, lab_to_rgb_pixels, lab_to_srgb_bytes, rgb_to_lab
+from pix2pix_color.core.image_processor import STRIP_PIXELS
 
 _M = torch.tensor([[0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169], [0.019334, 0.119193, 0.950227]])
 _WHITE = torch.tensor([0.95047, 1.0, 1.08883])
@@ -105,7 +105,7 @@ def main() -> None:
                 timeit(lambda: naive_lab_to_rgb(lab)),
                 naive_rgb_to_lab(tensor).permute(0, 2, 3, 1).numpy(),
             ),
-            "pix2pix_color.color": (
+            "pix2pix_color.core.color": (
                 timeit(lambda: rgb_to_lab(tensor)),
                 timeit(lambda: lab_to_rgb(lab)),
                 lab.permute(0, 2, 3, 1).numpy(),

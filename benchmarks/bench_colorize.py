@@ -25,9 +25,9 @@ from PIL import Image
 from skimage.color import lab2rgb, rgb2lab
 
 from pix2pix_color import Colorizer
-from pix2pix_color.image_processor import working_shape
-from pix2pix_color.images import PNG_COMPRESS_LEVEL
-from pix2pix_color.models import UNetGenerator, init_weights
+from pix2pix_color.core.image_processor import working_shape
+from pix2pix_color.io.images import PNG_COMPRESS_LEVEL
+from pix2pix_color.models.networks import UNetGenerator, init_weights
 
 
 def naive_colorize(G: UNetGenerator, image: Image.Image, working: int = 256) -> Image.Image:

@@ -1,4 +1,4 @@
-"""What the confidence map costs: colorize a photo with and without `return_confidence=True`, at
+"""What the confidence map costs: colorize a photo with and without `ColorizeRequest(confidence=True)`, at
 1 MP and 12 MP, the bundled model in PyTorch (the map reads the head's logits, which only PyTorch
 gives), timed interleaved.
 
@@ -14,7 +14,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import machine, table, timeit_interleaved  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from pix2pix_color import Colorizer  # noqa: E402
+from pix2pix_color import (
+    Colorizer,  # noqa: E402
+    ColorizeRequest,
+)
 
 PHOTO = Path(__file__).resolve().parents[1] / "tests" / "data" / "bridge_color.jpg"
 
@@ -25,7 +28,8 @@ def main() -> None:
     for name, size in (("1 MP", (1333, 750)), ("12 MP", (4000, 3000))):
         photo = Image.open(PHOTO).convert("L").resize(size, Image.BICUBIC)
         plain, with_map = timeit_interleaved(
-            [lambda: colorizer.colorize(photo), lambda: colorizer.colorize(photo, return_confidence=True)], repeat=3
+            [lambda: colorizer.colorize(photo), lambda: colorizer.run(ColorizeRequest(photo, confidence=True))],
+            repeat=3,
         )
         rows.append([name, f"{plain:.3f}", f"{with_map:.3f}", f"{with_map / plain:.2f}x"])
     print(machine())

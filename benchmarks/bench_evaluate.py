@@ -29,8 +29,8 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from pix2pix_color import Colorizer
 from pix2pix_color.cli import main as cli_main
-from pix2pix_color.color import gray_version, rgb_to_lab
-from pix2pix_color.metrics import colorfulness, metrics_against
+from pix2pix_color.core.color import gray_version, rgb_to_lab
+from pix2pix_color.evaluation.metrics import colorfulness, metrics_against
 
 PHOTOS_HQ = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "photos-hq" / "validation"
 

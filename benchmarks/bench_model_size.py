@@ -16,7 +16,7 @@ import torch
 from accelerate import Accelerator
 from common import machine, table, timeit
 
-from pix2pix_color.models import count_parameters
+from pix2pix_color.models.networks import count_parameters
 from train import with_preset
 from train.loop import build_models, gan_step
 

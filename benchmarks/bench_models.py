@@ -15,7 +15,7 @@ import torch
 from common import machine, photo, table, timeit
 
 from pix2pix_color import Colorizer
-from pix2pix_color.pipeline import PredictOptions, working_grid
+from pix2pix_color.pipeline.steps import PredictOptions, working_grid
 
 
 def main() -> None:

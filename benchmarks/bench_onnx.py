@@ -19,12 +19,12 @@ from common import machine, photo, table, timeit
 from PIL import Image
 
 from pix2pix_color import Colorizer
-from pix2pix_color.backends import OnnxRuntimeBackend
-from pix2pix_color.color import gray_to_l, gray_version
-from pix2pix_color.image_processor import working_shape
+from pix2pix_color.core.color import gray_to_l, gray_version
+from pix2pix_color.core.image_processor import working_shape
 from pix2pix_color.inference import default_model_path
-from pix2pix_color.models import UNetGenerator, init_weights
-from pix2pix_color.onnx_export import export_onnx
+from pix2pix_color.models.networks import UNetGenerator, init_weights
+from pix2pix_color.pipeline.backends import OnnxRuntimeBackend
+from pix2pix_color.pipeline.onnx_export import export_onnx
 
 PHOTOS_HQ = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "photos-hq" / "validation"
 
@@ -53,7 +53,8 @@ def parity_rows(n: int) -> list[list[str]]:
             image = Image.open(path).convert("RGB")
             image.thumbnail((2000, 2000))
             L = gray_to_l(torch.from_numpy(gray_version(np.asarray(image))))[None, None]
-            difference = (pt.predict_ab(L, working_size=working) - ort.predict_ab(L, working_size=working)).abs()
+            ours, theirs = pt.engine.predict_ab(L, working_size=working), ort.engine.predict_ab(L, working_size=working)
+            difference = (ours - theirs).abs()
             worst = max(worst, float(difference.max()) / 110)  # in the model's -1..1 units
         rows.append([f"{len(paths)} photos-hq photos", str(working or "Auto"), f"{worst:.1e}"])
     return rows

@@ -18,7 +18,7 @@ from common import EXAMPLES, machine, table
 CHILD = """
 import resource, sys, time
 from PIL import Image
-import pix2pix_color.reference as R
+import pix2pix_color.pipeline.reference as R
 from pix2pix_color import Colorizer
 if sys.argv[1] == "dense":
     R.MATCH_BLOCK_ELEMENTS = 10**12  # one block: the whole matrices

@@ -13,8 +13,8 @@ import cv2
 import numpy as np
 import torch
 
-from pix2pix_color.repair.damage import DamageStyle, damage
 from pix2pix_color.repair.repair import THRESHOLD, default_detector, fill, find_damage, lightness
+from pix2pix_color.synthetic.damage import DamageStyle, damage
 
 
 def best_of(fn, runs: int = 2) -> float:

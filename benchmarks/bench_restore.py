@@ -1,4 +1,4 @@
-"""What restoring costs against colorizing: a faded color print (`pix2pix_color.fading`) through
+"""What restoring costs against colorizing: a faded color print (`pix2pix_color.synthetic.fading`) through
 `Colorizer.restore` and its gray version through `Colorizer.colorize`, at 1 MP and 12 MP, the
 bundled model on the backend "auto" picks, timed interleaved. Restore runs the network twice (the
 colors, then the classification head's distribution for where to trust them) and per-pixel curves
@@ -21,8 +21,7 @@ from common import machine, table, timeit_interleaved  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from pix2pix_color import Colorizer  # noqa: E402
-from pix2pix_color.fading import Fading, fade  # noqa: E402
-from pix2pix_color.restore import (  # noqa: E402
+from pix2pix_color.pipeline.restore import (  # noqa: E402
     assess,
     blend_evidence,
     compose,
@@ -32,6 +31,7 @@ from pix2pix_color.restore import (  # noqa: E402
     srgb_to_linear,
     thumbnail,
 )
+from pix2pix_color.synthetic.fading import Fading, fade  # noqa: E402
 
 PHOTO = Path(__file__).resolve().parents[1] / "tests" / "data" / "bridge_color.jpg"
 PRINT = Fading(cyan=0.5, magenta=0.8, yellow=0.95, stain=0.08, flare=0.06)
@@ -43,9 +43,9 @@ def restore_naive(colorizer: Colorizer, faded: Image.Image) -> Image.Image:
     assert assess(small).kind == "color"
     curves = estimate_curves(srgb_to_linear(small).reshape(-1, 3))
     corrected = np.round(linear_to_srgb(curves.apply(srgb_to_linear(rgb))) * 255).astype(np.uint8)
-    prediction = colorizer.prediction(Image.fromarray(corrected))
-    model = np.asarray(colorizer.render(prediction, 1.0))
-    sure = colorizer.confidence(prediction, 1.0).map
+    prediction = colorizer.engine.prediction(Image.fromarray(corrected))
+    model = np.asarray(colorizer.engine.render(prediction, 1.0))
+    sure = colorizer.engine.confidence(prediction, 1.0).map
     lab = lab_of(corrected)
     return Image.fromarray(compose(lab[..., 0], blend_evidence(lab[..., 1:], lab_of(model)[..., 1:], sure)))
 

@@ -6,7 +6,7 @@ working sizes, gains and costs.
 Cost: a 1 MP photo (1280x800) colorized the app's way (`Colorizer.colorize`, backend "auto"), plain,
 with the mirror average and with each two-size average, median of 7, side by side in one run. Gain:
 PSNR, hue hit rate and colorfulness on validation photos and photos-hq (full resolution,
-`pix2pix_color.metrics.evaluate`). The issue's budget: 1 MP in about 0.1 s with TTA if it is on by
+`pix2pix_color.evaluation.metrics.evaluate`). The issue's budget: 1 MP in about 0.1 s with TTA if it is on by
 default. The two-size average lives here, not in the library, until it pays: `TwoSizeNetwork`
 predicts at the working size and at a second long side, brings the second a*b* back to the working
 grid (antialiased bilinear) and averages the two before the usual upsampling.
@@ -22,9 +22,9 @@ import torch.nn.functional as F
 from common import machine, photo, table, timeit
 
 from pix2pix_color import Colorizer
-from pix2pix_color.image_processor import resize, working_shape
-from pix2pix_color.metrics import evaluate
-from pix2pix_color.photo_sets import photos_from_dataset, photos_from_folder
+from pix2pix_color.core.image_processor import resize, working_shape
+from pix2pix_color.evaluation.metrics import evaluate
+from pix2pix_color.io.photo_sets import photos_from_dataset, photos_from_folder
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

@@ -7,7 +7,7 @@ zoom across one photo (camera motion, parallax-free), three shots with two cuts,
 track. Their black-and-white versions (each frame's own L*) are the input, clean and with a film look
 (grain of 12 levels and per-frame exposure flicker of +-8%, as old film has).
 
-1. Flicker and quality (`pix2pix_color.metrics.evaluate_video`) at 480p: E_warp (Lai et al. 2018) and
+1. Flicker and quality (`pix2pix_color.evaluation.metrics.evaluate_video`) at 480p: E_warp (Lai et al. 2018) and
    CDC (TCVC) of the output, per-frame PSNR and hue hit rate against the real colors; per-frame
    colorization (smoothing 0) and the real footage side by side; then a smoothing sweep.
 2. Speed at 480p, 720p and 1080p, whole pipeline (decode, flow, colorize, encode with audio):
@@ -30,8 +30,8 @@ from common import machine, table
 from PIL import Image
 
 from pix2pix_color import Colorizer
-from pix2pix_color.video import ENCODER, ENCODER_OPTIONS
-from pix2pix_color.video_metrics import evaluate_video, write_black_and_white
+from pix2pix_color.evaluation.video_metrics import evaluate_video, write_black_and_white
+from pix2pix_color.video.frames import ENCODER, ENCODER_OPTIONS
 
 PHOTOS_HQ = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "photos-hq" / "validation"
 SHOTS = ["lake_sherburne.jpg", "mountains_and_forest.jpg", "morskie_oko.jpg"]

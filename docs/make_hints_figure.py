@@ -17,9 +17,9 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from pix2pix_color import Colorizer
-from pix2pix_color.color import gray_version
-from pix2pix_color.hints import sample_hints
-from pix2pix_color.images import open_image
+from pix2pix_color.core.color import gray_version
+from pix2pix_color.core.hints import sample_hints
+from pix2pix_color.io.images import open_image
 
 OUT = Path(__file__).resolve().parent / "hints.png"
 

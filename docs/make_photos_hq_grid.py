@@ -15,8 +15,8 @@ import numpy as np
 from PIL import Image
 
 from pix2pix_color import Colorizer
-from pix2pix_color.color import gray_version
-from pix2pix_color.images import find_images, open_image
+from pix2pix_color.core.color import gray_version
+from pix2pix_color.io.images import find_images, open_image
 
 OUT = Path(__file__).resolve().parent / "photos_hq_grid.png"
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from pix2pix_color import Colorizer
-from pix2pix_color.images import open_image
+from pix2pix_color import Colorizer, ColorizeRequest
+from pix2pix_color.io.images import open_image
 
 OUT = Path(__file__).resolve().parent / "reference.jpg"
 HQ = Path(__file__).resolve().parents[2] / "shared" / "data" / "photos-hq" / "validation"
@@ -43,7 +43,8 @@ def main() -> None:
         real.thumbnail((1600, 1600), Image.LANCZOS)
         reference = mirrored_and_cropped(real) if other is None else open_image(HQ / other).convert("RGB")
         gray = real.convert("L")
-        automatic, confidence = colorizer.colorize(gray, return_confidence=True)
+        out = colorizer.run(ColorizeRequest(gray, confidence=True))
+        automatic, confidence = out.image, out.confidence
         with_reference = colorizer.colorize(gray, reference=reference)
         rows.append(
             [

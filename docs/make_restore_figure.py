@@ -1,6 +1,6 @@
 """Regenerate docs/restore.jpg: old prints made from real color photos, restored, beside the real
 photos. Top: a faded color print (cyan dye at half its density, magenta at 80%, yellowed, lifted
-blacks: `pix2pix_color.fading`); bottom: a sepia-toned print of another photo, which `restore`
+blacks: `pix2pix_color.synthetic.fading`); bottom: a sepia-toned print of another photo, which `restore`
 recognises as toned and colorizes.
 
     python docs/make_restore_figure.py [--faded PHOTO] [--sepia PHOTO]
@@ -17,8 +17,8 @@ import numpy as np
 from PIL import Image
 
 from pix2pix_color import Colorizer
-from pix2pix_color.fading import Fading, fade, sepia_tone
-from pix2pix_color.images import open_image
+from pix2pix_color.io.images import open_image
+from pix2pix_color.synthetic.fading import Fading, fade, sepia_tone
 
 OUT = Path(__file__).resolve().parent / "restore.jpg"
 HQ = Path(__file__).resolve().parents[2] / "shared" / "data" / "photos-hq" / "validation"

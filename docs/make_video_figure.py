@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from bench_video import make_color_clip  # noqa: E402
 
 from pix2pix_color import Colorizer  # noqa: E402
-from pix2pix_color.video import read_frames  # noqa: E402
-from pix2pix_color.video_metrics import write_black_and_white  # noqa: E402
+from pix2pix_color.evaluation.video_metrics import write_black_and_white  # noqa: E402
+from pix2pix_color.video.frames import read_frames  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "video_frames.jpg"
 COLUMNS = range(4, 16, 2)
@@ -34,8 +34,8 @@ TILE = (240, 135)
 
 def color_change(frames: list[np.ndarray], real: list[np.ndarray], index: int) -> Image.Image:
     """|a*b* of frame `index` - a*b* of the previous frame warped onto it| as a gray picture."""
-    from pix2pix_color.color import rgb_to_lab
-    from pix2pix_color.temporal import FlowEstimator, flow_input, reliable, warp
+    from pix2pix_color.core.color import rgb_to_lab
+    from pix2pix_color.video.temporal import FlowEstimator, flow_input, reliable, warp
 
     def lab(x: np.ndarray) -> np.ndarray:
         return rgb_to_lab(torch.from_numpy(np.ascontiguousarray(x)).permute(2, 0, 1)).permute(1, 2, 0).numpy()

@@ -25,9 +25,9 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from common import machine, table  # noqa: E402
 
 from pix2pix_color import Colorizer, ab_bins  # noqa: E402
-from pix2pix_color.color import normalize_l, rgb_to_lab  # noqa: E402
-from pix2pix_color.metrics import HUE_OUTPUT_CHROMA, HUE_REAL_CHROMA, HUE_TOLERANCE_DEG  # noqa: E402
-from pix2pix_color.photo_sets import photos_from_dataset, photos_from_folder  # noqa: E402
+from pix2pix_color.core.color import normalize_l, rgb_to_lab  # noqa: E402
+from pix2pix_color.core.hue import HUE_OUTPUT_CHROMA, HUE_REAL_CHROMA, HUE_TOLERANCE_DEG  # noqa: E402
+from pix2pix_color.io.photo_sets import photos_from_dataset, photos_from_folder  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 SAMPLES = 3000
@@ -89,13 +89,13 @@ def study(colorizer: Colorizer, photos, rng) -> dict:
     per_photo: dict[str, list] = {}
     net = colorizer.generator
     for photo in photos:
-        pred = colorizer.prediction(photo)
+        pred = colorizer.engine.prediction(photo)
         with torch.inference_mode():
             logits = net(normalize_l(pred.L_work))
         h, w = pred.L_work.shape[-2:]
         shown_low = F.interpolate(pred.colors, size=logits.shape[-2:], mode="area")
         maps = candidates(logits, net.temperature, shown_low)
-        out = np.asarray(colorizer.render(pred))
+        out = np.asarray(colorizer.engine.render(pred))
         real = torch.from_numpy(np.array(photo.convert("RGB"))).permute(2, 0, 1)
         ab_real = rgb_to_lab(real)[1:]
         ab_out = rgb_to_lab(torch.from_numpy(out).permute(2, 0, 1))[1:]

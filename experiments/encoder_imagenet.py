@@ -23,7 +23,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))  # their table() and machine()
 from common import machine, table  # noqa: E402
 
-from pix2pix_color.color import l_to_gray, rgb_to_l
+from pix2pix_color.core.color import l_to_gray, rgb_to_l
 from train.pretrained import imagenet_encoder
 
 VARIED = Path(__file__).resolve().parents[2] / "shared" / "data" / "photos-varied"

@@ -26,10 +26,10 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from common import machine, table  # noqa: E402
 
 from pix2pix_color import Colorizer  # noqa: E402
-from pix2pix_color.color import gray_version, is_grayscale  # noqa: E402
-from pix2pix_color.hints import sample_hints  # noqa: E402
-from pix2pix_color.metrics import MIN_SIDE, hue_hit_masks  # noqa: E402
-from pix2pix_color.photo_sets import photos_from_dataset  # noqa: E402
+from pix2pix_color.core.color import gray_version, is_grayscale  # noqa: E402
+from pix2pix_color.core.hints import sample_hints  # noqa: E402
+from pix2pix_color.evaluation.metrics import MIN_SIDE, hue_hit_masks  # noqa: E402
+from pix2pix_color.io.photo_sets import photos_from_dataset  # noqa: E402
 
 LANDSCAPES = ROOT.parent / "shared" / "data" / "landscapes"
 GROUPS = ((0.0, 0.01), (0.01, 0.05), (0.05, 0.2), (0.2, 1.0))  # share of the photo that is colorful

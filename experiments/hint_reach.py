@@ -30,9 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))  # t
 from common import machine, table  # noqa: E402
 
 from pix2pix_color import Colorizer
-from pix2pix_color.color import gray_version, rgb_to_lab
-from pix2pix_color.metrics import evaluate
-from pix2pix_color.propagation import REACH, SIGMA_L
+from pix2pix_color.core.color import gray_version, rgb_to_lab
+from pix2pix_color.core.propagation import REACH, SIGMA_L
+from pix2pix_color.evaluation.metrics import evaluate
 from train import data, with_preset
 
 ROOT = Path(__file__).resolve().parents[1]

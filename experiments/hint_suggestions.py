@@ -20,9 +20,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from common import machine, table  # noqa: E402
 
-from pix2pix_color import Colorizer  # noqa: E402
-from pix2pix_color.metrics import image_metrics  # noqa: E402
-from pix2pix_color.photo_sets import photos_from_dataset, photos_from_folder  # noqa: E402
+from pix2pix_color import Colorizer, ColorizeRequest  # noqa: E402
+from pix2pix_color.evaluation.metrics import image_metrics  # noqa: E402
+from pix2pix_color.io.photo_sets import photos_from_dataset, photos_from_folder  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 
@@ -35,7 +35,8 @@ def hint_at(real: np.ndarray, x: int, y: int) -> list:
 def gains(colorizer: Colorizer, photo, rng, n_random: int) -> tuple[dict, dict] | None:
     real = np.asarray(photo.convert("RGB"))
     gray = photo.convert("L")
-    auto, confidence = colorizer.colorize(gray, return_confidence=True)
+    out = colorizer.run(ColorizeRequest(gray, confidence=True))
+    auto, confidence = out.image, out.confidence
     if not confidence.suggestions:
         return None
     base = image_metrics(auto, real)

@@ -6,7 +6,7 @@
         --images-seen 20000 --name scratch@1250
     python experiments/learning_curve.py table                          # table + plot from the results
 
-Each model is scored like the card's numbers: `pix2pix_color.metrics.evaluate` at full resolution
+Each model is scored like the card's numbers: `pix2pix_color.evaluation.metrics.evaluate` at full resolution
 (the app's working size), on validation photos and on `photos-hq` (large photos as people upload
 them, never trained on). Checkpoints of a run are decoded at the shipped model's temperature (0.76;
 a run's own checkpoints would decode at 1, which is less colorful), so points differ only by
@@ -34,8 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from pix2pix_color import Colorizer, UNetGenerator  # noqa: E402
-from pix2pix_color.metrics import evaluate  # noqa: E402
-from pix2pix_color.photo_sets import photos_from_dataset, photos_from_folder  # noqa: E402
+from pix2pix_color.evaluation.metrics import evaluate  # noqa: E402
+from pix2pix_color.io.photo_sets import photos_from_dataset, photos_from_folder  # noqa: E402
 
 RESULTS = ROOT / "experiments" / "results" / "learning_curve.json"
 PLOT = ROOT / "experiments" / "results" / "learning_curve.png"

@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from pix2pix_color import Colorizer, UNetGenerator  # noqa: E402
-from pix2pix_color.color import gray_version, rgb_to_lab  # noqa: E402
-from pix2pix_color.metrics import colorfulness, metrics_against  # noqa: E402
+from pix2pix_color.core.color import gray_version, rgb_to_lab  # noqa: E402
+from pix2pix_color.evaluation.metrics import colorfulness, metrics_against  # noqa: E402
 
 
 def load_model(path: str, temperature: float | None) -> Colorizer:

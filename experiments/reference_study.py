@@ -25,9 +25,9 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from pix2pix_color import Colorizer
-from pix2pix_color.metrics import hue_hit_rate, psnr
-from pix2pix_color.photo_sets import photos_from_dataset, photos_from_folder
-from pix2pix_color.restore import assess, thumbnail
+from pix2pix_color.evaluation.metrics import hue_hit_rate, psnr
+from pix2pix_color.io.photo_sets import photos_from_dataset, photos_from_folder
+from pix2pix_color.pipeline.assessment import assess, thumbnail
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 CONDITIONS = ("automatic", "itself", "flipped and cropped", "unrelated")

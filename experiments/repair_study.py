@@ -1,5 +1,5 @@
 """Repair, measured (issue 42): gray and sepia-toned versions of real photos, damaged by
-`pix2pix_color.repair.damage` with fixed seeds, repaired, and scored in L* against the clean photo:
+`pix2pix_color.synthetic.damage` with fixed seeds, repaired, and scored in L* against the clean photo:
 
 - damage error: mean |dL*| over the true damage, as a share of the damaged input's (lower is better;
   Telea inpainting on the *true* mask is the floor a detector can reach with that fill);
@@ -24,10 +24,10 @@ import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
-from pix2pix_color.fading import sepia_tone
-from pix2pix_color.photo_sets import photos_from_dataset, photos_from_folder
-from pix2pix_color.repair.damage import damage
+from pix2pix_color.io.photo_sets import photos_from_dataset, photos_from_folder
 from pix2pix_color.repair.repair import LIGHTNESS, fill, find_damage
+from pix2pix_color.synthetic.damage import damage
+from pix2pix_color.synthetic.fading import sepia_tone
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -1,5 +1,5 @@
 """How `restore` estimates the curves that undo a fading, chosen on training photos: real color photos
-faded by `pix2pix_color.fading` (no sepia), each estimator's curves applied and the model filling in
+faded by `pix2pix_color.synthetic.fading` (no sepia), each estimator's curves applied and the model filling in
 (`blend_evidence`) as `restore` does, scored against the real photos (CIEDE2000, hue hit rate):
 
 - statistics, k: `estimate_curves` with `equalize=k` (0: black and white points only; 1: every
@@ -29,10 +29,9 @@ from skimage.color import deltaE_ciede2000
 from tqdm.auto import tqdm
 
 from pix2pix_color import Colorizer
-from pix2pix_color.fading import fade, random_fading
-from pix2pix_color.metrics import hue_hit_rate
-from pix2pix_color.photo_sets import photos_from_dataset, photos_from_folder
-from pix2pix_color.restore import (
+from pix2pix_color.evaluation.metrics import hue_hit_rate
+from pix2pix_color.io.photo_sets import photos_from_dataset, photos_from_folder
+from pix2pix_color.pipeline.restore import (
     Curves,
     black_point,
     blend_evidence,
@@ -43,6 +42,7 @@ from pix2pix_color.restore import (
     srgb_to_linear,
     thumbnail,
 )
+from pix2pix_color.synthetic.fading import fade, random_fading
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 EQUALIZE = (0.0, 0.3, 0.5, 0.7, 1.0)
@@ -70,10 +70,10 @@ def fitted_curves(faded: np.ndarray, target: np.ndarray, weight: np.ndarray) -> 
 
 def restored_with(colorizer: Colorizer, faded: np.ndarray, curves: Curves) -> np.ndarray:
     corrected = curves.apply_to_bytes(faded)
-    prediction = colorizer.prediction(Image.fromarray(corrected))
-    model = lab_of(np.asarray(colorizer.render(prediction, 1.0)))[..., 1:]
+    prediction = colorizer.engine.prediction(Image.fromarray(corrected))
+    model = lab_of(np.asarray(colorizer.engine.render(prediction, 1.0)))[..., 1:]
     lab = lab_of(corrected)
-    return compose(lab[..., 0], blend_evidence(lab[..., 1:], model, colorizer.confidence(prediction, 1.0).map))
+    return compose(lab[..., 0], blend_evidence(lab[..., 1:], model, colorizer.engine.confidence(prediction, 1.0).map))
 
 
 def model_fit(colorizer: Colorizer, faded: np.ndarray) -> Curves:
@@ -81,9 +81,9 @@ def model_fit(colorizer: Colorizer, faded: np.ndarray) -> Curves:
     linear = srgb_to_linear(small).reshape(-1, 3)
     black = black_point(linear)
     leveled = np.round(linear_to_srgb((linear - black) / (1 - black)) * 255).astype(np.uint8).reshape(small.shape)
-    prediction = colorizer.prediction(Image.fromarray(leveled))
-    target = srgb_to_linear(np.asarray(colorizer.render(prediction, 1.0))).reshape(-1, 3)
-    return fitted_curves(linear, target, colorizer.confidence(prediction, 1.0).map.reshape(-1))
+    prediction = colorizer.engine.prediction(Image.fromarray(leveled))
+    target = srgb_to_linear(np.asarray(colorizer.engine.render(prediction, 1.0))).reshape(-1, 3)
+    return fitted_curves(linear, target, colorizer.engine.confidence(prediction, 1.0).map.reshape(-1))
 
 
 def auto_levels(faded: np.ndarray) -> np.ndarray:

@@ -1,5 +1,5 @@
 """Restore must first do no harm, measured (issue 42): real color photos, unfaded and aged by each
-of `pix2pix_color.fading.AGEING`'s models at several severities, restored and scored against the
+of `pix2pix_color.synthetic.fading.AGEING`'s models at several severities, restored and scored against the
 real photo in mean CIEDE2000, beside the aged input, a gray-world correction and colorizing the
 gray version.
 
@@ -25,9 +25,9 @@ from tqdm.auto import tqdm
 
 from experiments.restore_study import gray_world  # the same baseline as restore_study's table
 from pix2pix_color import Colorizer
-from pix2pix_color.fading import AGEING
-from pix2pix_color.photo_sets import photos_from_dataset, photos_from_folder
-from pix2pix_color.restore import lab_of
+from pix2pix_color.io.photo_sets import photos_from_dataset, photos_from_folder
+from pix2pix_color.pipeline.restore import lab_of
+from pix2pix_color.synthetic.fading import AGEING
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 SEVERITIES = (0.15, 0.4, 0.7, 1.0)

@@ -1,4 +1,4 @@
-"""Restoring faded photos, measured: real color photos faded by `pix2pix_color.fading` (a seeded
+"""Restoring faded photos, measured: real color photos faded by `pix2pix_color.synthetic.fading` (a seeded
 random fading per photo: dye fade with cyan first most often, yellow stain, lifted blacks, a fifth
 sepia-toned), then scored against the real photos in CIEDE2000 and hue hit rate:
 
@@ -7,7 +7,7 @@ sepia-toned), then scored against the real photos in CIEDE2000 and hue hit rate:
 - white patch: each channel scaled so that its 99th percentile is white;
 - auto levels: each channel's 0.5th and 99.5th percentiles stretched to black and white;
 - colorize gray: the model on the faded photo's lightness, its colors thrown away;
-- restore: `Colorizer.restore` (`pix2pix_color.restore`).
+- restore: `Colorizer.restore` (`pix2pix_color.pipeline.restore`).
 
     PYTHONPATH=. python experiments/restore_study.py --set photos-hq --side 1024
     PYTHONPATH=. python experiments/restore_study.py --set validation --limit 300
@@ -30,10 +30,10 @@ from skimage.color import deltaE_ciede2000
 from tqdm.auto import tqdm
 
 from pix2pix_color import Colorizer
-from pix2pix_color.fading import fade, random_fading
-from pix2pix_color.metrics import hue_hit_rate
-from pix2pix_color.photo_sets import photos_from_dataset, photos_from_folder
-from pix2pix_color.restore import lab_of, linear_to_srgb, srgb_to_linear
+from pix2pix_color.evaluation.metrics import hue_hit_rate
+from pix2pix_color.io.photo_sets import photos_from_dataset, photos_from_folder
+from pix2pix_color.pipeline.restore import lab_of, linear_to_srgb, srgb_to_linear
+from pix2pix_color.synthetic.fading import fade, random_fading
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 

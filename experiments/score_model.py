@@ -22,9 +22,9 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from common import machine, table  # noqa: E402
 
 from pix2pix_color import Colorizer  # noqa: E402
-from pix2pix_color.metrics import evaluate  # noqa: E402
-from pix2pix_color.photo_sets import photos_from_dataset, photos_from_folder  # noqa: E402
-from pix2pix_color.pipeline import (  # noqa: E402
+from pix2pix_color.evaluation.metrics import evaluate  # noqa: E402
+from pix2pix_color.io.photo_sets import photos_from_dataset, photos_from_folder  # noqa: E402
+from pix2pix_color.pipeline.steps import (  # noqa: E402
     WORKING_SIZE_HUE_MARGIN,
     WORKING_SIZE_PSNR_MARGIN,
     WORKING_SIZES_FILE,

@@ -35,11 +35,11 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from common import machine, table  # noqa: E402
 
 from pix2pix_color import UNetGenerator  # noqa: E402
-from pix2pix_color.color import denormalize_ab, gray_to_l, gray_version, is_grayscale, normalize_l  # noqa: E402
-from pix2pix_color.image_processor import resize  # noqa: E402
+from pix2pix_color.core.color import denormalize_ab, gray_to_l, gray_version, is_grayscale, normalize_l  # noqa: E402
+from pix2pix_color.core.image_processor import resize  # noqa: E402
+from pix2pix_color.evaluation.metrics import colorfulness, hue_hit_rate, psnr  # noqa: E402
 from pix2pix_color.inference import default_model_path  # noqa: E402
-from pix2pix_color.metrics import colorfulness, hue_hit_rate, psnr  # noqa: E402
-from pix2pix_color.pipeline import PredictOptions, finish_batch, working_grid  # noqa: E402
+from pix2pix_color.pipeline.steps import PredictOptions, finish_batch, working_grid  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 GRID = [1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.45, 0.4, 0.35, 0.3, 0.25, 0.2]

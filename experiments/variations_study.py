@@ -24,9 +24,10 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from experiments.restore_harm import photos
-from pix2pix_color import Colorizer, variations
-from pix2pix_color.color import gray_version
-from pix2pix_color.metrics import color_hits, psnr
+from pix2pix_color import Colorizer
+from pix2pix_color.core.color import gray_version
+from pix2pix_color.evaluation.metrics import color_hits, psnr
+from pix2pix_color.pipeline import variations
 
 
 def scores(colorizer: Colorizer, image: np.ndarray, n: int) -> dict:

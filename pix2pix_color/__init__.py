@@ -14,36 +14,47 @@ from ._version import __version__
 
 _LAZY = {
     "Colorizer": ".inference",
-    "ImageError": ".images",
-    "ModelLoadError": ".hub",
-    "HintError": ".hints",
-    "VideoError": ".video",
-    "Confidence": ".confidence",
-    "PredictOptions": ".pipeline",
-    "UNetGenerator": ".models",
+    "ColorizeRequest": ".pipeline.request",
+    "ColorizeOutput": ".pipeline.request",
+    "VideoRequest": ".video.request",
+    "Limits": ".limits",
+    "ImageError": ".io.images",
+    "ModelLoadError": ".models.hub",
+    "HintError": ".core.hints",
+    "VideoError": ".video.frames",
+    "Confidence": ".pipeline.confidence",
+    "PredictOptions": ".pipeline.steps",
+    "UNetGenerator": ".models.networks",
 }
 
 __all__ = [
     "__version__",
     "Colorizer",
+    "ColorizeOutput",
+    "ColorizeRequest",
     "Confidence",
     "HintError",
+    "Limits",
     "ImageError",
     "ModelLoadError",
     "PredictOptions",
     "UNetGenerator",
     "VideoError",
+    "VideoRequest",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
-    from .confidence import Confidence
-    from .hints import HintError
-    from .hub import ModelLoadError
-    from .images import ImageError
-    from .inference import Colorizer
-    from .models import UNetGenerator
-    from .pipeline import PredictOptions
-    from .video import VideoError
+    from pix2pix_color.core.hints import HintError
+    from pix2pix_color.inference import Colorizer
+    from pix2pix_color.io.images import ImageError
+    from pix2pix_color.limits import Limits
+    from pix2pix_color.models.hub import ModelLoadError
+    from pix2pix_color.models.networks import UNetGenerator
+    from pix2pix_color.pipeline.confidence import Confidence
+    from pix2pix_color.pipeline.request import ColorizeOutput, ColorizeRequest
+    from pix2pix_color.pipeline.steps import PredictOptions
+    from pix2pix_color.video.frames import VideoError
+    from pix2pix_color.video.request import VideoRequest
 
 
 def __getattr__(name: str):

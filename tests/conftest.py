@@ -16,7 +16,7 @@ import pytest
 import torch
 from PIL import Image
 
-from pix2pix_color.models import UNetGenerator, init_weights
+from pix2pix_color.models.networks import UNetGenerator, init_weights
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -20,7 +20,7 @@ from gradio_client import handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 
 import app  # noqa: E402
-from pix2pix_color.color import gray_to_l, rgb_to_l  # noqa: E402
+from pix2pix_color.core.color import gray_to_l, rgb_to_l  # noqa: E402
 
 
 def _L(image: Image.Image) -> np.ndarray:
@@ -285,7 +285,7 @@ def barn_scene(path: Path) -> Path:
 def _mean_ab(image: Image.Image, box: tuple[int, int, int, int]) -> np.ndarray:
     import torch
 
-    from pix2pix_color.color import rgb_to_lab
+    from pix2pix_color.core.color import rgb_to_lab
 
     x0, y0, x1, y1 = box
     rgb = torch.from_numpy(np.array(image.convert("RGB"))[y0:y1, x0:x1]).permute(2, 0, 1)
@@ -467,7 +467,7 @@ def test_api_colorizes_a_video_keeping_its_frames_and_audio(app_client):
     result = app_client.predict(handle_file(str(VIDEO_CLIP)), 1.0, "", api_name="/colorize_video")
     assert result.endswith(".mp4")
     assert _frames_and_audio(result) == _frames_and_audio(VIDEO_CLIP)
-    from pix2pix_color.video import read_frames
+    from pix2pix_color.video.frames import read_frames
 
     first = Image.fromarray(next(read_frames(result)))
     assert _chroma(first) > 1.0

@@ -20,7 +20,7 @@ import psutil
 import pytest
 from PIL import Image
 
-from pix2pix_color.archive import RECORDS_DIR
+from pix2pix_color.jobs.archive import RECORDS_DIR
 
 from .conftest import ROOT, jpeg_bytes, landscape, tiny_generator, write_hub_dataset
 
@@ -284,7 +284,7 @@ def test_a_photo_folder_with_a_sidecar_file_is_still_photos(tmp_path, model):
 def test_mirrored_names_never_meet_on_a_case_insensitive_disk():
     from pathlib import Path
 
-    from pix2pix_color.archive import _mirrored_names
+    from pix2pix_color.jobs.archive import _mirrored_names
 
     names = _mirrored_names([Path(p) for p in ["Barn.jpg", "barn.jpg", "barn.tif", "A/x.jpg", "a/x.jpg", "c.jpg"]])
     assert names == ["Barn.jpg.png", "barn.jpg-2.png", "barn.tif.png", "A/x.jpg.png", "a/x.jpg-2.png", "c.png"]

@@ -145,7 +145,7 @@ def test_evaluate_folder_writes_model_and_gray_baseline(tiny_model_dir, tmp_path
 def test_save_png_is_lossless_and_leaves_nothing_half_written(tmp_path, monkeypatch):
     import pytest
 
-    from pix2pix_color.images import save_png
+    from pix2pix_color.io.images import save_png
 
     image = landscape(97, 41)
     target = tmp_path / "out.png"
@@ -288,7 +288,7 @@ def test_a_16_bit_scan_comes_out_16_bit_with_its_lightness_at_full_depth(tiny_mo
     cv2 = pytest.importorskip("cv2")
     import torch
 
-    from pix2pix_color.color import gray_to_l, rgb_to_l
+    from pix2pix_color.core.color import gray_to_l, rgb_to_l
 
     gray = np.asarray(landscape(120, 80).convert("L"), dtype=np.float64) * 257
     scan = (gray + np.linspace(0, 250, 120)[None]).clip(0, 65535).astype(np.uint16)  # between 8-bit levels

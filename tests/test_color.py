@@ -6,8 +6,8 @@ import torch
 from PIL import Image
 from skimage.color import lab2rgb, rgb2lab
 
-from pix2pix_color import color
-from pix2pix_color.color import gray_to_l, lab_to_rgb, rgb_to_l, rgb_to_lab
+from pix2pix_color.core import color
+from pix2pix_color.core.color import gray_to_l, lab_to_rgb, rgb_to_l, rgb_to_lab
 
 
 def rgb_grid(step: int = 5) -> torch.Tensor:
@@ -112,7 +112,7 @@ def test_gray_version_keeps_lightness_and_drops_color():
 
 
 def test_gray_version_is_the_lab_round_trip_with_a_and_b_zeroed_for_every_srgb_color():
-    from pix2pix_color.color import gray_version, lab_to_rgb, rgb_to_lab
+    from pix2pix_color.core.color import gray_version, lab_to_rgb, rgb_to_lab
 
     every = np.stack(np.meshgrid(*[np.arange(256)] * 3, indexing="ij"), -1).reshape(4096, 4096, 3).astype(np.uint8)
     lab = rgb_to_lab(torch.from_numpy(every).permute(2, 0, 1))

@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 import pix2pix_color
-from pix2pix_color.color import rgb_to_lab
+from pix2pix_color.core.color import rgb_to_lab
 
 ROOT = Path(__file__).resolve().parents[1]
 PACK = ROOT / "integrations" / "comfyui"
@@ -135,7 +135,7 @@ def test_a_hint_point_colors_its_place(pack, colorizer):
 
 
 def test_a_faded_print_is_restored_with_a_mask_of_the_guesses(pack, colorizer):
-    from pix2pix_color.fading import Fading, fade, sepia_tone
+    from pix2pix_color.synthetic.fading import Fading, fade, sepia_tone
 
     real = np.asarray(Image.open(PHOTO).convert("RGB").resize((192, 128)))
     faded = fade(real, Fading(cyan=0.5, magenta=0.8, yellow=0.95, stain=0.08, flare=0.06))
@@ -153,8 +153,8 @@ def test_a_faded_print_is_restored_with_a_mask_of_the_guesses(pack, colorizer):
 
 
 def test_restore_node_repairs_first_when_asked(pack, colorizer):
-    from pix2pix_color.fading import sepia_tone
-    from pix2pix_color.repair.damage import DamageStyle, damage
+    from pix2pix_color.synthetic.damage import DamageStyle, damage
+    from pix2pix_color.synthetic.fading import sepia_tone
 
     real = np.asarray(Image.open(PHOTO).convert("RGB").resize((256, 160)))
     style = DamageStyle(cracks=4, scratches=2, dust=80, blotches=2, width=1.8)

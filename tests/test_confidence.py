@@ -8,10 +8,11 @@ import pytest
 import torch
 from PIL import Image
 
-from pix2pix_color import Colorizer, ab_bins
-from pix2pix_color.color import rgb_to_lab
-from pix2pix_color.confidence import hue_confidence, suggest_points
-from pix2pix_color.metrics import image_metrics
+from pix2pix_color import Colorizer, ColorizeRequest
+from pix2pix_color.core import ab_bins
+from pix2pix_color.core.color import rgb_to_lab
+from pix2pix_color.evaluation.metrics import image_metrics
+from pix2pix_color.pipeline.confidence import hue_confidence, suggest_points
 
 from .conftest import landscape, tiny_generator
 
@@ -43,7 +44,8 @@ def test_the_map_covers_the_photo_and_ranks_the_wrong_hues(colorizer):
     scores, misses = [], []
     for path in PHOTOS:
         real = Image.open(path).convert("RGB")
-        image, confidence = colorizer.colorize(real.convert("L"), return_confidence=True)
+        out = colorizer.run(ColorizeRequest(real.convert("L"), confidence=True))
+        image, confidence = out.image, out.confidence
         assert confidence.map.shape == (real.height, real.width) and confidence.map.dtype == np.float32
         assert 0 <= confidence.map.min() and confidence.map.max() <= 1
         assert confidence.image().size == real.size and confidence.overlay(image).size == real.size
@@ -61,7 +63,8 @@ def test_suggestions_are_inside_far_apart_and_worth_more_than_a_random_click(col
         real = Image.open(path).convert("RGB")
         gray = real.convert("L")
         pixels = np.asarray(real)
-        automatic, confidence = colorizer.colorize(gray, return_confidence=True)
+        out = colorizer.run(ColorizeRequest(gray, confidence=True))
+        automatic, confidence = out.image, out.confidence
         points = confidence.suggestions
         assert 1 <= len(points) <= 3
         assert all(0 <= x < real.width and 0 <= y < real.height for x, y in points)
@@ -92,11 +95,11 @@ def test_the_confidence_is_the_models_probability_of_the_hue_it_shows():
 
 def test_strength_zero_is_never_sure_and_a_regression_model_refuses(colorizer):
     photo = Image.open(PHOTOS[0]).convert("L")
-    _, confidence = colorizer.colorize(photo, return_confidence=True, color_strength=0.0)
+    confidence = colorizer.run(ColorizeRequest(photo, confidence=True, color_strength=0.0)).confidence
     assert confidence.map.max() < 0.01
     regression = Colorizer(tiny_generator(head="regression"))
     with pytest.raises(ValueError, match="regression head"):
-        regression.colorize(landscape(64, 48), return_confidence=True)
+        regression.run(ColorizeRequest(landscape(64, 48), confidence=True))
 
 
 def test_no_suggestion_where_the_model_is_sure():

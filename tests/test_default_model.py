@@ -15,8 +15,8 @@ from PIL import Image
 from safetensors import safe_open
 
 from pix2pix_color import Colorizer
+from pix2pix_color.evaluation.metrics import evaluate
 from pix2pix_color.inference import default_model_path
-from pix2pix_color.metrics import evaluate
 
 from .conftest import ROOT
 
@@ -135,7 +135,7 @@ def test_bundled_model_carries_a_color_hint_through_its_region():
 
     import torch
 
-    from pix2pix_color.color import rgb_to_lab
+    from pix2pix_color.core.color import rgb_to_lab
 
     def mean_ab(image, box):
         x0, y0, x1, y1 = box
@@ -160,7 +160,7 @@ def test_one_click_recolors_the_same_share_of_a_photo_at_every_working_size():
     working grid, and a soft edge is weaker on a finer one); now every hint is solved on one grid."""
     import torch
 
-    from pix2pix_color.color import gray_version, rgb_to_lab
+    from pix2pix_color.core.color import gray_version, rgb_to_lab
 
     photo = np.asarray(Image.open(ROOT / "examples" / "seeding.jpg").convert("RGB"))
     gray = Image.fromarray(gray_version(photo), "L")

@@ -12,8 +12,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from pix2pix_color.efficientnet import BN_EPS, EfficientNetLite0, imagenet_input
-from pix2pix_color.models import UNetGenerator
+from pix2pix_color.models.efficientnet import BN_EPS, EfficientNetLite0, imagenet_input
+from pix2pix_color.models.networks import UNetGenerator
 
 pretrained = pytest.importorskip("train.pretrained")
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -64,7 +64,7 @@ def test_the_pretrained_classifier_recognises_a_committed_photo():
     left = (image.width - 224) // 2
     rgb = torch.from_numpy(np.asarray(image.crop((left, 0, left + 224, 224)), dtype=np.float32) / 255)
     rgb = rgb.permute(2, 0, 1)[None]
-    from pix2pix_color.color import normalize_l, rgb_to_l
+    from pix2pix_color.core.color import normalize_l, rgb_to_l
 
     with torch.no_grad():
         top_colour = model(rgb * 2 - 1).topk(3).indices[0].tolist()

@@ -10,8 +10,15 @@ import torch
 from PIL import Image
 
 from pix2pix_color import Colorizer, UNetGenerator
-from pix2pix_color.color import normalize_ab, rgb_to_lab
-from pix2pix_color.hints import MAX_HINT_POINTS, HintError, hint_channels, hint_points, parse_color, parse_hints_json
+from pix2pix_color.core.color import normalize_ab, rgb_to_lab
+from pix2pix_color.core.hints import (
+    MAX_HINT_POINTS,
+    HintError,
+    hint_channels,
+    hint_points,
+    parse_color,
+    parse_hints_json,
+)
 
 from .conftest import landscape, tiny_generator
 
@@ -138,12 +145,12 @@ def test_classification_head_decodes_to_ab_at_the_input_size():
     assert logits.shape == (2, 253, 32, 32)
     ab = G.predict_ab(L)
     assert ab.shape == (2, 2, 64, 64) and ab.abs().max() <= 1.0
-    rows = G(L, pixels=torch.tensor([0, 5, 2047]))
+    rows = G.logits_at(L, None, torch.tensor([0, 5, 2047]))
     assert torch.allclose(rows, logits.permute(0, 2, 3, 1).reshape(-1, 253)[[0, 5, 2047]], atol=1e-5)
 
 
 def test_propagation_keeps_hints_stops_at_edges_and_fades_with_distance():
-    from pix2pix_color.propagation import propagate_hints
+    from pix2pix_color.core.propagation import propagate_hints
 
     L = torch.full((1, 48, 64), 30.0)
     L[:, :, 32:] = 80.0  # a dark left half and a bright right half: one strong edge
@@ -163,7 +170,7 @@ def test_propagation_keeps_hints_stops_at_edges_and_fades_with_distance():
 
 def test_a_hints_reach_is_the_same_share_of_the_photo_at_any_working_size():
     """It was 80 working pixels: 62% of the photo's width at 128 px, 16% at 512 (issue 18)."""
-    from pix2pix_color.propagation import propagate_hints
+    from pix2pix_color.core.propagation import propagate_hints
 
     def moved_share(side: int) -> float:
         L = torch.full((1, side * 3 // 4, side), 50.0)
@@ -180,7 +187,7 @@ def test_a_hints_reach_is_the_same_share_of_the_photo_at_any_working_size():
 
 
 def test_a_scribble_over_a_whole_large_photo_costs_a_bounded_number_of_points():
-    from pix2pix_color.hints import SCRIBBLE_GRID
+    from pix2pix_color.core.hints import SCRIBBLE_GRID
 
     scribble = Image.new("RGBA", (3000, 2000), (200, 40, 30, 255))  # every one of 6 million pixels painted
     points = hint_points(scribble, 3000, 2000)
@@ -202,7 +209,7 @@ def test_a_small_scribble_keeps_every_pixel():
 def test_hints_on_a_working_grid_above_the_solve_grid_are_pooled_and_still_reach_their_color():
     """Above SOLVE_SIDE the correction is solved on a smaller grid and upsampled: the hinted spot still
     gets its color, the correction stops at an edge, and it fades far away in an even region."""
-    from pix2pix_color.propagation import SOLVE_SIDE, propagate_hints
+    from pix2pix_color.core.propagation import SOLVE_SIDE, propagate_hints
 
     h, w = 300, 480  # long side above SOLVE_SIDE
     assert max(h, w) > SOLVE_SIDE
@@ -223,7 +230,7 @@ def test_a_hint_reaches_its_color_and_never_overshoots_it():
     """Where the network already had the sky right around a click but not at the clicked pixel, adding
     the click's residual everywhere doubled the chroma around it (issue 30, item 4). The blend keeps
     every pixel between the network's color and the hint's."""
-    from pix2pix_color.propagation import propagate_hints
+    from pix2pix_color.core.propagation import propagate_hints
 
     h = w = 64
     L = torch.full((1, h, w), 60.0)
@@ -239,7 +246,7 @@ def test_a_hint_reaches_its_color_and_never_overshoots_it():
 
 
 def test_video_hint_keys_are_ascii_frame_numbers_and_bounded_in_all():
-    from pix2pix_color.hints import MAX_HINT_POINTS, HintError, parse_video_hints_json
+    from pix2pix_color.core.hints import MAX_HINT_POINTS, HintError, parse_video_hints_json
 
     for key in ("²", "٣", "-1", "1.5", "first"):
         with pytest.raises(HintError, match="keyed by frame number"):

@@ -14,7 +14,7 @@ from PIL import Image
 
 from pix2pix_color import Colorizer, ImageError
 from pix2pix_color.cli import main as cli_main
-from pix2pix_color.color import gray_to_l, rgb_to_l
+from pix2pix_color.core.color import gray_to_l, rgb_to_l
 
 from .conftest import displayed, hostile_corpus, run_python, tiny_generator
 

@@ -6,8 +6,8 @@ import torch
 from PIL import Image, ImageOps
 
 from pix2pix_color import Colorizer, ImageError
-from pix2pix_color.color import gray_to_l, rgb_to_l
-from pix2pix_color.image_processor import working_shape
+from pix2pix_color.core.color import gray_to_l, rgb_to_l
+from pix2pix_color.core.image_processor import working_shape
 
 from .conftest import landscape, tiny_generator
 
@@ -89,9 +89,9 @@ def test_working_resolution():
 def test_working_size_changes_the_prediction_resolution():
     colorizer = Colorizer(tiny_generator(), working_size=64)
     L = torch.rand(1, 1, 96, 128) * 100
-    ab = colorizer.predict_ab(L)
+    ab = colorizer.engine.predict_ab(L)
     assert ab.shape == (1, 2, 96, 128)
-    assert not torch.equal(ab, colorizer.predict_ab(L, working_size=128))
+    assert not torch.equal(ab, colorizer.engine.predict_ab(L, working_size=128))
 
 
 @pytest.mark.parametrize(
@@ -115,7 +115,7 @@ def test_pixel_cap():
 
 def test_guided_upsampling_never_adds_chroma_on_a_noisy_photo():
     """Grain in L* at full resolution must not be turned into stronger color than was predicted."""
-    from pix2pix_color.image_processor import guided_upsample
+    from pix2pix_color.core.image_processor import guided_upsample
 
     torch.manual_seed(0)
     L_full = (50 + 25 * torch.randn(1, 1, 256, 256)).clamp(0, 100)  # per-pixel noise
@@ -139,7 +139,7 @@ def test_guided_upsampling_never_adds_chroma_on_a_noisy_photo():
 
 
 def test_png_keeps_exif_states_srgb_and_names_program_and_model(tmp_path):
-    from pix2pix_color.images import save_png
+    from pix2pix_color.io.images import save_png
 
     exif = Image.Exif()
     exif[0x0132] = "1952:07:14 10:30:00"  # DateTime
@@ -168,11 +168,11 @@ def test_a_batch_holds_at_most_batch_size_decoded_photos_however_many_are_given(
     import gc
     import weakref
 
-    import pix2pix_color.inference as inference
+    from pix2pix_color.pipeline.engine import Engine
 
     alive: list[weakref.ref] = []
     peak = {"n": 0}
-    real_prepare = inference.Colorizer._prepare
+    real_prepare = Engine._prepare
 
     def counting_prepare(self, image, hints):
         gc.collect()
@@ -181,7 +181,7 @@ def test_a_batch_holds_at_most_batch_size_decoded_photos_however_many_are_given(
         peak["n"] = max(peak["n"], sum(ref() is not None for ref in alive))
         return prepared
 
-    monkeypatch.setattr(inference.Colorizer, "_prepare", counting_prepare)
+    monkeypatch.setattr(Engine, "_prepare", counting_prepare)
     photos = [landscape(64, 48, seed=i) for i in range(20)]
     results = colorizer.colorize_batch(photos, batch_size=4)
     assert [r.size for r in results] == [(64, 48)] * 20
@@ -243,10 +243,10 @@ def test_a_kept_prediction_renders_any_strength_as_colorize_does():
     colorizer = Colorizer(tiny_generator(hints=True))
     photo = landscape(96, 64).convert("L")
     hints = [(20, 30, "#c0392b")]
-    kept = colorizer.prediction(photo, hints=hints)
+    kept = colorizer.engine.prediction(photo, hints=hints)
     for strength in (0.0, 0.6, 1.0, 1.7):
         expected = colorizer.colorize(photo, hints=hints, color_strength=strength)
-        assert np.array_equal(np.asarray(colorizer.render(kept, strength)), np.asarray(expected))
+        assert np.array_equal(np.asarray(colorizer.engine.render(kept, strength)), np.asarray(expected))
 
 
 def test_a_colorizer_leaves_the_callers_model_as_it_was():

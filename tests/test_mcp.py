@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pix2pix_color.color import gray_version
+from pix2pix_color.core.color import gray_version
 
 from .conftest import ROOT
 

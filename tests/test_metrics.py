@@ -5,8 +5,8 @@ import pytest
 import torch
 from PIL import Image
 
-from pix2pix_color.color import gray_version, lab_to_rgb, rgb_to_lab
-from pix2pix_color.metrics import (
+from pix2pix_color.core.color import gray_version, lab_to_rgb, rgb_to_lab
+from pix2pix_color.evaluation.metrics import (
     NoPhotosError,
     ab_error_auc,
     color_hits,
@@ -203,7 +203,7 @@ def test_the_fast_metrics_equal_scikit_images_and_the_first_implementation(photo
     """SSIM, PSNR and colorfulness are computed by hand for speed: they must be the same numbers."""
     from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-    from pix2pix_color.metrics import metrics_against
+    from pix2pix_color.evaluation.metrics import metrics_against
 
     real = np.asarray(landscape(160, 120, seed=3))
     rng = np.random.default_rng(0)

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from pix2pix_color.losses import gan_loss
-from pix2pix_color.models import PatchDiscriminator, UNetGenerator, count_parameters, init_weights
+from pix2pix_color.models.losses import gan_loss
+from pix2pix_color.models.networks import PatchDiscriminator, UNetGenerator, count_parameters, init_weights
 
 
 def test_default_generator_is_unet_256():

@@ -10,9 +10,9 @@ import torch
 from PIL import Image
 
 from pix2pix_color import Colorizer, ModelLoadError, UNetGenerator
-from pix2pix_color.color import gray_version
+from pix2pix_color.core.color import gray_version
 from pix2pix_color.inference import default_model_path
-from pix2pix_color.onnx_export import export_onnx
+from pix2pix_color.pipeline.onnx_export import export_onnx
 from train.export import PARITY_TOLERANCE, onnx_parity
 from train.export import main as export_main
 
@@ -66,13 +66,13 @@ def test_the_bundled_model_ships_a_graph_that_matches_it_on_the_example_photos()
     for path in EXAMPLES[:2]:
         gray = Image.fromarray(gray_version(np.asarray(Image.open(path).convert("RGB"))), "L")
         for working_size in (None, 256):
-            L_pt = pt.predict_ab(_L(gray), working_size=working_size)
-            L_ort = ort.predict_ab(_L(gray), working_size=working_size)
+            L_pt = pt.engine.predict_ab(_L(gray), working_size=working_size)
+            L_ort = ort.engine.predict_ab(_L(gray), working_size=working_size)
             assert float((L_pt - L_ort).abs().max()) / 110 < PARITY_TOLERANCE  # in the -1..1 units
 
 
 def _L(gray: Image.Image) -> torch.Tensor:
-    from pix2pix_color.color import gray_to_l
+    from pix2pix_color.core.color import gray_to_l
 
     return gray_to_l(torch.from_numpy(np.asarray(gray).copy()))[None, None]
 
@@ -119,7 +119,7 @@ def test_export_command_writes_the_graph_and_checks_it(tmp_path, capsys):
 def test_a_graph_under_the_other_name_is_removed_not_left_stale(tmp_path):
     """Exported as float16 after an older float32 export: only the new graph is left, so the loader
     cannot pick the stale one (review 41)."""
-    from pix2pix_color.onnx_export import ONNX_DIR
+    from pix2pix_color.pipeline.onnx_export import ONNX_DIR
 
     old, new = tiny_generator(seed=1), tiny_generator(seed=2)
     export_onnx(old, tmp_path)

@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from pix2pix_color.cli import main
-from pix2pix_color.provenance import TRAINED_ALGORITHMIC_MEDIA, ProvenanceError, SigningCredentials, read_manifest
+from pix2pix_color.io.provenance import TRAINED_ALGORITHMIC_MEDIA, ProvenanceError, SigningCredentials, read_manifest
 
 from .c2pa_certs import make_test_credentials
 from .conftest import landscape

@@ -14,9 +14,9 @@ from PIL import Image
 
 from pix2pix_color import Colorizer, ImageError
 from pix2pix_color.cli import main
-from pix2pix_color.metrics import hue_hit_rate, psnr
-from pix2pix_color.propagation import propagate_hints
-from pix2pix_color.reference import match
+from pix2pix_color.core.propagation import propagate_hints
+from pix2pix_color.evaluation.metrics import hue_hit_rate, psnr
+from pix2pix_color.pipeline.reference import match
 
 DATA = Path(__file__).parent / "data"
 
@@ -164,7 +164,7 @@ def test_reference_upload_in_a_real_browser(app_server, browser, tmp_path):
 
 def test_a_video_takes_the_colors_of_a_frame_of_its_color_film(colorizer, tmp_path, monkeypatch):
     pytest.importorskip("av")
-    from pix2pix_color.video import _Writer
+    from pix2pix_color.video.frames import _Writer
 
     from .video_files import make_clip
 
@@ -200,7 +200,7 @@ def test_matching_in_blocks_gives_the_whole_matrices_colors():
     size); its colors and weights are those of the whole (N, M) matrices at once."""
     import torch.nn.functional as F
 
-    from pix2pix_color.reference import match
+    from pix2pix_color.pipeline.reference import match
 
     torch.manual_seed(0)
     channels, n, m = 32, 300, 260

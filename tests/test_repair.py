@@ -13,10 +13,10 @@ from PIL import Image
 
 from pix2pix_color import Colorizer
 from pix2pix_color.cli import main
-from pix2pix_color.fading import sepia_tone
 from pix2pix_color.repair import find_damage, repair_photo
-from pix2pix_color.repair.damage import VISIBLE_LEVELS, DamageStyle, damage
 from pix2pix_color.repair.repair import LIGHTNESS
+from pix2pix_color.synthetic.damage import VISIBLE_LEVELS, DamageStyle, damage
+from pix2pix_color.synthetic.fading import sepia_tone
 
 DATA = Path(__file__).parent / "data"
 CRACKED = DamageStyle(cracks=4, scratches=3, dust=80, blotches=2, width=1.8, contrast=0.9)

@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pix2pix_color import Colorizer
+from pix2pix_color import Colorizer, ColorizeRequest
 from pix2pix_color.cli import main
-from pix2pix_color.fading import SEPIA_HUE_DEG, Fading, fade, random_fading, sepia_tone
-from pix2pix_color.metrics import hue_hit_rate
-from pix2pix_color.restore import assess, estimate_curves, hue_spread, lab_of, linear_to_srgb, srgb_to_linear
+from pix2pix_color.evaluation.metrics import hue_hit_rate
+from pix2pix_color.pipeline.assessment import assess, hue_spread, lab_of, linear_to_srgb, srgb_to_linear
+from pix2pix_color.pipeline.restore import estimate_curves
+from pix2pix_color.synthetic.fading import SEPIA_HUE_DEG, Fading, fade, random_fading, sepia_tone
 
 DATA = Path(__file__).parent / "data"
 # A print whose cyan dye kept half its density, magenta 80%, yellowed and with lifted blacks.
@@ -152,7 +153,8 @@ def test_restore_keeps_transparency_and_takes_grayscale_files(colorizer):
     alpha = Image.new("L", faded.size, 255)
     alpha.paste(0, (0, 0, 40, 40))
     faded.putalpha(alpha)
-    restored, confidence = colorizer.restore(faded, return_confidence=True)
+    out = colorizer.run(ColorizeRequest(faded, restore=True, confidence=True))
+    restored, confidence = out.image, out.confidence
     assert restored.mode == "RGBA" and restored.getchannel("A").getpixel((5, 5)) == 0
     assert confidence.map.shape == (faded.height, faded.width) and 0 <= confidence.map.min() <= 1
     gray = colorizer.restore(Image.fromarray(real_photo()).convert("L"))
@@ -208,7 +210,7 @@ def test_app_restore_endpoint(colorizer, tmp_path):
 
 def test_a_faded_film_is_restored_frame_by_frame(colorizer, tmp_path):
     pytest.importorskip("av")
-    from pix2pix_color.video import read_frames
+    from pix2pix_color.video.frames import read_frames
 
     from .video_files import make_clip
 
@@ -242,7 +244,7 @@ def test_app_video_tab_restores_a_faded_film_and_takes_a_reference(colorizer, tm
     import gradio as gr
 
     import app
-    from pix2pix_color.video import read_frames
+    from pix2pix_color.video.frames import read_frames
 
     from .video_files import make_clip
 
@@ -306,7 +308,8 @@ def test_restore_with_a_regression_head_gives_guesses_not_a_crash(tmp_path):
     real = real_photo()
     for picture in (Image.fromarray(real).convert("L"), Image.fromarray(sepia_tone(real, 18.0)),
                     Image.fromarray(fade(real, PRINT))):  # fmt: skip
-        image, confidence = colorizer.restore(picture, return_confidence=True)
+        out = colorizer.run(ColorizeRequest(picture, restore=True, confidence=True))
+        image, confidence = out.image, out.confidence
         assert image.size == picture.size and confidence.map.shape == (picture.height, picture.width)
         if image.info["restoration"] != "color":
             assert float(confidence.map.max()) == 0.0
@@ -329,7 +332,7 @@ def test_restore_leaves_a_well_kept_photo_alone(name, most):
 @pytest.mark.parametrize("ageing", ["lifted blacks", "contrast loss", "dye loss", "yellowing"])
 def test_restore_beats_a_severely_aged_print(ageing):
     from pix2pix_color import Colorizer
-    from pix2pix_color.fading import AGEING
+    from pix2pix_color.synthetic.fading import AGEING
 
     real = real_photo("seeding_color.jpg")
     aged = AGEING[ageing](real, 1.0)
@@ -340,7 +343,7 @@ def test_restore_beats_a_severely_aged_print(ageing):
 def _hand_tinted(real: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
     """A sepia print of `real` with one rectangle painted pink (a ribbon): the print, the paint's mask
     and its a*b*."""
-    from pix2pix_color.restore import compose
+    from pix2pix_color.pipeline.restore import compose
 
     lab = lab_of(sepia_tone(real))
     h, w = lab.shape[:2]
@@ -357,7 +360,9 @@ def test_a_hand_tinted_sepia_print_keeps_its_paint_and_the_rest_is_colorized(col
     found = assess(print_)
     assert found.kind == "toned" and 0.02 < found.tinted < 0.05
     assert assess(sepia_tone(real)).tinted == 0.0  # a plain toned print has no paint
-    restored, sure = colorizer.restore(Image.fromarray(print_), return_confidence=True)
+    out = colorizer.run(ColorizeRequest(Image.fromarray(print_), restore=True, confidence=True))
+    restored, sure = out.image, out.confidence
+    assert out.restoration.kind == "toned" and out.prediction is None
     assert restored.info["restoration"] == "toned" and restored.size == (real.shape[1], real.shape[0])
     lab = lab_of(np.asarray(restored.convert("RGB")))
     inner = np.zeros_like(paint)
@@ -373,7 +378,7 @@ def test_a_hand_tinted_sepia_print_keeps_its_paint_and_the_rest_is_colorized(col
 
 
 def test_heavily_faded_color_prints_are_not_taken_for_hand_tinted_ones():
-    from pix2pix_color.fading import AGEING
+    from pix2pix_color.synthetic.fading import AGEING
 
     for name in ("seeding_color.jpg", "bridge_color.jpg", "summer_1am_color.jpg"):
         for ageing in ("lifted blacks", "dye loss", "color cast", "yellowing"):

@@ -13,7 +13,7 @@ from PIL import Image
 from safetensors.torch import load_file
 
 from pix2pix_color import Colorizer, UNetGenerator
-from pix2pix_color.onnx_export import export_onnx
+from pix2pix_color.pipeline.onnx_export import export_onnx
 from train import with_preset
 from train.__main__ import main as train_main
 from train.checkpoint import load_latest_checkpoint
@@ -294,6 +294,37 @@ def test_calibration_by_psnr_picks_the_temperature_with_the_best_psnr_on_every_s
     assert curve[chosen] >= max(curve.values()) - 1e-9
     card = (run / "model" / "README.md").read_text()
     assert f"temperature {chosen:.2f}" in card and "--criterion psnr --also ./" in card
+
+
+def test_calibration_by_color_weighs_color_hit_and_chroma_within_the_psnr_tolerance(hub_dataset, tmp_path):
+    """--criterion color: of the temperatures within 0.3 dB of the best PSNR, the one with the best
+    strict color hit + chroma ratio; the photos stream (a generator is read once, never listed)."""
+    from train.calibrate import COLOR_GRID, COLOR_PSNR_TOLERANCE, fit_temperature_by_color
+    from train.calibrate import main as calibrate_main
+
+    run = tmp_path / "run"
+    train(tiny_config(hub_dataset, run, max_steps=2, head="classification", l1_warmup_steps=10))
+    G = UNetGenerator.from_pretrained(run / "model")
+    splits = load_splits(tiny_config(hub_dataset, tmp_path / "x", max_steps=1))
+    reads = []
+
+    def streamed():
+        for photo in usable_photos(splits.train, 4):
+            reads.append(photo.size)
+            yield photo
+
+    chosen, curve = fit_temperature_by_color(G, [streamed()])
+    assert len(reads) == 4 and set(curve) == set(COLOR_GRID)  # one pass over the photos for every temperature
+    best_psnr = max(c[0] for c in curve.values())
+    assert curve[chosen][0] >= best_psnr - COLOR_PSNR_TOLERANCE
+    score = lambda t: curve[t][1] + min(curve[t][2], 1.0)  # noqa: E731
+    assert all(score(chosen) >= score(t) for t in COLOR_GRID if curve[t][0] >= best_psnr - COLOR_PSNR_TOLERANCE)
+    assert calibrate_main([str(run), "--photos", "4", "--criterion", "color"]) == 0
+    calibration = json.loads((run / "run.json").read_text())["calibration"]
+    assert calibration["criterion"] == "color" and calibration["temperature"] == chosen
+    assert calibration["sets"] == {"train": 4} and len(calibration["curve"]["1.00"]) == 3
+    card = (run / "model" / "README.md").read_text()
+    assert f"temperature {chosen:.2f}" in card and "strict color hit plus chroma ratio" in card
 
 
 def test_calibration_by_psnr_refuses_a_regression_head(hub_dataset, tmp_path, capsys):

@@ -238,7 +238,7 @@ def test_a_bad_generator_loss_after_the_discriminator_stepped_is_reported_as_suc
     moved: the step must say that D's update was applied and G's was not (review M1)."""
     from accelerate import Accelerator
 
-    from pix2pix_color.models import PatchDiscriminator
+    from pix2pix_color.models.networks import PatchDiscriminator
 
     from .conftest import tiny_generator
 

@@ -11,9 +11,9 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from pix2pix_color import ab_bins
-from pix2pix_color.losses import bin_cross_entropy
-from pix2pix_color.models import PatchDiscriminator, UNetGenerator
+from pix2pix_color.core import ab_bins
+from pix2pix_color.models.losses import bin_cross_entropy
+from pix2pix_color.models.networks import PatchDiscriminator, UNetGenerator
 from train import TrainError, data, with_preset
 from train.__main__ import main as train_main
 from train.config import resume_conflicts

@@ -10,11 +10,12 @@ import torch
 from PIL import Image
 from scipy.ndimage import gaussian_filter
 
-from pix2pix_color import Colorizer, variations
+from pix2pix_color import Colorizer
 from pix2pix_color.cli import main as cli_main
-from pix2pix_color.color import rgb_to_lab
+from pix2pix_color.core.color import rgb_to_lab
 from pix2pix_color.limits import VARIATIONS_MAX
-from pix2pix_color.pipeline import PredictOptions
+from pix2pix_color.pipeline import variations
+from pix2pix_color.pipeline.steps import PredictOptions
 from tests.conftest import tiny_generator
 
 DATA = Path(__file__).parent / "data"
@@ -49,10 +50,10 @@ def test_first_is_colorize_and_the_others_are_other_colorings(colorizer, gray):
 
 
 def test_a_variation_is_a_coherent_photo_not_per_pixel_noise(colorizer, gray):
-    first = colorizer.prediction(gray)
+    first = colorizer.engine.prediction(gray)
     moved = 0
-    for sector in colorizer.variation_sectors(first, 4)[1:]:
-        change = (colorizer.vary(first, sector).colors - first.colors)[0].numpy()  # (2,h,w) a*b*, working grid
+    for sector in colorizer.engine.variation_sectors(first, 4)[1:]:
+        change = (colorizer.engine.vary(first, sector).colors - first.colors)[0].numpy()  # (2,h,w) a*b*, working grid
         size = np.hypot(*change).mean()
         moved += size > 1.0
         fine = change - np.stack([gaussian_filter(c, 2) for c in change])

@@ -11,17 +11,18 @@ import numpy as np
 import pytest
 import torch
 
-from pix2pix_color import Colorizer, temporal
+from pix2pix_color import Colorizer
 from pix2pix_color.cli import main
-from pix2pix_color.color import rgb_to_lab
-from pix2pix_color.video import EMIT, LOOKAHEAD, VideoError, _Pipeline, _Writer, probe_video, read_frames
-from pix2pix_color.video_metrics import (
+from pix2pix_color.core.color import rgb_to_lab
+from pix2pix_color.evaluation.video_metrics import (
     VideoScorer,
     color_histograms,
     evaluate_video,
     warping_error,
     write_black_and_white,
 )
+from pix2pix_color.video import temporal
+from pix2pix_color.video.frames import EMIT, LOOKAHEAD, VideoError, _Pipeline, _Writer, probe_video, read_frames
 
 from .video_files import broken_videos, make_clip
 
@@ -288,7 +289,7 @@ def test_broken_videos_get_one_line_errors_and_leave_nothing(colorizer, tmp_path
 
 
 def test_bad_hints_and_options_are_refused(colorizer, film, tmp_path):
-    from pix2pix_color.hints import HintError
+    from pix2pix_color.core.hints import HintError
 
     with pytest.raises(HintError, match="outside"):
         colorizer.colorize_video(film, tmp_path / "a.mp4", hints=[(500, 10, "#ff0000")])
@@ -339,8 +340,8 @@ def test_cli_evaluate_video_writes_a_report(tmp_path, capsys):
 def test_strip_composition_matches_the_whole_image_path(size):
     """Photos and frames are finished in strips of rows (memory, speed); the pixels must be those of
     `apply_guided` + `lab_to_rgb` on the whole image."""
-    from pix2pix_color.color import lab_to_rgb
-    from pix2pix_color.image_processor import apply_guided, compose_rgb, guided_coefficients
+    from pix2pix_color.core.color import lab_to_rgb
+    from pix2pix_color.core.image_processor import apply_guided, compose_rgb, guided_coefficients
 
     torch.manual_seed(0)
     L_low, ab_low = torch.rand(1, 1, 144, 256) * 100, torch.randn(1, 2, 144, 256) * 30
@@ -355,7 +356,7 @@ def test_strip_composition_matches_the_whole_image_path(size):
 def test_a_text_file_is_called_a_text_file_not_a_video(tmp_path):
     """FFmpeg's tty demuxer renders any long text as a 640x400 ANSI-art "video" (issue 30, item 5:
     /colorize_video called a text file something else)."""
-    from pix2pix_color.video import is_video
+    from pix2pix_color.video.frames import is_video
 
     notes = tmp_path / "notes.txt"
     notes.write_text("# Notes\n\n" + "A line of plain text about the photos in this folder.\n" * 200)

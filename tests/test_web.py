@@ -20,8 +20,8 @@ import torch
 from PIL import Image
 
 from pix2pix_color import Colorizer
-from pix2pix_color.color import gray_version
-from pix2pix_color.images import srgb_profile
+from pix2pix_color.core.color import gray_version
+from pix2pix_color.io.images import srgb_profile
 
 from .conftest import ROOT
 
@@ -198,10 +198,10 @@ def test_the_pages_hint_propagation_solves_the_librarys_system(name, tmp_path):
     """web/colorize.js's conjugate-gradient solve against the library's sparse LU, on the committed
     photos' working grids with 10 hints sampled from the real colors: the same blend of hints and
     network colors (the network's part is tested through the page below)."""
-    from pix2pix_color.color import denormalize_ab, gray_to_l
-    from pix2pix_color.hints import hint_channels, hint_points, sample_hints
-    from pix2pix_color.image_processor import resize
-    from pix2pix_color.propagation import propagate_hints
+    from pix2pix_color.core.color import denormalize_ab, gray_to_l
+    from pix2pix_color.core.hints import hint_channels, hint_points, sample_hints
+    from pix2pix_color.core.image_processor import resize
+    from pix2pix_color.core.propagation import propagate_hints
 
     real = np.asarray(Image.open(ROOT / "tests" / "data" / name).convert("RGB"))
     H, W = real.shape[:2]

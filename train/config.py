@@ -10,11 +10,11 @@ from typing import Literal
 
 import tyro
 
-from pix2pix_color.models import GENERATOR_SIZES
+from pix2pix_color.models.networks import GENERATOR_SIZES
 
 
 def generator_flags(size: str) -> dict:
-    """A generator size of `pix2pix_color.models.GENERATOR_SIZES` as this config's gen_* fields."""
+    """A generator size of `pix2pix_color.models.networks.GENERATOR_SIZES` as this config's gen_* fields."""
     names = {"depth": "gen_depth", "base_channels": "gen_base_channels", "max_channels": "gen_max_channels",
              "encoder": "gen_encoder"}  # fmt: skip
     return {names[k]: v for k, v in GENERATOR_SIZES[size].items()}

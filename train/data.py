@@ -9,7 +9,7 @@ Two paths give the same batches' kind:
   a uint8 tensor in memory; an epoch is then a seeded permutation, cropped and flipped by slicing in
   the training process. On a 2-core CPU the decoding workers otherwise take a core's share from
   the model every step (measured in benchmarks/bench_train.py).
-The costly Lab conversion runs batched on the training device with `pix2pix_color.color`.
+The costly Lab conversion runs batched on the training device with `pix2pix_color.core.color`.
 """
 
 from __future__ import annotations
@@ -35,10 +35,10 @@ from torch import Tensor
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from pix2pix_color import ab_bins
-from pix2pix_color.color import is_grayscale, normalize_ab, normalize_l, rgb_to_lab
-from pix2pix_color.image_processor import resize
-from pix2pix_color.images import ImageError, open_image
+from pix2pix_color.core import ab_bins
+from pix2pix_color.core.color import is_grayscale, normalize_ab, normalize_l, rgb_to_lab
+from pix2pix_color.core.image_processor import resize
+from pix2pix_color.io.images import ImageError, open_image
 
 from .config import TrainConfig, TrainError
 
@@ -434,7 +434,7 @@ def training_photos(splits: Splits, limit: int = 2000, short_side: int = 64) -> 
 
 
 def color_histogram(photos: list[Tensor], stride: int = 4) -> Tensor:
-    """How often each a*b* bin of `pix2pix_color.ab_bins` occurs in the photos, (Q,) counts.
+    """How often each a*b* bin of `pix2pix_color.core.ab_bins` occurs in the photos, (Q,) counts.
 
     Every `stride`-th pixel in each direction is enough: neighbouring pixels share their color.
     """

@@ -61,7 +61,7 @@ around them and leave every other pixel as it was.
   inpainting (`pix2pix_color.repair.repair_photo`). `{ONNX_FILE}`: the same network for other runtimes
   (H and W multiples of 32; pad with the edge's values).
 - **Training data**: gray crops of photos-varied and the landscape training split (every tenth photo
-  held out), damaged on the fly by `pix2pix_color.repair.damage` (branching cracks, long scratches,
+  held out), damaged on the fly by `pix2pix_color.synthetic.damage` (branching cracks, long scratches,
   dust and fibres, emulsion loss; 15% of crops left clean). No real damaged scans were used.
 - **Training**: {training}
 

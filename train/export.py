@@ -12,7 +12,7 @@ import torch
 from safetensors.torch import save_file
 
 import pix2pix_color
-from pix2pix_color.models import HINT_CHANNELS, UNetGenerator, count_parameters
+from pix2pix_color.models.networks import HINT_CHANNELS, UNetGenerator, count_parameters
 
 from .card import dataset_card_info, write_card
 from .config import TrainConfig
@@ -91,7 +91,7 @@ PARITY_TOLERANCE = 1e-3  # largest a*b* difference allowed, in the model's -1..1
 def onnx_parity(generator: UNetGenerator, path: Path, sides: tuple[int, ...] = (1, 2, 4)) -> float:
     """Largest |a*b*| difference between ONNX Runtime on `path` and PyTorch, over working shapes of
     `sides` x the model's multiple (several aspect ratios, a batch of 2) with and without hints."""
-    from pix2pix_color.backends import OnnxRuntimeBackend
+    from pix2pix_color.pipeline.backends import OnnxRuntimeBackend
 
     backend = OnnxRuntimeBackend(path, takes_hints=generator.hints)
     generator = generator.eval()
@@ -119,8 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
     import sys
 
-    from pix2pix_color.hub import ModelLoadError
-    from pix2pix_color.onnx_export import export_onnx
+    from pix2pix_color.models.hub import ModelLoadError
+    from pix2pix_color.pipeline.onnx_export import export_onnx
 
     parser = argparse.ArgumentParser(prog="python -m train.export", description=main.__doc__.split("\n")[0])
     parser.add_argument("model_dir", help="an exported model folder (config.json + model.safetensors)")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from pix2pix_color.models import HINT_CHANNELS
+from pix2pix_color.models.networks import HINT_CHANNELS
 
 NO_HINTS_SHARE = 0.5
 GEOMETRIC_P = 1 / 8

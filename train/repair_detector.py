@@ -4,7 +4,7 @@
 
 The photos are streamed once with `datasets` (any Hub id or local dataset folder, `--dataset`
 repeatable) into a bank of gray crops in memory; every step draws fresh damage over a batch of them
-(`pix2pix_color.repair.damage`), so the detector never sees the same mark twice. 15% of the crops
+(`pix2pix_color.synthetic.damage`), so the detector never sees the same mark twice. 15% of the crops
 stay clean: a detector must learn as much what is *not* damage (leaves, grass, branches, wires).
 A held-out tenth of the photos, with damage from fixed seeds, scores it every `--eval-every` steps
 (precision, recall, F1 at 0.5, and the share of a clean photo it calls damage); the best F1 is kept.
@@ -29,9 +29,9 @@ from PIL import Image
 from torch.utils.tensorboard import SummaryWriter
 from tqdm.auto import tqdm
 
-from pix2pix_color.repair.damage import damage
 from pix2pix_color.repair.detector import DamageDetector
 from pix2pix_color.repair.repair import lightness
+from pix2pix_color.synthetic.damage import damage
 
 log = logging.getLogger("train.repair_detector")
 CLEAN_SHARE = 0.15

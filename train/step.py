@@ -7,9 +7,9 @@ import torch.nn.functional as F
 from accelerate import Accelerator
 from torch import Tensor, nn
 
-from pix2pix_color import ab_bins
-from pix2pix_color.color import denormalize_ab
-from pix2pix_color.losses import bin_cross_entropy, gan_loss, l1_loss
+from pix2pix_color.core import ab_bins
+from pix2pix_color.core.color import denormalize_ab
+from pix2pix_color.models.losses import bin_cross_entropy, gan_loss, l1_loss
 
 from .config import TrainConfig
 from .distributed import everyone
@@ -52,7 +52,7 @@ def reconstruction_loss(
     else:
         pixels = torch.randperm(len(true_ab), generator=generator)[: int(len(true_ab) * CLASSIFIER_PIXEL_SHARE)]
         pixels = pixels.to(L.device)
-        rows, true_ab, fake = G(L, hints, pixels=pixels), true_ab[pixels], None
+        rows, true_ab, fake = G.logits_at(L, hints, pixels), true_ab[pixels], None
     weights = color_weights[ab_bins.nearest_bin(true_ab)] if color_weights is not None else None
     return bin_cross_entropy(rows, true_ab, weights), fake
 

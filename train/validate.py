@@ -7,10 +7,10 @@ from collections.abc import Iterable
 import numpy as np
 from PIL import Image
 
-from pix2pix_color.color import gray_version
+from pix2pix_color.core.color import gray_version
+from pix2pix_color.evaluation.metrics import Summary, evaluate
 from pix2pix_color.inference import Colorizer
-from pix2pix_color.metrics import Summary, evaluate
-from pix2pix_color.models import UNetGenerator
+from pix2pix_color.models.networks import UNetGenerator
 
 
 def run_validation(

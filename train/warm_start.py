@@ -17,8 +17,8 @@ from __future__ import annotations
 import torch
 from safetensors.torch import load_file
 
-from pix2pix_color.hub import ModelLoadError, resolve_file
-from pix2pix_color.models import PatchDiscriminator, UNetGenerator
+from pix2pix_color.models.hub import ModelLoadError, resolve_file
+from pix2pix_color.models.networks import PatchDiscriminator, UNetGenerator
 
 from .config import TrainError
 

@@ -7,8 +7,8 @@
 // Written by hand because no maintained JavaScript library does guided upsampling or CIE Lab on
 // typed arrays; each function says which Python function it mirrors.
 
-export const MAX_PIXELS = 50_000_000; // pix2pix_color.images.DEFAULT_MAX_PIXELS
-const L_SCALE = 50, L_SHIFT = 1, AB_SCALE = 110; // pix2pix_color.color
+export const MAX_PIXELS = 50_000_000; // pix2pix_color.io.images.DEFAULT_MAX_PIXELS
+const L_SCALE = 50, L_SHIFT = 1, AB_SCALE = 110; // pix2pix_color.core.color
 const XYZN_FROM_RGB = [
   [0.4339463633781182, 0.3762138731364483, 0.1898250339305817],
   [0.212671, 0.71516, 0.072169],

@@ -17,9 +17,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from pix2pix_color import Colorizer, ImageError, ModelLoadError
-from pix2pix_color.hints import HintError, parse_hints_json
-from pix2pix_color.images import save_png
+from pix2pix_color import Colorizer, ColorizeRequest, ImageError, ModelLoadError
+from pix2pix_color.core.hints import HintError, parse_hints_json
+from pix2pix_color.io.images import save_png
 from pix2pix_color.limits import COLOR_STRENGTH_RANGE, WORKING_SIZE_MULTIPLE, WORKING_SIZE_RANGE
 
 MODEL_TYPE = "PIX2PIX_COLOR_MODEL"
@@ -209,12 +209,11 @@ class Restore:
         restored, guesses, found = [], [], []
         try:
             for picture in to_pictures(image):
-                result, confidence = colorizer.restore(
-                    picture, keep_tone=keep_tone, return_confidence=True, repair=repair
-                )
-                restored.append(result)
-                guesses.append(torch.from_numpy(1.0 - confidence.map))
-                found.append(FOUND[result.info["restoration"]])
+                request = ColorizeRequest(picture, restore=True, keep_tone=keep_tone, confidence=True, repair=repair)
+                output = colorizer.run(request)
+                restored.append(output.image)
+                guesses.append(torch.from_numpy(1.0 - output.confidence.map))
+                found.append(FOUND[output.restoration.kind])
         except (ImageError, ValueError) as e:
             raise ValueError(f"pix2pix-color: {e}") from None
         return (

@@ -20,7 +20,7 @@ import importlib
 import logging
 import sys
 
-from .parser import build_parser
+from pix2pix_color.cli.parser import build_parser
 
 __all__ = ["build_parser", "main"]
 

@@ -2,6 +2,6 @@
 
 import sys
 
-from . import main
+from pix2pix_color.cli import main
 
 sys.exit(main())

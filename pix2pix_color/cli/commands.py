@@ -16,16 +16,16 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from ..animation import ANIMATED_FORMATS, animated_format
-from ..hints import HintError, parse_hints_json, parse_video_hints_json
-from ..hub import ModelLoadError
-from ..images import IMAGE_SUFFIXES, ImageError, open_image, save_png, write_atomically
-from ..inference import Colorizer
-from ..limits import VIDEO_SUFFIXES
-from ..provenance import ProvenanceError, SigningCredentials, manifest_for, sign, sign_file
+from pix2pix_color.core.hints import HintError, parse_hints_json, parse_video_hints_json
+from pix2pix_color.inference import ColorizeOutput, Colorizer, ColorizeRequest
+from pix2pix_color.io.images import IMAGE_SUFFIXES, ImageError, open_image, save_png, write_atomically
+from pix2pix_color.io.provenance import ProvenanceError, SigningCredentials, manifest_for, sign, sign_file
+from pix2pix_color.jobs.animation import ANIMATED_FORMATS, animated_format
+from pix2pix_color.limits import VIDEO_SUFFIXES
+from pix2pix_color.models.hub import ModelLoadError
 
 try:  # the [video] extra: PyAV and OpenCV
-    from ..video import VideoError, is_video
+    from pix2pix_color.video.frames import VideoError, is_video
 except ImportError:  # pragma: no cover - depends on the installation
     is_video = None
 
@@ -42,15 +42,6 @@ def _load(args: argparse.Namespace, device=None, backend: str = "auto") -> Color
         mirror_average=args.mirror_average,
         backend=backend,
     )
-
-
-def _one_photo(colorizer: Colorizer, source: Path, hints, reference, confidence: bool):
-    try:
-        return colorizer.colorize(
-            source, hints=hints[0] if hints else None, reference=reference, return_confidence=confidence
-        )
-    except (ImageError, HintError) as e:
-        return e
 
 
 def _manifest(colorizer: Colorizer, args: argparse.Namespace, target: Path, hints) -> dict:
@@ -146,13 +137,13 @@ def _read_hints(path: str, for_video: bool):
 
 def _colorize_animations(colorizer: Colorizer, jobs: list[tuple[Path, Path]], hints, args) -> int:
     """Animated GIFs, WebPs and PNGs: every frame colorized into the same format; returns the failures."""
-    from ..animation import colorize_animation
+    from pix2pix_color.jobs.animation import colorize_animation
 
     failed = 0
     for source, target in jobs:
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
-            frames = colorize_animation(colorizer, source, target, hints=hints[0] if hints else None,
+            frames = colorize_animation(colorizer.engine, source, target, hints=hints[0] if hints else None,
                                         batch_size=args.batch_size)  # fmt: skip
         except (ImageError, HintError) as e:
             failed += 1
@@ -290,7 +281,7 @@ def colorize_command(args: argparse.Namespace) -> int:
     reference = None
     if args.reference:
         try:
-            reference = colorizer.prepare_reference(args.reference)
+            reference = colorizer.engine.prepare_reference(args.reference)
         except (ImageError, ValueError) as e:
             raise Refused(f"--reference {args.reference}: {e}") from None
     credentials = _credentials_option(args)
@@ -338,40 +329,46 @@ def _colorize_videos(run: _ColorizeRun, jobs: list[tuple[Path, Path]]) -> int:
 
 
 def _colorize_photos(run: _ColorizeRun, jobs: list[tuple[Path, Path]]) -> int:
-    """The photos, `--batch-size` at a time, each into its PNG (and confidence map); returns the failures."""
+    """The photos, `--batch-size` at a time, each into its PNG (and confidence map, variations);
+    returns the failures."""
     failed, args = 0, run.args
     with tqdm(total=len(jobs), desc="colorize", unit="image", disable=args.quiet or not jobs) as bar:
         for start in range(0, len(jobs), args.batch_size):
             chunk = jobs[start : start + args.batch_size]
-            if args.confidence_map or run.reference is not None:  # one at a time: each prediction is kept
-                results = [_one_photo(run.colorizer, source, run.hints, run.reference, args.confidence_map)
-                           for source, _ in chunk]  # fmt: skip
-            else:
-                results = run.colorizer.colorize_batch([source for source, _ in chunk], hints=run.hints)
-            for result, (source, target) in zip(results, chunk):
+            for output, (source, target) in zip(_outputs(run, [source for source, _ in chunk]), chunk):
                 bar.update(1)
-                result, confidence = result if isinstance(result, tuple) else (result, None)
-                if isinstance(result, HintError):
-                    raise Refused(f"--hints {args.hints}: {result}")
-                if isinstance(result, ImageError):
+                if isinstance(output, HintError):
+                    raise Refused(f"--hints {args.hints}: {output}")
+                if isinstance(output, ImageError):
                     failed += 1
-                    _skipped(source, result)
+                    _skipped(source, output)
                     continue
-                _write_photo(run, result, target)
-                if args.variations > 1:
-                    _write_variations(run, source, target)
-                if confidence is not None:
-                    save_png(confidence.image(), target.with_name(f"{target.stem}.confidence.png"))
+                _write_photo(run, output.image, target)
+                for number, image in enumerate(output.variations[1:], start=1):
+                    _write_photo(run, image, target.with_name(f"{target.stem}.v{number}.png"))
+                if output.confidence is not None:
+                    save_png(output.confidence.image(), target.with_name(f"{target.stem}.confidence.png"))
                 run.say_if_renamed(source, target)
     return failed
 
 
-def _write_variations(run: _ColorizeRun, source: Path, target: Path) -> None:
-    """<stem>.v1.png ... beside <stem>.png (the first coloring): `Colorizer.colorize_variations`' others."""
-    hints = run.hints[0] if run.hints else None
-    others = run.colorizer.colorize_variations(source, run.args.variations, hints=hints, reference=run.reference)[1:]
-    for number, image in enumerate(others, start=1):
-        _write_photo(run, image, target.with_name(f"{target.stem}.v{number}.png"))
+def _outputs(run: _ColorizeRun, sources: list[Path]) -> list[ColorizeOutput | ImageError | HintError]:
+    """One `ColorizeOutput` (or the error) per photo: through the network together when nothing but
+    the image is asked for, else one request each (its prediction is kept for the rest)."""
+    args, hints = run.args, run.hints[0] if run.hints else None
+    if not (args.confidence_map or run.reference is not None or args.variations > 1):
+        results = run.colorizer.colorize_batch(sources, hints=run.hints)
+        return [r if isinstance(r, Exception) else ColorizeOutput(r) for r in results]
+    outputs = []
+    for source in sources:
+        request = ColorizeRequest(
+            source, hints=hints, reference=run.reference, confidence=args.confidence_map, variations=args.variations
+        )
+        try:
+            outputs.append(run.colorizer.run(request))
+        except (ImageError, HintError) as e:
+            outputs.append(e)
+    return outputs
 
 
 def _write_photo(run: _ColorizeRun, result, target: Path) -> None:
@@ -404,10 +401,11 @@ def restore_command(args: argparse.Namespace) -> int:
                 film = colorizer.restore_video(source, target, keep_tone=args.keep_tone, progress=not args.quiet)
                 kind = film.restoration
             else:
-                result = colorizer.restore(
-                    source, keep_tone=args.keep_tone, return_confidence=args.confidence_map, repair=args.repair
+                request = ColorizeRequest(
+                    source, restore=True, keep_tone=args.keep_tone, confidence=args.confidence_map, repair=args.repair
                 )
-                image, confidence = result if args.confidence_map else (result, None)
+                output = colorizer.run(request)
+                image, confidence = output.image, output.confidence
                 kind = image.info["restoration"]
                 save_png(image, target)
                 if confidence is not None:
@@ -430,7 +428,7 @@ def restore_command(args: argparse.Namespace) -> int:
 @refusals
 def repair_command(args: argparse.Namespace) -> int:
     """Repair photos: no model is loaded (the detector is small and ships inside the package)."""
-    from ..repair import repair_photo
+    from pix2pix_color.repair import repair_photo
 
     inputs, videos, relative = find_inputs(args.inputs)
     photos = [p for p in inputs if p not in videos]
@@ -468,7 +466,7 @@ def _plural(n: int, word: str) -> str:
 def dataset_source_problem(source: str) -> str | None:
     """Why `source` (a local folder, or a Hub dataset id) cannot be read, said at once: offline,
     `datasets` retries a Hub id for half a minute and ends in a traceback."""
-    from ..hub import hub_reachable
+    from pix2pix_color.models.hub import hub_reachable
 
     path = Path(source)
     if path.exists():
@@ -502,7 +500,7 @@ def _process_state():
 def colorize_dataset_command(args: argparse.Namespace) -> int:
     """One process's share of the archive; under `accelerate launch` (or torchrun) every process runs
     this, and the main one writes the card once all are done."""
-    from ..archive import ArchiveError, ArchiveSettings, colorize_archive, write_card
+    from pix2pix_color.jobs.archive import ArchiveError, ArchiveSettings, colorize_archive, write_card
 
     problem = dataset_source_problem(args.source) or output_folder_problem(Path(args.output))
     if problem:  # before anything is loaded or any folder made
@@ -523,7 +521,7 @@ def colorize_dataset_command(args: argparse.Namespace) -> int:
     )
     try:
         counts = colorize_archive(
-            colorizer,
+            colorizer.engine,
             args.source,
             args.output,
             settings=settings,
@@ -558,8 +556,8 @@ def colorize_dataset_command(args: argparse.Namespace) -> int:
 
 @refusals
 def evaluate_command(args: argparse.Namespace) -> int:
-    from ..metrics import METHODS, NoPhotosError, evaluate
-    from ..photo_sets import PhotoSetError, photos_from_dataset, photos_from_folder
+    from pix2pix_color.evaluation.metrics import METHODS, NoPhotosError, evaluate
+    from pix2pix_color.io.photo_sets import PhotoSetError, photos_from_dataset, photos_from_folder
 
     problem = dataset_source_problem(args.dataset) if args.dataset else None
     if problem:
@@ -643,7 +641,7 @@ E_warp: how much a pixel's color changes from one frame to the next along the mo
 
 def _evaluate_video(args: argparse.Namespace, colorizer: Colorizer) -> int:
     """evaluate --video: the shipped (temporally consistent) path against per-frame colorization."""
-    from ..video_metrics import evaluate_video
+    from pix2pix_color.evaluation.video_metrics import evaluate_video
 
     try:
         results = evaluate_video(colorizer, args.video, film_look=args.film_look, smoothing=args.smoothing)

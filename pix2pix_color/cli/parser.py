@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import argparse
 
-from ..limits import (
+from pix2pix_color.limits import (
     COLOR_STRENGTH_RANGE,
+    DEFAULT_COLOR_STRENGTH,
     DEFAULT_SMOOTHING,
     MAX_HINT_POINTS,
-    VARIATIONS_MAX,
-    WORKING_SIZE_RANGE,
     check_smoothing,
+    check_strength,
+    check_variations,
+    check_working_size,
 )
 
 
@@ -33,12 +35,23 @@ def _within(kind: type, low: float, high: float | None, what: str):
     return parse
 
 
-def _smoothing(text: str) -> float:
-    """An argparse type for --smoothing: the library's own check (temporal.check_smoothing)."""
-    try:
-        return check_smoothing(float(text))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number at least 0 and below 1, not {text!r}") from None
+def _library(kind: type, check):
+    """An argparse type for a setting the library checks: `kind(text)`, then the library's own check
+    (`pix2pix_color.limits`), so the command line and the library can never disagree on a range;
+    its one-line message is what argparse prints ("error: argument --x: ..."), exit code 2."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = text  # not even a number: the check words the range
+        try:
+            return check(value)
+        except ValueError as e:  # "working_size must be ..., got 5" -> "must be ..., not '5'"
+            rule = str(e).split(" must ", 1)[-1].rsplit(", got ", 1)[0]
+            raise argparse.ArgumentTypeError(f"must {rule}, not {text!r}") from None
+
+    return parse
 
 
 def _device(text: str) -> str:
@@ -58,14 +71,14 @@ def _common_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", help="Hub repo id or local model folder (default: the model bundled with the package)")
     p.add_argument(
         "--working-size",
-        type=_within(int, *WORKING_SIZE_RANGE, "a whole number of pixels"),
+        type=_library(int, check_working_size),
         help="long side, in pixels, at which colors are predicted (default: the model's training size)",
     )
     p.add_argument(
         "--color-strength",
-        type=_within(float, *COLOR_STRENGTH_RANGE, "a number"),
-        default=1.0,
-        help="factor on the model's colors: 1 = as calibrated on real photos (the default), 0 = gray, "
+        type=_library(float, check_strength),
+        default=DEFAULT_COLOR_STRENGTH,
+        help="factor on the model's colors: 1 = as calibrated on real photos (default: %(default)s), 0 = gray, "
         f"up to {COLOR_STRENGTH_RANGE[1]:g}; the same as the app's Color strength slider",
     )
     p.add_argument(
@@ -115,7 +128,7 @@ def _add_colorize(sub) -> None:
     )
     c.add_argument(
         "--smoothing",
-        type=_smoothing,
+        type=_library(float, check_smoothing),
         default=DEFAULT_SMOOTHING,
         help="videos: how much of its color a tracked pixel carries from frame to frame (0 = every frame on "
         f"its own; default {DEFAULT_SMOOTHING:g})",
@@ -130,7 +143,7 @@ def _add_colorize(sub) -> None:
     c.add_argument(
         "--variations",
         metavar="N",
-        type=_within(int, 1, VARIATIONS_MAX, "a whole number"),
+        type=_library(int, check_variations),
         default=1,
         help="photos: N colorings in all, differing where a gray value cannot decide (a cup red or blue, a sky "
         "by day or at dusk): <stem>.png as without this option, then <stem>.v1.png ... <stem>.v(N-1).png",
@@ -182,7 +195,7 @@ def _add_evaluate(sub) -> None:
     e.add_argument("--film-look", action="store_true", help="--video: add grain and exposure flicker to the input")
     e.add_argument(
         "--smoothing",
-        type=_smoothing,
+        type=_library(float, check_smoothing),
         default=DEFAULT_SMOOTHING,
         help="--video: the temporal smoothing scored",
     )

@@ -2,6 +2,6 @@
 finds it (`detector`) and the repair that fills it (`repair`). Imports downwards only: nothing here
 knows the colorizer."""
 
-from .repair import Repaired, find_damage, repair_photo
+from pix2pix_color.repair.repair import Repaired, find_damage, repair_photo
 
 __all__ = ["Repaired", "find_damage", "repair_photo"]

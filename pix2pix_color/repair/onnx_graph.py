@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from .detector import MULTIPLE, DamageDetector
+from pix2pix_color.repair.detector import MULTIPLE, DamageDetector
 
 ONNX_FILE = "detector.onnx"
 OPSET = 20

@@ -62,7 +62,7 @@ def default_detector():
     on CPU, measured in benchmarks/bench_repair.py)."""
     from safetensors.torch import load_model
 
-    from .detector import DamageDetector
+    from pix2pix_color.repair.detector import DamageDetector
 
     # Loaded by hand, not `from_pretrained`: strictly (a mismatched file must fail, not keep random
     # weights) and without huggingface_hub's "Loading weights" line on every CLI run.

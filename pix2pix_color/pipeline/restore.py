@@ -1,0 +1,342 @@
+"""Restore old color photos: undo the fading that can be undone, keep the color that survived, and let
+the model fill in where it is gone.
+
+A faded print is not a black-and-white photo: its colors are shifted and weakened, but they still
+say which wall was red. `restore` treats them as evidence:
+
+1. **What is it?** (`assess`) A photo whose chroma is one function of lightness everywhere (its a*b*
+   follow L* alone: a sepia or gold toning, a yellowed black-and-white print) is a *toned* photo and
+   carries no color evidence: it is colorized from its lightness, its tone kept on request. A photo
+   with no chroma is *gray*. Anything else is a *color* photo that faded.
+2. **Undo the fading** (`estimate_curves`), from the photo's own statistics. Dye fading is a
+   per-channel power law in linear light and stain a per-channel gain (`fading`: D' = r D + s in
+   optical density), so in log-linear light it is a per-channel affine map, after the lifted blacks
+   are brought down. A dye that lost density shrinks its channel's log range by r: each channel's
+   range is brought part of the way (`SPREAD_EQUALIZE`) to the widest one's, and its white point to
+   white. Part of the way, because a scene's channels differ in range of their own (a blue sky over
+   green fields): full equalisation, and fitting the curves to the model's colorization of the
+   photo's lightness, were both measured worse in hue (experiments/README.md, "Restoring faded
+   photos"). The photo's own color differences (the red car next to the gray one) survive; the
+   cast and the lost contrast go.
+3. **Fill in** (`blend_evidence`). Where the corrected photo still has chroma, its hue is the
+   evidence; where it has almost none (the color faded away, or the thing is gray), the model's color
+   comes in, as far as the model is confident.
+
+Why by hand: color-restoration tools (e.g. GIMP's "color enhance", ImageMagick's -auto-level) stretch
+each channel's levels to full range linearly in gamma-encoded values, which does not invert a dye's
+power law and throws away the scene's own balance of ranges; auto levels is measured beside
+`restore` in experiments/restore_study.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from types import SimpleNamespace
+
+import numpy as np
+import torch
+from PIL import Image
+
+from pix2pix_color.core.color import lab_to_rgb
+from pix2pix_color.core.image_processor import guided_upsample
+from pix2pix_color.io.images import decode, exif_of, open_image
+from pix2pix_color.pipeline.assessment import (
+    Assessment,
+    assess,
+    lab_of,
+    linear_to_srgb,
+    srgb_to_linear,
+    thumbnail,
+    tint_mask,
+    tone_at,
+)
+from pix2pix_color.pipeline.confidence import Confidence
+from pix2pix_color.pipeline.engine import Engine
+
+# A photo whose corrected chroma C*ab stays under this is taken as faded away at that pixel; the
+# model's color comes in (weighted by its confidence) as the chroma falls below it.
+EVIDENCE_CHROMA = 6.0
+
+# How far each channel's log range is brought to the widest channel's (0: not at all, 1: equal).
+SPREAD_EQUALIZE = 0.5
+# Percentiles of a channel's log light taken as its shadows and its white point.
+SHADOW_PERCENTILE, WHITE_PERCENTILE = 5.0, 99.5
+# How faded a photo is, from its blacks (`fading_evidence`): an unfaded photo's darkest 0.5% reach
+# linear 0.005 in its least lifted channel and 0.025 in its most lifted (the 90th percentiles over
+# photos-varied); flare, lost density and dye fading all lift them. Evidence counts from these up,
+# full at 0.03 (all channels) or 0.08 (one channel) more.
+NATURAL_BLACK_MIN, NATURAL_BLACK_MAX = 0.006, 0.03
+FULL_BLACK_MIN, FULL_BLACK_MAX = 0.03, 0.08
+
+
+@dataclass
+class Curves:
+    """Per-channel correction in linear light: x -> exp(offset) * ((x - black) / (1 - black)) ** gain,
+    each (3,) for R, G, B; gain is 1/r of the dye left (`fading`)."""
+
+    black: np.ndarray
+    gain: np.ndarray
+    offset: np.ndarray
+
+    def apply(self, linear: np.ndarray) -> np.ndarray:
+        """Linear RGB (..., 3) in [0,1] -> corrected linear RGB (..., 3) in [0,1]."""
+        x = np.clip((linear - self.black) / (1.0 - self.black), 1e-4, 1.0)
+        return np.clip(np.exp(self.offset + self.gain * np.log(x)), 0.0, 1.0)
+
+    def apply_to_bytes(self, rgb: np.ndarray) -> np.ndarray:
+        """sRGB (..., 3) uint8 -> corrected sRGB (..., 3) uint8, through one 256-entry table per
+        channel: the same numbers as converting every pixel, 10x faster on a 12 MP photo."""
+        levels = np.arange(256, dtype=np.uint8)[:, None].repeat(3, axis=1)
+        table = np.round(linear_to_srgb(self.apply(srgb_to_linear(levels))) * 255).astype(np.uint8)
+        return np.stack([table[rgb[..., c], c] for c in range(3)], axis=-1)
+
+
+def black_point(linear: np.ndarray) -> np.ndarray:
+    """Linear RGB (N,3) -> (3,): each channel's lifted black (its 0.5th percentile), which flare
+    and lost shadow density add; a real photo's darkest places are near 0 in every channel."""
+    return np.minimum(np.percentile(linear, 0.5, axis=0), 0.5).astype(np.float32)
+
+
+def fading_evidence(linear: np.ndarray) -> float:
+    """Linear RGB (N,3) -> how sure it is that the photo faded, 0 (its blacks are a real photo's) to 1.
+
+    Restore acts in proportion to it: on an unfaded photo the curves and the model's fill-in only
+    do harm (a mean CIEDE2000 of 6-10 on well-kept photos, measured in experiments/restore_harm.py),
+    and a mildly faded one is closer to the real photo as it is than "restored" in full. The blacks
+    are the one sign that every fading leaves (dye loss, contrast loss, flare, yellowing all lift
+    them) and that real photos rarely show; a pure color cast leaves none and is left alone."""
+    black = np.percentile(linear, 0.5, axis=0)
+    # Blue is left out of the one-channel term: blue shadows are a daylit photo's own (skylight), and
+    # the fadings that lift one channel most lift red (cyan dye first) or green (magenta).
+    lifted = max(
+        (black.min() - NATURAL_BLACK_MIN) / FULL_BLACK_MIN, (black[:2].max() - NATURAL_BLACK_MAX) / FULL_BLACK_MAX
+    )
+    return float(np.clip(lifted, 0.0, 1.0))
+
+
+def dye_evidence(linear: np.ndarray) -> float:
+    """Linear RGB (N,3) -> how sure it is that the dyes faded unevenly, 0 to 1: one channel's blacks
+    lifted more than another's (a dye that lost density passes its light in the shadows too). A
+    real photo's channels differ there by up to 0.015 (90th percentile); flare lifts all alike.
+    Red or green above the lowest counts, as in `fading_evidence`."""
+    black = np.percentile(linear, 0.5, axis=0)
+    return float(np.clip((black[:2].max() - black.min() - 0.015) / 0.05, 0.0, 1.0))
+
+
+def estimate_curves(
+    linear: np.ndarray, equalize: float = SPREAD_EQUALIZE, evidence: float = 1.0, evidence_black: float = 1.0
+) -> Curves:
+    """Faded linear RGB (N,3) -> the `Curves` undoing its fading: black point, then per channel a
+    gain bringing its log range (shadows to white point) `equalize` of the way to the widest
+    channel's, then the white point to 1.
+
+    A gain is kept within what dye fading can do: a layer keeps at least a third of its density.
+    `evidence` (`fading_evidence`) scales what only a fading explains: the range equalisation and
+    the move of each white point to white; `evidence_black` the lifted black taken off."""
+    black = black_point(linear) * min(1.0, evidence_black)
+    log = np.log(np.clip((linear - black) / (1.0 - black), 1e-4, 1.0))
+    white = np.percentile(log, WHITE_PERCENTILE, axis=0)
+    spread = np.maximum(white - np.percentile(log, SHADOW_PERCENTILE, axis=0), 1e-3)
+    gain = 1.0 + evidence * equalize * (np.clip(spread.max() / spread, 1.0, 3.0) - 1.0)
+    return Curves(black, gain.astype(np.float32), ((1.0 - evidence) * white - gain * white).astype(np.float32))
+
+
+def blend_evidence(
+    ab_photo: np.ndarray, ab_model: np.ndarray, confidence: np.ndarray, evidence_chroma: float = EVIDENCE_CHROMA
+) -> np.ndarray:
+    """The corrected photo's a*b* (...,2), the model's (...,2) and its confidence (...) in [0,1] ->
+    the restored a*b* (...,2): the photo's where its chroma survived, the model's (as far as it is
+    sure) where it did not."""
+    chroma = np.hypot(ab_photo[..., 0], ab_photo[..., 1])
+    survived = np.clip(chroma / evidence_chroma, 0.0, 1.0)
+    model_share = ((1.0 - survived) * confidence)[..., None]
+    return ab_photo + model_share * (ab_model - ab_photo)
+
+
+def compose(L: np.ndarray, ab: np.ndarray) -> np.ndarray:
+    """L* (H,W) and a*b* (H,W,2) -> (H,W,3) uint8 sRGB."""
+    lab = torch.from_numpy(np.concatenate([L[..., None], ab], axis=-1).astype(np.float32)).permute(2, 0, 1)
+    return lab_to_rgb(lab.contiguous(), torch.uint8).permute(1, 2, 0).numpy()
+
+
+@dataclass
+class Restored:
+    """What `restore_photo` made: the image, what the input was (`assessment`), the estimated `curves`
+    (None unless it was a faded color photo) and, when asked, where its colors are guesses."""
+
+    image: Image.Image
+    assessment: Assessment
+    curves: Curves | None
+    confidence: Confidence | None
+    evidence: float = 1.0  # how sure it is that a color photo faded (`fading_evidence`), acted on in proportion
+
+
+def model_colors(prediction) -> np.ndarray:
+    """A kept `Prediction` (no hints) -> the model's a*b* at the photo's full size (H,W,2) float32,
+    at color strength 1: what `Engine.render` shows, before it becomes sRGB bytes."""
+    return guided_upsample(prediction.L_work, prediction.colors, prediction.photo.L)[0].permute(1, 2, 0).numpy()
+
+
+def restore_photo(
+    engine: Engine, image, *, keep_tone: bool = False, working_size: int | None = None, confidence: bool = False
+) -> Restored:
+    """The restore step of `pipeline.run` (see the module): one photo, the model in `engine`."""
+    opened = open_image(image, max_pixels=engine.max_pixels)
+    decoded = decode(opened)
+    if decoded.rgb is None:  # a grayscale file: nothing survived to restore
+        assessment = Assessment("gray", None, 0.0, 0.0)
+        return _colorized(engine, opened, assessment, working_size, confidence)
+    rgb = decoded.rgb.permute(1, 2, 0).numpy()
+    small = np.asarray(thumbnail(Image.fromarray(rgb)))
+    assessment = assess(small)
+    if assessment.kind != "color":
+        return _colorized(engine, opened, assessment, working_size, confidence, keep_tone=keep_tone)
+
+    small_linear = srgb_to_linear(small).reshape(-1, 3)
+    evidence = fading_evidence(small_linear)
+    if evidence == 0.0:  # no sign of fading: the photo is returned as it is (do no harm)
+        return _unchanged(engine, opened, decoded, assessment, confidence)
+    # The lifted black comes off in proportion to the fading found; the range equalisation, the white
+    # points and the model's fill-in only as far as the dyes faded unevenly: flare alone leaves the
+    # colors' balance and the gray things gray.
+    uneven = evidence * dye_evidence(small_linear)
+    curves = estimate_curves(small_linear, evidence=uneven, evidence_black=evidence)
+    # The model sees the corrected photo, so that its colors belong to the lightness the output has.
+    corrected = curves.apply_to_bytes(rgb)
+    prediction = engine.prediction(Image.fromarray(corrected), working_size=working_size)
+    if engine.generator.head == "classification":
+        sure = engine.confidence(prediction, 1.0).map
+    else:  # a regression head has no distribution to read: its color fills in fully where the photo's faded
+        sure = np.ones(corrected.shape[:2], np.float32)
+    lab = lab_of(corrected)
+    ab_photo = lab[..., 1:]
+    # The model fills in only as far as the photo faded: a gray wall of a well-kept photo is gray.
+    ab = blend_evidence(ab_photo, model_colors(prediction), sure * uneven)
+    array = compose(lab[..., 0], ab)
+    restored_confidence = None
+    if confidence:
+        survived = np.clip(np.hypot(ab_photo[..., 0], ab_photo[..., 1]) / EVIDENCE_CHROMA, 0, 1)
+        # A regression head's colors are filled in fully but nothing says how sure they are: guesses.
+        known = sure if engine.generator.head == "classification" else np.zeros_like(sure)
+        restored_confidence = Confidence((survived + (1 - survived) * known).astype(np.float32), [])
+    # The output carries the input's transparency and EXIF, as `colorize`'s does.
+    photo = replace(prediction.photo, alpha=decoded.alpha, exif=exif_of(opened))
+    return Restored(engine.finish_image(array, photo), assessment, curves, restored_confidence, evidence)
+
+
+def _unchanged(engine, opened, decoded, assessment, confidence) -> Restored:
+    """A color photo with no sign of fading, as restore returns it: its own pixels, every color its
+    own (a confidence of 1 everywhere)."""
+    rgb = decoded.rgb.permute(1, 2, 0).numpy()
+    sure = Confidence(np.ones(rgb.shape[:2], np.float32), []) if confidence else None
+    # finish_image reads only the alpha and the EXIF of the photo it is given.
+    photo = SimpleNamespace(alpha=decoded.alpha, exif=exif_of(opened))
+    return Restored(engine.finish_image(np.ascontiguousarray(rgb), photo), assessment, None, sure, 0.0)
+
+
+def _colorized(engine, opened, assessment, working_size, confidence, keep_tone=False) -> Restored:
+    """A gray or toned photo: colorized from its lightness; a toned one keeps its tone on request."""
+    # A regression head has no distribution to read (N4: this raised for a black-and-white photo): all
+    # of its colors are then guesses, a map of zeros.
+    readable = confidence and engine.generator.head == "classification"
+    painted = _painted(opened, assessment)
+    hints = _tint_hints(opened, painted) if painted is not None and engine.takes_hints else None
+    prediction = engine.prediction(opened, hints=hints, working_size=working_size)
+    colored = engine.render(prediction)
+    sure = engine.confidence(prediction) if readable else None
+    if confidence and sure is None:
+        sure = Confidence(np.zeros((colored.height, colored.width), np.float32), [])
+    if painted is not None:  # the hand-tinting is a given color: kept as painted, and sure
+        colored = _with_paint(colored, opened, painted)
+        if sure is not None:
+            sure = Confidence(np.where(painted, 1.0, sure.map).astype(np.float32), sure.suggestions)
+    if keep_tone and assessment.tone is not None:
+        lab = lab_of(np.asarray(colored.convert("RGB")))
+        tone = tone_at(assessment.tone, lab[..., 0])
+        if painted is not None:  # paint lies on the toned paper as it is: the tone is under it already
+            tone = np.where(painted[..., None], 0.0, tone)
+        array = compose(lab[..., 0], lab[..., 1:] + tone)
+        alpha = colored.getchannel("A") if colored.mode == "RGBA" else None
+        toned = Image.fromarray(array, "RGB")
+        if alpha is not None:
+            toned.putalpha(alpha)
+        toned.info.update(colored.info)
+        colored = toned
+    return Restored(colored, assessment, None, sure)
+
+
+TINT_HINT_STEP = 8  # one hint point per this many pixels of paint, each way (the propagation fills between)
+TINT_MAX_HINTS = 2000
+
+
+def _painted(opened: Image.Image, assessment: Assessment) -> np.ndarray | None:
+    """A tinted toned print's painted pixels (H,W) bool at full resolution, or None."""
+    if not assessment.tinted or assessment.tone is None:
+        return None
+    mask = tint_mask(np.asarray(opened.convert("RGB")), assessment.tone)
+    return mask if mask.any() else None
+
+
+def _tint_hints(opened: Image.Image, painted: np.ndarray) -> list:
+    """Hint points (x, y, (r, g, b)) on a grid over the painted pixels: the model and the hint
+    propagation carry the paint's colors into the regions they belong to."""
+    rgb = np.asarray(opened.convert("RGB"))
+    step = TINT_HINT_STEP
+    while True:
+        ys, xs = np.nonzero(painted[::step, ::step])
+        if len(ys) <= TINT_MAX_HINTS:
+            break
+        step *= 2
+    return [(int(x) * step, int(y) * step, tuple(int(c) for c in rgb[y * step, x * step])) for y, x in zip(ys, xs)]
+
+
+def _with_paint(colored: Image.Image, opened: Image.Image, painted: np.ndarray) -> Image.Image:
+    """The colorized photo with the painted pixels' a*b* the print's own (lightness stays the output's)."""
+    lab = lab_of(np.asarray(colored.convert("RGB")))
+    ab = np.where(painted[..., None], lab_of(np.asarray(opened.convert("RGB")))[..., 1:], lab[..., 1:])
+    result = Image.fromarray(compose(lab[..., 0], ab), "RGB")
+    if colored.mode == "RGBA":
+        result.putalpha(colored.getchannel("A"))
+    result.info.update(colored.info)
+    return result
+
+
+@dataclass
+class FilmRestoration:
+    """How every frame of a film is restored, decided once from a sample of its frames
+    (`assess_frames`): a film's fading is its stock's, the same on every frame of a reel."""
+
+    assessment: Assessment
+    curves: Curves | None
+    keep_tone: bool = False
+
+    def prepare(self, pixels: np.ndarray) -> np.ndarray:
+        """A decoded frame, (H,W,3) RGB or (H,W) gray uint8 -> what the model colors: the fading undone."""
+        if self.curves is None or pixels.ndim == 2:
+            return pixels
+        return self.curves.apply_to_bytes(pixels)
+
+    def finish(self, prepared: np.ndarray, colored: np.ndarray) -> np.ndarray:
+        """A prepared frame and the model's (temporally smoothed) colors for it, (H,W,3) uint8 ->
+        the restored frame: as `restore_photo` does for a photo, with the model trusted fully where
+        the film's color is gone (the video path has no per-pixel confidence)."""
+        if self.assessment.kind == "color" and prepared.ndim == 3:
+            lab = lab_of(prepared)
+            ab = blend_evidence(lab[..., 1:], lab_of(colored)[..., 1:], np.ones(lab.shape[:2], np.float32))
+            return compose(lab[..., 0], ab)
+        if self.keep_tone and self.assessment.tone is not None:
+            lab = lab_of(colored)
+            return compose(lab[..., 0], lab[..., 1:] + tone_at(self.assessment.tone, lab[..., 0]))
+        return colored
+
+
+def assess_frames(frames: list[np.ndarray], keep_tone: bool = False) -> FilmRestoration:
+    """Thumbnails of a film's frames ((h,w,3) RGB or (h,w) gray uint8, spread over the film) -> how
+    to restore it: its kind from all of them pooled, and the curves for a faded color film."""
+    color = [f for f in frames if f.ndim == 3]
+    if not color:
+        return FilmRestoration(Assessment("gray", None, 0.0, 0.0), None, keep_tone)
+    pooled = np.concatenate([f.reshape(-1, 3) for f in color])[None]
+    assessment = assess(pooled)
+    curves = estimate_curves(srgb_to_linear(pooled).reshape(-1, 3)) if assessment.kind == "color" else None
+    return FilmRestoration(assessment, curves, keep_tone)

@@ -1,0 +1,3 @@
+"""Old-photo damage made on purpose, to train and to measure with: fading of color prints and
+toning (`fading`), cracks, scratches, dust and blotches (`damage`). numpy only.
+"""
