@@ -170,3 +170,12 @@ def test_the_library_imports_downwards_only_and_has_no_cycle():
 def test_at_most_ten_modules_side_by_side_at_the_top():
     top = sorted(p.name for p in (ROOT / "pix2pix_color").glob("*.py"))
     assert len(top) <= 10, top
+
+
+def test_no_function_over_sixty_lines_in_the_library_the_training_and_the_app():
+    long = []
+    for path in _python_files("pix2pix_color", "train", "integrations"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 60:
+                long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} {node.end_lineno - node.lineno + 1}")
+    assert long == []

@@ -163,14 +163,9 @@ def _portable_name(dataset: str) -> str:
     return Path(dataset.rstrip("/")).name if "/" in dataset else dataset
 
 
-def _calibration(record: dict, model_m: dict | None) -> dict | None:
-    calibration = record.get("calibration")
-    if not (calibration and (calibration.get("uncalibrated_metrics") or {}).get("model") and model_m):
-        return None
-    before = calibration["uncalibrated_metrics"]["model"]
+def _calibration_text(calibration: dict, value: str, target: str) -> str:
+    """How the card says the decoding was calibrated, by criterion."""
     knob = calibration.get("knob", "chroma_gain")
-    value = f"{calibration[knob]:.2f}"
-    target = f"{abs(calibration['target_gap_percent']):g}"
     if calibration.get("criterion") in ("psnr", "color"):
         sets = calibration.get("sets") or {calibration["split"]: calibration["photos"]}
         named = " and ".join(f"{n} photos of `{_portable_name(name)}`" for name, n in sets.items())
@@ -207,6 +202,18 @@ def _calibration(record: dict, model_m: dict | None) -> dict | None:
             f"{calibration['photos']} photos of the *{calibration['split']}* split (never on validation): "
             f"`python -m train.calibrate RUN_DIR --target-gap -{target}`."
         )
+    return text
+
+
+def _calibration(record: dict, model_m: dict | None) -> dict | None:
+    calibration = record.get("calibration")
+    if not (calibration and (calibration.get("uncalibrated_metrics") or {}).get("model") and model_m):
+        return None
+    before = calibration["uncalibrated_metrics"]["model"]
+    knob = calibration.get("knob", "chroma_gain")
+    value = f"{calibration[knob]:.2f}"
+    target = f"{abs(calibration['target_gap_percent']):g}"
+    text = _calibration_text(calibration, value, target)
     return {
         "text": text,
         "label": "temperature" if knob == "temperature" else "chroma gain",
