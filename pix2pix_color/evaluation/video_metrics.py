@@ -1,7 +1,7 @@
 """Scoring colorized video, and the test footage it is scored on: temporal consistency (E_warp, Lai
 et al. 2018; CDC, Liu et al. 2021 "TCVC"), per-frame quality, and black-and-white versions of real
 color videos, optionally with the grain and exposure flicker of old film. Kept apart from the video
-pipeline (`video.py`) and from the photo metrics (`metrics.py`), which neither needs.
+pipeline (`video.frames`) and from the photo metrics (`evaluation.metrics`), which neither needs.
 """
 
 from __future__ import annotations

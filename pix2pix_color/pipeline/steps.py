@@ -6,9 +6,9 @@ ONNX checks and the benchmarks all compose:
     finish(L_full, coefficients, limit)      -> (H,W,3) uint8 RGB at full resolution
 
 with one frozen `PredictOptions` holding every per-call setting and the one place their ranges are
-checked. `Colorizer` (inference.py) is these steps plus batching; `video.py` runs them frame by
-frame. The network is a `UNetGenerator` or an `OnnxRuntimeBackend`: anything with
-`predict_ab(L, hints)` in model space.
+checked. `pipeline.engine.Engine` composes them for a photo or a batch, `pipeline.run` adds the
+request's steps, and `video.frames` runs them frame by frame. The network is a `UNetGenerator`
+or an `OnnxRuntimeBackend`: anything with `predict_ab(L, hints)` in model space.
 """
 
 from __future__ import annotations
