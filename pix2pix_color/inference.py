@@ -288,22 +288,14 @@ class Colorizer:
         held at once besides the outputs (20 photos of 50 MP would be 4 GB of L* otherwise);
         `colorize_iter` does not hold the outputs either.
         """
-        options = dict(hints=hints, working_size=working_size, color_strength=color_strength, batch_size=batch_size)
-        return list(self.colorize_iter(images, **options))
+        settings = dict(hints=hints, working_size=working_size, color_strength=color_strength, batch_size=batch_size)
+        return list(self.engine.colorize_iter(images, **settings))
 
-    def colorize_iter(
-        self,
-        images: Iterable[ImageInput],
-        *,
-        hints: Sequence[Hints] | None = None,
-        working_size: int | None = None,
-        color_strength: float | None = None,
-        batch_size: int = 8,
-    ) -> Iterator[Image.Image | ImageError | HintError]:
-        """`colorize_batch` one result at a time, for callers that save each output as it comes:
-        then memory stays flat whatever the number of inputs (`Engine.colorize_iter`)."""
-        options = dict(hints=hints, working_size=working_size, color_strength=color_strength, batch_size=batch_size)
-        return self.engine.colorize_iter(images, **options)
+    def colorize_iter(self, images: Iterable[ImageInput], **settings) -> Iterator[Image.Image | ImageError | HintError]:
+        """`colorize_batch` one result at a time (the same `settings`), for callers that save each
+        output as it comes: then memory stays flat whatever the number of inputs. `images` may be any
+        iterable (a generator of paths, a `datasets` column): it is read `batch_size` at a time."""
+        return self.engine.colorize_iter(images, **settings)
 
     def run_video(self, request: VideoRequest) -> VideoResult:
         """A `VideoRequest` (`pix2pix_color.video.request`) -> its MP4 and a `VideoResult` (path,
