@@ -243,7 +243,12 @@ def gray_to_l(gray: Tensor) -> Tensor:
     A gray pixel v is the color (v, v, v), whose L* depends on v alone; for bytes that is one lookup.
     """
     if gray.dtype == torch.uint8:
-        return _constants(gray.device)["l_lut"].index_select(0, gray.reshape(-1).long()).view(gray.shape)
+        lut = _constants(gray.device)["l_lut"]
+        # In cache-sized chunks on the pool's threads: the int64 indices of a whole 12 MP photo would
+        # be 96 MB written and read back (measured 70-80 ms against 35-39 ms chunked, AMD EPYC).
+        flat = gray.reshape(1, 1, 1, -1)
+        lookup = lambda chunk: lut.index_select(0, chunk.reshape(-1).long()).view(chunk.shape)  # noqa: E731
+        return _map_pixels(lookup, flat, 1, torch.float32).view(gray.shape)
     linear = _srgb_to_linear(gray.float())
     return 116 * _f(linear) - 16
 
