@@ -48,7 +48,6 @@ from pix2pix_color.pipeline.steps import (
     check_working_size,
     sizes_no_worse,
 )
-from pix2pix_color.repair import repair_photo
 
 if TYPE_CHECKING:  # pragma: no cover - video needs PyAV and OpenCV, loaded only for a video
     from pix2pix_color.video.frames import VideoResult
@@ -267,6 +266,8 @@ class Colorizer:
         damage mask (mode "L", white where it filled). Colors nothing: restore or colorize after (or
         `run` with `repair=True`, whose output has the mask too). See `pix2pix_color.repair`.
         Raises `ImageError` as `colorize`."""
+        from pix2pix_color.repair import repair_photo  # OpenCV: loaded only for a repair
+
         fixed = repair_photo(open_image(image, max_pixels=self.max_pixels))
         return (fixed.image, fixed.mask_image()) if return_mask else fixed.image
 

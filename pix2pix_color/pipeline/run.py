@@ -20,7 +20,6 @@ from pix2pix_color.limits import VARIATIONS_MAX
 from pix2pix_color.pipeline.engine import Engine, Prediction
 from pix2pix_color.pipeline.request import ColorizeOutput, ColorizeRequest
 from pix2pix_color.pipeline.restore import restore_photo
-from pix2pix_color.repair import repair_photo
 
 
 def run(engine: Engine, request: ColorizeRequest) -> ColorizeOutput:
@@ -28,6 +27,9 @@ def run(engine: Engine, request: ColorizeRequest) -> ColorizeOutput:
     `HintError` or ValueError with a one-line reason, before any network runs where it can."""
     image, repaired = request.image, {}
     if request.repair:
+        # OpenCV (the video extra) only when a repair is asked for: the plain wheel colorizes without it.
+        from pix2pix_color.repair import repair_photo
+
         fixed = repair_photo(open_image(image, max_pixels=engine.max_pixels))
         image = fixed.image
         repaired = dict(damage_mask=fixed.mask_image(), repaired_share=fixed.damaged_share)
