@@ -31,7 +31,7 @@ from pix2pix_color.core.hints import HintError, Hints, hint_channels
 from pix2pix_color.core.image_processor import guided_upsample, resize
 from pix2pix_color.core.propagation import REACH, SIGMA_L
 from pix2pix_color.io.images import ImageError
-from pix2pix_color.limits import VARIATIONS_MAX, Limits
+from pix2pix_color.limits import Limits, check_variations
 from pix2pix_color.models.networks import UNetGenerator
 from pix2pix_color.pipeline import variations
 from pix2pix_color.pipeline.backends import OnnxRuntimeBackend
@@ -207,8 +207,7 @@ class Engine:
     def variation_sectors(self, prediction: Prediction, n: int) -> list[int | None]:
         """The variations worth showing for a kept `prediction`: [None (the coloring itself), then
         n - 1 hue sectors where its network hesitates most] (`pix2pix_color.pipeline.variations`)."""
-        if not isinstance(n, int) or not 1 <= n <= VARIATIONS_MAX:
-            raise ValueError(f"the number of variations must be a whole number from 1 to {VARIATIONS_MAX}, got {n!r}")
+        check_variations(n)
         if self.generator.head != "classification":
             raise ValueError("this model has a regression head: it predicts one color, with no alternatives")
         logits = self.generator(normalize_l(prediction.L_work), prediction.hint_maps)

@@ -14,8 +14,8 @@ from PIL import Image
 
 from pix2pix_color.core.hints import Hints
 from pix2pix_color.limits import check_strength, check_variations, check_working_size
-from pix2pix_color.pipeline import variations as variations_module
 from pix2pix_color.pipeline.steps import ImageInput
+from pix2pix_color.pipeline.variations import check_hue_sector
 
 if TYPE_CHECKING:  # pragma: no cover
     from pix2pix_color.pipeline.assessment import Assessment
@@ -56,8 +56,7 @@ class ColorizeRequest:
         check_working_size(self.working_size)
         if self.color_strength is not None:
             check_strength(self.color_strength)
-        if self.hue_sector is not None and self.hue_sector not in range(variations_module.SECTORS):
-            raise ValueError(f"hue_sector must be from 0 to {variations_module.SECTORS - 1}, got {self.hue_sector!r}")
+        check_hue_sector(self.hue_sector)
         check_variations(self.variations)
         if self.keep_tone and not self.restore:
             raise ValueError("keep_tone is a restore option: ask for restore=True as well")

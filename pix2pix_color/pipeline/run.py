@@ -33,9 +33,15 @@ def run(engine: Engine, request: ColorizeRequest) -> ColorizeOutput:
         fixed = repair_photo(open_image(image, max_pixels=engine.max_pixels))
         image = fixed.image
         repaired = dict(damage_mask=fixed.mask_image(), repaired_share=fixed.damaged_share)
-        image.info["repaired"] = f"{fixed.damaged_share:.4f}"
-    if request.restore:
-        return _restored(engine, image, request, repaired)
+    output = (
+        _restored(engine, image, request, repaired) if request.restore else _colorized(engine, image, request, repaired)
+    )
+    if request.repair:
+        output.image.info["repaired"] = f"{output.repaired_share:.4f}"
+    return output
+
+
+def _colorized(engine: Engine, image, request: ColorizeRequest, repaired: dict) -> ColorizeOutput:
     prediction = engine.prediction(
         image,
         hints=request.hints,
@@ -44,8 +50,6 @@ def run(engine: Engine, request: ColorizeRequest) -> ColorizeOutput:
         hue_sector=request.hue_sector,
     )
     shown = engine.render(prediction, request.color_strength)
-    if request.repair:
-        shown.info["repaired"] = image.info["repaired"]
     confidence = engine.confidence(prediction, request.color_strength) if request.confidence else None
     images, sectors = (), ()
     if request.variations > 1:
@@ -59,8 +63,6 @@ def _restored(engine: Engine, image, request: ColorizeRequest, repaired: dict) -
     )
     info = restored.image.info
     info["restoration"] = restored.assessment.kind
-    if "repaired_share" in repaired:
-        info["repaired"] = f"{repaired['repaired_share']:.4f}"
     if restored.assessment.kind == "color":
         info["Description"] = info["Description"].replace("colorized by", "restored by")
     return ColorizeOutput(restored.image, None, restored.confidence, restoration=restored.assessment, **repaired)

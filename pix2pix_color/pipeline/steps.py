@@ -85,8 +85,7 @@ class PredictOptions:
             raise ValueError(f"temperature must be from 0.05 to 2, got {self.temperature!r}")
         if self.chroma_gain is not None and not 0 < self.chroma_gain <= 4:
             raise ValueError(f"chroma_gain must be above 0 and at most 4, got {self.chroma_gain!r}")
-        if self.hue_sector is not None and self.hue_sector not in range(variations.SECTORS):
-            raise ValueError(f"hue_sector must be from 0 to {variations.SECTORS - 1}, got {self.hue_sector!r}")
+        variations.check_hue_sector(self.hue_sector)
         if not self.hint_sigma > 0 or not self.hint_reach > 0:
             raise ValueError("hint_sigma and hint_reach must be positive")
 

@@ -33,6 +33,13 @@ BOOST = 1.25
 SECTOR_NAMES = ("red", "orange", "yellow", "green", "cyan", "blue", "violet", "magenta")
 
 
+def check_hue_sector(value: int | None) -> int | None:
+    """None (the plain decoding) or a sector 0..SECTORS-1; anything else raises ValueError."""
+    if value is not None and (isinstance(value, bool) or value not in range(SECTORS)):
+        raise ValueError(f"hue_sector must be from 0 to {SECTORS - 1}, got {value!r}")
+    return value
+
+
 def _sector_of(a: Tensor, b: Tensor) -> Tensor:
     """a*, b* (any shape) -> their hue sector (long, same shape), -1 where nearer gray than SECTOR_MIN_CHROMA."""
     hue = torch.rad2deg(torch.atan2(b, a)) % 360
