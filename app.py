@@ -936,12 +936,15 @@ class Handlers:
 
     # --- videos
 
-    def _colorize_video_file(self, path: str, strength: float, hints, progress, reference=None, restore=False):
-        """Colorize (or with `restore`, restore) a video file -> the MP4's path and the `VideoResult`."""
+    def _colorize_video_file(
+        self, path: str, strength: float, hints, progress, reference=None, restore=False, repair=False
+    ):
+        """Colorize (or with `restore`, restore) a video file, `repair`ed first if asked -> the MP4's
+        path and the `VideoResult`."""
         target = _output_file(Path(path).stem + ("-restored" if restore else "-colorized"), ".mp4")
         try:
             if restore:
-                result = self.colorizer.restore_video(path, target, progress=progress)
+                result = self.colorizer.restore_video(path, target, progress=progress, repair=repair)
             else:
                 result = self.colorizer.colorize_video(
                     path,
@@ -950,6 +953,7 @@ class Handlers:
                     color_strength=strength,
                     progress=progress,
                     reference=reference,
+                    repair=repair,
                 )
         except VideoError as e:
             raise user_error(_without_folder(e, path), title="Not a usable video") from None
@@ -960,7 +964,7 @@ class Handlers:
         return target, result
 
     @releases_memory
-    def colorize_video(self, upload, color_strength=1.0, hints="") -> str:
+    def colorize_video(self, upload, color_strength=1.0, hints="", repair=False) -> str:
         """Colorize a black-and-white video, its colors held steady along the motion within each shot.
 
         Each hint (a point's color, in the pixels of its frame) follows the content until its shot ends.
@@ -969,6 +973,7 @@ class Handlers:
             upload: the video, any file FFmpeg reads (MP4, MOV, MKV...), up to 60 s and 1080 lines by default.
             color_strength: how colorful, from 0 (black and white) to 2; 1 is the calibrated strength.
             hints: optional JSON [[x, y, "#rrggbb"], ...] for frame 0, or {"frame": [[x, y, "#rrggbb"]]}; "" for none.
+            repair: first find and fill dust, specks and scratches on every frame, so none is colored (default: off).
 
         Returns:
             an H.264 MP4 with the input's frames, timing and audio
@@ -978,14 +983,15 @@ class Handlers:
             points = parse_video_hints_json(hints)
         except HintError as e:
             raise user_error(str(e), title="Unusable color hints") from None
-        return str(self._colorize_video_file(path, _strength(color_strength), points, None)[0])
+        return str(self._colorize_video_file(path, _strength(color_strength), points, None, repair=bool(repair))[0])
 
     @releases_memory
     def colorize_video_ui(
-        self, upload, strength=1.0, hints=None, restore=False, reference=None, progress=gr.Progress()
+        self, upload, strength=1.0, hints=None, restore=False, reference=None, repair=False, progress=gr.Progress()
     ):
         """The Video tab: the MP4 to play, the MP4 to download, a note. `restore`: the film is an old
-        color or sepia one (its surviving colors kept); `reference`: a color photo whose colors to use."""
+        color or sepia one (its surviving colors kept); `reference`: a color photo whose colors to use;
+        `repair`: dust and scratches filled on every frame first."""
         path = _video_path(upload)
 
         def report(done: int, total: int) -> None:
@@ -993,7 +999,7 @@ class Handlers:
 
         reference = None if restore else _reference(reference)
         target, result = self._colorize_video_file(
-            path, _strength(strength), None if restore else hints, report, reference, bool(restore)
+            path, _strength(strength), None if restore else hints, report, reference, bool(restore), bool(repair)
         )
         note = "Colors carried along the motion within each shot, reset at cuts; the audio is the original's."
         if restore:
@@ -1002,6 +1008,8 @@ class Handlers:
             note += f" {_plural(len(hints), 'color hint')} on the first frame, followed through its shot."
         if reference is not None:
             note += " Colors taken from your reference photo where its regions match the film's."
+        if result.repaired is not None:
+            note += f" Dust and scratches filled before coloring: {result.repaired:.2%} of a frame on average."
         return str(target), str(target), note
 
 
@@ -1387,12 +1395,20 @@ def video_tab(h: Handlers) -> None:
                     "video-reference",
                     visible=h.colorizer.generator.encoder != "none",
                 )
+            repair = gr.Checkbox(
+                False,
+                label="Repair dust and scratches",
+                info="Found on every frame and filled from the frames beside it, before coloring (slower)",
+                elem_id="video-repair",
+            )
             run = gr.Button("Colorize video", variant="primary", elem_id="video-button")
         with gr.Column():
             played = gr.Video(label="Colorized", interactive=False, elem_id="video-output")
             download = gr.File(label="Download (MP4, H.264, original audio)", elem_id="video-download")
             info = gr.Markdown(elem_id="video-info")
-    run.click(h.colorize_video_ui, [video, strength, hints, restore, reference], [played, download, info], **UI_EVENT)
+    run.click(
+        h.colorize_video_ui, [video, strength, hints, restore, reference, repair], [played, download, info], **UI_EVENT
+    )
 
 
 def api_endpoint(name: str, handler, output: str | list, *inputs: gr.components.Component) -> None:
@@ -1486,6 +1502,7 @@ def api_endpoints(h: Handlers) -> None:
         "colorize_video", h.colorize_video, "colorized video (MP4, H.264, audio kept)",
         photo("video (any file FFmpeg reads)", EXAMPLE_VIDEO_URL), strength(),
         hints('hints for frame 0, or {"frame": [[x, y, "#rrggbb"], ...]}'),
+        gr.Checkbox(False, label="repair dust and scratches first", **hidden),
     )  # fmt: skip
 
 

@@ -471,6 +471,8 @@ def test_api_colorizes_a_video_keeping_its_frames_and_audio(app_client):
 
     first = Image.fromarray(next(read_frames(result)))
     assert _chroma(first) > 1.0
+    repaired = app_client.predict(handle_file(str(VIDEO_CLIP)), 1.0, "", True, api_name="/colorize_video")
+    assert _frames_and_audio(repaired) == _frames_and_audio(VIDEO_CLIP)  # every frame, repaired one frame later
 
 
 def test_api_video_hints_and_limits(app_client, tmp_path):
@@ -532,6 +534,7 @@ def test_video_tab_in_a_real_browser(app_server, browser, tmp_path):
     box = canvas.bounding_box()
     canvas.click(position={"x": box["width"] / 2, "y": box["height"] * 0.55})
     page.get_by_text("1 hint.").wait_for(timeout=30_000)
+    page.locator("#video-repair input[type=checkbox]").check()
     page.locator("#video-button").click()
     video = page.locator("#video-output video")
     video.wait_for(state="attached", timeout=120_000)
@@ -539,7 +542,8 @@ def test_video_tab_in_a_real_browser(app_server, browser, tmp_path):
         "v => v.readyState >= 1 && v.duration > 1.2", arg=video.element_handle(), timeout=60_000
     )  # the browser itself plays the MP4 (H.264 yuv420p): 32 frames at 25 fps
     assert page.locator("#video-download a").first.get_attribute("href").endswith(".mp4")
-    assert "1 color hint on the first frame" in page.locator("#video-info").inner_text()
+    note = page.locator("#video-info").inner_text()
+    assert "1 color hint on the first frame" in note and "Dust and scratches filled before coloring" in note
     page.screenshot(path=str(tmp_path / "video.png"), full_page=True)
     page.close()
 

@@ -75,7 +75,8 @@ def test_the_tools_are_listed_with_what_each_argument_means(app_server):
     assert "where one hint would help most" in confidence and "up to, three" not in confidence
     assert all(", ," not in t.description and "is, sure" not in t.description for t in tools.values())
     video = tools["colorize_video"]
-    assert set(video.inputSchema["properties"]) == {"upload", "color_strength", "hints"}
+    assert set(video.inputSchema["properties"]) == {"upload", "color_strength", "hints", "repair"}
+    assert "dust, specks and scratches" in video.inputSchema["properties"]["repair"]["description"]
     assert all(p["description"] for p in video.inputSchema["properties"].values())
     restore = tools["restore_photo"]
     assert restore.description.startswith("Restore an old photo")

@@ -312,7 +312,7 @@ def _colorize_videos(run: _ColorizeRun, jobs: list[tuple[Path, Path]]) -> int:
         try:
             run.colorizer.colorize_video(
                 source, written, hints=run.hints[0] if run.hints else None, reference=run.reference,
-                smoothing=args.smoothing, progress=not args.quiet, batch_size=args.batch_size,
+                smoothing=args.smoothing, progress=not args.quiet, batch_size=args.batch_size, repair=args.repair,
             )  # fmt: skip
             if run.credentials is not None:
                 sign_file(written, run.credentials, run.manifest(target), target=target)
@@ -356,14 +356,15 @@ def _outputs(run: _ColorizeRun, sources: list[Path]) -> list[ColorizeOutput | Im
     """One `ColorizeOutput` (or the error) per photo: through the network together when nothing but
     the image is asked for, else one request each (its prediction is kept for the rest)."""
     args, hints = run.args, run.hints[0] if run.hints else None
-    if not (args.confidence_map or run.reference is not None or args.variations > 1):
+    if not (args.confidence_map or run.reference is not None or args.variations > 1 or args.repair):
         results = run.colorizer.colorize_batch(sources, hints=run.hints)
         return [r if isinstance(r, Exception) else ColorizeOutput(r) for r in results]
     outputs = []
     for source in sources:
         request = ColorizeRequest(
-            source, hints=hints, reference=run.reference, confidence=args.confidence_map, variations=args.variations
-        )
+            source, hints=hints, reference=run.reference, confidence=args.confidence_map, variations=args.variations,
+            repair=args.repair,
+        )  # fmt: skip
         try:
             outputs.append(run.colorizer.run(request))
         except (ImageError, HintError) as e:
@@ -398,7 +399,9 @@ def restore_command(args: argparse.Namespace) -> int:
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
             if source in videos:
-                film = colorizer.restore_video(source, target, keep_tone=args.keep_tone, progress=not args.quiet)
+                film = colorizer.restore_video(
+                    source, target, keep_tone=args.keep_tone, repair=args.repair, progress=not args.quiet
+                )
                 kind = film.restoration
             else:
                 request = ColorizeRequest(
@@ -433,7 +436,11 @@ def repair_command(args: argparse.Namespace) -> int:
     inputs, videos, relative = find_inputs(args.inputs)
     photos = [p for p in inputs if p not in videos]
     if videos:
-        print(f"note: {_plural(len(videos), 'video')} left out: repair takes photos", file=sys.stderr)
+        print(
+            f"note: {_plural(len(videos), 'video')} left out: repair takes photos (for a film, colorize or restore "
+            "it with --repair)",
+            file=sys.stderr,
+        )
     if not photos:
         raise Refused("no images found in the given inputs")
     out_dir = _output_folder(args)

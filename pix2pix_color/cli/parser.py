@@ -162,8 +162,15 @@ def _add_colorize(sub) -> None:
         "in the photo's pixel coordinates; for a video the first frame's, or "
         '{"frame number": [[x, y, "#rrggbb"], ...], ...}; they follow the content until the shot ends',
     )
+    c.add_argument("--repair", action="store_true", help=REPAIR_HELP)
     _common_options(c)
     c.set_defaults(command="colorize_command")
+
+
+REPAIR_HELP = (
+    "first find and fill cracks, scratches, dust and blotches (as `pix2pix-color repair`), so that no crack is "
+    "colored; on a film, dust and scratches on every frame, the fill carried along the motion so it does not flicker"
+)
 
 
 def _add_evaluate(sub) -> None:
@@ -231,8 +238,7 @@ def _add_restore(sub) -> None:
     r.add_argument(
         "--repair",
         action="store_true",
-        help="first find and fill cracks, scratches, dust and blotches (as `pix2pix-color repair`), so that no "
-        "crack is colored",
+        help=REPAIR_HELP,
     )
     _common_options(r)
     r.set_defaults(command="restore_command")

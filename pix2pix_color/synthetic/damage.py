@@ -67,7 +67,7 @@ def _walk(rng, start, angle, steps, step_len, wobble) -> np.ndarray:
     return np.vstack([start, start + np.cumsum(moves, axis=0)])
 
 
-def _draw_polyline(layer: np.ndarray, points: np.ndarray, width: float, strength: float) -> None:
+def draw_polyline(layer: np.ndarray, points: np.ndarray, width: float, strength: float) -> None:
     """Anti-aliased polyline onto `layer` (H,W) float32, keeping the maximum coverage. OpenCV draws
     on a 16x sub-pixel grid (shift=4), so a 1 px line lands between pixels as a scan would show it."""
     canvas = np.zeros_like(layer, dtype=np.uint8)
@@ -92,7 +92,7 @@ def _crack(layer, rng, style: DamageStyle, size: float) -> None:
             if len(idx) < 1:
                 continue
             seg = points[max(idx[0] - 1, 0) : idx[-1] + 1]
-            _draw_polyline(layer, seg, max(0.6, width * (1.0 - 0.25 * k)), style.contrast)
+            draw_polyline(layer, seg, max(0.6, width * (1.0 - 0.25 * k)), style.contrast)
         drawn += 1
         for _ in range(int(rng.poisson(1.2))):  # branches start somewhere along it, at an angle
             at = points[int(rng.integers(0, len(points)))]
@@ -105,15 +105,15 @@ def _scratch(layer, rng, style: DamageStyle) -> None:
     length = rng.uniform(0.3, 1.2) * max(h, w)
     steps = 20
     points = _walk(rng, start, rng.uniform(0, 2 * np.pi), steps, length / steps, rng.uniform(0.0, 0.03))
-    _draw_polyline(layer, points, style.width * rng.uniform(0.4, 1.0), style.contrast * rng.uniform(0.6, 1.0))
+    draw_polyline(layer, points, style.width * rng.uniform(0.4, 1.0), style.contrast * rng.uniform(0.6, 1.0))
 
 
-def _speck(layer, rng, style: DamageStyle) -> None:
+def speck(layer, rng, style: DamageStyle) -> None:
     h, w = layer.shape
     center = rng.uniform([0, 0], [w, h])
     if rng.random() < 0.15:  # a fibre or hair: short and curled
         points = _walk(rng, center, rng.uniform(0, 2 * np.pi), 8, rng.uniform(1.5, 4.0), 0.4)
-        _draw_polyline(layer, points, rng.uniform(0.6, 1.5), style.contrast)
+        draw_polyline(layer, points, rng.uniform(0.6, 1.5), style.contrast)
         return
     radius = rng.uniform(0.5, 1.2) * style.width * rng.choice([1.0, 1.0, 2.0])
     _blob(layer, rng, center, radius, style.contrast)
@@ -142,7 +142,7 @@ def damage_layers(shape: tuple[int, int], style: DamageStyle, rng: np.random.Gen
     for _ in range(int(round(style.scratches * min(scale, 4.0) ** 0.5))):
         _scratch(pick(0.8), rng, style)
     for _ in range(int(round(style.dust * scale / 4.0))):
-        _speck(pick(0.4), rng, style)
+        speck(pick(0.4), rng, style)
     for _ in range(int(round(style.blotches * min(scale, 4.0) ** 0.5))):
         radius = rng.uniform(3.0, 18.0) * style.width
         _blob(pick(0.75), rng, rng.uniform([0, 0], [w, h]), radius, style.contrast)

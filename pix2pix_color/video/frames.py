@@ -44,6 +44,7 @@ from pix2pix_color.pipeline.reference import ReferenceCells, reference_guides
 from pix2pix_color.pipeline.restore import FilmRestoration, assess_frames
 from pix2pix_color.pipeline.steps import PredictOptions, finish, predict, working_grid
 from pix2pix_color.video import temporal
+from pix2pix_color.video.film_repair import FilmRepair
 from pix2pix_color.video.request import VideoRequest
 
 # Audio codecs the MP4 muxer takes as they are; anything else (PCM, Vorbis...) is re-encoded to AAC.
@@ -88,6 +89,7 @@ class VideoResult:
     info: VideoInfo
     audio: list[str] = field(default_factory=list)  # per audio stream: "copied aac" or "re-encoded pcm_s16le to aac"
     restoration: str | None = None  # restore_video: "color" (a faded color film), "toned" or "gray"
+    repaired: float | None = None  # with repair: the mean share of a frame that was filled
 
 
 def open_video(src: str | os.PathLike) -> av.container.InputContainer:
@@ -519,10 +521,10 @@ def colorize_video(engine: Engine, request: VideoRequest) -> VideoResult:
     tmp = dst.with_name(f".{dst.stem}.tmp{os.getpid()}.mp4")
     report, close = _reporter(request.progress, plan)
     try:
-        count, shots, audio = _transcode(engine, request, plan, tmp, report)
+        count, shots, audio, repaired = _transcode(engine, request, plan, tmp, report)
         os.replace(tmp, dst)
         restoration = None if plan.film is None else plan.film.assessment.kind
-        return VideoResult(dst, count, shots, plan.info, audio, restoration)
+        return VideoResult(dst, count, shots, plan.info, audio, restoration, repaired)
     finally:
         tmp.unlink(missing_ok=True)
         close()
@@ -579,9 +581,11 @@ def _reporter(progress, plan: _Plan) -> tuple[Callable[[int, int], None], Callab
     return (progress or (lambda done, total: None)), (lambda: None)
 
 
-def _transcode(engine: Engine, request: VideoRequest, plan: _Plan, tmp: Path, report) -> tuple[int, int, list]:
-    """Decode, colorize and encode into `tmp`, streaming -> (frames written, shots, audio notes)."""
+def _transcode(engine: Engine, request: VideoRequest, plan: _Plan, tmp: Path, report) -> tuple:
+    """Decode, colorize and encode into `tmp`, streaming -> (frames written, shots, audio notes,
+    the repaired share or None)."""
     writer = output = pipeline = None
+    repair = FilmRepair() if request.repair else None
     early_audio: list[av.Packet] = []  # audio before the first frame: the writer opens on that frame
     count = 0
     try:
@@ -589,6 +593,8 @@ def _transcode(engine: Engine, request: VideoRequest, plan: _Plan, tmp: Path, re
             stream = video_stream(inp, plan.name)
             stream.thread_type = "AUTO"
             frames = _demux(inp, stream, plan.name, plan.info, plan.max_seconds)
+            if repair is not None:  # first, on the reader's thread: no speck is restored or colored
+                frames = _repaired(frames, repair)
             for kind, index, item, pixels in _in_background(frames, QUEUE_FRAMES):
                 if kind == "audio":
                     if output is None:
@@ -619,11 +625,27 @@ def _transcode(engine: Engine, request: VideoRequest, plan: _Plan, tmp: Path, re
                 count += 1
                 report(count, plan.expected)
             output.close()
-        return count, pipeline.shots, writer.audio_notes
+        repaired = None if repair is None else repair.damaged_share
+        return count, pipeline.shots, writer.audio_notes, repaired
     except BaseException:
         if output is not None:
             output.abort()
         raise
+
+
+def _repaired(items, repair: FilmRepair):
+    """The demuxer's items with each video frame's pixels repaired; a frame comes out once the one
+    after it is read (the repair judges a frame by its neighbours), the audio as it comes."""
+    held = None  # (index, decoded frame) of the frame the repair holds
+    for kind, index, item, pixels in items:
+        if kind != "video":
+            yield kind, index, item, pixels
+            continue
+        for fixed, _ in repair.push(pixels):
+            yield ("video", *held, fixed)
+        held = (index, item)
+    for fixed, _ in repair.finish():
+        yield ("video", *held, fixed)
 
 
 def _malloc_trim():

@@ -23,7 +23,9 @@ class VideoRequest:
     `smoothing` (0-1): how much of the carried color a tracked pixel keeps per frame; 0 colorizes
     every frame on its own. `restore`: a faded color film keeps its surviving colors (its fading read
     once from frames spread over it), a black-and-white or toned one is colorized (`keep_tone` keeps
-    the tone). `max_seconds`, `max_pixels`: stricter than the colorizer's `limits` for this call
+    the tone). `repair`: dust, specks and scratches found on every frame and filled, the mask and
+    the fill carried along the motion (`video.film_repair`), before anything is colorized or
+    restored. `max_seconds`, `max_pixels`: stricter than the colorizer's `limits` for this call
     (the length is counted on the frames while decoding). `batch_size`: frames per network call.
     `progress`: True for a progress bar in frames, or a callable `(done, total)`."""
 
@@ -36,6 +38,7 @@ class VideoRequest:
     smoothing: float = DEFAULT_SMOOTHING
     restore: bool = False
     keep_tone: bool = False
+    repair: bool = False
     max_seconds: float | None = None
     max_pixels: int | None = None
     batch_size: int = 8
