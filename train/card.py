@@ -323,7 +323,16 @@ def build_model_card(
         citation=CITATION,
         onnx_files=onnx_files or [],
         multiple=2 ** cfg["gen_depth"],
+        soup=_soup_text(record.get("soup")),
     )
+
+
+def _soup_text(soup: dict | None) -> str | None:
+    """A weight average's record ({"parts": [{"name", "weight", "what"}], "why"}) in words."""
+    if not soup:
+        return None
+    parts = "; ".join(f"{p['weight']:g} x {p['name']} ({p['what']})" for p in soup["parts"])
+    return f"{parts}. {soup.get('why', '')}".strip()
 
 
 def _card_data(record: dict, hub_dataset: str | None, repo_id: str | None) -> ModelCardData:
