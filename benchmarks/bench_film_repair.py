@@ -69,7 +69,8 @@ def main() -> None:
             start = time.perf_counter()
             colorizer.colorize_video(src, Path(tmp) / f"out{repair}.mp4", repair=repair)
             times[repair] = time.perf_counter() - start
-        print(f"\ncolorize_video, 480p, {2 * FRAMES} frames: {times[False]:.2f} s plain, {times[True]:.2f} s with repair")
+        plain, fixed = times[False], times[True]
+        print(f"\ncolorize_video, 480p, {2 * FRAMES} frames: {plain:.2f} s plain, {fixed:.2f} s with repair")
 
 
 if __name__ == "__main__":

@@ -392,3 +392,22 @@ def test_a_discriminator_ships_only_when_adversarial_steps_trained_it(hub_datase
     assert (gan / "discriminator.safetensors").is_file()
     card = (gan / "README.md").read_text()
     assert "gan" in yaml.safe_load(card.split("---")[1])["tags"] and "2 adversarial steps" in card
+
+
+def test_a_weight_average_is_named_on_its_card(hub_dataset, tmp_path):
+    """A soup (experiments/weight_soup.py --export-run) ships a card that says it is an average, of
+    what, and lists every stage's command, not 'the run, then its resumes'."""
+    import json
+
+    from train.card import render_card
+
+    run = tmp_path / "run"
+    train(tiny_config(hub_dataset, run, max_steps=2))
+    record = json.loads((run / "run.json").read_text())
+    record["commands"] = ["2026-12-07 10:00:00  python -m train --a", "2026-12-07 11:00:00  python -m train --b"]
+    record["soup"] = {"parts": [{"name": "old", "weight": 0.6, "what": "the first"}, {"name": "new", "weight": 0.4,
+                      "what": "its continuation"}], "why": "Measured."}  # fmt: skip
+    card = render_card(run / "model", record, repo_id=None, weights_dtype="float32", n_parameters=1)
+    assert "**The weights are an average of two models**" in card
+    assert "0.6 x old (the first); 0.4 x new (its continuation). Measured." in card
+    assert "Commands (each training stage, then the average)" in card and "its resumes" not in card

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from pix2pix_color.synthetic.damage import DamageStyle, draw_polyline, speck, apply_damage
+from pix2pix_color.synthetic.damage import DamageStyle, apply_damage, draw_polyline, speck
 
 
 @dataclass
