@@ -14,6 +14,7 @@ Everything a call may ask for is one `ColorizeRequest`; everything it gives is o
     repair(image)                   -> Image       the damage filled, nothing colored
     colorize_batch / colorize_iter  -> many photos, batched through the network
     colorize_video / restore_video  -> a film, frame by frame: run_video(VideoRequest(...))
+    repair_video                    -> a film's dust and scratches filled, no color added
 
 The loaded model and its defaults are `colorizer.engine` (`pipeline.engine.Engine`): front ends
 that keep a prediction to re-render it (a live strength slider) use it directly.
@@ -331,6 +332,14 @@ class Colorizer:
         from pix2pix_color.video.request import VideoRequest
 
         return self.run_video(VideoRequest(src, dst, restore=True, **settings))
+
+    def repair_video(self, src: str | os.PathLike, dst: str | os.PathLike, **settings) -> VideoResult:
+        """A film's dust, specks and scratches filled (`video.film_repair`), nothing else changed:
+        no color added, every undamaged pixel the decoded frame's, timing and audio kept, an H.264
+        MP4 at `dst`. `settings`: `VideoRequest`'s `max_seconds`, `max_pixels`, `progress`."""
+        from pix2pix_color.video.request import VideoRequest
+
+        return self.run_video(VideoRequest(src, dst, repair=True, colorize=False, **settings))
 
 
 def measured_working_sizes(model: str, generator: UNetGenerator, **hub_kwargs) -> list[int]:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pix2pix_color import Colorizer
+from pix2pix_color import Colorizer, VideoRequest
 from pix2pix_color.cli import main
 from pix2pix_color.repair.repair import LIGHTNESS, repair_photo
 from pix2pix_color.synthetic.film_damage import FilmDamage
@@ -145,3 +145,21 @@ def test_wires_the_camera_pans_over_are_picture_not_scratches():
     assert photo_share > 0.04 and film_share < photo_share / 3
     changed = np.mean([np.abs(_L(out) - _L(f)).mean() for (out, _), f in zip(outputs, frames)])
     assert changed < 0.5  # L*, over the whole frame
+
+
+def test_a_film_repaired_alone_keeps_its_gray_and_every_frame(dusty_film, tmp_path):
+    path, clean, masks = dusty_film
+    result = Colorizer.from_pretrained().repair_video(path, tmp_path / "fixed.mp4")
+    frames = list(read_frames(tmp_path / "fixed.mp4"))
+    assert result.frames == len(frames) == len(clean) and 0 < result.repaired < 0.1
+    chroma = max(float(np.ptp(f.astype(int), axis=2).max()) for f in frames)
+    assert chroma <= 6  # nothing colored: R, G and B equal up to H.264's rounding
+    before = sum(np.abs(_L(f) - _L(c))[m].sum() for f, c, m in zip(read_frames(path), clean, masks))
+    after = sum(np.abs(_L(f) - _L(c))[m].sum() for f, c, m in zip(frames, clean, masks))
+    assert after < 0.5 * before
+    with pytest.raises(ValueError, match="nothing to do"):
+        VideoRequest(path, tmp_path / "x.mp4", colorize=False)
+    # The CLI's repair takes films too, beside photos.
+    Image.fromarray(clean[0]).save(tmp_path / "print.png")
+    assert main(["repair", str(path), str(tmp_path / "print.png"), "-o", str(tmp_path / "out"), "-q"]) == 0
+    assert (tmp_path / "out" / "dusty.mp4").is_file() and (tmp_path / "out" / "print.png").is_file()

@@ -110,7 +110,7 @@ def test_cli_repair_writes_photos_and_masks(tmp_path, capsys):
     assert main(["repair", str(tmp_path / "missing.jpg"), "-o", str(out), "-q"]) == 1
     assert "missing.jpg: no such file" in capsys.readouterr().err
     assert main(["repair", str(tmp_path / "nothing"), "-o", str(out), "-q"]) == 2
-    assert "no images found" in capsys.readouterr().err
+    assert "no images or videos found" in capsys.readouterr().err
 
 
 def _cracked_print(tmp_path, seed: int = 5) -> tuple[Path, np.ndarray, np.ndarray]:

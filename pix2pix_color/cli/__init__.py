@@ -5,7 +5,7 @@ pix2pix-color colorize barn.jpg -o colorized/ --hints barn-hints.json   # [[x, y
 pix2pix-color colorize old_farm.jpg -o colorized/ --reference farm_today.jpg   # colors from a color photo
 pix2pix-color colorize film.mp4 -o colorized/                          # -> colorized/film.mp4, with its audio
 pix2pix-color restore faded_prints/ -o restored/ [--keep-tone] [--confidence-map] [--repair]
-pix2pix-color repair cracked_prints/ -o repaired/ [--damage-mask]             # cracks, scratches, dust
+pix2pix-color repair cracked_prints/ film.mp4 -o repaired/ [--damage-mask]    # cracks, scratches, dust
 pix2pix-color evaluate --model ORG/NAME --dataset ORG/DATASET [--split validation]
 pix2pix-color evaluate --images my_color_photos/
 pix2pix-color evaluate --video color_footage.mp4 [--film-look]         # flicker (E_warp, CDC) and quality

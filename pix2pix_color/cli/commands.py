@@ -430,21 +430,18 @@ def restore_command(args: argparse.Namespace) -> int:
 
 @refusals
 def repair_command(args: argparse.Namespace) -> int:
-    """Repair photos: no model is loaded (the detector is small and ships inside the package)."""
+    """Repair photos and films. For photos no model is loaded (the detector is small and ships
+    inside the package); a film goes through the video pipeline, repaired, nothing colored."""
     from pix2pix_color.repair import repair_photo
 
     inputs, videos, relative = find_inputs(args.inputs)
     photos = [p for p in inputs if p not in videos]
-    if videos:
-        print(
-            f"note: {_plural(len(videos), 'video')} left out: repair takes photos (for a film, colorize or restore "
-            "it with --repair)",
-            file=sys.stderr,
-        )
-    if not photos:
-        raise Refused("no images found in the given inputs")
+    if not inputs:
+        raise Refused("no images or videos found in the given inputs")
+    if videos and is_video is None:
+        raise Refused("repairing videos needs PyAV and OpenCV: pip install 'pix2pix-color[video]'")
     out_dir = _output_folder(args)
-    failed, filled = 0, []
+    failed, filled = _repair_videos(args, [p for p in inputs if p in videos], out_dir, relative), []
     jobs = [(source, target) for source, (target, _) in zip(photos, _output_paths(photos, out_dir, set(), relative))]
     for source, target in tqdm(jobs, desc="repair", unit="photo", disable=args.quiet):
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -462,8 +459,27 @@ def repair_command(args: argparse.Namespace) -> int:
             tqdm.write(f"{source} -> {target} ({fixed.damaged_share:.1%} filled)", file=sys.stderr)
     if not args.quiet:
         failures = f"; {failed} failed" if failed else ""
-        print(f"{len(filled)} repaired into {out_dir}{failures}", file=sys.stderr)
+        print(f"{len(inputs) - failed} repaired into {out_dir}{failures}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _repair_videos(args: argparse.Namespace, videos: list[Path], out_dir: Path, relative: dict) -> int:
+    """Each film's dust and scratches filled into <stem>.mp4 (the bundled model is loaded only for
+    the video pipeline's checks; nothing is colored); returns the failures."""
+    if not videos:
+        return 0
+    colorizer, failed = Colorizer.from_pretrained(), 0
+    for source, (target, _) in zip(videos, _output_paths(videos, out_dir, set(videos), relative)):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            film = colorizer.repair_video(source, target, progress=not args.quiet)
+        except VideoError as e:
+            failed += 1
+            _skipped(source, e)
+            continue
+        if not args.quiet:
+            tqdm.write(f"{source} -> {target} ({film.repaired:.1%} of a frame filled on average)", file=sys.stderr)
+    return failed
 
 
 def _plural(n: int, word: str) -> str:

@@ -251,10 +251,18 @@ def _add_repair(sub) -> None:
         help="find and fill the cracks, scratches, dust and blotches of old prints; every other pixel is kept "
         "as it is (no color is added: restore or colorize after)",
     )
-    r.add_argument("inputs", nargs="+", help="image files or folders (searched recursively)")
-    r.add_argument("-o", "--output", required=True, help="folder for the results: <stem>.png, full resolution")
+    r.add_argument("inputs", nargs="+", help="image or video files, or folders (searched recursively)")
     r.add_argument(
-        "--damage-mask", action="store_true", help="also write <stem>.damage.png: white where damage was filled"
+        "-o",
+        "--output",
+        required=True,
+        help="folder for the results: <stem>.png, full resolution; <stem>.mp4 for a film (dust and scratches "
+        "filled frame by frame, the fill carried along the motion; audio kept)",
+    )
+    r.add_argument(
+        "--damage-mask",
+        action="store_true",
+        help="also write <stem>.damage.png for each photo: white where damage was filled",
     )
     r.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     r.set_defaults(command="repair_command")

@@ -421,9 +421,9 @@ def _hints_by_frame(hints, width: int, height: int, takes_hints: bool, max_hints
 class _Writer:
     """The MP4 being written: H.264 video with the input's timing and rotation, audio as it was."""
 
-    def __init__(self, path: Path, inp: av.container.InputContainer, stream, first: av.VideoFrame, model_id: str):
+    def __init__(self, path: Path, inp: av.container.InputContainer, stream, first: av.VideoFrame, comment: str):
         self.container = av.open(os.fspath(path), "w", format="mp4")
-        self.container.metadata["comment"] = f"colorized by pix2pix-color {VERSION}, model {model_id}"
+        self.container.metadata["comment"] = comment
         self.container.metadata["encoder"] = f"pix2pix-color {VERSION}"
         self.rotation = quarter_turns(first.rotation)
         # yuv420p needs even sides: an odd side gets one repeated edge pixel, and the sample aspect
@@ -603,9 +603,9 @@ def _transcode(engine: Engine, request: VideoRequest, plan: _Plan, tmp: Path, re
                         output.put(("audio", item))
                     continue
                 if output is None:
-                    writer = _Writer(tmp, inp, stream, item, engine.model_id)
+                    writer = _Writer(tmp, inp, stream, item, _comment(engine, request))
                     output = _BackgroundWriter(writer, QUEUE_FRAMES)
-                    pipeline = _Pipeline(
+                    pipeline = _Unchanged() if not request.colorize else _Pipeline(
                         engine, (plan.info.height, plan.info.width), hints=plan.hints, options=plan.options,
                         smoothing=request.smoothing, batch_size=request.batch_size, reference=plan.reference,
                         film=plan.film,
@@ -631,6 +631,30 @@ def _transcode(engine: Engine, request: VideoRequest, plan: _Plan, tmp: Path, re
         if output is not None:
             output.abort()
         raise
+
+
+def _comment(engine: Engine, request: VideoRequest) -> str:
+    """The output's `comment` tag: what was done to the film, by what."""
+    if not request.colorize:
+        return f"repaired (dust and scratches) by pix2pix-color {VERSION}"
+    return f"colorized by pix2pix-color {VERSION}, model {engine.model_id}"
+
+
+class _Unchanged:
+    """`_Pipeline`'s place when a film is only repaired: each frame out as it came in, as RGB."""
+
+    shots = 0
+
+    @dataclass
+    class _Done:
+        timing: tuple
+
+    def push(self, index: int, pixels: np.ndarray, timing: tuple) -> Iterator[tuple[_Done, np.ndarray]]:
+        rgb = np.ascontiguousarray(np.dstack([pixels] * 3)) if pixels.ndim == 2 else pixels
+        yield self._Done(timing), rgb
+
+    def finish(self) -> Iterator[tuple[_Done, np.ndarray]]:
+        return iter(())
 
 
 def _repaired(items, repair: FilmRepair):

@@ -25,9 +25,11 @@ class VideoRequest:
     once from frames spread over it), a black-and-white or toned one is colorized (`keep_tone` keeps
     the tone). `repair`: dust, specks and scratches found on every frame and filled, the mask and
     the fill carried along the motion (`video.film_repair`), before anything is colorized or
-    restored. `max_seconds`, `max_pixels`: stricter than the colorizer's `limits` for this call
-    (the length is counted on the frames while decoding). `batch_size`: frames per network call.
-    `progress`: True for a progress bar in frames, or a callable `(done, total)`."""
+    restored; with `colorize=False` as well, the film comes back repaired and nothing else (a gray
+    film gray, a color one in its colors). `max_seconds`, `max_pixels`: stricter than the
+    colorizer's `limits` for this call (the length is counted on the frames while decoding).
+    `batch_size`: frames per network call. `progress`: True for a progress bar in frames, or a
+    callable `(done, total)`."""
 
     src: str | os.PathLike
     dst: str | os.PathLike
@@ -39,6 +41,7 @@ class VideoRequest:
     restore: bool = False
     keep_tone: bool = False
     repair: bool = False
+    colorize: bool = True
     max_seconds: float | None = None
     max_pixels: int | None = None
     batch_size: int = 8
@@ -55,6 +58,10 @@ class VideoRequest:
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
                 raise ValueError(f"{name} must be a positive number, got {value!r}")
+        if not self.colorize and not self.repair:
+            raise ValueError("colorize=False leaves a film as it is unless repair=True: nothing to do")
+        if not self.colorize and (self.restore or self.hints is not None or self.reference is not None):
+            raise ValueError("a film repaired without colorizing takes no restore, hints or reference photo")
         if self.keep_tone and not self.restore:
             raise ValueError("keep_tone is a restore option: ask for restore=True as well")
         if self.restore and (self.hints is not None or self.reference is not None):
