@@ -103,13 +103,17 @@ def damage_probability(gray: np.ndarray, detector=None) -> np.ndarray:
     return out
 
 
+def grow_mask(mask: np.ndarray, pixels: int = GROW) -> np.ndarray:
+    """(H,W) bool -> the same grown by `pixels` in every direction (a round kernel)."""
+    if pixels <= 0 or not mask.any():
+        return mask
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * pixels + 1, 2 * pixels + 1))
+    return cv2.dilate(mask.astype(np.uint8), kernel) > 0
+
+
 def find_damage(gray: np.ndarray, detector=None, threshold: float = THRESHOLD, grow: int = GROW) -> np.ndarray:
     """(H,W) uint8 gray -> (H,W) bool damage mask."""
-    mask = damage_probability(gray, detector) > threshold
-    if grow > 0 and mask.any():
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
-        mask = cv2.dilate(mask.astype(np.uint8), kernel) > 0
-    return mask
+    return grow_mask(damage_probability(gray, detector) > threshold, grow)
 
 
 def fill(pixels: np.ndarray, mask: np.ndarray, radius: int = INPAINT_RADIUS) -> np.ndarray:

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from pix2pix_color.repair.repair import GROW, THRESHOLD, damage_probability, fill
+from pix2pix_color.repair.repair import THRESHOLD, damage_probability, fill, grow_mask
 from pix2pix_color.video import temporal
 
 # Below THRESHOLD, where the previous frame had damage: enough to keep a known scratch masked on a
@@ -79,24 +79,15 @@ def _stands_out(gray: np.ndarray) -> np.ndarray:
     return out
 
 
-def _grow(mask: np.ndarray, pixels: int = GROW) -> np.ndarray:
-    if pixels <= 0 or not mask.any():
-        return mask
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * pixels + 1, 2 * pixels + 1))
-    return cv2.dilate(mask.astype(np.uint8), kernel) > 0
-
-
 def _exposure_matched(moved: np.ndarray, current: np.ndarray, usable: np.ndarray) -> np.ndarray:
-    """The previous frame's pixels moved onto this one, (H,W[,C]) uint8, with this frame's exposure:
-    a gain and offset fitted on `usable` (H,W) bool pixels (old film flickers frame to frame)."""
+    """A neighbour's pixels moved onto this frame, (H,W[,C]) uint8, with this frame's exposure: a
+    gain and offset fitted on `usable` (H,W) bool pixels (old film flickers frame to frame)."""
     if usable.sum() < 64:
         return moved
     a, b = moved[usable].astype(np.float32), current[usable].astype(np.float32)
     gain = float(np.clip(b.std() / max(float(a.std()), 1.0), 0.8, 1.25))
     offset = float(b.mean() - gain * a.mean())
-    return np.clip(moved.astype(np.float32) * gain + offset, 0, 255 if moved.dtype == np.uint8 else 65535).astype(
-        moved.dtype
-    )
+    return np.clip(moved.astype(np.float32) * gain + offset, 0, 255).astype(np.uint8)
 
 
 @dataclass
@@ -108,6 +99,7 @@ class _Seen:
     gray: np.ndarray
     flow_in: np.ndarray
     thumb: np.ndarray
+    stands_out: np.ndarray  # (H,W) bool, `_stands_out(gray)`: made once, read as frame and as neighbour
     mask: np.ndarray | None = None  # (H,W) bool, once repaired
 
 
@@ -150,14 +142,16 @@ class FilmRepair:
     The evidence, per pixel: the detector's probability; a *spike*, a value that differs from its
     reliable matches in both the previous and the next frame in the same direction by more than
     SPIKE_LEVELS (dust sits on one frame; a real change stays in the next), or in the one
-    neighbour a shot's first or last frame has; and standing out from its 5x5 neighbourhood (a speck
-    or a thin line does, a moving edge does not)."""
+    neighbour a shot's first or last frame has; and standing out from its surroundings (a top-hat
+    across and along, `_stands_out`: a speck or a thin line does, a moving edge does not); what
+    moves with the picture is never damage (`_Match.moves_with_picture`)."""
 
     def __init__(self, detector=None):
         self.detector = detector
         self.flow = temporal.FlowEstimator()
         self.previous: _Seen | None = None  # repaired
         self.pending: _Seen | None = None  # waiting for the frame after it
+        self._last_flows: tuple | None = None  # (a's flow input, b's, flow a->b, flow b->a)
         self.frames, self.filled = 0, 0.0
 
     @property
@@ -182,13 +176,23 @@ class FilmRepair:
         # the matches around them, and the damage would read as occlusion just where its match is needed.
         median = cv2.medianBlur(gray, MARK_WIDTH)
         small = cv2.resize(median, grid[::-1], interpolation=cv2.INTER_AREA).astype(np.float32)
-        return _Seen(pixels, gray, temporal.flow_input(small), temporal.thumbnail(small))
+        return _Seen(pixels, gray, temporal.flow_input(small), temporal.thumbnail(small), _stands_out(gray))
+
+    def _flows(self, a: _Seen, b: _Seen) -> tuple[np.ndarray, np.ndarray]:
+        """(flow a->b, flow b->a) on the flow grid. The last pair is kept: frame t asks for it with
+        t+1 as its next frame, and t+1 then asks for it reversed, with t as its previous one."""
+        last = self._last_flows
+        if last is not None and last[0] is b.flow_in and last[1] is a.flow_in:
+            return last[3], last[2]
+        to, back = self.flow(a.flow_in, b.flow_in), self.flow(b.flow_in, a.flow_in)
+        self._last_flows = (a.flow_in, b.flow_in, to, back)
+        return to, back
 
     def _match(self, frame: _Seen, other: _Seen | None, known: np.ndarray) -> _Match | None:
         """`other` moved onto `frame`, or None where there is no other or a cut lies between them."""
         if other is None or other.pixels.shape != frame.pixels.shape:
             return None
-        to_other, back = self.flow(frame.flow_in, other.flow_in), self.flow(other.flow_in, frame.flow_in)
+        to_other, back = self._flows(frame, other)
         trusted = temporal.reliable(to_other, back)
         if temporal.is_cut(frame.thumb, other.thumb, float(trusted.mean())):
             return None
@@ -198,7 +202,7 @@ class FilmRepair:
         moved = _exposure_matched(temporal.warp(other.pixels, flow), frame.pixels, trusted_full & known)
         fills = trusted_full
         if other.mask is None:  # not repaired yet (the next frame): its own specks and scratches must not be copied
-            fills = fills & ~(temporal.warp(_stands_out(other.gray).astype(np.uint8), flow) > 0)
+            fills = fills & ~(temporal.warp(other.stands_out.astype(np.uint8), flow) > 0)
         raw_moved = temporal.warp(other.gray, flow)
         return _Match(moved, trusted_full, flow, fills, raw_moved, other.gray)
 
@@ -207,34 +211,34 @@ class FilmRepair:
         sure, leaning = probability > THRESHOLD, probability > CARRIED_THRESHOLD
         before = self._match(frame, self.previous, ~sure)
         after = self._match(frame, following, ~sure)
-        stands_out = _stands_out(frame.gray)
-        mask = sure | (_spikes(frame.gray, before, after) & (stands_out | leaning))
+        d_before = None if before is None else before.spike(frame.gray)
+        d_after = None if after is None else after.spike(frame.gray)
+        mask = sure | (_spikes(before, after, d_before, d_after, frame.gray.shape) & (frame.stands_out | leaning))
         if before is not None:
             # A scratch persists, so the next frame shows it too and it is no spike; but the repaired
             # frame before does not: what stands out and is new against it is damage too.
-            mask |= (np.abs(before.spike(frame.gray)) > SPIKE_LEVELS) & stands_out
+            mask |= (np.abs(d_before) > SPIKE_LEVELS) & frame.stands_out
             # The previous frame's damage, as it moves and as it stands on the frame.
             moved_mask = temporal.warp(self.previous.mask.astype(np.uint8), before.flow) > 0
             mask |= (moved_mask | self.previous.mask) & leaning
         for match in (before, after):  # what moves with the picture is picture, whatever it looks like
             if match is not None:
                 mask &= ~match.moves_with_picture(frame.gray)
-        mask = _grow(mask)
+        mask = grow_mask(mask)
         repaired = _fill(frame.pixels, mask, before, after)
-        self.previous = _Seen(repaired, frame.gray, frame.flow_in, frame.thumb, mask)
+        self.previous = _Seen(repaired, frame.gray, frame.flow_in, frame.thumb, frame.stands_out, mask)
         self.frames += 1
         self.filled += float(mask.mean())
         return repaired, mask
 
 
-def _spikes(gray: np.ndarray, before: _Match | None, after: _Match | None) -> np.ndarray:
-    """(H,W) bool: pixels unlike their neighbours in time (see `FilmRepair`)."""
+def _spikes(before: _Match | None, after: _Match | None, d_before, d_after, shape: tuple[int, int]) -> np.ndarray:
+    """(H,W) bool: pixels unlike their neighbours in time (see `FilmRepair`), from each match's
+    `spike` (None where there is no such neighbour)."""
     if before is None and after is None:
-        return np.zeros(gray.shape, bool)
+        return np.zeros(shape, bool)
     if before is None or after is None:
-        d = (before or after).spike(gray)
-        return np.abs(d) > SPIKE_LEVELS
-    d_before, d_after = before.spike(gray), after.spike(gray)
+        return np.abs(d_after if before is None else d_before) > SPIKE_LEVELS
     one_way = ((d_before > SPIKE_LEVELS) & (d_after > SPIKE_LEVELS)) | (
         (d_before < -SPIKE_LEVELS) & (d_after < -SPIKE_LEVELS)
     )
