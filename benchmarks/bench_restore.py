@@ -21,16 +21,9 @@ from common import machine, table, timeit_interleaved  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from pix2pix_color import Colorizer  # noqa: E402
-from pix2pix_color.pipeline.restore import (  # noqa: E402
-    assess,
-    blend_evidence,
-    compose,
-    estimate_curves,
-    lab_of,
-    linear_to_srgb,
-    srgb_to_linear,
-    thumbnail,
-)
+from pix2pix_color.pipeline.assessment import assess, lab_of, linear_to_srgb, srgb_to_linear, thumbnail  # noqa: E402
+from pix2pix_color.pipeline.fading_curves import estimate_curves  # noqa: E402
+from pix2pix_color.pipeline.restore import blend_evidence, compose  # noqa: E402
 from pix2pix_color.synthetic.fading import Fading, fade  # noqa: E402
 
 PHOTO = Path(__file__).resolve().parents[1] / "tests" / "data" / "bridge_color.jpg"

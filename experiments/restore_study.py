@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 from pix2pix_color import Colorizer
 from pix2pix_color.evaluation.metrics import hue_hit_rate
 from pix2pix_color.io.photo_sets import photos_from_dataset, photos_from_folder
-from pix2pix_color.pipeline.restore import lab_of, linear_to_srgb, srgb_to_linear
+from pix2pix_color.pipeline.assessment import lab_of, linear_to_srgb, srgb_to_linear
 from pix2pix_color.synthetic.fading import fade, random_fading
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -15,7 +15,7 @@ from pix2pix_color import Colorizer, ColorizeRequest
 from pix2pix_color.cli import main
 from pix2pix_color.evaluation.metrics import hue_hit_rate
 from pix2pix_color.pipeline.assessment import assess, hue_spread, lab_of, linear_to_srgb, srgb_to_linear
-from pix2pix_color.pipeline.restore import estimate_curves
+from pix2pix_color.pipeline.fading_curves import estimate_curves
 from pix2pix_color.synthetic.fading import SEPIA_HUE_DEG, Fading, fade, random_fading, sepia_tone
 
 DATA = Path(__file__).parent / "data"

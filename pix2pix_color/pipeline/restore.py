@@ -44,101 +44,17 @@ from pix2pix_color.pipeline.assessment import (
     Assessment,
     assess,
     lab_of,
-    linear_to_srgb,
-    srgb_to_linear,
     thumbnail,
     tint_mask,
     tone_at,
 )
 from pix2pix_color.pipeline.confidence import Confidence
 from pix2pix_color.pipeline.engine import Engine
+from pix2pix_color.pipeline.fading_curves import Curves, estimated_curves, estimated_parameters
 
 # A photo whose corrected chroma C*ab stays under this is taken as faded away at that pixel; the
 # model's color comes in (weighted by its confidence) as the chroma falls below it.
 EVIDENCE_CHROMA = 6.0
-
-# How far each channel's log range is brought to the widest channel's (0: not at all, 1: equal).
-SPREAD_EQUALIZE = 0.5
-# Percentiles of a channel's log light taken as its shadows and its white point.
-SHADOW_PERCENTILE, WHITE_PERCENTILE = 5.0, 99.5
-# How faded a photo is, from its blacks (`fading_evidence`): an unfaded photo's darkest 0.5% reach
-# linear 0.005 in its least lifted channel and 0.025 in its most lifted (the 90th percentiles over
-# photos-varied); flare, lost density and dye fading all lift them. Evidence counts from these up,
-# full at 0.03 (all channels) or 0.08 (one channel) more.
-NATURAL_BLACK_MIN, NATURAL_BLACK_MAX = 0.006, 0.03
-FULL_BLACK_MIN, FULL_BLACK_MAX = 0.03, 0.08
-
-
-@dataclass
-class Curves:
-    """Per-channel correction in linear light: x -> exp(offset) * ((x - black) / (1 - black)) ** gain,
-    each (3,) for R, G, B; gain is 1/r of the dye left (`fading`)."""
-
-    black: np.ndarray
-    gain: np.ndarray
-    offset: np.ndarray
-
-    def apply(self, linear: np.ndarray) -> np.ndarray:
-        """Linear RGB (..., 3) in [0,1] -> corrected linear RGB (..., 3) in [0,1]."""
-        x = np.clip((linear - self.black) / (1.0 - self.black), 1e-4, 1.0)
-        return np.clip(np.exp(self.offset + self.gain * np.log(x)), 0.0, 1.0)
-
-    def apply_to_bytes(self, rgb: np.ndarray) -> np.ndarray:
-        """sRGB (..., 3) uint8 -> corrected sRGB (..., 3) uint8, through one 256-entry table per
-        channel: the same numbers as converting every pixel, 10x faster on a 12 MP photo."""
-        levels = np.arange(256, dtype=np.uint8)[:, None].repeat(3, axis=1)
-        table = np.round(linear_to_srgb(self.apply(srgb_to_linear(levels))) * 255).astype(np.uint8)
-        return np.stack([table[rgb[..., c], c] for c in range(3)], axis=-1)
-
-
-def black_point(linear: np.ndarray) -> np.ndarray:
-    """Linear RGB (N,3) -> (3,): each channel's lifted black (its 0.5th percentile), which flare
-    and lost shadow density add; a real photo's darkest places are near 0 in every channel."""
-    return np.minimum(np.percentile(linear, 0.5, axis=0), 0.5).astype(np.float32)
-
-
-def fading_evidence(linear: np.ndarray) -> float:
-    """Linear RGB (N,3) -> how sure it is that the photo faded, 0 (its blacks are a real photo's) to 1.
-
-    Restore acts in proportion to it: on an unfaded photo the curves and the model's fill-in only
-    do harm (a mean CIEDE2000 of 6-10 on well-kept photos, measured in experiments/restore_harm.py),
-    and a mildly faded one is closer to the real photo as it is than "restored" in full. The blacks
-    are the one sign that every fading leaves (dye loss, contrast loss, flare, yellowing all lift
-    them) and that real photos rarely show; a pure color cast leaves none and is left alone."""
-    black = np.percentile(linear, 0.5, axis=0)
-    # Blue is left out of the one-channel term: blue shadows are a daylit photo's own (skylight), and
-    # the fadings that lift one channel most lift red (cyan dye first) or green (magenta).
-    lifted = max(
-        (black.min() - NATURAL_BLACK_MIN) / FULL_BLACK_MIN, (black[:2].max() - NATURAL_BLACK_MAX) / FULL_BLACK_MAX
-    )
-    return float(np.clip(lifted, 0.0, 1.0))
-
-
-def dye_evidence(linear: np.ndarray) -> float:
-    """Linear RGB (N,3) -> how sure it is that the dyes faded unevenly, 0 to 1: one channel's blacks
-    lifted more than another's (a dye that lost density passes its light in the shadows too). A
-    real photo's channels differ there by up to 0.015 (90th percentile); flare lifts all alike.
-    Red or green above the lowest counts, as in `fading_evidence`."""
-    black = np.percentile(linear, 0.5, axis=0)
-    return float(np.clip((black[:2].max() - black.min() - 0.015) / 0.05, 0.0, 1.0))
-
-
-def estimate_curves(
-    linear: np.ndarray, equalize: float = SPREAD_EQUALIZE, evidence: float = 1.0, evidence_black: float = 1.0
-) -> Curves:
-    """Faded linear RGB (N,3) -> the `Curves` undoing its fading: black point, then per channel a
-    gain bringing its log range (shadows to white point) `equalize` of the way to the widest
-    channel's, then the white point to 1.
-
-    A gain is kept within what dye fading can do: a layer keeps at least a third of its density.
-    `evidence` (`fading_evidence`) scales what only a fading explains: the range equalisation and
-    the move of each white point to white; `evidence_black` the lifted black taken off."""
-    black = black_point(linear) * min(1.0, evidence_black)
-    log = np.log(np.clip((linear - black) / (1.0 - black), 1e-4, 1.0))
-    white = np.percentile(log, WHITE_PERCENTILE, axis=0)
-    spread = np.maximum(white - np.percentile(log, SHADOW_PERCENTILE, axis=0), 1e-3)
-    gain = 1.0 + evidence * equalize * (np.clip(spread.max() / spread, 1.0, 3.0) - 1.0)
-    return Curves(black, gain.astype(np.float32), ((1.0 - evidence) * white - gain * white).astype(np.float32))
 
 
 def blend_evidence(
@@ -192,15 +108,9 @@ def restore_photo(
     if assessment.kind != "color":
         return _colorized(engine, opened, assessment, working_size, confidence, keep_tone=keep_tone)
 
-    small_linear = srgb_to_linear(small).reshape(-1, 3)
-    evidence = fading_evidence(small_linear)
-    if evidence == 0.0:  # no sign of fading: the photo is returned as it is (do no harm)
+    curves, evidence = estimated_curves(small)
+    if curves is None:  # no sign of fading: the photo is returned as it is (do no harm)
         return _unchanged(engine, opened, decoded, assessment, confidence)
-    # The lifted black comes off in proportion to the fading found; the range equalisation, the white
-    # points and the model's fill-in only as far as the dyes faded unevenly: flare alone leaves the
-    # colors' balance and the gray things gray.
-    uneven = evidence * dye_evidence(small_linear)
-    curves = estimate_curves(small_linear, evidence=uneven, evidence_black=evidence)
     # The model sees the corrected photo, so that its colors belong to the lightness the output has.
     corrected = curves.apply_to_bytes(rgb)
     prediction = engine.prediction(Image.fromarray(corrected), working_size=working_size)
@@ -211,7 +121,7 @@ def restore_photo(
     lab = lab_of(corrected)
     ab_photo = lab[..., 1:]
     # The model fills in only as far as the photo faded: a gray wall of a well-kept photo is gray.
-    ab = blend_evidence(ab_photo, model_colors(prediction), sure * uneven)
+    ab = blend_evidence(ab_photo, model_colors(prediction), sure * evidence)
     array = compose(lab[..., 0], ab)
     restored_confidence = None
     if confidence:
@@ -338,5 +248,7 @@ def assess_frames(frames: list[np.ndarray], keep_tone: bool = False) -> FilmRest
         return FilmRestoration(Assessment("gray", None, 0.0, 0.0), None, keep_tone)
     pooled = np.concatenate([f.reshape(-1, 3) for f in color])[None]
     assessment = assess(pooled)
-    curves = estimate_curves(srgb_to_linear(pooled).reshape(-1, 3)) if assessment.kind == "color" else None
+    curves = None
+    if assessment.kind == "color":  # one stock, one fading: the median of what each frame shows
+        curves = estimated_curves(color[0], np.median([estimated_parameters(f) for f in color], axis=0))[0]
     return FilmRestoration(assessment, curves, keep_tone)

@@ -173,3 +173,49 @@ AGEING = {
     "yellowing": yellowing,
     "sepia": sepia_print,
 }
+
+
+# Linear-light luminance weights (Rec. 709), for the desaturation in `random_ageing`.
+_LUMA = np.array([0.2126, 0.7152, 0.0722])
+
+
+def random_ageing(rgb: np.ndarray, rng: np.random.Generator, unfaded_share: float = 0.2) -> np.ndarray:
+    """A color photo (H,W,3) uint8 -> a randomly aged print of it (H,W,3) uint8, what the fade
+    estimator (`pix2pix_color.models.fade_estimator`) trains on.
+
+    Broader than `AGEING` on purpose, so that the estimator learns fading and not six formulas: a
+    random severity (mild ones most often), then a random subset of dye loss at random rates per
+    layer, stain in any layer (blue most), a linear cast, flare, contrast loss per channel in display
+    values, lifted blacks, a per-channel tone curve, and a desaturation no per-channel curve undoes.
+    `unfaded_share` of the photos come back unchanged: the estimator must learn to leave them."""
+    if rng.random() < unfaded_share:
+        return rgb.copy()
+    s = rng.uniform(0.0, 1.0) ** 1.3
+    on = rng.random(8) < 0.45
+    if not on.any():
+        on[rng.integers(0, 8)] = True
+    x = np.maximum(_to_linear(rgb), 1e-4)
+    if on[0]:  # dyes keep 35-100% of their density, each at its own rate
+        x = x ** (1.0 - s * rng.uniform(0.0, 0.65, 3))
+    if on[1]:  # stain, blue most often
+        x = x * 10.0 ** (-s * rng.uniform(0.0, 0.35) * rng.dirichlet([1.0, 1.0, 3.0]))
+    if on[2]:  # a cast: linear gains
+        x = x * np.exp(s * rng.normal(0.0, 0.25, 3))
+        x = x / max(1.0, x.max()) if rng.random() < 0.5 else x
+    if on[3]:  # flare, a little more in one channel than another
+        f = s * rng.uniform(0.0, 0.18) * (1.0 + rng.uniform(-0.3, 0.3, 3))
+        x = f + (1.0 - f) * x
+    v = _to_srgb_bytes(x).astype(np.float64) / 255.0
+    if on[4]:  # contrast loss around each channel's mean, in display values
+        mean = v.reshape(-1, 3).mean(axis=0)
+        v = mean + (v - mean) * (1.0 - s * rng.uniform(0.0, 0.55, 3))
+    if on[5]:  # lifted blacks in display values
+        lift = s * rng.uniform(0.0, 0.15)
+        v = lift + (1.0 - lift) * v
+    if on[6]:  # a per-channel tone curve
+        v = np.clip(v, 0.0, 1.0) ** np.exp(s * rng.normal(0.0, 0.2, 3))
+    x = _to_linear(np.round(np.clip(v, 0, 1) * 255).astype(np.uint8))
+    if on[7]:  # the dyes' colors muddied: towards the luminance, which no per-channel curve undoes
+        luma = (x @ _LUMA)[..., None]
+        x = luma + (x - luma) * (1.0 - s * rng.uniform(0.0, 0.5))
+    return _to_srgb_bytes(x)

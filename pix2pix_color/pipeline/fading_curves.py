@@ -1,0 +1,162 @@
+"""How a faded color photo's fading is undone: per-channel `Curves`, read from the photo's own
+statistics (`statistical_curves`: its blacks, each channel's range) and refined by the fade
+estimator (`estimated_curves`, `pix2pix_color.models.fade_estimator`), which learned from
+thousands of aged photos how far such statistics can be trusted.
+
+Dye fading is a per-channel power law in linear light and stain a per-channel gain (`fading`:
+D' = r D + s in optical density), so in log-linear light it is a per-channel affine map, after the
+lifted blacks are brought down. A dye that lost density shrinks its channel's log range by r: each
+channel's range is brought part of the way (`SPREAD_EQUALIZE`) to the widest one's, and its white
+point to white. Part of the way, because a scene's channels differ in range of their own (a blue
+sky over green fields).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from pix2pix_color.models.fade_estimator import default_fade_estimator, estimator_input, to_parameters
+from pix2pix_color.pipeline.assessment import lab_of, linear_to_srgb, srgb_float_to_linear, srgb_to_linear
+
+# How far each channel's log range is brought to the widest channel's (0: not at all, 1: equal).
+SPREAD_EQUALIZE = 0.5
+# Percentiles of a channel's log light taken as its shadows and its white point.
+SHADOW_PERCENTILE, WHITE_PERCENTILE = 5.0, 99.5
+# How faded a photo is, from its blacks (`fading_evidence`): an unfaded photo's darkest 0.5% reach
+# linear 0.005 in its least lifted channel and 0.025 in its most lifted (the 90th percentiles over
+# photos-varied); flare, lost density and dye fading all lift them. Evidence counts from these up,
+# full at 0.03 (all channels) or 0.08 (one channel) more.
+NATURAL_BLACK_MIN, NATURAL_BLACK_MAX = 0.006, 0.03
+FULL_BLACK_MIN, FULL_BLACK_MAX = 0.03, 0.08
+
+
+@dataclass
+class Curves:
+    """Per-channel correction, each field (3,) for R, G, B: in linear light
+    x -> exp(offset) * ((x - black) / (1 - black)) ** gain (gain is 1/r of the dye left, `fading`),
+    then in display values v -> lift + slope * v (a print's lost contrast, a scan's levels)."""
+
+    black: np.ndarray
+    gain: np.ndarray
+    offset: np.ndarray
+    slope: np.ndarray = field(default_factory=lambda: np.ones(3, np.float32))
+    lift: np.ndarray = field(default_factory=lambda: np.zeros(3, np.float32))
+
+    @classmethod
+    def from_estimate(cls, params: np.ndarray) -> Curves:
+        """The fade estimator's (3,5) parameters (black, gain, offset, slope, lift per channel)."""
+        return cls(*(np.ascontiguousarray(params[:, i], np.float32) for i in range(5)))
+
+    def parameters(self) -> np.ndarray:
+        """-> (3,5) float32: black, gain, offset, slope, lift per channel (`from_estimate`'s input)."""
+        return np.stack([self.black, self.gain, self.offset, self.slope, self.lift], axis=1).astype(np.float32)
+
+    def apply(self, linear: np.ndarray) -> np.ndarray:
+        """Linear RGB (..., 3) in [0,1] -> corrected linear RGB (..., 3) in [0,1]."""
+        x = np.clip((linear - self.black) / (1.0 - self.black), 1e-4, 1.0)
+        y = np.clip(np.exp(self.offset + self.gain * np.log(x)), 0.0, 1.0)
+        if np.all(self.slope == 1.0) and np.all(self.lift == 0.0):
+            return y
+        return srgb_float_to_linear(np.clip(self.lift + self.slope * linear_to_srgb(y), 0.0, 1.0))
+
+    def table(self) -> np.ndarray:
+        """(256,3) uint8: each channel's corrected sRGB byte for every input byte."""
+        levels = np.arange(256, dtype=np.uint8)[:, None].repeat(3, axis=1)
+        return np.round(linear_to_srgb(self.apply(srgb_to_linear(levels))) * 255).astype(np.uint8)
+
+    def apply_to_bytes(self, rgb: np.ndarray) -> np.ndarray:
+        """sRGB (..., 3) uint8 -> corrected sRGB (..., 3) uint8, through one 256-entry table per
+        channel: the same numbers as converting every pixel, 10x faster on a 12 MP photo."""
+        table = self.table()
+        return np.stack([table[rgb[..., c], c] for c in range(3)], axis=-1)
+
+
+def black_point(linear: np.ndarray) -> np.ndarray:
+    """Linear RGB (N,3) -> (3,): each channel's lifted black (its 0.5th percentile), which flare
+    and lost shadow density add; a real photo's darkest places are near 0 in every channel."""
+    return np.minimum(np.percentile(linear, 0.5, axis=0), 0.5).astype(np.float32)
+
+
+def fading_evidence(linear: np.ndarray) -> float:
+    """Linear RGB (N,3) -> how sure it is that the photo faded, 0 (its blacks are a real photo's) to 1.
+
+    Restore acts in proportion to it: on an unfaded photo the curves and the model's fill-in only
+    do harm (a mean CIEDE2000 of 6-10 on well-kept photos, measured in experiments/restore_harm.py),
+    and a mildly faded one is closer to the real photo as it is than "restored" in full. The blacks
+    are the one sign that every fading leaves (dye loss, contrast loss, flare, yellowing all lift
+    them) and that real photos rarely show; a pure color cast leaves none and is left alone."""
+    black = np.percentile(linear, 0.5, axis=0)
+    # Blue is left out of the one-channel term: blue shadows are a daylit photo's own (skylight), and
+    # the fadings that lift one channel most lift red (cyan dye first) or green (magenta).
+    lifted = max(
+        (black.min() - NATURAL_BLACK_MIN) / FULL_BLACK_MIN, (black[:2].max() - NATURAL_BLACK_MAX) / FULL_BLACK_MAX
+    )
+    return float(np.clip(lifted, 0.0, 1.0))
+
+
+def dye_evidence(linear: np.ndarray) -> float:
+    """Linear RGB (N,3) -> how sure it is that the dyes faded unevenly, 0 to 1: one channel's blacks
+    lifted more than another's (a dye that lost density passes its light in the shadows too). A
+    real photo's channels differ there by up to 0.015 (90th percentile); flare lifts all alike.
+    Red or green above the lowest counts, as in `fading_evidence`."""
+    black = np.percentile(linear, 0.5, axis=0)
+    return float(np.clip((black[:2].max() - black.min() - 0.015) / 0.05, 0.0, 1.0))
+
+
+def estimate_curves(
+    linear: np.ndarray, equalize: float = SPREAD_EQUALIZE, evidence: float = 1.0, evidence_black: float = 1.0
+) -> Curves:
+    """Faded linear RGB (N,3) -> the `Curves` undoing its fading: black point, then per channel a
+    gain bringing its log range (shadows to white point) `equalize` of the way to the widest
+    channel's, then the white point to 1.
+
+    A gain is kept within what dye fading can do: a layer keeps at least a third of its density.
+    `evidence` (`fading_evidence`) scales what only a fading explains: the range equalisation and
+    the move of each white point to white; `evidence_black` the lifted black taken off."""
+    black = black_point(linear) * min(1.0, evidence_black)
+    log = np.log(np.clip((linear - black) / (1.0 - black), 1e-4, 1.0))
+    white = np.percentile(log, WHITE_PERCENTILE, axis=0)
+    spread = np.maximum(white - np.percentile(log, SHADOW_PERCENTILE, axis=0), 1e-3)
+    gain = 1.0 + evidence * equalize * (np.clip(spread.max() / spread, 1.0, 3.0) - 1.0)
+    return Curves(black, gain.astype(np.float32), ((1.0 - evidence) * white - gain * white).astype(np.float32))
+
+
+def statistical_curves(small: np.ndarray) -> tuple[Curves, np.ndarray]:
+    """A color photo's thumbnail (h,w,3) uint8 -> (the curves its statistics call for, acted on in
+    proportion to the evidence, and that evidence (2,): `fading_evidence`, `dye_evidence`): what
+    restore did before the estimator, and what the estimator starts from."""
+    linear = srgb_to_linear(small).reshape(-1, 3)
+    evidence = np.array([fading_evidence(linear), dye_evidence(linear)], np.float32)
+    # The lifted black comes off in proportion to the fading found; the range equalisation and the
+    # white points only as far as the dyes faded unevenly: flare alone leaves the colors' balance.
+    curves = estimate_curves(linear, evidence=float(evidence[0] * evidence[1]), evidence_black=float(evidence[0]))
+    return curves, evidence
+
+
+# A correction that moves no byte of any channel by more than this is no correction: the photo is
+# returned as it is, byte for byte.
+IDENTITY_LEVELS = 2
+# How faded a photo is: the mean CIE76 difference the correction makes on its thumbnail, over this
+# (a severe fading moves a photo by 10-20); the model's fill-in is weighed by it.
+FULL_FADING_DE = 10.0
+
+
+def estimated_parameters(small: np.ndarray) -> np.ndarray:
+    """A color photo's thumbnail (h,w,3) uint8 -> the (3,5) parameters of the curves that undo its
+    fading (`Curves.from_estimate`): the statistics' curves, refined by the shipped estimator."""
+    base, evidence = statistical_curves(small)
+    model = default_fade_estimator()
+    return to_parameters(model, *estimator_input(small, base.parameters(), evidence, model.side))
+
+
+def estimated_curves(small: np.ndarray, params: np.ndarray | None = None) -> tuple[Curves | None, float]:
+    """A faded color photo's thumbnail (h,w,3) uint8 -> (its `Curves`, or None where they change
+    nothing, and how faded it is, 0 to 1); `params` (3,5) instead of estimating them (a film's)."""
+    curves = Curves.from_estimate(estimated_parameters(small) if params is None else params)
+    moved = np.abs(curves.table().astype(np.int16) - np.arange(256)[:, None]).max()
+    if moved <= IDENTITY_LEVELS:
+        return None, 0.0
+    change = np.linalg.norm(lab_of(small) - lab_of(curves.apply_to_bytes(small)), axis=-1).mean()
+    return curves, float(np.clip(change / FULL_FADING_DE, 0.0, 1.0))
