@@ -321,7 +321,8 @@ def test_restore_with_a_regression_head_gives_guesses_not_a_crash(tmp_path):
 def test_restore_leaves_a_well_kept_photo_alone(name, most):
     """Do no harm: a photo with no sign of fading comes back (nearly) as it was; before the fading
     evidence, restore moved these by 6-15. Known limit: a high-key photo with no dark place at all
-    (bridge_color.jpg, cables against the sky) still reads as lifted blacks (dE 15.6)."""
+    (bridge_color.jpg, cables against the sky) still reads as lifted blacks (dE 11.5; 15.6 before
+    the colorizer's agreement chose the dye correction's share)."""
     from pix2pix_color import Colorizer
 
     real = real_photo(name)
@@ -384,3 +385,22 @@ def test_heavily_faded_color_prints_are_not_taken_for_hand_tinted_ones():
         for ageing in ("lifted blacks", "dye loss", "color cast", "yellowing"):
             for severity in (0.4, 1.0):
                 assert assess(AGEING[ageing](real_photo(name), severity)).tinted == 0.0, (name, ageing, severity)
+
+
+def test_the_dye_correction_goes_as_far_as_the_colorizer_agrees():
+    """`fading_curves` tries the dye correction at a few shares and takes the one whose colors the
+    colorizer's agree with: a colorizer that sees the faded colors as right keeps them (share 0, the
+    lifted black still comes off); one that sees the real colors takes the full correction."""
+    from pix2pix_color.pipeline.fading_curves import fading_curves
+
+    real = real_photo("summer_1am_color.jpg")[::4, ::4].copy()
+    faded = fade(real, PRINT)
+    as_faded = lambda rgb: lab_of(faded)[..., 1:]  # noqa: E731
+    as_real = lambda rgb: lab_of(real)[..., 1:]  # noqa: E731
+    kept, share_kept = fading_curves(faded, as_faded)
+    taken, share_taken = fading_curves(faded, as_real)
+    assert share_kept == 0.0 and share_taken > 0.3
+    assert np.all(kept.black > 0.03) and np.allclose(kept.gain, 1.0)  # the flare comes off either way
+    assert delta_e(taken.apply_to_bytes(faded), real) < delta_e(kept.apply_to_bytes(faded), real)
+    # A photo whose blacks show no fading is left alone, whatever the colorizer says.
+    assert fading_curves(real_photo("seeding_color.jpg"), as_real) == (None, 0.0)

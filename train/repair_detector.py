@@ -32,7 +32,6 @@ from tqdm.auto import tqdm
 from pix2pix_color.repair.detector import DamageDetector
 from pix2pix_color.repair.repair import lightness
 from pix2pix_color.synthetic.damage import damage
-from train.run_state import resume_state, save_state
 
 log = logging.getLogger("train.repair_detector")
 CLEAN_SHARE = 0.15
@@ -152,6 +151,26 @@ def _held_out(held: np.ndarray):
     return make_batch(held[pick], eval_rng, clean_share=0.0), make_batch(held[pick[:32]], eval_rng, clean_share=1.0)[0]
 
 
+def _save_state(last: Path, model, opt, sched, step: int, best: float, rng) -> None:
+    """Everything a resume needs, written under a temporary name first (a crash never leaves half)."""
+    state = {"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(), "step": step,
+             "best": best, "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state()}  # fmt: skip
+    torch.save(state, last.with_suffix(".tmp"))
+    last.with_suffix(".tmp").replace(last)
+
+
+def _resume(last: Path, model, opt, sched, rng) -> tuple[int, float]:
+    """-> (step, best F1) from `last.pt`, or (0, -1) for a fresh run."""
+    if not last.exists():
+        return 0, -1.0
+    state = torch.load(last, weights_only=False)
+    model.load_state_dict(state["model"]), opt.load_state_dict(state["opt"]), sched.load_state_dict(state["sched"])
+    rng.bit_generator.state = state["rng"]
+    torch.set_rng_state(state["torch_rng"])
+    log.info("resumed at step %d (best F1 %.3f)", state["step"], state["best"])
+    return state["step"], state["best"]
+
+
 def _validate(model, held_set, clean, writer, out: Path, step: int, loss: float, best: float) -> float:
     """Score the held-out crops, log them, keep the best weights; -> the best F1 so far."""
     scores = evaluate(model, held_set, clean)
@@ -179,7 +198,7 @@ def main(argv=None) -> None:
     warmup = max(0.05, 2 / args.steps)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.steps, pct_start=warmup)
     rng, last = np.random.default_rng(args.seed + 1), args.out / "last.pt"
-    step, best = resume_state(last, model, opt, sched, rng)
+    step, best = _resume(last, model, opt, sched, rng)
     writer = SummaryWriter(args.out / "tb")
     model.train()
     bar = tqdm(total=args.steps, initial=step, desc="detector")
@@ -197,7 +216,7 @@ def main(argv=None) -> None:
         writer.add_scalar("train/step_s", time.perf_counter() - t, step)
         if step % args.eval_every == 0 or step == args.steps:
             best = _validate(model, held_set, clean, writer, args.out, step, loss.item(), best)
-            save_state(last, model, opt, sched, step, best, rng)
+            _save_state(last, model, opt, sched, step, best, rng)
     bar.close()
 
 

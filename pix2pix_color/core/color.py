@@ -105,31 +105,6 @@ def _linear_to_srgb(x: Tensor) -> Tensor:
     return srgb.clamp_(0.0, 1.0)  # the two pieces meet at k only to float precision
 
 
-# The same curves, out of place and differentiable, for training losses (the fade estimator trains
-# through them); the ones above work in place for speed and cannot carry gradients.
-def srgb_decode(srgb: Tensor) -> Tensor:
-    """Float sRGB in [0,1] (any shape) -> linear light, differentiable."""
-    k = 0.04045
-    return torch.where(srgb > k, ((srgb.clamp_min(k) + 0.055) / 1.055) ** 2.4, srgb / 12.92)
-
-
-def srgb_encode(linear: Tensor) -> Tensor:
-    """Linear light (any shape) -> float sRGB in [0,1], clipped to the gamut; differentiable."""
-    x = linear.clamp(0.0, 1.0)
-    k = 0.0031308
-    return torch.where(x > k, 1.055 * x.clamp_min(k) ** (1 / 2.4) - 0.055, 12.92 * x)
-
-
-def rgb_to_lab_differentiable(srgb: Tensor) -> Tensor:
-    """(..., 3, P) float sRGB in [0,1] -> (..., 3, P) L*a*b*, with gradients (`rgb_to_lab` is the
-    fast one for images)."""
-    xyzn = _constants(srgb.device)["xyzn_from_rgb"] @ srgb_decode(srgb)
-    k = 0.008856
-    f = torch.where(xyzn > k, xyzn.clamp_min(k) ** (1 / 3), 7.787 * xyzn + 16 / 116)
-    fx, fy, fz = f.unbind(-2)
-    return torch.stack([116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)], dim=-2)
-
-
 def _f(t: Tensor) -> Tensor:
     """CIE's companding of XYZ/white: cube root above 0.008856, linear (slope 7.787) below."""
     k = 0.008856

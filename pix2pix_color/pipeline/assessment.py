@@ -51,12 +51,7 @@ class Assessment:
 
 
 def srgb_to_linear(rgb: np.ndarray) -> np.ndarray:
-    """(..., 3) uint8 sRGB -> linear light float32."""
-    return srgb_float_to_linear(rgb.astype(np.float32) / 255.0)
-
-
-def srgb_float_to_linear(x: np.ndarray) -> np.ndarray:
-    """(..., 3) float sRGB in [0,1] -> linear light float32."""
+    x = rgb.astype(np.float32) / 255.0
     return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4).astype(np.float32)
 
 

@@ -1,7 +1,5 @@
-"""How a faded color photo's fading is undone: per-channel `Curves`, read from the photo's own
-statistics (`statistical_curves`: its blacks, each channel's range) and refined by the fade
-estimator (`estimated_curves`, `pix2pix_color.models.fade_estimator`), which learned from
-thousands of aged photos how far such statistics can be trusted.
+"""How a faded color photo's fading is undone: per-channel `Curves` read from the photo's own
+statistics, and acted on only as far as the evidence and the colorizer agree (`fading_curves`).
 
 Dye fading is a per-channel power law in linear light and stain a per-channel gain (`fading`:
 D' = r D + s in optical density), so in log-linear light it is a per-channel affine map, after the
@@ -9,16 +7,23 @@ lifted blacks are brought down. A dye that lost density shrinks its channel's lo
 channel's range is brought part of the way (`SPREAD_EQUALIZE`) to the widest one's, and its white
 point to white. Part of the way, because a scene's channels differ in range of their own (a blue
 sky over green fields).
+
+The statistics cannot tell a faded print from a scene that is like one: a red desert has the lifted
+red blacks of a print whose cyan faded, a hazy sea the lifted blacks of flare. There the full dye
+correction turned well-kept photos cyan or gray (up to 19 CIEDE2000 on photos-hq). What tells them
+apart is what things look like: the correction is tried at a few strengths and the one whose colors
+the colorizer, reading only the lightness, agrees with most is taken (a desert corrected to cyan
+is far from the sand the model expects; a red-cast print corrected is closer to its sky and grass).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
-from pix2pix_color.models.fade_estimator import default_fade_estimator, estimator_input, to_parameters
-from pix2pix_color.pipeline.assessment import lab_of, linear_to_srgb, srgb_float_to_linear, srgb_to_linear
+from pix2pix_color.pipeline.assessment import lab_of, linear_to_srgb, srgb_to_linear
 
 # How far each channel's log range is brought to the widest channel's (0: not at all, 1: equal).
 SPREAD_EQUALIZE = 0.5
@@ -34,32 +39,17 @@ FULL_BLACK_MIN, FULL_BLACK_MAX = 0.03, 0.08
 
 @dataclass
 class Curves:
-    """Per-channel correction, each field (3,) for R, G, B: in linear light
-    x -> exp(offset) * ((x - black) / (1 - black)) ** gain (gain is 1/r of the dye left, `fading`),
-    then in display values v -> lift + slope * v (a print's lost contrast, a scan's levels)."""
+    """Per-channel correction in linear light: x -> exp(offset) * ((x - black) / (1 - black)) ** gain,
+    each (3,) for R, G, B; gain is 1/r of the dye left (`fading`)."""
 
     black: np.ndarray
     gain: np.ndarray
     offset: np.ndarray
-    slope: np.ndarray = field(default_factory=lambda: np.ones(3, np.float32))
-    lift: np.ndarray = field(default_factory=lambda: np.zeros(3, np.float32))
-
-    @classmethod
-    def from_estimate(cls, params: np.ndarray) -> Curves:
-        """The fade estimator's (3,5) parameters (black, gain, offset, slope, lift per channel)."""
-        return cls(*(np.ascontiguousarray(params[:, i], np.float32) for i in range(5)))
-
-    def parameters(self) -> np.ndarray:
-        """-> (3,5) float32: black, gain, offset, slope, lift per channel (`from_estimate`'s input)."""
-        return np.stack([self.black, self.gain, self.offset, self.slope, self.lift], axis=1).astype(np.float32)
 
     def apply(self, linear: np.ndarray) -> np.ndarray:
         """Linear RGB (..., 3) in [0,1] -> corrected linear RGB (..., 3) in [0,1]."""
         x = np.clip((linear - self.black) / (1.0 - self.black), 1e-4, 1.0)
-        y = np.clip(np.exp(self.offset + self.gain * np.log(x)), 0.0, 1.0)
-        if np.all(self.slope == 1.0) and np.all(self.lift == 0.0):
-            return y
-        return srgb_float_to_linear(np.clip(self.lift + self.slope * linear_to_srgb(y), 0.0, 1.0))
+        return np.clip(np.exp(self.offset + self.gain * np.log(x)), 0.0, 1.0)
 
     def table(self) -> np.ndarray:
         """(256,3) uint8: each channel's corrected sRGB byte for every input byte."""
@@ -123,40 +113,32 @@ def estimate_curves(
     return Curves(black, gain.astype(np.float32), ((1.0 - evidence) * white - gain * white).astype(np.float32))
 
 
-def statistical_curves(small: np.ndarray) -> tuple[Curves, np.ndarray]:
-    """A color photo's thumbnail (h,w,3) uint8 -> (the curves its statistics call for, acted on in
-    proportion to the evidence, and that evidence (2,): `fading_evidence`, `dye_evidence`): what
-    restore did before the estimator, and what the estimator starts from."""
+# The dye correction (range equalisation, white points) is tried at these shares of what the
+# evidence calls for; the one the colorizer agrees with most is taken.
+DYE_SHARES = (0.0, 0.5, 1.0)
+
+
+def fading_curves(small: np.ndarray, colors_of: Callable[[np.ndarray], np.ndarray]) -> tuple[Curves | None, float]:
+    """A color photo's thumbnail (h,w,3) uint8 and the colorizer (`colors_of`: (h,w,3) uint8 -> the
+    a*b* (h,w,2) it gives that photo's lightness) -> (the curves that undo its fading, None where
+    nothing says it faded; the share of the dye correction taken, 0 to 1, which also weighs the
+    model's fill-in of colors that are gone).
+
+    The lifted black comes off in proportion to the fading its blacks show (`fading_evidence`); the
+    dye correction only as far as the dyes faded unevenly (`dye_evidence`: flare alone leaves the
+    colors' balance) and the colorizer agrees."""
     linear = srgb_to_linear(small).reshape(-1, 3)
-    evidence = np.array([fading_evidence(linear), dye_evidence(linear)], np.float32)
-    # The lifted black comes off in proportion to the fading found; the range equalisation and the
-    # white points only as far as the dyes faded unevenly: flare alone leaves the colors' balance.
-    curves = estimate_curves(linear, evidence=float(evidence[0] * evidence[1]), evidence_black=float(evidence[0]))
-    return curves, evidence
-
-
-# A correction that moves no byte of any channel by more than this is no correction: the photo is
-# returned as it is, byte for byte.
-IDENTITY_LEVELS = 2
-# How faded a photo is: the mean CIE76 difference the correction makes on its thumbnail, over this
-# (a severe fading moves a photo by 10-20); the model's fill-in is weighed by it.
-FULL_FADING_DE = 10.0
-
-
-def estimated_parameters(small: np.ndarray) -> np.ndarray:
-    """A color photo's thumbnail (h,w,3) uint8 -> the (3,5) parameters of the curves that undo its
-    fading (`Curves.from_estimate`): the statistics' curves, refined by the shipped estimator."""
-    base, evidence = statistical_curves(small)
-    model = default_fade_estimator()
-    return to_parameters(model, *estimator_input(small, base.parameters(), evidence, model.side))
-
-
-def estimated_curves(small: np.ndarray, params: np.ndarray | None = None) -> tuple[Curves | None, float]:
-    """A faded color photo's thumbnail (h,w,3) uint8 -> (its `Curves`, or None where they change
-    nothing, and how faded it is, 0 to 1); `params` (3,5) instead of estimating them (a film's)."""
-    curves = Curves.from_estimate(estimated_parameters(small) if params is None else params)
-    moved = np.abs(curves.table().astype(np.int16) - np.arange(256)[:, None]).max()
-    if moved <= IDENTITY_LEVELS:
+    faded = fading_evidence(linear)
+    if faded == 0.0:
         return None, 0.0
-    change = np.linalg.norm(lab_of(small) - lab_of(curves.apply_to_bytes(small)), axis=-1).mean()
-    return curves, float(np.clip(change / FULL_FADING_DE, 0.0, 1.0))
+    uneven = faded * dye_evidence(linear)
+    shares = DYE_SHARES if uneven > 0.0 else (0.0,)
+    candidates = [estimate_curves(linear, evidence=uneven * s, evidence_black=faded) for s in shares]
+    if len(candidates) == 1:
+        return candidates[0], 0.0
+    disagreement = []
+    for curves in candidates:
+        corrected = curves.apply_to_bytes(small)
+        disagreement.append(float(np.linalg.norm(lab_of(corrected)[..., 1:] - colors_of(corrected), axis=-1).mean()))
+    best = int(np.argmin(disagreement))
+    return candidates[best], uneven * shares[best]

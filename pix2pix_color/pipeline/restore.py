@@ -8,15 +8,13 @@ say which wall was red. `restore` treats them as evidence:
    follow L* alone: a sepia or gold toning, a yellowed black-and-white print) is a *toned* photo and
    carries no color evidence: it is colorized from its lightness, its tone kept on request. A photo
    with no chroma is *gray*. Anything else is a *color* photo that faded.
-2. **Undo the fading** (`estimate_curves`), from the photo's own statistics. Dye fading is a
-   per-channel power law in linear light and stain a per-channel gain (`fading`: D' = r D + s in
-   optical density), so in log-linear light it is a per-channel affine map, after the lifted blacks
-   are brought down. A dye that lost density shrinks its channel's log range by r: each channel's
-   range is brought part of the way (`SPREAD_EQUALIZE`) to the widest one's, and its white point to
-   white. Part of the way, because a scene's channels differ in range of their own (a blue sky over
-   green fields): full equalisation, and fitting the curves to the model's colorization of the
-   photo's lightness, were both measured worse in hue (experiments/README.md, "Restoring faded
-   photos"). The photo's own color differences (the red car next to the gray one) survive; the
+2. **Undo the fading** (`fading_curves`), from the photo's own statistics: per-channel curves in
+   linear light that bring the lifted blacks down and each dye's range back towards the others'
+   (`pipeline.fading_curves`), acted on in proportion to the fading its blacks show, and the dye
+   correction only as far as the colorizer agrees: a red desert is not a print whose cyan faded.
+   Fitting the curves to the model's colorization was measured worse in hue (experiments/README.md,
+   "Restoring faded photos"); choosing among a few strengths by it is what keeps well-kept photos
+   as they are. The photo's own color differences (the red car next to the gray one) survive; the
    cast and the lost contrast go.
 3. **Fill in** (`blend_evidence`). Where the corrected photo still has chroma, its hue is the
    evidence; where it has almost none (the color faded away, or the thing is gray), the model's color
@@ -44,13 +42,14 @@ from pix2pix_color.pipeline.assessment import (
     Assessment,
     assess,
     lab_of,
+    srgb_to_linear,
     thumbnail,
     tint_mask,
     tone_at,
 )
 from pix2pix_color.pipeline.confidence import Confidence
 from pix2pix_color.pipeline.engine import Engine
-from pix2pix_color.pipeline.fading_curves import Curves, estimated_curves, estimated_parameters
+from pix2pix_color.pipeline.fading_curves import Curves, estimate_curves, fading_curves
 
 # A photo whose corrected chroma C*ab stays under this is taken as faded away at that pixel; the
 # model's color comes in (weighted by its confidence) as the chroma falls below it.
@@ -84,7 +83,7 @@ class Restored:
     assessment: Assessment
     curves: Curves | None
     confidence: Confidence | None
-    evidence: float = 1.0  # how sure it is that a color photo faded (`fading_evidence`), acted on in proportion
+    evidence: float = 1.0  # the share of the dye correction taken (`fading_curves`), which weighs the fill-in
 
 
 def model_colors(prediction) -> np.ndarray:
@@ -108,7 +107,7 @@ def restore_photo(
     if assessment.kind != "color":
         return _colorized(engine, opened, assessment, working_size, confidence, keep_tone=keep_tone)
 
-    curves, evidence = estimated_curves(small)
+    curves, evidence = fading_curves(np.asarray(thumbnail(Image.fromarray(rgb), AGREEMENT_PIXELS)), _colors_of(engine))
     if curves is None:  # no sign of fading: the photo is returned as it is (do no harm)
         return _unchanged(engine, opened, decoded, assessment, confidence)
     # The model sees the corrected photo, so that its colors belong to the lightness the output has.
@@ -132,6 +131,15 @@ def restore_photo(
     # The output carries the input's transparency and EXIF, as `colorize`'s does.
     photo = replace(prediction.photo, alpha=decoded.alpha, exif=exif_of(opened))
     return Restored(engine.finish_image(array, photo), assessment, curves, restored_confidence, evidence)
+
+
+# The thumbnail the fading is read from and the colorizer's agreement judged on (it runs up to three times).
+AGREEMENT_PIXELS = 60_000
+
+
+def _colors_of(engine: Engine):
+    """-> (h,w,3) uint8 -> the model's a*b* (h,w,2) for that photo's lightness, at color strength 1."""
+    return lambda rgb: model_colors(engine.prediction(Image.fromarray(rgb)))
 
 
 def _unchanged(engine, opened, decoded, assessment, confidence) -> Restored:
@@ -250,5 +258,5 @@ def assess_frames(frames: list[np.ndarray], keep_tone: bool = False) -> FilmRest
     assessment = assess(pooled)
     curves = None
     if assessment.kind == "color":  # one stock, one fading: the median of what each frame shows
-        curves = estimated_curves(color[0], np.median([estimated_parameters(f) for f in color], axis=0))[0]
+        curves = estimate_curves(srgb_to_linear(pooled).reshape(-1, 3))
     return FilmRestoration(assessment, curves, keep_tone)
