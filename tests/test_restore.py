@@ -238,6 +238,28 @@ def test_a_faded_film_is_restored_frame_by_frame(colorizer, tmp_path):
     assert hues[1] > 5  # the sepia tone kept on top: yellow-brown
 
 
+def test_a_well_kept_color_film_comes_back_as_it_was(colorizer, tmp_path):
+    """Do no harm, for films too: a color film whose frames show no fading is not "restored" (the
+    film path used to apply the statistics' curves in full and fill its gray things with the model's
+    colors whatever it found: 15.9 CIE76 on this clip)."""
+    pytest.importorskip("av")
+    from pix2pix_color.video.frames import read_frames
+
+    from .video_files import make_clip
+
+    real = real_photo("seeding_color.jpg")
+    clip = make_clip(tmp_path / "kept.mp4", size=(320, 240), frames=6,
+                     frame_source=lambda w, h, i: np.ascontiguousarray(real[:h, 3 * i : 3 * i + w]))  # fmt: skip
+    result = colorizer.restore_video(clip, tmp_path / "restored.mp4")
+    assert result.restoration == "color" and result.frames == 6
+    # What re-encoding alone moves: the same film passed through with nothing done to its frames.
+    passed = colorizer.repair_video(clip, tmp_path / "passed.mp4").path
+    src = list(read_frames(clip))
+    moved = np.mean([delta_e(a, b) for a, b in zip(read_frames(result.path), src)])
+    encoding = np.mean([delta_e(a, b) for a, b in zip(read_frames(passed), src)])
+    assert moved < encoding + 0.1, (moved, encoding)  # the old path: 15.9
+
+
 def test_app_video_tab_restores_a_faded_film_and_takes_a_reference(colorizer, tmp_path):
     pytest.importorskip("gradio")
     pytest.importorskip("av")

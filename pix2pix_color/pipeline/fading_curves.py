@@ -118,11 +118,15 @@ def estimate_curves(
 DYE_SHARES = (0.0, 0.5, 1.0)
 
 
-def fading_curves(small: np.ndarray, colors_of: Callable[[np.ndarray], np.ndarray]) -> tuple[Curves | None, float]:
-    """A color photo's thumbnail (h,w,3) uint8 and the colorizer (`colors_of`: (h,w,3) uint8 -> the
-    a*b* (h,w,2) it gives that photo's lightness) -> (the curves that undo its fading, None where
-    nothing says it faded; the share of the dye correction taken, 0 to 1, which also weighs the
-    model's fill-in of colors that are gone).
+def fading_curves(
+    small: np.ndarray, colors_of: Callable[[np.ndarray], np.ndarray], judged: list[np.ndarray] | None = None
+) -> tuple[Curves | None, float]:
+    """A color photo's thumbnail (h,w,3) uint8 (or a film's frames' pixels pooled, (1,N,3)) and the
+    colorizer (`colors_of`: (h,w,3) uint8 -> the a*b* (h,w,2) it gives that photo's lightness) ->
+    (the curves that undo its fading, None where nothing says it faded; the share of the dye
+    correction taken, 0 to 1, which also weighs the model's fill-in of colors that are gone).
+    `judged`: the pictures the colorizer's agreement is read on (default: `small` itself; a film's:
+    a few of its frames).
 
     The lifted black comes off in proportion to the fading its blacks show (`fading_evidence`); the
     dye correction only as far as the dyes faded unevenly (`dye_evidence`: flare alone leaves the
@@ -136,9 +140,13 @@ def fading_curves(small: np.ndarray, colors_of: Callable[[np.ndarray], np.ndarra
     candidates = [estimate_curves(linear, evidence=uneven * s, evidence_black=faded) for s in shares]
     if len(candidates) == 1:
         return candidates[0], 0.0
-    disagreement = []
-    for curves in candidates:
-        corrected = curves.apply_to_bytes(small)
-        disagreement.append(float(np.linalg.norm(lab_of(corrected)[..., 1:] - colors_of(corrected), axis=-1).mean()))
+    disagreement = [
+        sum(_disagreement(curves.apply_to_bytes(p), colors_of) for p in judged or [small]) for curves in candidates
+    ]
     best = int(np.argmin(disagreement))
     return candidates[best], uneven * shares[best]
+
+
+def _disagreement(corrected: np.ndarray, colors_of: Callable[[np.ndarray], np.ndarray]) -> float:
+    """Mean a*b* distance between a corrected picture (h,w,3) uint8 and the colorizer's colors for it."""
+    return float(np.linalg.norm(lab_of(corrected)[..., 1:] - colors_of(corrected), axis=-1).mean())

@@ -28,6 +28,7 @@ power law and throws away the scene's own balance of ranges; auto levels is meas
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from types import SimpleNamespace
 
@@ -42,14 +43,13 @@ from pix2pix_color.pipeline.assessment import (
     Assessment,
     assess,
     lab_of,
-    srgb_to_linear,
     thumbnail,
     tint_mask,
     tone_at,
 )
 from pix2pix_color.pipeline.confidence import Confidence
 from pix2pix_color.pipeline.engine import Engine
-from pix2pix_color.pipeline.fading_curves import Curves, estimate_curves, fading_curves
+from pix2pix_color.pipeline.fading_curves import Curves, fading_curves
 
 # A photo whose corrected chroma C*ab stays under this is taken as faded away at that pixel; the
 # model's color comes in (weighted by its confidence) as the chroma falls below it.
@@ -107,7 +107,7 @@ def restore_photo(
     if assessment.kind != "color":
         return _colorized(engine, opened, assessment, working_size, confidence, keep_tone=keep_tone)
 
-    curves, evidence = fading_curves(np.asarray(thumbnail(Image.fromarray(rgb), AGREEMENT_PIXELS)), _colors_of(engine))
+    curves, evidence = fading_curves(np.asarray(thumbnail(Image.fromarray(rgb), AGREEMENT_PIXELS)), colors_of(engine))
     if curves is None:  # no sign of fading: the photo is returned as it is (do no harm)
         return _unchanged(engine, opened, decoded, assessment, confidence)
     # The model sees the corrected photo, so that its colors belong to the lightness the output has.
@@ -137,7 +137,7 @@ def restore_photo(
 AGREEMENT_PIXELS = 60_000
 
 
-def _colors_of(engine: Engine):
+def colors_of(engine: Engine):
     """-> (h,w,3) uint8 -> the model's a*b* (h,w,2) for that photo's lightness, at color strength 1."""
     return lambda rgb: model_colors(engine.prediction(Image.fromarray(rgb)))
 
@@ -227,6 +227,7 @@ class FilmRestoration:
     assessment: Assessment
     curves: Curves | None
     keep_tone: bool = False
+    fill: float = 1.0  # how far the model's colors fill in where a color film's are gone (`fading_curves`)
 
     def prepare(self, pixels: np.ndarray) -> np.ndarray:
         """A decoded frame, (H,W,3) RGB or (H,W) gray uint8 -> what the model colors: the fading undone."""
@@ -236,11 +237,14 @@ class FilmRestoration:
 
     def finish(self, prepared: np.ndarray, colored: np.ndarray) -> np.ndarray:
         """A prepared frame and the model's (temporally smoothed) colors for it, (H,W,3) uint8 ->
-        the restored frame: as `restore_photo` does for a photo, with the model trusted fully where
-        the film's color is gone (the video path has no per-pixel confidence)."""
+        the restored frame: as `restore_photo` does for a photo, the model trusted as far as `fill`
+        where the film's color is gone (the video path has no per-pixel confidence); a color film
+        with no sign of fading comes back as it was decoded."""
         if self.assessment.kind == "color" and prepared.ndim == 3:
+            if self.curves is None and self.fill == 0.0:
+                return prepared
             lab = lab_of(prepared)
-            ab = blend_evidence(lab[..., 1:], lab_of(colored)[..., 1:], np.ones(lab.shape[:2], np.float32))
+            ab = blend_evidence(lab[..., 1:], lab_of(colored)[..., 1:], np.full(lab.shape[:2], self.fill, np.float32))
             return compose(lab[..., 0], ab)
         if self.keep_tone and self.assessment.tone is not None:
             lab = lab_of(colored)
@@ -248,15 +252,26 @@ class FilmRestoration:
         return colored
 
 
-def assess_frames(frames: list[np.ndarray], keep_tone: bool = False) -> FilmRestoration:
+# A film's colorizer agreement is read on this many of its sampled frames, spread over them.
+JUDGED_FRAMES = 4
+
+
+def assess_frames(
+    frames: list[np.ndarray], keep_tone: bool = False, colors: Callable[[np.ndarray], np.ndarray] | None = None
+) -> FilmRestoration:
     """Thumbnails of a film's frames ((h,w,3) RGB or (h,w) gray uint8, spread over the film) -> how
-    to restore it: its kind from all of them pooled, and the curves for a faded color film."""
+    to restore it: its kind from all of them pooled, and for a color film the curves that undo its
+    fading, from all of them pooled and acted on as `restore_photo` does (in proportion to the
+    evidence, the dye correction as far as `colors` (`colors_of(engine)`) agrees on a few frames;
+    without `colors`, the statistics' share). A film's fading is its stock's: one for the reel."""
     color = [f for f in frames if f.ndim == 3]
     if not color:
         return FilmRestoration(Assessment("gray", None, 0.0, 0.0), None, keep_tone)
     pooled = np.concatenate([f.reshape(-1, 3) for f in color])[None]
     assessment = assess(pooled)
-    curves = None
-    if assessment.kind == "color":  # one stock, one fading: the median of what each frame shows
-        curves = estimate_curves(srgb_to_linear(pooled).reshape(-1, 3))
-    return FilmRestoration(assessment, curves, keep_tone)
+    if assessment.kind != "color":
+        return FilmRestoration(assessment, None, keep_tone)
+    judged = [color[i] for i in np.linspace(0, len(color) - 1, min(JUDGED_FRAMES, len(color))).round().astype(int)]
+    agree = colors or (lambda rgb: lab_of(rgb)[..., 1:])  # no colorizer: every share agrees alike, the first wins
+    curves, fill = fading_curves(pooled, agree, judged)
+    return FilmRestoration(assessment, curves, keep_tone, fill)

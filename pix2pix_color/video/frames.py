@@ -41,7 +41,7 @@ from pix2pix_color.core.image_processor import guided_coefficients, resize
 from pix2pix_color.io.images import source_name
 from pix2pix_color.pipeline.engine import Engine
 from pix2pix_color.pipeline.reference import ReferenceCells, reference_guides
-from pix2pix_color.pipeline.restore import FilmRestoration, assess_frames
+from pix2pix_color.pipeline.restore import FilmRestoration, assess_frames, colors_of
 from pix2pix_color.pipeline.steps import PredictOptions, finish, predict, working_grid
 from pix2pix_color.video import temporal
 from pix2pix_color.video.film_repair import FilmRepair
@@ -565,7 +565,9 @@ def _plan(engine: Engine, request: VideoRequest) -> _Plan:
         cells = engine.prepare_reference(cells, working_size=request.working_size)
     film = None
     if request.restore:  # a first pass over the film: what it is and how it faded, from frames spread over it
-        film = assess_frames(_sample_frames(request.src, info, max_seconds=max_seconds), request.keep_tone)
+        film = assess_frames(
+            _sample_frames(request.src, info, max_seconds=max_seconds), request.keep_tone, colors_of(engine)
+        )
     # Frames the header announces, or duration x rate where it does not say (Matroska): the ETA's base.
     expected = info.frames or round(info.duration * info.fps)
     return _Plan(name, info, options, hints, cells, film, max_seconds, expected)
