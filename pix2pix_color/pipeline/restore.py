@@ -107,7 +107,8 @@ def restore_photo(
     if assessment.kind != "color":
         return _colorized(engine, opened, assessment, working_size, confidence, keep_tone=keep_tone)
 
-    curves, evidence = fading_curves(np.asarray(thumbnail(Image.fromarray(rgb), AGREEMENT_PIXELS)), colors_of(engine))
+    # From the assessment's thumbnail, not the full photo again: a 12 MP photo is shrunk once.
+    curves, evidence = fading_curves(np.asarray(thumbnail(Image.fromarray(small), AGREEMENT_PIXELS)), colors_of(engine))
     if curves is None:  # no sign of fading: the photo is returned as it is (do no harm)
         return _unchanged(engine, opened, decoded, assessment, confidence)
     # The model sees the corrected photo, so that its colors belong to the lightness the output has.
@@ -241,7 +242,7 @@ class FilmRestoration:
         where the film's color is gone (the video path has no per-pixel confidence); a color film
         with no sign of fading comes back as it was decoded."""
         if self.assessment.kind == "color" and prepared.ndim == 3:
-            if self.curves is None and self.fill == 0.0:
+            if self.fill == 0.0:  # nothing to fill in: the frame as its fading was undone (or as decoded)
                 return prepared
             lab = lab_of(prepared)
             ab = blend_evidence(lab[..., 1:], lab_of(colored)[..., 1:], np.full(lab.shape[:2], self.fill, np.float32))
@@ -257,13 +258,13 @@ JUDGED_FRAMES = 4
 
 
 def assess_frames(
-    frames: list[np.ndarray], keep_tone: bool = False, colors: Callable[[np.ndarray], np.ndarray] | None = None
+    frames: list[np.ndarray], colors: Callable[[np.ndarray], np.ndarray], keep_tone: bool = False
 ) -> FilmRestoration:
     """Thumbnails of a film's frames ((h,w,3) RGB or (h,w) gray uint8, spread over the film) -> how
     to restore it: its kind from all of them pooled, and for a color film the curves that undo its
     fading, from all of them pooled and acted on as `restore_photo` does (in proportion to the
-    evidence, the dye correction as far as `colors` (`colors_of(engine)`) agrees on a few frames;
-    without `colors`, the statistics' share). A film's fading is its stock's: one for the reel."""
+    evidence, the dye correction as far as `colors` (`colors_of(engine)`) agrees on a few frames).
+    A film's fading is its stock's: one for the reel."""
     color = [f for f in frames if f.ndim == 3]
     if not color:
         return FilmRestoration(Assessment("gray", None, 0.0, 0.0), None, keep_tone)
@@ -272,6 +273,5 @@ def assess_frames(
     if assessment.kind != "color":
         return FilmRestoration(assessment, None, keep_tone)
     judged = [color[i] for i in np.linspace(0, len(color) - 1, min(JUDGED_FRAMES, len(color))).round().astype(int)]
-    agree = colors or (lambda rgb: lab_of(rgb)[..., 1:])  # no colorizer: every share agrees alike, the first wins
-    curves, fill = fading_curves(pooled, agree, judged)
+    curves, fill = fading_curves(pooled, colors, judged)
     return FilmRestoration(assessment, curves, keep_tone, fill)

@@ -566,7 +566,7 @@ def _plan(engine: Engine, request: VideoRequest) -> _Plan:
     film = None
     if request.restore:  # a first pass over the film: what it is and how it faded, from frames spread over it
         film = assess_frames(
-            _sample_frames(request.src, info, max_seconds=max_seconds), request.keep_tone, colors_of(engine)
+            _sample_frames(request.src, info, max_seconds=max_seconds), colors_of(engine), request.keep_tone
         )
     # Frames the header announces, or duration x rate where it does not say (Matroska): the ETA's base.
     expected = info.frames or round(info.duration * info.fps)
