@@ -69,8 +69,11 @@ def _constants(device: torch.device) -> dict[str, Tensor]:
         "rgb_from_xyzn": rgb_from_xyzn.float().to(device),
         "linear_lut": linear_lut.float().to(device),  # sRGB byte -> linear RGB
         "l_lut": (116 * _f(linear_lut) - 16).float().to(device),  # gray byte -> L*
-        # sqrt(linear) in SRGB_CELLS even cells -> the sRGB byte at each cell's centre (see below)
+        # sqrt(linear) in SRGB_CELLS even cells -> the sRGB byte at each cell's centre (see below);
+        # one cell more for sqrt(1.0) itself, so a white pixel needs no clamp of its index
         "srgb_byte_lut": (_linear_to_srgb(_srgb_cell_centres() ** 2) * 255).round().to(torch.uint8).to(device),
+        # rgb_from_xyzn scaled by SRGB_CELLS**2: sqrt of its product is the table cell itself
+        "cells_from_xyzn": (rgb_from_xyzn * SRGB_CELLS**2).float().to(device),
     }
 
 
@@ -78,7 +81,7 @@ SRGB_CELLS = 1 << 16
 
 
 def _srgb_cell_centres() -> Tensor:
-    return (torch.arange(SRGB_CELLS, dtype=torch.float64) + 0.5) / SRGB_CELLS
+    return ((torch.arange(SRGB_CELLS + 1, dtype=torch.float64) + 0.5) / SRGB_CELLS).clamp_max(1.0)
 
 
 # Each piecewise curve below is written branch-free as  g(max(x, k)) + slope * min(x - k, 0),
@@ -113,8 +116,8 @@ def _f(t: Tensor) -> Tensor:
 
 def _f_inverse(f: Tensor) -> Tensor:
     k = 0.2068966
-    cube = f.clamp_min(k)
-    return cube * cube * cube + (f - k).clamp_max_(0.0) / 7.787
+    # pow with the integer 3 is one pass (half the time of cube * cube * cube)
+    return torch.add(f.clamp_min(k).pow_(3), (f - k).clamp_max_(0.0), alpha=1 / 7.787)
 
 
 def _to_linear(rgb: Tensor, c: dict[str, Tensor]) -> Tensor:
@@ -174,9 +177,22 @@ def lab_to_srgb_bytes(lab: Tensor) -> Tensor:
     torch.add(fy, a.clamp(-500.0, 500.0), alpha=1 / 500, out=f[0])
     f[1] = fy
     torch.add(fy, b.clamp(-500.0, 500.0), alpha=-1 / 200, out=f[2]).clamp_min_(0.0)
-    linear = (c["rgb_from_xyzn"] @ _f_inverse(f)).clamp_(1e-12, 1.0)
-    cell = linear.rsqrt().mul_(linear).mul_(SRGB_CELLS).to(torch.int32).clamp_(0, SRGB_CELLS - 1)
-    return c["srgb_byte_lut"].index_select(0, cell.view(-1)).view(3, -1)
+    return c["srgb_byte_lut"].index_select(0, srgb_cells(f).view(-1)).view(3, -1)
+
+
+def srgb_cells(f: Tensor) -> Tensor:
+    """(3, P) CIE f values (fx, fy, fz: (L*+16)/116 with a*/500 added, b*/200 taken away) -> (3, P)
+    int32 cells of the byte table; the tail of `lab_to_srgb_bytes`, shared with `compose_rgb`, which
+    forms f straight from its maps. f must be finite. The cell of linear value x is
+    SRGB_CELLS * sqrt(x) = y * rsqrt(y) for y = SRGB_CELLS**2 * x, the scale folded into the matrix."""
+    c = _constants(f.device)
+    scaled = (c["cells_from_xyzn"] @ _f_inverse(f)).clamp_(1e-12 * SRGB_CELLS**2, float(SRGB_CELLS**2))
+    return scaled.rsqrt().mul_(scaled).to(torch.int32)
+
+
+def srgb_byte_table(device: torch.device) -> Tensor:
+    """(SRGB_CELLS + 1,) uint8: the sRGB byte of each cell `srgb_cells` returns."""
+    return _constants(device)["srgb_byte_lut"]
 
 
 @functools.cache
