@@ -353,7 +353,6 @@ def test_strip_composition_matches_the_whole_image_path(size):
     assert np.abs(got.astype(int) - expected.permute(1, 2, 0).numpy()).max() <= 1  # float rounding only
 
 
-
 def test_strip_composition_of_a_broken_models_colors_is_the_gray_photo():
     """The strips look the sRGB bytes up by index: a model's NaN or infinite a*b* must come out as no
     color (the photo's own gray), never as an index off the table or a crash."""
@@ -367,6 +366,7 @@ def test_strip_composition_of_a_broken_models_colors_is_the_gray_photo():
     got = compose_rgb(L, coefficients[0], limit[0]).astype(int)
     gray = lab_to_rgb(torch.stack([L, torch.zeros_like(L), torch.zeros_like(L)]), dtype=torch.uint8).permute(1, 2, 0)
     assert np.abs(got - gray.numpy().astype(int)).max() <= 1
+
 
 def test_a_text_file_is_called_a_text_file_not_a_video(tmp_path):
     """FFmpeg's tty demuxer renders any long text as a 640x400 ANSI-art "video" (issue 30, item 5:
