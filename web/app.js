@@ -228,7 +228,10 @@ function draw() {
   $("compare").style.display = "inline-block";
   $("split").hidden = false;
   split();
-  save(out, width, height);
+  // The PNG is encoded while the page stays live: moved again meanwhile, the slider's later position
+  // must be the one the Download link holds (see `save`).
+  document.body.dataset.png = "pending";
+  save(out, width, height).catch((error) => say(`could not make the PNG: ${error.message || error}`, true));
 }
 
 function split() {
@@ -240,7 +243,9 @@ function split() {
 // The PNG as the library writes it: full resolution, lossless, RGB with the sRGB profile, with which
 // program and model made it.
 let srgbProfile = null;
+let saving = 0; // which rendering is the latest: an older encoding that finishes later is dropped
 async function save(pixels, width, height) {
+  const mine = ++saving;
   srgbProfile ??= new Uint8Array(await (await fetch(new URL("srgb.icc", import.meta.url))).arrayBuffer());
   const png = await encodePng(pixels, width, height, {
     icc: srgbProfile,
@@ -249,6 +254,7 @@ async function save(pixels, width, height) {
       Description: `colorized by pix2pix-color web ${VERSION} (in the browser), model ${modelUrl}`,
     },
   });
+  if (mine !== saving) return;
   if (download.href.startsWith("blob:")) URL.revokeObjectURL(download.href);
   download.href = URL.createObjectURL(new Blob([png], { type: "image/png" }));
   download.download = `${source.name}-colorized.png`;
@@ -258,6 +264,7 @@ async function save(pixels, width, height) {
 
 // After an error nothing of an earlier photo stays on the page: no result, no Download link.
 function clearResult() {
+  saving++; // a PNG still being encoded for the earlier photo never comes back as its link
   prepared = null;
   source = null;
   points = [];
