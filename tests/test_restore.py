@@ -238,11 +238,13 @@ def test_a_faded_film_is_restored_frame_by_frame(colorizer, tmp_path):
     assert hues[1] > 5  # the sepia tone kept on top: yellow-brown
 
 
-def test_a_well_kept_color_film_comes_back_as_it_was(colorizer, tmp_path):
+def test_a_well_kept_color_film_comes_back_as_it_was(colorizer, tmp_path, monkeypatch):
     """Do no harm, for films too: a color film whose frames show no fading is not "restored" (the
     film path used to apply the statistics' curves in full and fill its gray things with the model's
-    colors whatever it found: 15.9 CIE76 on this clip)."""
+    colors whatever it found: 15.9 CIE76 on this clip), and its frames do not go through the model
+    only to have its colors dropped."""
     pytest.importorskip("av")
+    import pix2pix_color.video.frames as frames
     from pix2pix_color.video.frames import read_frames
 
     from .video_files import make_clip
@@ -250,6 +252,11 @@ def test_a_well_kept_color_film_comes_back_as_it_was(colorizer, tmp_path):
     real = real_photo("seeding_color.jpg")
     clip = make_clip(tmp_path / "kept.mp4", size=(320, 240), frames=6,
                      frame_source=lambda w, h, i: np.ascontiguousarray(real[:h, 3 * i : 3 * i + w]))  # fmt: skip
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("the model colored every frame of a film that needs nothing filled in")
+
+    monkeypatch.setattr(frames, "_Pipeline", no_model)
     result = colorizer.restore_video(clip, tmp_path / "restored.mp4")
     assert result.restoration == "color" and result.frames == 6
     # What re-encoding alone moves: the same film passed through with nothing done to its frames.

@@ -230,6 +230,12 @@ class FilmRestoration:
     keep_tone: bool = False
     fill: float = 1.0  # how far the model's colors fill in where a color film's are gone (`fading_curves`)
 
+    @property
+    def needs_model(self) -> bool:
+        """False for a color film with nothing to fill in: its frames are finished by `prepare` alone
+        (the model's colors would be computed only to be dropped by `finish`)."""
+        return not (self.assessment.kind == "color" and self.fill == 0.0)
+
     def prepare(self, pixels: np.ndarray) -> np.ndarray:
         """A decoded frame, (H,W,3) RGB or (H,W) gray uint8 -> what the model colors: the fading undone."""
         if self.curves is None or pixels.ndim == 2:

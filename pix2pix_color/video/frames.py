@@ -607,7 +607,8 @@ def _transcode(engine: Engine, request: VideoRequest, plan: _Plan, tmp: Path, re
                 if output is None:
                     writer = _Writer(tmp, inp, stream, item, _comment(engine, request))
                     output = _BackgroundWriter(writer, QUEUE_FRAMES)
-                    pipeline = _Unchanged() if not request.colorize else _Pipeline(
+                    unchanged = not request.colorize or (plan.film is not None and not plan.film.needs_model)
+                    pipeline = _Unchanged(plan.film) if unchanged else _Pipeline(
                         engine, (plan.info.height, plan.info.width), hints=plan.hints, options=plan.options,
                         smoothing=request.smoothing, batch_size=request.batch_size, reference=plan.reference,
                         film=plan.film,
@@ -643,15 +644,22 @@ def _comment(engine: Engine, request: VideoRequest) -> str:
 
 
 class _Unchanged:
-    """`_Pipeline`'s place when a film is only repaired: each frame out as it came in, as RGB."""
+    """`_Pipeline`'s place when no frame needs the model: a film only repaired, each frame out as it
+    came in, as RGB; or a restored color film with nothing to fill in (`FilmRestoration.needs_model`),
+    each frame with its fading undone (or as decoded). No shots are told apart: `shots` stays 0."""
 
     shots = 0
+
+    def __init__(self, film: FilmRestoration | None = None):
+        self.film = film
 
     @dataclass
     class _Done:
         timing: tuple
 
     def push(self, index: int, pixels: np.ndarray, timing: tuple) -> Iterator[tuple[_Done, np.ndarray]]:
+        if self.film is not None:
+            pixels = self.film.prepare(pixels)
         rgb = np.ascontiguousarray(np.dstack([pixels] * 3)) if pixels.ndim == 2 else pixels
         yield self._Done(timing), rgb
 
