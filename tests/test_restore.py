@@ -417,9 +417,10 @@ def test_heavily_faded_color_prints_are_not_taken_for_hand_tinted_ones():
 
 
 def test_the_dye_correction_goes_as_far_as_the_colorizer_agrees():
-    """`fading_curves` tries the dye correction at a few shares and takes the one whose colors the
-    colorizer's agree with: a colorizer that sees the faded colors as right keeps them (share 0, the
-    lifted black still comes off); one that sees the real colors takes the full correction."""
+    """`fading_curves` tries the dye correction in steps and takes the least one whose colors the
+    colorizer's agree with (within a margin): a colorizer that sees the faded colors as right keeps
+    them (share 0, the gray of the lifted black still comes off); one that sees the real colors takes
+    the correction."""
     from pix2pix_color.pipeline.fading_curves import fading_curves
 
     real = real_photo("summer_1am_color.jpg")[::4, ::4].copy()
@@ -430,6 +431,11 @@ def test_the_dye_correction_goes_as_far_as_the_colorizer_agrees():
     taken, share_taken = fading_curves(faded, as_real)
     assert share_kept == 0.0 and share_taken > 0.3
     assert np.all(kept.black > 0.03) and np.allclose(kept.gain, 1.0)  # the flare comes off either way
+    # The shadows' own color (a red scene's, or a faded dye's) is a dye's matter: the least step
+    # takes off only the gray all channels share; the one the real colors agree with, the rest too.
+    linear = srgb_to_linear(faded).reshape(-1, 3)
+    assert np.ptp(estimate_curves(linear, evidence=0.0, chromatic_black=0.0).black) < 1e-6
+    assert np.ptp(taken.black) > 0.01
     assert delta_e(taken.apply_to_bytes(faded), real) < delta_e(kept.apply_to_bytes(faded), real)
     # A photo whose blacks show no fading is left alone, whatever the colorizer says.
     assert fading_curves(real_photo("seeding_color.jpg"), as_real) == (None, 0.0)
