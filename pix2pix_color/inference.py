@@ -336,7 +336,8 @@ class Colorizer:
     def repair_video(self, src: str | os.PathLike, dst: str | os.PathLike, **settings) -> VideoResult:
         """A film's dust, specks and scratches filled (`video.film_repair`), nothing else changed:
         no color added, every undamaged pixel the decoded frame's, timing and audio kept, an H.264
-        MP4 at `dst`. `settings`: `VideoRequest`'s `max_seconds`, `max_pixels`, `progress`."""
+        MP4 at `dst`. `settings`: `VideoRequest`'s `damage_mask` (a path: the film of what was
+        filled), `max_seconds`, `max_pixels`, `progress`."""
         from pix2pix_color.video.request import VideoRequest
 
         return self.run_video(VideoRequest(src, dst, repair=True, colorize=False, **settings))

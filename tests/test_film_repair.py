@@ -163,3 +163,22 @@ def test_a_film_repaired_alone_keeps_its_gray_and_every_frame(dusty_film, tmp_pa
     Image.fromarray(clean[0]).save(tmp_path / "print.png")
     assert main(["repair", str(path), str(tmp_path / "print.png"), "-o", str(tmp_path / "out"), "-q"]) == 0
     assert (tmp_path / "out" / "dusty.mp4").is_file() and (tmp_path / "out" / "print.png").is_file()
+
+
+def test_a_films_damage_mask_is_written_frame_by_frame(dusty_film, tmp_path):
+    """`--damage-mask` for films: the film of what was filled, white on the damage, one frame for
+    each of the film's, under <stem>.damage.mp4 from the CLI."""
+    path, clean, masks = dusty_film
+    result = Colorizer.from_pretrained().repair_video(path, tmp_path / "fixed.mp4", damage_mask=tmp_path / "m.mp4")
+    assert result.damage_mask == tmp_path / "m.mp4"
+    filled = [f[..., 0] > 127 for f in read_frames(tmp_path / "m.mp4")]
+    assert len(filled) == len(clean) == result.frames
+    assert abs(np.mean(filled) - result.repaired) < 0.01  # the share the result reports, frame by frame
+    # White where the film was damaged: most of the true damage is in the mask, little else is.
+    hit = sum((f & m).sum() for f, m in zip(filled, masks)) / sum(m.sum() for m in masks)
+    assert hit > 0.6, hit
+    with pytest.raises(ValueError, match="repair=True"):
+        VideoRequest(path, tmp_path / "x.mp4", damage_mask=tmp_path / "m.mp4")
+    out = tmp_path / "out"
+    assert main(["repair", str(path), "-o", str(out), "--damage-mask", "-q"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["dusty.damage.mp4", "dusty.mp4"]

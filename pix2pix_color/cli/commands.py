@@ -465,14 +465,16 @@ def repair_command(args: argparse.Namespace) -> int:
 
 def _repair_videos(args: argparse.Namespace, videos: list[Path], out_dir: Path, relative: dict) -> int:
     """Each film's dust and scratches filled into <stem>.mp4 (the bundled model is loaded only for
-    the video pipeline's checks; nothing is colored); returns the failures."""
+    the video pipeline's checks; nothing is colored), with --damage-mask the film of what was filled
+    into <stem>.damage.mp4; returns the failures."""
     if not videos:
         return 0
     colorizer, failed = Colorizer.from_pretrained(), 0
     for source, (target, _) in zip(videos, _output_paths(videos, out_dir, set(videos), relative)):
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
-            film = colorizer.repair_video(source, target, progress=not args.quiet)
+            mask = target.with_name(f"{target.stem}.damage.mp4") if args.damage_mask else None
+            film = colorizer.repair_video(source, target, damage_mask=mask, progress=not args.quiet)
         except VideoError as e:
             failed += 1
             _skipped(source, e)

@@ -262,7 +262,8 @@ def _add_repair(sub) -> None:
     r.add_argument(
         "--damage-mask",
         action="store_true",
-        help="also write <stem>.damage.png for each photo: white where damage was filled",
+        help="also write what was filled, white where damage was: <stem>.damage.png for each photo, "
+        "<stem>.damage.mp4 (the same frames and timing) for each film",
     )
     r.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     r.set_defaults(command="repair_command")

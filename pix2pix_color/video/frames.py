@@ -90,6 +90,7 @@ class VideoResult:
     audio: list[str] = field(default_factory=list)  # per audio stream: "copied aac" or "re-encoded pcm_s16le to aac"
     restoration: str | None = None  # restore_video: "color" (a faded color film), "toned" or "gray"
     repaired: float | None = None  # with repair: the mean share of a frame that was filled
+    damage_mask: Path | None = None  # with repair and `VideoRequest.damage_mask`: the mask film written
 
 
 def open_video(src: str | os.PathLike) -> av.container.InputContainer:
@@ -421,7 +422,7 @@ def _hints_by_frame(hints, width: int, height: int, takes_hints: bool, max_hints
 class _Writer:
     """The MP4 being written: H.264 video with the input's timing and rotation, audio as it was."""
 
-    def __init__(self, path: Path, inp: av.container.InputContainer, stream, first: av.VideoFrame, comment: str):
+    def __init__(self, path: Path, audio_streams, stream, first: av.VideoFrame, comment: str):
         self.container = av.open(os.fspath(path), "w", format="mp4")
         self.container.metadata["comment"] = comment
         self.container.metadata["encoder"] = f"pix2pix-color {VERSION}"
@@ -448,7 +449,7 @@ class _Writer:
         self.video = video
         self.audio: dict[int, tuple[object, bool]] = {}
         self.audio_notes: list[str] = []
-        for a in inp.streams.audio:
+        for a in audio_streams:
             name = a.codec_context.name
             if name in MP4_AUDIO_COPY:
                 self.audio[a.index] = (self.container.add_stream_from_template(a), True)
@@ -524,7 +525,8 @@ def colorize_video(engine: Engine, request: VideoRequest) -> VideoResult:
         count, shots, audio, repaired = _transcode(engine, request, plan, tmp, report)
         os.replace(tmp, dst)
         restoration = None if plan.film is None else plan.film.assessment.kind
-        return VideoResult(dst, count, shots, plan.info, audio, restoration, repaired)
+        mask = None if request.damage_mask is None else Path(request.damage_mask)
+        return VideoResult(dst, count, shots, plan.info, audio, restoration, repaired, mask)
     finally:
         tmp.unlink(missing_ok=True)
         close()
@@ -586,7 +588,7 @@ def _reporter(progress, plan: _Plan) -> tuple[Callable[[int, int], None], Callab
 def _transcode(engine: Engine, request: VideoRequest, plan: _Plan, tmp: Path, report) -> tuple:
     """Decode, colorize and encode into `tmp`, streaming -> (frames written, shots, audio notes,
     the repaired share or None)."""
-    writer = output = pipeline = None
+    writer = output = pipeline = masks = None
     repair = FilmRepair() if request.repair else None
     early_audio: list[av.Packet] = []  # audio before the first frame: the writer opens on that frame
     count = 0
@@ -596,7 +598,9 @@ def _transcode(engine: Engine, request: VideoRequest, plan: _Plan, tmp: Path, re
             stream.thread_type = "AUTO"
             frames = _demux(inp, stream, plan.name, plan.info, plan.max_seconds)
             if repair is not None:  # first, on the reader's thread: no speck is restored or colored
-                frames = _repaired(frames, repair)
+                if request.damage_mask is not None:
+                    masks = _MaskFilm(Path(request.damage_mask), stream, f"damage filled by pix2pix-color {VERSION}")
+                frames = _repaired(frames, repair, masks)
             for kind, index, item, pixels in _in_background(frames, QUEUE_FRAMES):
                 if kind == "audio":
                     if output is None:
@@ -605,7 +609,7 @@ def _transcode(engine: Engine, request: VideoRequest, plan: _Plan, tmp: Path, re
                         output.put(("audio", item))
                     continue
                 if output is None:
-                    writer = _Writer(tmp, inp, stream, item, _comment(engine, request))
+                    writer = _Writer(tmp, inp.streams.audio, stream, item, _comment(engine, request))
                     output = _BackgroundWriter(writer, QUEUE_FRAMES)
                     unchanged = not request.colorize or (plan.film is not None and not plan.film.needs_model)
                     pipeline = _Unchanged(plan.film) if unchanged else _Pipeline(
@@ -628,11 +632,15 @@ def _transcode(engine: Engine, request: VideoRequest, plan: _Plan, tmp: Path, re
                 count += 1
                 report(count, plan.expected)
             output.close()
+            if masks is not None:
+                masks.close()
         repaired = None if repair is None else repair.damaged_share
         return count, pipeline.shots, writer.audio_notes, repaired
     except BaseException:
         if output is not None:
             output.abort()
+        if masks is not None:
+            masks.abort()
         raise
 
 
@@ -667,19 +675,53 @@ class _Unchanged:
         return iter(())
 
 
-def _repaired(items, repair: FilmRepair):
+def _repaired(items, repair: FilmRepair, masks: _MaskFilm | None = None):
     """The demuxer's items with each video frame's pixels repaired; a frame comes out once the one
-    after it is read (the repair judges a frame by its neighbours), the audio as it comes."""
+    after it is read (the repair judges a frame by its neighbours), the audio as it comes. Each
+    frame's mask goes to `masks` where given."""
     held = None  # (index, decoded frame) of the frame the repair holds
     for kind, index, item, pixels in items:
         if kind != "video":
             yield kind, index, item, pixels
             continue
-        for fixed, _ in repair.push(pixels):
+        for fixed, mask in repair.push(pixels):
+            if masks is not None:
+                masks.put(held[1], mask)
             yield ("video", *held, fixed)
         held = (index, item)
-    for fixed, _ in repair.finish():
+    for fixed, mask in repair.finish():
+        if masks is not None:
+            masks.put(held[1], mask)
         yield ("video", *held, fixed)
+
+
+class _MaskFilm:
+    """What a film's repair filled, as a film of its own (`VideoRequest.damage_mask`): white where a
+    frame's damage was filled, black elsewhere, the input's timing and rotation, no audio. Written
+    under a temporary name and renamed when the whole film is done, as the film itself."""
+
+    def __init__(self, path: Path, stream, comment: str):
+        self.path, self.stream, self.comment = path, stream, comment
+        self.tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.mp4")
+        self.writer: _Writer | None = None
+
+    def put(self, item: av.VideoFrame, mask: np.ndarray) -> None:
+        """A decoded frame (its timing) and its mask, (H,W) bool, upright."""
+        if self.writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.writer = _Writer(self.tmp, (), self.stream, item, self.comment)
+        white = np.where(mask, np.uint8(255), np.uint8(0))
+        self.writer.video_frame(np.repeat(white[..., None], 3, axis=2), (item.pts, item.duration))
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            os.replace(self.tmp, self.path)
+
+    def abort(self) -> None:
+        if self.writer is not None:
+            self.writer.abort()
+        self.tmp.unlink(missing_ok=True)
 
 
 def _malloc_trim():

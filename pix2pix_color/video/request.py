@@ -26,7 +26,9 @@ class VideoRequest:
     the tone). `repair`: dust, specks and scratches found on every frame and filled, the mask and
     the fill carried along the motion (`video.film_repair`), before anything is colorized or
     restored; with `colorize=False` as well, the film comes back repaired and nothing else (a gray
-    film gray, a color one in its colors). `max_seconds`, `max_pixels`: stricter than the
+    film gray, a color one in its colors). `damage_mask`: with `repair`, where to write the film of
+    what was filled (an MP4, white where a frame's damage was filled, the same frames and timing, no
+    audio). `max_seconds`, `max_pixels`: stricter than the
     colorizer's `limits` for this call (the length is counted on the frames while decoding).
     `batch_size`: frames per network call. `progress`: True for a progress bar in frames, or a
     callable `(done, total)`."""
@@ -41,6 +43,7 @@ class VideoRequest:
     restore: bool = False
     keep_tone: bool = False
     repair: bool = False
+    damage_mask: str | os.PathLike | None = None
     colorize: bool = True
     max_seconds: float | None = None
     max_pixels: int | None = None
@@ -58,6 +61,8 @@ class VideoRequest:
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
                 raise ValueError(f"{name} must be a positive number, got {value!r}")
+        if self.damage_mask is not None and not self.repair:
+            raise ValueError("damage_mask is the repair's mask: ask for repair=True as well")
         if not self.colorize and not self.repair:
             raise ValueError("colorize=False leaves a film as it is unless repair=True: nothing to do")
         if not self.colorize and (self.restore or self.hints is not None or self.reference is not None):
