@@ -99,3 +99,27 @@ def test_cli_writes_the_variations_beside_the_photo(tmp_path, capsys):
     with pytest.raises(SystemExit):
         cli_main(["colorize", str(source), "-o", str(tmp_path / "x"), "--variations", "0"])
     assert "--variations: must be a whole number from 1 to 9" in capsys.readouterr().err
+
+
+def test_the_bundled_graph_makes_the_same_variations_as_pytorch(gray):
+    """The ONNX path (issue 40, item 3): the exported graph's `sector_boost` input gives each
+    variation's a*b* and its `sector_scores` output ranks the sectors as the library does, so ONNX
+    Runtime and the browser page offer the same colorings."""
+    pytest.importorskip("onnxruntime")
+    ort = Colorizer.from_pretrained(backend="onnxruntime")
+    torch_colorizer = Colorizer.from_pretrained(backend="torch")
+    assert ort.backend is not None and ort.backend.varies
+    on_ort, on_torch = ort.colorize_variations(gray, 4), torch_colorizer.colorize_variations(gray, 4)
+    assert [i.info.get("hue_sector") for i in on_ort] == [i.info.get("hue_sector") for i in on_torch]
+    for a, b in zip(on_ort, on_torch):
+        assert np.abs(np.asarray(a, dtype=int) - np.asarray(b, dtype=int)).max() <= 2
+    # The graph's own ranking, read on the plain coloring, is the library's.
+    prediction = torch_colorizer.engine.prediction(gray)
+    L = prediction.L_work / 50 - 1
+    feed = {
+        "L": L.numpy(),
+        "hints": np.zeros((1, 3, *L.shape[-2:]), np.float32),
+        "sector_boost": np.zeros(8, np.float32),
+    }
+    scores = ort.backend.session.run(["sector_scores"], feed)[0][0]
+    assert variations.ranked_sectors(scores.tolist(), 3) == torch_colorizer.engine.variation_sectors(prediction, 4)[1:]

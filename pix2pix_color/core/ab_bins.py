@@ -81,21 +81,29 @@ def nearest_bin(ab: Tensor) -> Tensor:
     return encode(ab.reshape(-1, 2))[0][:, 0].view(ab.shape[:-1])
 
 
-def annealed_mean(logits: Tensor, temperature: float, *, exp_weighted: bool = False) -> Tensor:
+def annealed_mean(
+    logits: Tensor, temperature: float, *, exp_weighted: bool = False, bin_scale: Tensor | None = None
+) -> Tensor:
     """Logits (B,Q,H,W) -> a*b* (B,2,H,W): the mean of softmax(logits / T) over the bin centers.
 
     Two kernels of one formula, tested equal (within 2e-4 a*b* units): softmax + einsum, what
     PyTorch runs fastest (28 against 54 ms at 128x128 on 2 cores), and with `exp_weighted`,
     exp(z - max z) weighted by the bin centers and by ones in one 1x1 convolution, then divided:
     what ONNX Runtime runs fastest (its Softmax on a non-last axis transposes the whole tensor, 69%
-    of a 512x768 run; the ONNX graph is exported with this one).
+    of a 512x768 run; the ONNX graph is exported with this one). `bin_scale` (Q,), with
+    `exp_weighted`: each bin's annealed probability multiplied by it before the mean (a variation's
+    favoured sector, `pipeline.variations`), folded into the convolution's weights.
     """
     z = logits.float() / temperature
     if not exp_weighted:
         return torch.einsum("bqhw,qc->bchw", torch.softmax(z, dim=1), bin_centers(logits.device))
     centers = bin_centers(logits.device)
-    weights = torch.cat([centers.T, torch.ones(1, len(centers), device=logits.device)]).view(3, len(centers), 1, 1)
-    sums = torch.nn.functional.conv2d((z - z.amax(dim=1, keepdim=True)).exp(), weights)  # sum p*a, p*b, p
+    weights = torch.cat([centers.T, torch.ones(1, len(centers), device=logits.device)])
+    if bin_scale is not None:
+        weights = weights * bin_scale
+    sums = torch.nn.functional.conv2d(
+        (z - z.amax(dim=1, keepdim=True)).exp(), weights.view(3, len(centers), 1, 1)
+    )  # sum p*a, p*b, p
     return sums[:, :2] / sums[:, 2:]
 
 

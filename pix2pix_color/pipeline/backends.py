@@ -20,6 +20,7 @@ from pix2pix_color.core.image_processor import working_shape
 from pix2pix_color.models.hub import ModelLoadError, resolve_file
 from pix2pix_color.models.networks import HINT_CHANNELS, UNetGenerator
 from pix2pix_color.pipeline.onnx_export import ONNX_DIR, ONNX_FILES
+from pix2pix_color.pipeline.variations import SECTORS
 
 logger = logging.getLogger(__name__)
 BACKENDS = ("auto", "torch", "onnxruntime")
@@ -53,16 +54,27 @@ class OnnxRuntimeBackend:
         self.path = str(path)
         self.takes_hints = takes_hints
         names = [i.name for i in self.session.get_inputs()]
-        if names != (["L", "hints"] if takes_hints else ["L"]):
+        expected = ["L", "hints"] if takes_hints else ["L"]
+        # A classification head's graph also takes the variations' sector_boost (graphs exported
+        # before it came do not: they make the plain coloring only).
+        self.varies = names == [*expected, "sector_boost"]
+        if names != expected and not self.varies:
             raise ModelLoadError(f"{path}: inputs {names} do not match the model's config.json")
 
-    def predict_ab(self, L: Tensor, hints: Tensor | None = None) -> Tensor:
+    def predict_ab(self, L: Tensor, hints: Tensor | None = None, *, sector_boost: Tensor | None = None) -> Tensor:
+        """L (B,1,h,w) [+ hints] -> a*b* (B,2,h,w) in model scale; `sector_boost` (8,): a variation
+        (`variations.sector_boost`), for a graph that `varies`."""
         feed = {"L": np.ascontiguousarray(L.detach().float().cpu().numpy())}
         if self.takes_hints:
             if hints is None:
                 hints = L.new_zeros(L.shape[0], HINT_CHANNELS, *L.shape[-2:])
             feed["hints"] = np.ascontiguousarray(hints.detach().float().cpu().numpy())
-        return torch.from_numpy(self.session.run(None, feed)[0])
+        if self.varies:
+            boost = torch.zeros(SECTORS) if sector_boost is None else sector_boost
+            feed["sector_boost"] = np.ascontiguousarray(boost.float().numpy())
+        elif sector_boost is not None:
+            raise ValueError(f"{self.path} was exported before variations: it makes the plain coloring only")
+        return torch.from_numpy(self.session.run(["ab"], feed)[0])
 
 
 def onnx_file(model: str, **hub_kwargs) -> Path | None:

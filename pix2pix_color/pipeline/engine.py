@@ -221,10 +221,8 @@ class Engine:
         """A kept `prediction` decoded as the variation favouring `hue_sector` (None: as colorized);
         the network runs once more, the photo is not read again."""
         options = replace(prediction.options, hue_sector=hue_sector)
-        colors = network_colors(
-            self.generator, prediction.L_work, prediction.hint_maps, options,
-            backend=None if hue_sector is not None else self.backend,
-        )  # fmt: skip
+        # The backend where its graph makes variations (`sector_boost`), else PyTorch for them.
+        colors = network_colors(self.generator, prediction.L_work, prediction.hint_maps, options, backend=self.backend)
         return replace(prediction, colors=colors, options=options)
 
     def colorize_iter(

@@ -1,6 +1,7 @@
 """The generator as one ONNX graph with its decoding inside: what runs outside PyTorch.
 
     L (B,1,H,W) in [-1,1]  [+ hints (B,3,H,W): a*, b* in [-1,1] and a 0/1 mask]  ->  ab (B,2,H,W) in [-1,1]
+    (a classification head's also: + sector_boost (8,)  ->  + sector_scores (B,8), for variations)
 
 exactly `UNetGenerator.predict_ab`: for a classification head the annealed mean at the calibrated
 temperature is part of the graph, so ONNX Runtime in Python, onnxruntime-web in a browser, or any
@@ -21,10 +22,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
+from pix2pix_color.core import ab_bins
+from pix2pix_color.core.color import normalize_ab
 from pix2pix_color.limits import WORKING_SIZE_RANGE
 from pix2pix_color.models.networks import HINT_CHANNELS, UNetGenerator
+from pix2pix_color.pipeline import variations
 
 ONNX_DIR = "onnx"
 ONNX_FILES = ("model.onnx", "model_fp16.onnx")  # preferred first
@@ -35,14 +40,30 @@ MAX_SIDE = WORKING_SIZE_RANGE[1]  # the largest working grid any front end may a
 class DecodingGraph(nn.Module):
     """`UNetGenerator.predict_ab` for export: the generator and its decoding (`UNetGenerator.decode`,
     at the model's temperature, with the kernel ONNX Runtime runs fastest: 1.7x torch's speed on the
-    whole graph), so any runtime gets the same a*b* without re-implementing it."""
+    whole graph), so any runtime gets the same a*b* without re-implementing it.
+
+    A classification head's graph also makes variations (`pipeline.variations`): its input
+    `sector_boost` (8,) adds to each hue sector's annealed logits (zeros: the plain coloring; `BOOST`
+    on one sector: that variation, as `decode_with_sector`), and its second output `sector_scores`
+    (B,8) is `variations.sector_scores` of the coloring it made (read on the plain one: which
+    variations have the most to offer)."""
 
     def __init__(self, generator: UNetGenerator):
         super().__init__()
         self.generator = generator
+        self.classifies = generator.head == "classification"
+        if self.classifies:
+            self.register_buffer("sectors", variations.sector_matrix(torch.device("cpu")), persistent=False)
 
-    def forward(self, L: Tensor, hints: Tensor | None = None) -> Tensor:
-        return self.generator.decode(self.generator(L, hints), L.shape[-2:], exp_weighted=True)
+    def forward(self, L: Tensor, hints: Tensor | None = None, sector_boost: Tensor | None = None):
+        logits = self.generator(L, hints)
+        if not self.classifies:
+            return self.generator.decode(logits, L.shape[-2:], exp_weighted=True)
+        # exp(boost) on the favoured bins' probabilities is the boost added to their annealed logits.
+        scale = (self.sectors @ sector_boost).exp()
+        shown = ab_bins.annealed_mean(logits, self.generator.temperature, exp_weighted=True, bin_scale=scale)
+        ab = F.interpolate(normalize_ab(shown), size=tuple(L.shape[-2:]), mode="bilinear", align_corners=False)
+        return ab, variations.sector_scores(logits, shown, self.sectors)
 
 
 def export_onnx(generator: UNetGenerator, model_dir: str | Path, *, fp16: bool = False) -> Path:
@@ -62,12 +83,17 @@ def export_onnx(generator: UNetGenerator, model_dir: str | Path, *, fp16: bool =
     if generator.hints:
         inputs, names = (L, torch.zeros(2, HINT_CHANNELS, *L.shape[-2:])), ["L", "hints"]
         shapes["hints"] = shapes["L"]
+    outputs = ["ab"]
+    if graph.classifies:
+        inputs, names = (*inputs, torch.zeros(variations.SECTORS)), [*names, "sector_boost"]
+        shapes["sector_boost"] = None
+        outputs = ["ab", "sector_scores"]
     with torch.no_grad():
         program = torch.onnx.export(
             graph,
             inputs,
             input_names=names,
-            output_names=["ab"],
+            output_names=outputs,
             dynamic_shapes=shapes,
             dynamo=True,
             opset_version=OPSET,

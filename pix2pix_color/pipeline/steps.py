@@ -147,7 +147,13 @@ def network_ab(
     back) a*b* is averaged in: a photo's colors do not depend on its left-right orientation, so the
     two guesses differ only by the network's errors, which the mean reduces.
     """
-    if options.hue_sector is not None:  # a variation: the logits themselves, so PyTorch
+    varies = backend is not None and getattr(backend, "varies", False) and options.temperature is None
+    if options.hue_sector is not None and varies:  # a variation, in the graph (its sector_boost input)
+
+        def run(L, hints):
+            return backend.predict_ab(L, hints, sector_boost=variations.sector_boost(options.hue_sector))
+
+    elif options.hue_sector is not None:  # a variation: the logits themselves, so PyTorch
 
         def run(L, hints):
             return _sector_ab(generator, L, hints, options)

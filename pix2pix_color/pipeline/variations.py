@@ -18,6 +18,7 @@ pipeline apply to a picked variation exactly as to the first coloring.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from pix2pix_color.core import ab_bins
@@ -53,6 +54,13 @@ def _sector_of_bins(device: torch.device) -> Tensor:
     return _sector_of(centers[:, 0], centers[:, 1])
 
 
+def sector_boost(sector: int) -> Tensor:
+    """(SECTORS,) the ONNX graph's `sector_boost` input for the variation favouring `sector`."""
+    boost = torch.zeros(SECTORS)
+    boost[sector] = BOOST
+    return boost
+
+
 def sector_bias(sector: int, device: torch.device, boost: float | None = None) -> Tensor:
     """(1,Q,1,1) bias to add to logits / temperature: `boost` (default `BOOST`) on the bins of hue `sector`."""
     boost = BOOST if boost is None else boost
@@ -70,20 +78,49 @@ def decode_with_sector(logits: Tensor, temperature: float, sector: int | None) -
     return torch.einsum("bqhw,qc->bchw", torch.softmax(z, dim=1), ab_bins.bin_centers(logits.device))
 
 
+def sector_matrix(device: torch.device) -> Tensor:
+    """(Q, SECTORS) float: 1 where a bin lies in a sector (bins near gray in none)."""
+    return (_sector_of_bins(device)[:, None] == torch.arange(SECTORS, device=device)).float()
+
+
+def sector_scores(logits: Tensor, shown: Tensor, matrix: Tensor | None = None) -> Tensor:
+    """Bin logits (B,Q,h,w) and the a*b* shown there (B,2,h,w) -> (B, SECTORS): each sector's
+    probability, at temperature 1, on pixels whose shown hue is another sector's or gray, averaged
+    over the photo: how much another coloring has to offer. Written with ops every ONNX runtime has
+    (no atan2: a hue's sector is the one whose centre direction is nearest), so the exported graph
+    returns the same scores (`onnx_export`) and the browser page ranks variations as the library.
+    `matrix`: `sector_matrix`, where the caller holds it (the graph, as a constant)."""
+    # Every other pixel each way: an average over a quarter of the grid is as good a ranking, and
+    # the graph that returns it beside every coloring pays 2 ms instead of 8 at the bundled size.
+    z, shown = logits.float()[:, :, ::2, ::2], shown[:, :, ::2, ::2]
+    matrix = sector_matrix(logits.device) if matrix is None else matrix
+    # One 1x1 convolution sums each sector's and all the probability (ONNX Runtime runs a
+    # convolution far faster than an einsum over the bins' axis, which it transposes first).
+    weights = torch.cat([matrix.T, torch.ones(1, matrix.shape[0], device=matrix.device)])[:, :, None, None]
+    sums = F.conv2d((z - z.amax(dim=1, keepdim=True)).exp(), weights)
+    mass = sums[:, :SECTORS] / sums[:, SECTORS:]
+    angles = torch.arange(SECTORS, device=logits.device, dtype=torch.float32) * (2 * torch.pi / SECTORS)
+    directions = torch.stack([angles.cos(), angles.sin()], dim=1)[:, :, None, None]  # (S,2,1,1)
+    dots = F.conv2d(shown.float(), directions)
+    colorful = (shown.float().square().sum(dim=1, keepdim=True) >= SECTOR_MIN_CHROMA**2).float()
+    shown_in = (dots >= dots.amax(dim=1, keepdim=True)).float() * colorful
+    return (mass * (1.0 - shown_in)).mean(dim=(2, 3))
+
+
 def alternative_sectors(logits: Tensor, temperature: float, count: int) -> list[int]:
     """Bin logits (1,Q,h,w) -> the `count` hue sectors (best first) holding the most probability,
-    at temperature 1, on pixels whose shown hue (the annealed mean's) is another sector's or gray.
+    at temperature 1, on pixels whose shown hue (the annealed mean's) is another sector's or gray
+    (`sector_scores`).
 
     Ties and photos with no hesitation still give `count` distinct sectors (by mass, then by
     index), so `n` variations are always `n` images."""
-    probs = torch.softmax(logits.float(), dim=1)[0]  # (Q,h,w)
-    sectors = _sector_of_bins(logits.device)
-    mass = torch.stack([probs[sectors == s].sum(0) for s in range(SECTORS)])  # (S,h,w)
-    shown = decode_with_sector(logits, temperature, None)[0]  # (2,h,w)
-    shown_sector = _sector_of(shown[0], shown[1])
-    other = torch.stack([(shown_sector != s).float() for s in range(SECTORS)])
-    score = (mass * other).mean(dim=(1, 2))  # (S,)
-    order = sorted(range(SECTORS), key=lambda s: (-float(score[s]), s))
+    score = sector_scores(logits, decode_with_sector(logits, temperature, None))[0]  # (S,)
+    return ranked_sectors(score.tolist(), count)
+
+
+def ranked_sectors(scores: list[float], count: int) -> list[int]:
+    """Sector scores -> the `count` best sectors, ties by index (the browser page ranks alike)."""
+    order = sorted(range(SECTORS), key=lambda s: (-float(scores[s]), s))
     return order[: max(0, min(count, SECTORS))]
 
 
