@@ -294,3 +294,39 @@ def test_the_pages_version_is_the_packages():
 
     (version,) = re.findall(r'^const VERSION = "([^"]+)";', (WEB / "app.js").read_text(), flags=re.M)
     assert version == pix2pix_color.__version__
+
+
+def test_other_colorings_in_the_page_are_the_librarys_variations(browser, static_server, tmp_path):
+    """"Show other colorings" (issue 40, item 3, the browser path): the page offers the library's
+    variations (the same sectors, ranked by the graph's `sector_scores`), previews them, and a click
+    makes one the result, its full-resolution PNG the library's variation."""
+    from pix2pix_color import ColorizeRequest
+    from pix2pix_color.pipeline import variations
+
+    real = np.asarray(Image.open(ROOT / "tests" / "data" / "summer_1am_color.jpg").convert("RGB"))
+    photo = tmp_path / "summer-bw.png"
+    Image.fromarray(gray_version(real), "L").save(photo)
+    page, _ = _open_page(browser, f"{static_server}/web/index.html?ort=local&model={MODEL}")
+    _wait(page, "ready")
+    page.set_input_files("#file", str(photo))
+    page.wait_for_function("document.body.dataset.png === 'ready' && document.body.dataset.state === 'ready'")
+    page.click("#variations")
+    page.wait_for_function("document.querySelectorAll('.variation').length === 4 && document.body.dataset.state === 'ready'")
+    shown = [b.get_attribute("data-sector") for b in page.query_selector_all(".variation")]
+    colorizer = Colorizer.from_pretrained(backend="onnxruntime")
+    library = colorizer.run(ColorizeRequest(photo, variations=4))
+    assert shown == ["", *(str(s) for s in library.hue_sectors[1:])]
+    captions = [b.inner_text() for b in page.query_selector_all(".variation")]
+    assert captions[0] == "as colorized" and captions[1] == f"more {variations.sector_name(library.hue_sectors[1])}"
+    page.click(".variation >> nth=1")
+    page.wait_for_function("document.body.dataset.png === 'ready'")
+    page.screenshot(path=str(tmp_path / "web-variations.png"), full_page=True)
+    with page.expect_download() as info:
+        page.click("#download")
+    ours = Image.open(info.value.path())
+    assert ours.size == library.variations[1].size
+    a, b = (np.asarray(i.convert("RGB"), dtype=np.float64) for i in (ours, library.variations[1]))
+    assert 10 * np.log10(255**2 / np.mean((a - b) ** 2)) >= 35  # the library's variation, not the first coloring
+    first = np.asarray(library.variations[0].convert("RGB"), dtype=np.float64)
+    assert np.abs(a - first).mean() > 0.5
+    page.close()

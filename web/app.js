@@ -1,7 +1,9 @@
 // The page: loads the model, takes a photo (pick, drop, paste), colorizes it in the browser, shows
 // before / after, lets the color strength change without running the network again, takes color
 // hints (a click on the photo puts the chosen color there), and saves a PNG.
-import { MAX_PIXELS, encodePng, grayRgba, prepare, render } from "./colorize.js";
+import {
+  MAX_PIXELS, SECTOR_NAMES, encodePng, grayRgba, makesVariations, prepare, rankedSectors, render, vary,
+} from "./colorize.js";
 
 const VERSION = "0.1.0"; // pix2pix_color/_version.py's (tests/test_web.py checks they agree)
 const ORT_VERSION = "1.30.0"; // pinned in package.json; the CDN copy is the same release
@@ -17,6 +19,7 @@ const $ = (id) => document.getElementById(id);
 const status = $("status"), strength = $("strength"), download = $("download");
 let ort, session, config, prepared = null, source = null, busy = false;
 let points = []; // the hints: {x, y, color} in the photo's pixels
+let sector = null, plainScores = null; // the picked variation's hue sector; the plain coloring's scores
 
 function say(text, error = false) {
   status.textContent = text;
@@ -116,6 +119,7 @@ async function loadModel() {
     `${ort.env.wasm.numThreads} thread${ort.env.wasm.numThreads > 1 ? "s" : ""}` +
     (self.crossOriginIsolated ? " (cross-origin isolated)" : " (not cross-origin isolated: one thread)") + ".";
   $("hint-controls").hidden = !config.hints;
+  $("variations").hidden = !(config.head === "classification" && makesVariations(session));
   say("Ready: choose, drop or paste a photo.");
 }
 
@@ -151,9 +155,12 @@ async function colorize(file) {
     URL.revokeObjectURL(url);
     const rgba = context.getImageData(0, 0, width, height).data;
     points = [];
+    sector = null;
+    $("gallery").replaceChildren();
     source = { rgba, width, height, name: (file.name || "photo").replace(/\.[^.]+$/, "") };
     await run(`${width}x${height} pixels, the size of your photo`);
     strength.disabled = false;
+    $("variations").disabled = !plainScores;
   } catch (error) {
     clearResult();
     say(error.message || String(error), true);
@@ -167,7 +174,8 @@ async function colorize(file) {
 async function run(what) {
   const started = performance.now();
   const { rgba, width, height } = source;
-  prepared = await prepare(ort, session, config, rgba, width, height, points);
+  prepared = await prepare(ort, session, config, rgba, width, height, points, sector);
+  if (sector === null) plainScores = prepared.scores; // which variations to offer: read on the plain coloring
   draw();
   drawMarkers();
   const seconds = (performance.now() - started) / 1000;
@@ -176,6 +184,52 @@ async function run(what) {
   say(`${what} in ${seconds.toFixed(2)} s. ` + (config.hints
     ? "Drag the slider to compare; click the photo to put the chosen color there."
     : "Drag the slider to compare."));
+}
+
+// "Show other colorings": the plain coloring and the three variations with the most to offer, as
+// previews at the working size; a click makes one the result (strength, hints and the PNG then
+// apply to it), as the app's gallery does (pipeline/variations.py).
+async function showVariations() {
+  if (!prepared || busy || !plainScores) return;
+  busy = true;
+  document.body.dataset.state = "busy";
+  const base = { ...prepared, sector: null };
+  try {
+    const items = [{ sector: null, name: "as colorized" }];
+    for (const s of rankedSectors(plainScores, 3)) items.push({ sector: s, name: `more ${SECTOR_NAMES[s]}` });
+    const gallery = $("gallery");
+    gallery.replaceChildren();
+    for (const item of items) {
+      const { varied, preview } = await vary(ort, session, config, base, item.sector);
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "variation";
+      button.dataset.sector = item.sector === null ? "" : String(item.sector);
+      const canvas = document.createElement("canvas");
+      canvas.width = varied.w; canvas.height = varied.h;
+      canvas.getContext("2d").putImageData(new ImageData(preview, varied.w, varied.h), 0, 0);
+      const caption = document.createElement("span");
+      caption.textContent = item.name;
+      button.append(canvas, caption);
+      button.addEventListener("click", () => pick(button, varied));
+      gallery.append(button);
+    }
+    say("Pick a coloring: where the model hesitated, these differ (the sky day or dusk, a cup red or blue).");
+  } catch (error) {
+    say(error.message || String(error), true);
+  } finally {
+    busy = false;
+    if (status.className !== "error") document.body.dataset.state = "ready";
+  }
+}
+
+function pick(button, varied) {
+  if (busy) return;
+  prepared = varied;
+  sector = varied.sector;
+  for (const b of $("gallery").children) b.classList.toggle("picked", b === button);
+  draw();
+  drawMarkers();
 }
 
 // A click on the photo adds a hint there with the chosen color (a hint model only).
@@ -266,6 +320,9 @@ async function save(pixels, width, height) {
 function clearResult() {
   saving++; // a PNG still being encoded for the earlier photo never comes back as its link
   prepared = null;
+  sector = plainScores = null;
+  $("gallery").replaceChildren();
+  $("variations").disabled = true;
   source = null;
   points = [];
   $("markers").replaceChildren();
@@ -301,6 +358,7 @@ strength.addEventListener("input", () => {
   if (prepared) { document.body.dataset.png = "pending"; draw(); }
 });
 $("split").addEventListener("input", split);
+$("variations").addEventListener("click", showVariations);
 $("compare").addEventListener("click", addHint);
 $("undo-hint").addEventListener("click", () => { if (points.length && !busy) { points.pop(); rerun("Last hint removed"); } });
 $("clear-hints").addEventListener("click", () => { if (points.length && !busy) { points = []; rerun("Hints cleared"); } });

@@ -190,32 +190,62 @@ export function grayRgba(L, alpha) {
   return out;
 }
 
-// The network's part, given an ort.InferenceSession: L* at the working size -> a*b* (2*h*w), Lab units.
-// `hints`: hintChannels' (3*h*w) planes, or null for none.
-export async function predictAb(ort, session, Llow, h, w, takesHints, hints = null) {
+// Variations (pipeline/variations.py): a graph that takes `sector_boost` makes the coloring with one
+// 45-degree hue sector favoured, and says with `sector_scores` which sectors have the most to offer.
+export const SECTORS = 8, BOOST = 1.25; // variations.SECTORS, variations.BOOST
+export const SECTOR_NAMES = ["red", "orange", "yellow", "green", "cyan", "blue", "violet", "magenta"];
+export const makesVariations = (session) => session.inputNames.includes("sector_boost");
+
+// variations.ranked_sectors: the `count` best sectors by score, ties by index.
+export function rankedSectors(scores, count) {
+  const order = [...Array(SECTORS).keys()].sort((a, b) => scores[b] - scores[a] || a - b);
+  return order.slice(0, Math.max(0, Math.min(count, SECTORS)));
+}
+
+// The network's part, given an ort.InferenceSession: L* at the working size -> {ab: a*b* (2*h*w) in
+// Lab units, scores: the sectors' scores (null from a graph without variations)}. `hints`:
+// hintChannels' (3*h*w) planes, or null for none; `sector`: the variation's favoured sector, or null.
+export async function predictAb(ort, session, Llow, h, w, takesHints, hints = null, sector = null) {
   const input = new Float32Array(h * w);
   for (let i = 0; i < input.length; i++) input[i] = Llow[i] / L_SCALE - L_SHIFT;
   const feeds = { L: new ort.Tensor("float32", input, [1, 1, h, w]) };
   if (takesHints) feeds.hints = new ort.Tensor("float32", hints ?? new Float32Array(3 * h * w), [1, 3, h, w]);
+  if (makesVariations(session)) {
+    const boost = new Float32Array(SECTORS);
+    if (sector !== null) boost[sector] = BOOST;
+    feeds.sector_boost = new ort.Tensor("float32", boost, [SECTORS]);
+  } else if (sector !== null) throw new Error("this model's graph makes no variations");
   const result = await session.run(feeds);
   const ab = result.ab.data;
   const out = new Float32Array(ab.length);
   for (let i = 0; i < ab.length; i++) out[i] = ab[i] * AB_SCALE;
-  return out;
+  return { ab: out, scores: result.sector_scores ? Array.from(result.sector_scores.data) : null };
 }
 
-// Colorize: RGBA bytes of the photo (and hint points {x, y, color: "#rrggbb"} in its pixels) ->
-// everything needed to (re)draw it at any color strength.
-export async function prepare(ort, session, config, rgba, width, height, points = []) {
+// Colorize: RGBA bytes of the photo (and hint points {x, y, color: "#rrggbb"} in its pixels; a
+// variation's sector or null) -> everything needed to (re)draw it at any color strength.
+export async function prepare(ort, session, config, rgba, width, height, points = [], sector = null) {
   const L = lightness(rgba, width, height);
   const multiple = 2 ** config.depth;
   const [h, w] = workingShape(height, width, config.image_size, multiple);
   const Llow = resize(L, 1, height, width, h, w);
   const hints = config.hints && points.length ? hintChannels(points, height, width, h, w) : null;
-  const ab = await predictAb(ort, session, Llow, h, w, Boolean(config.hints), hints);
+  const { ab, scores } = await predictAb(ort, session, Llow, h, w, Boolean(config.hints), hints, sector);
   // The propagation's field does not depend on the strength: solved once per photo and hint set.
   const field = hints ? hintField(Llow, hints, h, w, [height, width]) : null;
-  return { L, Llow, ab, field, h, w, width, height, gain: config.chroma_gain ?? 1 };
+  return { L, Llow, ab, field, h, w, width, height, gain: config.chroma_gain ?? 1, hints, sector, scores };
+}
+
+// A variation of a prepared photo (the network once more, the photo not read again) and its preview
+// at the working size, as the app's gallery shows them (no full-resolution finish until it is picked).
+export async function vary(ort, session, config, prepared, sector) {
+  const { Llow, h, w, hints } = prepared;
+  const { ab } = await predictAb(ort, session, Llow, h, w, Boolean(config.hints), hints, sector);
+  const varied = { ...prepared, ab, sector };
+  const n = h * w, scaled = new Float32Array(ab.length);
+  for (let i = 0; i < ab.length; i++) scaled[i] = ab[i] * varied.gain;
+  const maps = guidedCoefficients(Llow, varied.field ? blendHints(scaled, varied.field, n) : scaled, h, w);
+  return { varied, preview: compose(Llow, h, w, maps, h, w, null) };
 }
 
 // pipeline.apply_strength_and_hints + finish: the network's colors times gain x strength, the
