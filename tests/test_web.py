@@ -297,7 +297,7 @@ def test_the_pages_version_is_the_packages():
 
 
 def test_other_colorings_in_the_page_are_the_librarys_variations(browser, static_server, tmp_path):
-    """"Show other colorings" (issue 40, item 3, the browser path): the page offers the library's
+    """The "Show other colorings" button (issue 40, item 3, the browser path): the page offers the library's
     variations (the same sectors, ranked by the graph's `sector_scores`), previews them, and a click
     makes one the result, its full-resolution PNG the library's variation."""
     from pix2pix_color import ColorizeRequest
@@ -311,7 +311,9 @@ def test_other_colorings_in_the_page_are_the_librarys_variations(browser, static
     page.set_input_files("#file", str(photo))
     page.wait_for_function("document.body.dataset.png === 'ready' && document.body.dataset.state === 'ready'")
     page.click("#variations")
-    page.wait_for_function("document.querySelectorAll('.variation').length === 4 && document.body.dataset.state === 'ready'")
+    page.wait_for_function(
+        "document.querySelectorAll('.variation').length === 4 && document.body.dataset.state === 'ready'"
+    )
     shown = [b.get_attribute("data-sector") for b in page.query_selector_all(".variation")]
     colorizer = Colorizer.from_pretrained(backend="onnxruntime")
     library = colorizer.run(ColorizeRequest(photo, variations=4))
