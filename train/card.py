@@ -298,6 +298,7 @@ def build_model_card(
         space_url=SPACE_URL,
         load_id=repo_id or "path/to/this/folder",
         hints=bool(cfg.get("hints")),
+        variations=cfg.get("head") == "classification",
         validation_split=cfg["validation_split"],
         n_images=(model_m or {}).get("n_images", "?"),
         metric_rows=_metric_rows(model_m, gray_m) if model_m and gray_m else [],
