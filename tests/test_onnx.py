@@ -29,8 +29,8 @@ def _psnr(a: Image.Image, b: Image.Image) -> float:
 
 @pytest.mark.parametrize(
     "config",
-    [dict(), dict(head="classification", hints=True, temperature=0.7)],
-    ids=["regression", "classification+hints"],
+    [dict(), dict(head="classification", temperature=0.5), dict(head="classification", hints=True, temperature=0.7)],
+    ids=["regression", "classification", "classification+hints"],
 )
 def test_the_graph_gives_pytorchs_ab_at_any_size_batch_and_hints(tmp_path, config):
     torch.manual_seed(0)

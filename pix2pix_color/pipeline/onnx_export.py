@@ -66,12 +66,22 @@ class DecodingGraph(nn.Module):
         return ab, variations.sector_scores(logits, shown, self.sectors)
 
 
+class _NoHintsGraph(DecodingGraph):
+    """A classification model without hint inputs: `sector_boost` is its graph's second input (the
+    exporter names inputs after the forward's arguments)."""
+
+    def forward(self, L: Tensor, sector_boost: Tensor):
+        return super().forward(L, None, sector_boost)
+
+
 def export_onnx(generator: UNetGenerator, model_dir: str | Path, *, fp16: bool = False) -> Path:
     """Write `model_dir/onnx/model.onnx` (or `model_fp16.onnx`, removing the other); returns its path.
     One file: no external data (the generators here are far below ONNX's 2 GB limit)."""
     target = Path(model_dir) / ONNX_DIR / ONNX_FILES[1 if fp16 else 0]
     target.parent.mkdir(parents=True, exist_ok=True)
-    graph = DecodingGraph(_float32_copy(generator)).eval()  # a float32 copy: the caller's model stays as it is
+    copy = _float32_copy(generator)  # a float32 copy: the caller's model stays as it is
+    no_hints = copy.head == "classification" and not copy.hints
+    graph = (_NoHintsGraph if no_hints else DecodingGraph)(copy).eval()
     multiple = generator.multiple
     # An example of side 2 x multiple: torch.export fixes any dimension whose example is 1.
     L = torch.zeros(2, 1, 2 * multiple, 2 * multiple)
