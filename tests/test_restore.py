@@ -439,3 +439,28 @@ def test_the_dye_correction_goes_as_far_as_the_colorizer_agrees():
     assert delta_e(taken.apply_to_bytes(faded), real) < delta_e(kept.apply_to_bytes(faded), real)
     # A photo whose blacks show no fading is left alone, whatever the colorizer says.
     assert fading_curves(real_photo("seeding_color.jpg"), as_real) == (None, 0.0)
+
+
+def test_a_print_with_nothing_to_fill_in_is_its_fading_undone_without_the_model(colorizer, monkeypatch):
+    """Where the dye correction taken is none (a flared print: every channel's black lifted alike),
+    the model's colors would be weighed by 0: restore returns the corrected pixels themselves and
+    does not run the model on the full photo (12 MP: about 2 s -> 0.3-0.4 s, benchmarks/README.md)."""
+    from pix2pix_color.pipeline.assessment import thumbnail
+    from pix2pix_color.pipeline.fading_curves import fading_curves
+    from pix2pix_color.pipeline.restore import AGREEMENT_PIXELS, colors_of
+    from pix2pix_color.synthetic.fading import AGEING
+
+    real = real_photo("summer_1am_color.jpg")
+    faded = AGEING["lifted blacks"](real, 0.7)
+    small = np.asarray(thumbnail(Image.fromarray(np.asarray(thumbnail(Image.fromarray(faded)))), AGREEMENT_PIXELS))
+    curves, share = fading_curves(small, colors_of(colorizer.engine))
+    assert curves is not None and share == 0.0
+    sizes = []
+    original = colorizer.engine.prediction
+    monkeypatch.setattr(
+        colorizer.engine, "prediction", lambda image, **kw: sizes.append(image.size) or original(image, **kw)
+    )
+    restored = np.asarray(colorizer.restore(Image.fromarray(faded)).convert("RGB"))
+    assert (faded.shape[1], faded.shape[0]) not in sizes  # the model never saw the full photo
+    assert np.array_equal(restored, curves.apply_to_bytes(faded))
+    assert delta_e(restored, real) < 0.5 * delta_e(faded, real)

@@ -113,6 +113,8 @@ def restore_photo(
         return _unchanged(engine, opened, decoded, assessment, confidence)
     # The model sees the corrected photo, so that its colors belong to the lightness the output has.
     corrected = curves.apply_to_bytes(rgb)
+    if evidence == 0.0 and not confidence:  # its colors would weigh nothing: the fading undone is all
+        return _unchanged(engine, opened, decoded, assessment, False, corrected, curves)
     prediction = engine.prediction(Image.fromarray(corrected), working_size=working_size)
     if engine.generator.head == "classification":
         sure = engine.confidence(prediction, 1.0).map
@@ -143,14 +145,15 @@ def colors_of(engine: Engine):
     return lambda rgb: model_colors(engine.prediction(Image.fromarray(rgb)))
 
 
-def _unchanged(engine, opened, decoded, assessment, confidence) -> Restored:
+def _unchanged(engine, opened, decoded, assessment, confidence, rgb=None, curves=None) -> Restored:
     """A color photo with no sign of fading, as restore returns it: its own pixels, every color its
-    own (a confidence of 1 everywhere)."""
-    rgb = decoded.rgb.permute(1, 2, 0).numpy()
+    own (a confidence of 1 everywhere); or (`rgb`, `curves`) one whose fading was undone and has
+    nothing for the model to fill in, as those pixels (the model's colors would be weighed by 0)."""
+    rgb = decoded.rgb.permute(1, 2, 0).numpy() if rgb is None else rgb
     sure = Confidence(np.ones(rgb.shape[:2], np.float32), []) if confidence else None
     # finish_image reads only the alpha and the EXIF of the photo it is given.
     photo = SimpleNamespace(alpha=decoded.alpha, exif=exif_of(opened))
-    return Restored(engine.finish_image(np.ascontiguousarray(rgb), photo), assessment, None, sure, 0.0)
+    return Restored(engine.finish_image(np.ascontiguousarray(rgb), photo), assessment, curves, sure, 0.0)
 
 
 def _colorized(engine, opened, assessment, working_size, confidence, keep_tone=False) -> Restored:
