@@ -65,6 +65,20 @@ def _wait(page, state: str, timeout: float = 120_000) -> None:
     page.wait_for_function(f"document.body.dataset.state === '{state}'", timeout=timeout)
 
 
+def _colorized_in_page(browser, static_server, tmp_path, name: str):
+    """A committed photo's black-and-white version colorized in a fresh page -> (page, the photo's path)."""
+    real = np.asarray(Image.open(ROOT / "tests" / "data" / name).convert("RGB"))
+    photo = tmp_path / f"{Path(name).stem}-bw.png"
+    Image.fromarray(gray_version(real), "L").save(photo)
+    page, _ = _open_page(browser, f"{static_server}/web/index.html?ort=local&model={MODEL}")
+    _wait(page, "ready")
+    page.set_input_files("#file", str(photo))
+    page.wait_for_function(
+        "document.body.dataset.png === 'ready' && document.body.dataset.state === 'ready'", timeout=120_000
+    )
+    return page, photo
+
+
 def test_a_photo_is_colorized_in_the_browser_like_the_library_and_nothing_leaves_the_page(
     browser, static_server, tmp_path
 ):
@@ -245,13 +259,7 @@ console.log(JSON.stringify(Array.from(blendHints(Float32Array.from(ab), field, {
 
 
 def test_click_hints_in_the_page_color_the_photo_like_the_library(browser, static_server, tmp_path):
-    real = np.asarray(Image.open(ROOT / "tests" / "data" / "bridge_color.jpg").convert("RGB"))
-    photo = tmp_path / "bridge-bw.png"
-    Image.fromarray(gray_version(real), "L").save(photo)
-    page, _ = _open_page(browser, f"{static_server}/web/index.html?ort=local&model={MODEL}")
-    _wait(page, "ready")
-    page.set_input_files("#file", str(photo))
-    page.wait_for_function("document.body.dataset.png === 'ready'", timeout=120_000)
+    page, photo = _colorized_in_page(browser, static_server, tmp_path, "bridge_color.jpg")
     assert page.is_visible("#hint-color") and page.is_disabled("#clear-hints")
     # Two clicks, each with its color: the sky made a strong blue, the river bank a green.
     for count, ((x, y), color) in enumerate((((60, 25), "#2060e0"), ((300, 190), "#30a030")), start=1):
@@ -303,13 +311,7 @@ def test_other_colorings_in_the_page_are_the_librarys_variations(browser, static
     from pix2pix_color import ColorizeRequest
     from pix2pix_color.pipeline import variations
 
-    real = np.asarray(Image.open(ROOT / "tests" / "data" / "summer_1am_color.jpg").convert("RGB"))
-    photo = tmp_path / "summer-bw.png"
-    Image.fromarray(gray_version(real), "L").save(photo)
-    page, _ = _open_page(browser, f"{static_server}/web/index.html?ort=local&model={MODEL}")
-    _wait(page, "ready")
-    page.set_input_files("#file", str(photo))
-    page.wait_for_function("document.body.dataset.png === 'ready' && document.body.dataset.state === 'ready'")
+    page, photo = _colorized_in_page(browser, static_server, tmp_path, "summer_1am_color.jpg")
     page.click("#variations")
     page.wait_for_function(
         "document.querySelectorAll('.variation').length === 4 && document.body.dataset.state === 'ready'"

@@ -248,11 +248,9 @@ class FilmRestoration:
     def finish(self, prepared: np.ndarray, colored: np.ndarray) -> np.ndarray:
         """A prepared frame and the model's (temporally smoothed) colors for it, (H,W,3) uint8 ->
         the restored frame: as `restore_photo` does for a photo, the model trusted as far as `fill`
-        where the film's color is gone (the video path has no per-pixel confidence); a color film
-        with no sign of fading comes back as it was decoded."""
+        where the film's color is gone (the video path has no per-pixel confidence). A color film
+        with nothing to fill in never comes here (`needs_model`): `prepare` finishes its frames."""
         if self.assessment.kind == "color" and prepared.ndim == 3:
-            if self.fill == 0.0:  # nothing to fill in: the frame as its fading was undone (or as decoded)
-                return prepared
             lab = lab_of(prepared)
             ab = blend_evidence(lab[..., 1:], lab_of(colored)[..., 1:], np.full(lab.shape[:2], self.fill, np.float32))
             return compose(lab[..., 0], ab)
